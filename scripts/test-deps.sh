@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the tests need that npm does not bring: PostgreSQL 15 client tools (pg_dump,
+# pg_restore, pgbench), PgBouncer, and pgcopydb for the benchmark. apt-get when root; otherwise
+# one clear line naming the packages to install.
+set -euo pipefail
+
+need=()
+command -v pg_dump >/dev/null 2>&1 && [ -x /usr/lib/postgresql/15/bin/pg_dump ] || need+=(postgresql-client-15)
+[ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null 2>&1 || need+=(pgbouncer)
+command -v pgbench >/dev/null 2>&1 || [ -x /usr/lib/postgresql/15/bin/pgbench ] || need+=(postgresql-contrib)
+id postgres >/dev/null 2>&1 || need+=(postgresql-common)
+
+if [ "${#need[@]}" -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "pgshift tests need these Debian packages: ${need[*]} — run: sudo apt-get install -y ${need[*]}" >&2
+  exit 2
+fi
+echo "installing ${need[*]} (apt-get)" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian starts a pgbouncer service on install; the tests start their own on free ports.
+if command -v systemctl >/dev/null 2>&1; then systemctl stop pgbouncer >/dev/null 2>&1 || true; fi
+pkill -x pgbouncer >/dev/null 2>&1 || true
