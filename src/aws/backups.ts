@@ -11,7 +11,7 @@ export interface PreCutoverBackups {
 /**
  * The plan's pre-cutover checklist: an RDS snapshot of the target and an AMI of the source, taken
  * together (they do not depend on each other) and both waited for before the write freeze starts.
- * A rerun on the same day and hour reuses the same names and waits for the existing ones.
+ * A rerun within the same minute (or with the same `at`) reuses the same names and waits for the existing ones.
  */
 export async function takePreCutoverBackups(opts: {
   dbInstanceIdentifier: string;
