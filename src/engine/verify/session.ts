@@ -1,0 +1,90 @@
+/**
+ * Sessions verify reads through. The text form of a row depends on session settings
+ * (a timestamptz prints in the session's TimeZone, a float with extra_float_digits, a
+ * bytea in bytea_output, a regclass relative to search_path, money in lc_monetary), so
+ * both sides get the same pinned values before any row is hashed; otherwise equal data
+ * would hash differently and a difference could hide behind a setting.
+ */
+import type pg from 'pg';
+import { connect } from '../../postgres/connect.js';
+import type { ConnInfo } from '../../postgres/conninfo.js';
+
+export const PINNED_SETTINGS: ReadonlyArray<readonly [string, string]> = [
+  ['TimeZone', 'UTC'],
+  ['DateStyle', 'ISO, MDY'],
+  ['IntervalStyle', 'postgres'],
+  ['extra_float_digits', '3'],
+  ['bytea_output', 'hex'],
+  ['lc_monetary', 'C'],
+  // Every name verify writes is schema-qualified; pg_catalog alone keeps regclass/regtype output qualified and identical.
+  ['search_path', 'pg_catalog'],
+  // Grouping row hashes of a table without a key wants memory; this is per session, not server-wide.
+  ['work_mem', '64MB'],
+];
+
+/** Open a session and pin the settings that shape a row's text form. */
+export async function openPinnedSession(info: ConnInfo): Promise<pg.Client> {
+  const client = await connect(info, { applicationName: 'pgshift verify' });
+  try {
+    for (const [name, value] of PINNED_SETTINGS) {
+      // set_config takes the value as a bind parameter; the names are our own constants.
+      await client.query('SELECT pg_catalog.set_config($1, $2, false)', [name, value]);
+    }
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
+  return client;
+}
+
+/** One worker's pair of sessions: it reads a chunk on both sides at the same moment. */
+export interface SessionPair {
+  source: pg.Client;
+  target: pg.Client;
+}
+
+export async function openSessionPairs(source: ConnInfo, target: ConnInfo, count: number): Promise<SessionPair[]> {
+  const pairs: SessionPair[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const [s, t] = await Promise.allSettled([openPinnedSession(source), openPinnedSession(target)]);
+      if (s.status === 'fulfilled' && t.status === 'fulfilled') {
+        pairs.push({ source: s.value, target: t.value });
+        continue;
+      }
+      if (s.status === 'fulfilled') await s.value.end().catch(() => undefined);
+      if (t.status === 'fulfilled') await t.value.end().catch(() => undefined);
+      throw s.status === 'rejected' ? s.reason : (t as PromiseRejectedResult).reason;
+    }
+  } catch (err) {
+    await closeSessionPairs(pairs);
+    throw err;
+  }
+  return pairs;
+}
+
+export async function closeSessionPairs(pairs: SessionPair[]): Promise<void> {
+  await Promise.all(pairs.flatMap((p) => [p.source.end().catch(() => undefined), p.target.end().catch(() => undefined)]));
+}
+
+/** Run `work` items on the session pairs, each pair taking the next item when free. */
+export async function runOnPairs<T, R>(pairs: SessionPair[], items: T[], work: (pair: SessionPair, item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  await Promise.all(
+    pairs.map(async (pair) => {
+      // After one failure the other workers stop taking items, so the error surfaces promptly.
+      while (!failed && next < items.length) {
+        const i = next++;
+        try {
+          results[i] = await work(pair, items[i], i);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }
+    }),
+  );
+  return results;
+}
