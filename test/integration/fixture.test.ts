@@ -5,6 +5,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateData } from '../../src/rehearse/fixture/generate.js';
 import { fixtureCounts, loadFixture, loadHazards } from '../../src/rehearse/fixture/load.js';
 import { freshPair, type TestPair } from '../support/databases.js';
 
@@ -153,5 +154,35 @@ describe('Tasteam fixture (loaded on the source)', () => {
       (SELECT relreplident FROM pg_class WHERE oid = 'public.legacy_import'::regclass) AS legacy,
       (SELECT count(*)::int FROM pg_foreign_table) AS foreign_tables`);
     expect(h).toEqual({ unlogged: 'u', legacy: 'd', foreign_tables: 1 });
+  });
+});
+
+describe('generateData (benchmark scaling)', () => {
+  it('grows the same schema to the requested size with every foreign key still satisfied', async () => {
+    const big = await freshPair('fixture_generate');
+    const c = new pg.Client(big.sourceUrl);
+    await c.connect();
+    try {
+      const result = await generateData(c, { targetBytes: 80e6 });
+      const size = (await big.src(`SELECT pg_database_size(current_database())::bigint AS b`)).rows[0];
+      expect(Number(size.b)).toBeGreaterThanOrEqual(80e6);
+      // Not far past the target either: the last round is shrunk to fit.
+      expect(Number(size.b)).toBeLessThan(80e6 * 1.6);
+      expect(result.databaseBytes).toBe(Number(size.b));
+      const n = (await big.src(`SELECT (SELECT count(*) FROM review)::int AS reviews, (SELECT count(*) FROM chat_message)::int AS messages`)).rows[0];
+      expect(n).toEqual({ reviews: result.rows.reviews, messages: result.rows.chatMessages });
+      // FK triggers are skipped while generating (speed), so prove the data satisfies them.
+      const orphans = (await big.src(`SELECT
+          (SELECT count(*) FROM review r WHERE NOT EXISTS (SELECT 1 FROM member m WHERE m.id = r.member_id)
+                                            OR NOT EXISTS (SELECT 1 FROM restaurant t WHERE t.id = r.restaurant_id)
+                                            OR (r.group_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "group" g WHERE g.id = r.group_id)))::int AS reviews,
+          (SELECT count(*) FROM review_tag x WHERE NOT EXISTS (SELECT 1 FROM review r WHERE r.id = x.review_id))::int AS tags,
+          (SELECT count(*) FROM chat_message x WHERE NOT EXISTS (SELECT 1 FROM chat_room r WHERE r.id = x.chat_room_id)
+                                                 OR NOT EXISTS (SELECT 1 FROM member m WHERE m.id = x.member_id))::int AS messages`)).rows[0];
+      expect(orphans).toEqual({ reviews: 0, tags: 0, messages: 0 });
+    } finally {
+      await c.end();
+      await big.drop();
+    }
   });
 });
