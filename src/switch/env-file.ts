@@ -67,17 +67,23 @@ function findKey(text: string, path: string, key: string): { lines: string[]; li
 /** The current value of `key` (for rollback: where the application pointed before). */
 export function readEnvValue(path: string, key = DEFAULT_ENV_KEY): string {
   const value = findKey(readEnvFile(path), path, key).line.value;
+  registerUrlPassword(value);
+  return value;
+}
+
+/** The old URL's password may show up in the restart command's output too. */
+function registerUrlPassword(value: string): void {
   try {
     registerSecret(decodeURIComponent(new URL(value).password));
   } catch {
     /* not a URL: nothing to register */
   }
-  return value;
 }
 
 /** The file's text with only the value of `key` replaced; its quoting, comments and every other line stay. */
 export function rewriteEnvText(text: string, path: string, key: string, value: string): string {
   const { lines, line } = findKey(text, path, key);
+  registerUrlPassword(line.value);
   if (/[\r\n]/.test(value) || (line.quote && value.includes(line.quote))) {
     throw usageError(`the new ${key} cannot be written into ${path} as a single line`, 'the connection URL must not contain line breaks or the quote character used in the file');
   }
