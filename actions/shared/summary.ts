@@ -1,0 +1,43 @@
+/**
+ * Job summary and annotations for a phase. The Markdown itself is built from the
+ * GitHub-free renderers in src/report; this module only knows where GitHub wants it.
+ */
+import * as core from '@actions/core';
+import { redact } from '../../src/postgres/redact.js';
+import { repositoryLink } from '../../src/report/markdown.js';
+
+export type Phase = 'preflight' | 'full-load' | 'cdc' | 'verify' | 'cutover' | 'rollback' | 'cleanup';
+
+export interface Annotation {
+  level: 'error' | 'warning' | 'notice';
+  title?: string;
+  message: string;
+}
+
+/** The runbook of a phase, linked at the commit being run so the page matches the code. */
+export function runbookUrl(phase: Phase, env: NodeJS.ProcessEnv = process.env): string {
+  return repositoryLink(`runbooks/${phase}.md`, { serverUrl: env.GITHUB_SERVER_URL, repository: env.GITHUB_REPOSITORY, sha: env.GITHUB_SHA });
+}
+
+export function runbookLine(phase: Phase): string {
+  return `📖 Runbook: [runbooks/${phase}.md](${runbookUrl(phase)}) — what to check and what to do next.`;
+}
+
+/**
+ * Append the phase's section to the job summary. Redacted as a whole: a URL that slipped into
+ * a detail string is reduced to host:port/db before it reaches the file.
+ */
+export async function writeSummary(markdown: string): Promise<void> {
+  if (!process.env[core.SUMMARY_ENV_VAR]) return; // not in a runner (a local dry run): nothing to write to
+  await core.summary.addRaw(redact(markdown), true).write();
+}
+
+export function annotate(annotations: Annotation[]): void {
+  for (const a of annotations) {
+    const props = a.title ? { title: redact(a.title) } : {};
+    const message = redact(a.message);
+    if (a.level === 'error') core.error(message, props);
+    else if (a.level === 'warning') core.warning(message, props);
+    else core.notice(message, props);
+  }
+}
