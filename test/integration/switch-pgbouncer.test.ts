@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgshiftError } from '../../src/errors.js';
-import { literal, ident } from '../../src/postgres/sql.js';
+import { ident, literal, quoteRelation } from '../../src/postgres/sql.js';
 import { freePort } from '../../src/rehearse/local-server.js';
 import { startPgBouncer, type LocalPgBouncer } from '../../src/rehearse/pgbouncer-server.js';
 import { checkLedger, ledgerTableDdl, startWorkload, worstLatency } from '../../src/rehearse/workload.js';
@@ -36,6 +36,11 @@ async function onServer<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promi
   } finally {
     await c.end();
   }
+}
+
+async function runToEnd(workload: ReturnType<typeof startWorkload>) {
+  await workload.finished;
+  return workload.stop();
 }
 
 /** The application's own role, with the same password on both servers (as it must be for a PgBouncer switch). */
@@ -124,6 +129,49 @@ describe('PgBouncer switch under 200 writes/s', () => {
     await sw.pointAt(pair.source);
     await sw.unfreeze!();
     expect(readDatabaseTarget(bouncer.iniPath, ENTRY)).toEqual({ host: pair.source.host, port: pair.source.port, dbname: DB });
+  });
+
+  it('a longer freeze: writes wait in PgBouncer and all go through afterwards; the workload sees the freeze as latency', async () => {
+    const workload = startWorkload({ url: bouncer.appUrl(ENTRY, APP_ROLE, APP_PASSWORD), ratePerSecond: 200, durationMs: 2_500, tag: 'hold' });
+    await new Promise((r) => setTimeout(r, 800));
+    await pauseDatabase(bouncer.adminUrl, ENTRY);
+    const pausedAt = Date.now();
+    const during = workload.snapshot();
+    await new Promise((r) => setTimeout(r, 600));
+    // Nothing completed while paused: the clients are waiting, not failing.
+    expect(workload.snapshot()).toMatchObject({ acknowledged: during.acknowledged, failed: 0 });
+    await resumeDatabase(bouncer.adminUrl, ENTRY);
+    const held = Date.now() - pausedAt;
+    await workload.finished;
+    const result = await workload.stop();
+    expect(result.failed).toBe(0);
+    expect(result.acknowledged).toBe(result.issued);
+    // Writes due right at the pause waited for (almost) all of it.
+    expect(worstLatency(result.latencies).ms).toBeGreaterThan(held - 50);
+    expect((await onServer(pair.sourceUrl, (c) => checkLedger(c, result.ledger))).missing).toEqual([]);
+  });
+
+  it('sequence collisions on a target whose identity was not moved show up as unique violations (23505)', async () => {
+    const table = { schema: 'public', name: 'Ledger "collide"' };
+    for (const run of [pair.src, pair.tgt]) {
+      await run(ledgerTableDdl(table));
+      await run(`GRANT SELECT, INSERT ON ${quoteRelation(table)} TO ${ident(APP_ROLE)}`);
+    }
+    const appUrl = bouncer.appUrl(ENTRY, APP_ROLE, APP_PASSWORD);
+    const first = await runToEnd(startWorkload({ url: appUrl, ratePerSecond: 200, maxWrites: 40, table, tag: 'c1' }));
+    expect(first.failed).toBe(0);
+    // Copy the rows as replication would; the target's identity sequence stays at 1.
+    const rows = (await pair.src(`SELECT id, payload FROM ${quoteRelation(table)}`)).rows;
+    await pair.tgt(`INSERT INTO ${quoteRelation(table)} (id, payload) SELECT * FROM unnest($1::bigint[], $2::text[])`, [rows.map((r) => r.id), rows.map((r) => r.payload)]);
+    await pointDatabaseAt(bouncer.adminUrl, bouncer.iniPath, ENTRY, { host: pair.target.host, port: pair.target.port, dbname: DB });
+    try {
+      const second = await runToEnd(startWorkload({ url: appUrl, ratePerSecond: 200, maxWrites: 60, table, tag: 'c2' }));
+      expect(second.failuresByCode).toEqual({ '23505': 40 });
+      expect(second.acknowledged).toBe(20);
+      expect(second.failureSamples[0]).toMatch(/^23505: duplicate key value violates unique constraint/);
+    } finally {
+      await pointDatabaseAt(bouncer.adminUrl, bouncer.iniPath, ENTRY, { host: pair.source.host, port: pair.source.port, dbname: DB });
+    }
   });
 
   it('rewrites only host, port and dbname of the entry; the rest of the ini stays byte for byte, mode and owner too', async () => {
