@@ -1,0 +1,272 @@
+/**
+ * `pgshift cdc start`: subscribe the target to the source.
+ *
+ * Strategy 'slot' (the default) continues exactly where full-load's copy ended (correctness rule 1):
+ * the subscription attaches to full-load's slot with create_slot = false and copy_data = false, so
+ * the first change it applies is the first one after the snapshot the data was copied in — nothing
+ * between copy and stream is lost or applied twice.
+ *
+ * Strategy 'subscription-copy' is the simple alternative for small databases: a schema-only target,
+ * and the subscription copies the tables itself (copy_data = true) from a slot it creates.
+ */
+import type pg from 'pg';
+import { checkFailed, connectionError, PgshiftError, usageError } from '../../errors.js';
+import { connect } from '../../postgres/connect.js';
+import { describe, libpqConninfo, type ConnInfo } from '../../postgres/conninfo.js';
+import { redact } from '../../postgres/redact.js';
+import { ident, literal, quoteRelation, type RelationName } from '../../postgres/sql.js';
+import type { Logger } from '../../report/logger.js';
+import type { MigrationNames } from '../names.js';
+import { createHelperIndexes, fullIdentityTables, type FullIdentityTable, type HelperIndex } from './replica-identity.js';
+import { chooseSubscriptionOptions, DEFAULT_CDC_OPTIONS, type CdcOptions, type ChosenOption, type ServerVersions, type SkippedOption } from './subscription-options.js';
+
+export type CdcStrategy = 'slot' | 'subscription-copy';
+
+export interface StartCdcOptions {
+  source: ConnInfo;
+  /** The address the target uses to reach the source (on EC2: the private IP, not the runner's localhost). Default: `source`. */
+  sourceFromTarget?: ConnInfo;
+  target: ConnInfo;
+  names: MigrationNames;
+  strategy?: CdcStrategy;
+  options?: Partial<CdcOptions>;
+  /** Create a b-tree index on the target for REPLICA IDENTITY FULL tables that have none (used by 16+ subscribers). */
+  createHelperIndexes?: boolean;
+  /** How long to wait for the apply worker to start streaming (default 30 s). */
+  startTimeoutMs?: number;
+  log: Logger;
+}
+
+export interface StartCdcResult {
+  subscription: string;
+  publication: string;
+  slotName: string;
+  strategy: CdcStrategy;
+  versions: ServerVersions;
+  options: ChosenOption[];
+  skippedOptions: SkippedOption[];
+  /** REPLICA IDENTITY FULL tables still without a usable index on the target: every UPDATE/DELETE there is a full scan. */
+  fullIdentityWithoutIndex: RelationName[];
+  helperIndexes: HelperIndex[];
+  /** Whether the publication was created here (subscription-copy only). */
+  createdPublication: boolean;
+  /** The slot's confirmed position when the subscription started streaming. */
+  startLsn: string | null;
+  seconds: number;
+}
+
+/** The runbook of `cdc start`, step by step. */
+export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
+  const started = Date.now();
+  const strategy = opts.strategy ?? 'slot';
+  const wanted = { ...DEFAULT_CDC_OPTIONS, ...opts.options };
+  const { names, log } = opts;
+  const source = await connect(opts.source);
+  try {
+    const target = await connect(opts.target);
+    try {
+      const versions = await readVersions(source, target);
+      await checkNoSubscription(target, opts.target, names);
+      const createdPublication = await checkPublication(source, opts.source, names, strategy, log);
+      await checkSlot(source, opts.source, names, strategy);
+      if (strategy === 'subscription-copy') await checkTargetTablesEmpty(source, target, opts.target, names);
+      const { fullIdentityWithoutIndex, helperIndexes } = await prepareFullIdentityTables(source, target, versions, opts.createHelperIndexes ?? false, log);
+      const { chosen, skipped } = chooseSubscriptionOptions(wanted, versions);
+      for (const s of skipped) log.info(`subscription option ${s.option} left out: ${s.reason}`);
+      await createSubscription(target, opts, strategy, chosen);
+      log.info(`subscription ${names.subscription} created on the ${describe(opts.target)} (${strategy === 'slot' ? `slot ${names.slot}, copy_data = false` : 'copy_data = true'})`);
+      const startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
+      return {
+        subscription: names.subscription,
+        publication: names.publication,
+        slotName: names.slot,
+        strategy,
+        versions,
+        options: chosen,
+        skippedOptions: skipped,
+        fullIdentityWithoutIndex,
+        helperIndexes,
+        createdPublication,
+        startLsn,
+        seconds: (Date.now() - started) / 1000,
+      };
+    } finally {
+      await target.end().catch(() => undefined);
+    }
+  } finally {
+    await source.end().catch(() => undefined);
+  }
+}
+
+async function readVersions(source: pg.Client, target: pg.Client): Promise<ServerVersions> {
+  const num = async (c: pg.Client) => Number((await c.query('SHOW server_version_num')).rows[0].server_version_num);
+  return { source: await num(source), target: await num(target) };
+}
+
+/** A second subscription under the same name would fail half-way; say how to see or stop the running one. */
+async function checkNoSubscription(target: pg.Client, info: ConnInfo, names: MigrationNames): Promise<void> {
+  const res = await target.query(
+    `SELECT subenabled FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [names.subscription],
+  );
+  if (res.rowCount) {
+    throw usageError(
+      `subscription ${names.subscription} already exists on the ${describe(info)} (${res.rows[0].subenabled ? 'enabled' : 'disabled'})`,
+      `see it with 'pgshift cdc status --name ${names.name}'; stop it with 'pgshift cdc stop --name ${names.name}' before starting again`,
+    );
+  }
+}
+
+/** Strategy 'slot' needs full-load's publication; 'subscription-copy' creates it when missing. */
+async function checkPublication(source: pg.Client, info: ConnInfo, names: MigrationNames, strategy: CdcStrategy, log: Logger): Promise<boolean> {
+  const res = await source.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [names.publication]);
+  if (res.rowCount) return false;
+  if (strategy === 'slot') {
+    throw usageError(`publication ${names.publication} does not exist on the ${describe(info)}`, `run 'pgshift full-load --name ${names.name}' first (it creates the publication and the slot), or use --strategy subscription-copy`);
+  }
+  const versionNum = Number((await source.query('SHOW server_version_num')).rows[0].server_version_num);
+  // publish_via_partition_root (13+): partitioned tables arrive as their root, whatever the target's partitions.
+  const withRoot = versionNum >= 130000 ? ' WITH (publish_via_partition_root = true)' : '';
+  await source.query(`CREATE PUBLICATION ${ident(names.publication)} FOR ALL TABLES${withRoot}`);
+  log.info(`publication ${names.publication} created on the ${describe(info)}`);
+  return true;
+}
+
+/**
+ * Strategy 'slot': full-load's slot must exist in this database, be a pgoutput slot and be free —
+ * checked here because CREATE SUBSCRIPTION with create_slot = false succeeds on a missing slot and
+ * only the apply worker fails later, in the target's log.
+ * Strategy 'subscription-copy': the subscription creates the slot, so none may exist yet.
+ */
+async function checkSlot(source: pg.Client, info: ConnInfo, names: MigrationNames, strategy: CdcStrategy): Promise<void> {
+  const res = await source.query<{ plugin: string | null; database: string | null; active: boolean; active_pid: number | null; wal_status: string | null }>(
+    'SELECT plugin, database, active, active_pid, wal_status FROM pg_replication_slots WHERE slot_name = $1',
+    [names.slot],
+  );
+  const slot = res.rows[0];
+  if (strategy === 'subscription-copy') {
+    if (slot) throw usageError(`replication slot ${names.slot} already exists on the ${describe(info)}`, `the subscription-copy strategy creates its own slot: run 'pgshift cdc stop --name ${names.name}' to drop the old one, or use the default --strategy slot after full-load`);
+    return;
+  }
+  if (!slot) {
+    throw usageError(`replication slot ${names.slot} does not exist on the ${describe(info)}`, `run 'pgshift full-load --name ${names.name}' first; it creates the slot with the snapshot the data is copied in`);
+  }
+  if (slot.plugin !== 'pgoutput' || slot.database !== info.database) {
+    throw usageError(`replication slot ${names.slot} on the ${describe(info)} is not a pgoutput slot of database ${info.database}`, 'it was not made by pgshift full-load for this database; pick another --name');
+  }
+  if (slot.wal_status === 'lost') {
+    throw checkFailed(`replication slot ${names.slot} has lost WAL it needs (wal_status = lost)`, 'the copy can no longer be continued: run cdc stop, then full-load again');
+  }
+  if (slot.active) {
+    throw usageError(`replication slot ${names.slot} is in use by another consumer (pid ${slot.active_pid})`, 'another subscription streams from it: find it with cdc status, or stop that consumer first');
+  }
+}
+
+/** copy_data = true into a table that already holds rows would duplicate them (or fail on the key half-way). */
+async function checkTargetTablesEmpty(source: pg.Client, target: pg.Client, targetInfo: ConnInfo, names: MigrationNames): Promise<void> {
+  const published = await source.query<{ schema: string; name: string }>(
+    `SELECT DISTINCT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2`,
+    [names.publication],
+  );
+  const nonEmpty: string[] = [];
+  for (const t of published.rows) {
+    const exists = await target.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [quoteRelation(t)]);
+    if (!exists.rows[0].ok) continue;
+    const rows = await target.query(`SELECT EXISTS (SELECT 1 FROM ${quoteRelation(t)}) AS any`);
+    if (rows.rows[0].any) nonEmpty.push(`${t.schema}.${t.name}`);
+  }
+  if (nonEmpty.length) {
+    throw usageError(`--strategy subscription-copy needs empty tables on the ${describe(targetInfo)}, but ${nonEmpty.slice(0, 5).join(', ')}${nonEmpty.length > 5 ? ` and ${nonEmpty.length - 5} more` : ''} hold rows`, 'load the schema only (pg_dump --schema-only), or use the default --strategy slot after full-load');
+  }
+}
+
+/** Warn about FULL tables the target must scan for every change; create helper indexes when asked. */
+async function prepareFullIdentityTables(
+  source: pg.Client,
+  target: pg.Client,
+  versions: ServerVersions,
+  create: boolean,
+  log: Logger,
+): Promise<{ fullIdentityWithoutIndex: RelationName[]; helperIndexes: HelperIndex[] }> {
+  const tables: FullIdentityTable[] = await fullIdentityTables(source, target, versions.target);
+  let helperIndexes: HelperIndex[] = [];
+  if (create && versions.target >= 160000) {
+    helperIndexes = await createHelperIndexes(target, tables);
+    for (const h of helperIndexes) log.info(`helper index ${h.index} on ${h.schema}.${h.name} (${h.column})${h.created ? '' : ' already existed'}`);
+  } else if (create) {
+    log.warn(`the target is PostgreSQL ${Math.floor(versions.target / 10000)}: only 16+ subscribers use a plain index for REPLICA IDENTITY FULL tables; no helper index created`);
+  }
+  const covered = new Set(helperIndexes.map((h) => `${h.schema}.${h.name}`));
+  const without = tables.filter((t) => !t.usableIndexOnTarget && !covered.has(`${t.schema}.${t.name}`)).map(({ schema, name }) => ({ schema, name }));
+  for (const t of without) {
+    log.warn(`${t.schema}.${t.name} has REPLICA IDENTITY FULL and no usable index on the target: each replicated UPDATE/DELETE scans the whole table (add a primary key, or cdc start --create-helper-indexes)`);
+  }
+  return { fullIdentityWithoutIndex: without, helperIndexes };
+}
+
+/**
+ * CREATE SUBSCRIPTION carries the source password in its CONNECTION string. The statement text is
+ * kept out of the target's server log where this session may do so (log_statement /
+ * log_min_error_statement are superuser settings; on RDS they may be refused, which is harmless),
+ * and every error is redacted before it leaves this function.
+ */
+async function createSubscription(target: pg.Client, opts: StartCdcOptions, strategy: CdcStrategy, chosen: ChosenOption[]): Promise<void> {
+  const { names } = opts;
+  const from = opts.sourceFromTarget ?? opts.source;
+  const conninfo = libpqConninfo(from, { includePassword: true });
+  const withOptions: string[] =
+    strategy === 'slot'
+      ? ['create_slot = false', `slot_name = ${literal(names.slot)}`, 'copy_data = false']
+      : ['create_slot = true', `slot_name = ${literal(names.slot)}`, 'copy_data = true'];
+  for (const o of chosen) withOptions.push(`${o.option} = ${o.value === 'true' || o.value === 'false' ? o.value : literal(o.value)}`);
+  for (const setting of ["SET log_statement = 'none'", 'SET log_min_error_statement = panic']) {
+    await target.query(setting).catch(() => undefined);
+  }
+  try {
+    await target.query(
+      `CREATE SUBSCRIPTION ${ident(names.subscription)} CONNECTION ${literal(conninfo)} PUBLICATION ${ident(names.publication)} WITH (${withOptions.join(', ')})`,
+    );
+  } catch (err) {
+    throw explainCreateSubscriptionError(err, from, opts.target);
+  } finally {
+    await target.query('RESET log_statement').catch(() => undefined);
+    await target.query('RESET log_min_error_statement').catch(() => undefined);
+  }
+}
+
+function explainCreateSubscriptionError(err: unknown, from: ConnInfo, target: ConnInfo): PgshiftError {
+  const message = redact((err as Error)?.message ?? String(err));
+  if (/could not connect to the publisher/i.test(message)) {
+    return connectionError(
+      `the ${describe(target)} cannot reach the source at ${from.host}:${from.port}/${from.database}: ${message.replace(/\s+/g, ' ')}`,
+      'pass --source-from-target with the address the target uses (e.g. the EC2 private IP), and check the security group and pg_hba.conf',
+    );
+  }
+  if ((err as { code?: string }).code === '42501') {
+    return checkFailed(`the target role ${target.user} may not create subscriptions: ${message}`, 'on RDS grant rds_superuser, elsewhere run as a superuser or grant pg_create_subscription (16+)');
+  }
+  return connectionError(`CREATE SUBSCRIPTION failed on the ${describe(target)}: ${message}`, 'see the target log; then run cdc stop before trying again');
+}
+
+/**
+ * The subscription is only useful once its apply worker streams from the slot. Waiting here turns
+ * "created but never connected" (pg_hba, password, a firewall between the target and the source)
+ * into an error now instead of a lag that grows silently.
+ */
+async function waitForStreaming(source: pg.Client, target: pg.Client, opts: StartCdcOptions, timeoutMs: number): Promise<string | null> {
+  const { names } = opts;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const slot = await source.query<{ active: boolean; confirmed: string | null }>(
+      'SELECT active, confirmed_flush_lsn::text AS confirmed FROM pg_replication_slots WHERE slot_name = $1',
+      [names.slot],
+    );
+    if (slot.rows[0]?.active) return slot.rows[0].confirmed;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const worker = await target.query(`SELECT pid FROM pg_stat_subscription WHERE subname = $1 AND relid IS NULL AND pid IS NOT NULL`, [names.subscription]);
+  throw checkFailed(
+    `subscription ${names.subscription} was created but is not streaming from slot ${names.slot} after ${Math.round(timeoutMs / 1000)} s (apply worker ${worker.rowCount ? 'running' : 'not running'})`,
+    `check the target's log for the apply worker's error (often pg_hba.conf or the password on the source); 'pgshift cdc stop --name ${names.name}' removes it`,
+  );
+}
