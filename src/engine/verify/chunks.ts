@@ -72,7 +72,7 @@ async function digestChunk(client: pg.Client, table: VerifyTable, range: KeyRang
   const params: unknown[] = [];
   const where = rangeWhereSql(table, range, params);
   const { rows } = await client.query<{ n: string; h: string }>(
-    `SELECT pg_catalog.count(*)::text AS n, pg_catalog.coalesce(pg_catalog.sum(${rowHashSql(table)}), 0)::text AS h ${fromSql(table)} ${where}`,
+    `SELECT pg_catalog.count(*)::text AS n, COALESCE(pg_catalog.sum(${rowHashSql(table)}), 0)::text AS h ${fromSql(table)} ${where}`,
     params,
   );
   return { rows: Number(rows[0].n), hash: rows[0].h };

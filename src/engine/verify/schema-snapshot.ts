@@ -121,7 +121,7 @@ const QUERIES: Record<SchemaObjectKind, string> = {
              CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window' ELSE 'function' END,
              pg_catalog.pg_get_function_result(p.oid), l.lanname,
              CASE p.provolatile WHEN 'i' THEN 'immutable' WHEN 's' THEN 'stable' ELSE 'volatile' END,
-             pg_catalog.md5(pg_catalog.coalesce(p.prosrc, ''))) AS v
+             pg_catalog.md5(COALESCE(p.prosrc, ''))) AS v
     FROM pg_catalog.pg_proc p
     JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
     JOIN pg_catalog.pg_language l ON l.oid = p.prolang
@@ -143,10 +143,22 @@ export async function snapshotSchema(client: pg.Client): Promise<SchemaSnapshot>
   for (const kind of SCHEMA_OBJECT_KINDS) {
     const { rows } = await client.query<{ k: string; v: string | null }>(QUERIES[kind]);
     const entries: Record<string, string> = {};
-    for (const row of rows.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))) entries[row.k] = row.v ?? '';
+    for (const row of rows.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))) {
+      entries[row.k] = kind === 'view' ? unqualifyViewDefinition(row.v ?? '') : (row.v ?? '');
+    }
     objects[kind] = entries;
   }
   return { serverVersion: Number(version.rows[0].v), takenAt: new Date().toISOString(), objects };
+}
+
+/**
+ * pg_get_viewdef qualifies every column with its table up to PostgreSQL 15 and drops the
+ * qualifier where it is unambiguous from 16 on, so the same view prints differently on a
+ * 15 source and a 17 target. Dropping every `name.` prefix (on both sides alike) leaves
+ * the text that matters: which columns, tables and expressions the view uses.
+ */
+export function unqualifyViewDefinition(definition: string): string {
+  return definition.replace(/(?<![\w"$])(?:[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*|"(?:[^"]|"")+")\.(?=[A-Za-z_"\u0080-\uffff])/g, '');
 }
 
 /** Every object that is only on one side or defined differently, in kind order then name order. */

@@ -65,7 +65,7 @@ const TABLES_SQL = `
     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                      WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')
-    AND ($1::text[] IS NULL OR (n.nspname, c.relname) IN (SELECT * FROM pg_catalog.unnest($1::text[], $2::text[])))
+    AND ($1::text[] IS NULL OR (n.nspname, c.relname) IN (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[]))))
   ORDER BY 1, 2`;
 
 /** `schema.name` or `name` with `*` wildcards; a pattern without a dot matches the table name in any schema. */
