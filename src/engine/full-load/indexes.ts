@@ -1,0 +1,57 @@
+/**
+ * Indexes and key constraints of plain tables are built by full-load itself, right after
+ * the table's data lands, while other tables are still copying — instead of all at the end
+ * in pg_restore's post-data pass. They are identified by OID so that the post-data pass can
+ * skip exactly these entries.
+ */
+import type pg from 'pg';
+import { ident, quoteRelation } from '../../postgres/sql.js';
+import type { TableToCopy } from './tables.js';
+
+export interface IndexBuild {
+  tableOid: number;
+  name: string;
+  /** DDL statements, in order (index or constraint, then replica identity / cluster markers). */
+  statements: string[];
+  /** pg_restore TOC identity of the entry this replaces: catalog OID + object OID. */
+  tocCatalog: number;
+  tocOid: number;
+}
+
+const PG_CLASS = 1259;
+const PG_CONSTRAINT = 2606;
+
+/** DDL for every valid index (and PK / UNIQUE / EXCLUDE constraint) of the given standalone tables. */
+export async function listIndexBuilds(client: pg.Client, tables: TableToCopy[]): Promise<Map<number, IndexBuild[]>> {
+  const byTable = new Map<number, IndexBuild[]>();
+  const standalone = tables.filter((t) => t.standalone);
+  if (standalone.length === 0) return byTable;
+  const res = await client.query(
+    `SELECT i.indrelid::int AS table_oid, ic.relname AS index_name, i.indexrelid::int AS index_oid,
+            con.oid::int AS con_oid, con.conname, pg_get_constraintdef(con.oid) AS condef,
+            pg_get_indexdef(i.indexrelid) AS indexdef, i.indisreplident, i.indisclustered
+       FROM pg_index i
+       JOIN pg_class ic ON ic.oid = i.indexrelid
+       LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+      WHERE i.indrelid = ANY($1::oid[]) AND i.indisvalid
+      ORDER BY con.contype = 'p' DESC NULLS LAST, ic.relname`,
+    [standalone.map((t) => t.oid)],
+  );
+  const tableByOid = new Map(standalone.map((t) => [t.oid, t]));
+  for (const r of res.rows) {
+    const table = tableByOid.get(r.table_oid)!;
+    const rel = quoteRelation(table);
+    const statements = [r.con_oid ? `ALTER TABLE ONLY ${rel} ADD CONSTRAINT ${ident(r.conname)} ${r.condef}` : r.indexdef];
+    if (r.indisreplident) statements.push(`ALTER TABLE ONLY ${rel} REPLICA IDENTITY USING INDEX ${ident(r.index_name)}`);
+    if (r.indisclustered) statements.push(`ALTER TABLE ${rel} CLUSTER ON ${ident(r.index_name)}`);
+    const build: IndexBuild = {
+      tableOid: r.table_oid,
+      name: r.con_oid ? r.conname : r.index_name,
+      statements,
+      tocCatalog: r.con_oid ? PG_CONSTRAINT : PG_CLASS,
+      tocOid: r.con_oid ?? r.index_oid,
+    };
+    byTable.set(r.table_oid, [...(byTable.get(r.table_oid) ?? []), build]);
+  }
+  return byTable;
+}

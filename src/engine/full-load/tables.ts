@@ -1,0 +1,76 @@
+/**
+ * What full-load copies: every table that holds rows (plain tables and leaf partitions,
+ * unlogged ones too) with its copyable columns and size, read inside the exported snapshot.
+ */
+import type pg from 'pg';
+import type { RelationName } from '../../postgres/sql.js';
+
+export interface TableToCopy extends RelationName {
+  oid: number;
+  /** Columns COPY moves: generated columns are recomputed by the target, so they are left out. */
+  columns: string[];
+  bytes: number;
+  /** Heap pages, used to split a big table into ctid ranges. */
+  pages: number;
+  /** Plain table that is not a partition: its indexes can be built by us right after its copy. */
+  standalone: boolean;
+}
+
+export async function listTablesToCopy(client: pg.Client): Promise<TableToCopy[]> {
+  const res = await client.query(`
+    SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name,
+           pg_relation_size(c.oid)::bigint AS bytes,
+           (pg_relation_size(c.oid) / current_setting('block_size')::int)::bigint AS pages,
+           NOT c.relispartition AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid OR i.inhparent = c.oid) AS standalone,
+           ARRAY(SELECT a.attname::text FROM pg_attribute a
+                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                  ORDER BY a.attnum) AS columns
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind = 'r' AND c.relpersistence IN ('p', 'u')
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+       -- tables that belong to an extension are created (and, for config tables, filled) by CREATE EXTENSION
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+     ORDER BY pg_relation_size(c.oid) DESC, n.nspname, c.relname`);
+  return res.rows.map((r) => ({
+    oid: r.oid,
+    schema: r.schema,
+    name: r.name,
+    columns: r.columns,
+    bytes: Number(r.bytes),
+    pages: Number(r.pages),
+    standalone: r.standalone,
+  }));
+}
+
+/** A piece of one table: a ctid page range, or the whole table when `fromPage` is undefined. */
+export interface CopyChunk {
+  table: TableToCopy;
+  index: number;
+  of: number;
+  fromPage?: number;
+  /** Exclusive; undefined = to the end of the table. */
+  toPage?: number;
+}
+
+/**
+ * Split big tables into page ranges so that one huge table does not leave the other workers
+ * idle at the end: the single biggest table alone took 8.9 s of a 10.9 s prototype run.
+ * Chunks are ordered biggest first so the long ones start early.
+ */
+export function planChunks(tables: TableToCopy[], jobs: number, minChunkBytes = 32 * 1024 * 1024): CopyChunk[] {
+  const total = tables.reduce((s, t) => s + t.bytes, 0);
+  const target = Math.max(minChunkBytes, Math.ceil(total / Math.max(1, jobs * 4)));
+  const chunks: CopyChunk[] = [];
+  for (const table of tables) {
+    const pieces = table.pages > 0 ? Math.min(64, Math.max(1, Math.ceil(table.bytes / target))) : 1;
+    if (pieces === 1) {
+      chunks.push({ table, index: 0, of: 1 });
+      continue;
+    }
+    const step = Math.ceil(table.pages / pieces);
+    for (let i = 0; i < pieces; i++) {
+      chunks.push({ table, index: i, of: pieces, fromPage: i * step, toPage: i === pieces - 1 ? undefined : (i + 1) * step });
+    }
+  }
+  return chunks;
+}

@@ -1,0 +1,130 @@
+/**
+ * Locating pg_dump / pg_restore. pg_dump refuses a server newer than itself, so we pick one
+ * whose major is at least the source's: `--pg-bin-dir`, or a command prefix such as
+ * `docker exec -i <container>` so the source container's own pg_dump runs, or the newest
+ * one installed (PATH, Debian's /usr/lib/postgresql/<major>/bin).
+ */
+import { execFile as execFileCb, spawn } from 'node:child_process';
+import { createWriteStream, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PgshiftError, usageError } from '../errors.js';
+import { libpqEnv, type ConnInfo } from './conninfo.js';
+import { redact } from './redact.js';
+
+const execFile = promisify(execFileCb);
+
+export interface PgToolsOptions {
+  /** Directory holding pg_dump and pg_restore. */
+  binDir?: string;
+  /**
+   * Words put before pg_dump, e.g. ['docker', 'exec', '-i', '-e', 'PGPASSWORD', 'tasteam-postgres'], so the
+   * source container's own pg_dump (always the source's major) runs. pg_restore runs on this host.
+   */
+  commandPrefix?: string[];
+}
+
+export interface PgTools {
+  /** argv prefix for pg_dump, e.g. ['/usr/lib/postgresql/15/bin/pg_dump'] or ['docker','exec','-i','c','pg_dump']. */
+  pgDump: string[];
+  pgRestore: string[];
+  /** Major version of pg_dump. */
+  major: number;
+  where: string;
+}
+
+async function toolMajor(argv: string[]): Promise<number | undefined> {
+  try {
+    const { stdout } = await execFile(argv[0]!, [...argv.slice(1), '--version'], { timeout: 15_000 });
+    const m = /\(PostgreSQL\)\s+(\d+)/.exec(stdout) ?? /(\d+)\.\d+/.exec(stdout);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function candidateBinDirs(): string[] {
+  const dirs: string[] = [];
+  const debian = '/usr/lib/postgresql';
+  if (existsSync(debian)) {
+    for (const major of readdirSync(debian).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a))) {
+      dirs.push(join(debian, major, 'bin'));
+    }
+  }
+  return dirs;
+}
+
+/** Find pg_dump/pg_restore able to dump a source of `sourceMajor`; a too-old pg_dump is a clear error. */
+export async function locatePgTools(sourceMajor: number, opts: PgToolsOptions = {}): Promise<PgTools> {
+  if (opts.commandPrefix?.length) {
+    const pgDump = [...opts.commandPrefix, 'pg_dump'];
+    const major = await toolMajor(pgDump);
+    if (major === undefined) throw usageError(`cannot run pg_dump through '${opts.commandPrefix.join(' ')}'`, 'check the container name and that pg_dump exists inside it');
+    if (major < sourceMajor) throw tooOld(major, sourceMajor, opts.commandPrefix.join(' '));
+    // pg_restore must read the archive format that pg_dump wrote: at least the same major.
+    const host = await locatePgTools(major, { binDir: opts.binDir });
+    return { pgDump, pgRestore: host.pgRestore, major, where: opts.commandPrefix.join(' ') };
+  }
+  const dirs = opts.binDir ? [opts.binDir] : [...candidateBinDirs()];
+  let newest: { major: number; where: string } | undefined;
+  for (const dir of dirs) {
+    const dump = join(dir, 'pg_dump');
+    if (!existsSync(dump)) continue;
+    const major = await toolMajor([dump]);
+    if (major === undefined) continue;
+    if (major >= sourceMajor) return { pgDump: [dump], pgRestore: [join(dir, 'pg_restore')], major, where: dir };
+    if (!newest || major > newest.major) newest = { major, where: dir };
+  }
+  if (!opts.binDir) {
+    const major = await toolMajor(['pg_dump']);
+    if (major !== undefined && major >= sourceMajor) return { pgDump: ['pg_dump'], pgRestore: ['pg_restore'], major, where: 'PATH' };
+    if (major !== undefined && (!newest || major > newest.major)) newest = { major, where: 'PATH' };
+  }
+  if (newest) throw tooOld(newest.major, sourceMajor, newest.where);
+  throw usageError(opts.binDir ? `no pg_dump in ${opts.binDir}` : 'pg_dump is not installed', `install postgresql-client-${sourceMajor} or pass --pg-bin-dir, or --pg-dump-prefix 'docker exec -i <container>'`);
+}
+
+function tooOld(major: number, sourceMajor: number, where: string): PgshiftError {
+  return usageError(
+    `pg_dump ${major} (${where}) is older than the source (PostgreSQL ${sourceMajor}) and would refuse it`,
+    `install postgresql-client-${sourceMajor}, pass --pg-bin-dir, or use the container's own with --pg-dump-prefix 'docker exec -i <container>'`,
+  );
+}
+
+export interface ToolRun {
+  argv: string[];
+  /** Connection whose libpq environment (password in PGPASSWORD, never argv) the tool gets. */
+  conn: ConnInfo;
+  /** File that receives the tool's stdout. */
+  stdoutFile?: string;
+  /** Collect stdout and return it. */
+  captureStdout?: boolean;
+}
+
+/**
+ * Run a pg tool, failing with a redacted one-line error that carries the tool's own last
+ * stderr line (pg_restore's message names the object that failed).
+ */
+export async function runPgTool(run: ToolRun): Promise<{ stdout: string; stderr: string }> {
+  const [cmd, ...args] = run.argv;
+  const env = { ...process.env, ...libpqEnv(run.conn) };
+  return new Promise((resolve, reject) => {
+    const wantsStdout = Boolean(run.stdoutFile || run.captureStdout);
+    const child = spawn(cmd!, args, { env, stdio: ['ignore', wantsStdout ? 'pipe' : 'ignore', 'pipe'] });
+    let stdout = '';
+    if (run.stdoutFile) child.stdout!.pipe(createWriteStream(run.stdoutFile));
+    else if (run.captureStdout) child.stdout!.on('data', (d) => (stdout += d.toString()));
+    let stderr = '';
+    child.stderr!.on('data', (d) => {
+      stderr += d.toString();
+      if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
+    });
+    child.on('error', (err) => reject(usageError(`cannot run ${cmd}: ${redact(err.message)}`)));
+    child.on('close', (code) => {
+      if (code === 0) return resolve({ stdout, stderr });
+      const lines = redact(stderr).trim().split('\n').filter((l) => /error|fatal/i.test(l));
+      const detail = (lines[0] ?? redact(stderr).trim().split('\n').pop() ?? '').trim();
+      reject(new PgshiftError('internal', `${cmd!.split('/').pop()} failed (exit ${code}): ${detail}`, 'the full tool output is above; fix the named object and re-run with --clean'));
+    });
+  });
+}
