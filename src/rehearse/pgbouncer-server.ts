@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PgshiftError } from '../errors.js';
 import { registerSecret } from '../postgres/redact.js';
+import { quoteConnstrValue } from '../switch/pgbouncer.js';
 import { freePort } from './local-server.js';
 
 export const PGBOUNCER_BINARY_CANDIDATES = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', '/usr/local/bin/pgbouncer'];
@@ -82,18 +83,12 @@ export function pgbouncerBinary(): string {
   return found;
 }
 
-/** Quote a value for a PgBouncer connect string when it needs it (single quotes, inner quotes doubled). */
-export function connstrValue(value: string | number): string {
-  const text = String(value);
-  return /^[A-Za-z0-9_.\-/:]+$/.test(text) ? text : `'${text.replace(/'/g, "''")}'`;
-}
-
 /** userlist.txt quotes both fields with double quotes; an inner double quote is doubled. */
 const userlistLine = (u: PgBouncerUser) => `"${u.user.replace(/"/g, '""')}" "${u.password.replace(/"/g, '""')}"\n`;
 
 function renderIni(dir: string, port: number, opts: PgBouncerOptions, adminUser: string): string {
   const databases = opts.databases
-    .map((d) => `${d.name} = host=${connstrValue(d.host)} port=${d.port} dbname=${connstrValue(d.dbname ?? d.name)}`)
+    .map((d) => `${d.name} = host=${quoteConnstrValue(d.host)} port=${d.port} dbname=${quoteConnstrValue(d.dbname ?? d.name)}`)
     .join('\n');
   const settings: Record<string, string | number> = {
     listen_addr: '127.0.0.1',

@@ -53,7 +53,7 @@ export interface WorkloadOptions {
   ratePerSecond?: number;
   /** Stop after this many writes. */
   maxWrites?: number;
-  /** Stop after this long (ms). */
+  /** Stop after this long (ms). With neither bound given, 10 minutes, so a forgotten workload ends. */
   durationMs?: number;
   /** Table with an identity/serial key `id` and a text column `payload` (default public.ledger_probe). */
   table?: RelationName;
@@ -86,6 +86,7 @@ const TICK_MS = 10;
 /** Start writing at the given rate. Timers pace the writes; nothing spins. */
 export function startWorkload(opts: WorkloadOptions): Workload {
   const rate = opts.ratePerSecond ?? 200;
+  const durationMs = opts.durationMs ?? (opts.maxWrites === undefined ? 600_000 : undefined);
   const table = quoteRelation(opts.table ?? DEFAULT_LEDGER_TABLE);
   const tag = opts.tag ?? `w${Date.now().toString(36)}`;
   const insert = `INSERT INTO ${table} (payload) VALUES ($1) RETURNING id`;
@@ -133,7 +134,7 @@ export function startWorkload(opts: WorkloadOptions): Workload {
 
   const bounded = () =>
     (opts.maxWrites !== undefined && result.issued >= opts.maxWrites) ||
-    (opts.durationMs !== undefined && performance.now() - startedMono >= opts.durationMs);
+    (durationMs !== undefined && performance.now() - startedMono >= durationMs);
 
   const drain = async () => {
     while (inFlight.size) await Promise.allSettled([...inFlight]);

@@ -7,7 +7,7 @@
  * The admin console speaks only the simple query protocol, so every command here is a
  * parameterless query; database names are validated and double-quoted instead of bound.
  */
-import { chownSync, fsyncSync, closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chownSync, closeSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import pg from 'pg';
 import { connectionError, PgshiftError, usageError } from '../errors.js';
@@ -274,7 +274,8 @@ function parseConnstr(s: string): ConnstrPair[] {
   return pairs;
 }
 
-function quoteConnstrValue(value: string | number): string {
+/** Quote a value for a PgBouncer connect string when it needs it (single quotes, inner quotes doubled). */
+export function quoteConnstrValue(value: string | number): string {
   const text = String(value);
   return /^[A-Za-z0-9_.\-/:]+$/.test(text) ? text : `'${text.replace(/'/g, "''")}'`;
 }
@@ -333,7 +334,9 @@ export function rewriteEntry(text: string, iniPath: string, dbEntry: string, tar
 }
 
 /** Write a file by temp file + rename in the same directory, keeping the original's mode and owner. */
-export function writeFileAtomic(path: string, content: string): void {
+export function writeFileAtomic(target: string, content: string): void {
+  // A symlinked config (config management often links it) keeps its link: write where it points.
+  const path = realpathSync(target);
   const st = statSync(path);
   const tmp = join(dirname(path), `.${basename(path)}.pgshift-${process.pid}-${Date.now()}.tmp`);
   const fd = openSync(tmp, 'wx', st.mode & 0o7777);

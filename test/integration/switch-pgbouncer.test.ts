@@ -3,7 +3,7 @@
  * shared source, application traffic at 200 writes/s through it, and the switch to the target
  * in the middle of it.
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -190,6 +190,20 @@ describe('PgBouncer switch under 200 writes/s', () => {
     expect((await showDatabase(bouncer.adminUrl, ENTRY))?.host).toBe('localhost');
     await pointDatabaseAt(bouncer.adminUrl, bouncer.iniPath, ENTRY, { host: pair.source.host, port: pair.source.port, dbname: DB });
     expect(readFileSync(bouncer.iniPath, 'utf8')).toBe(original);
+  });
+
+  it('a symlinked ini stays a symlink; the file it points at is rewritten', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgshift-ini-link-'));
+    try {
+      const real = join(dir, 'pgbouncer.real.ini');
+      writeFileSync(real, '[databases]\ntasteam = host=old port=5432 dbname=tasteam\n');
+      symlinkSync(real, join(dir, 'pgbouncer.ini'));
+      await pointDatabaseAt(bouncer.adminUrl, join(dir, 'pgbouncer.ini'), 'tasteam', { host: 'new', port: 6543, dbname: 'tasteam' });
+      expect(lstatSync(join(dir, 'pgbouncer.ini')).isSymbolicLink()).toBe(true);
+      expect(readFileSync(real, 'utf8')).toBe('[databases]\ntasteam = host=new port=6543 dbname=tasteam\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps the entry\'s other settings, quoting, comments and CRLF line endings; adds keys the entry lacked', () => {
