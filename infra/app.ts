@@ -1,0 +1,22 @@
+// Builds every stack from one configuration. main.ts synthesizes it to disk; the tests build it in memory.
+import { App } from 'cdktf';
+import type { InfraConfig } from './config.js';
+import { SingleVpcRdsStack } from './stacks/single-vpc-rds.js';
+import { BootstrapStack } from './stacks/bootstrap.js';
+import { ProductionStack } from './stacks/production.js';
+
+export interface InfraApp {
+  app: App;
+  experiment: SingleVpcRdsStack;
+  bootstrap: BootstrapStack;
+  production?: ProductionStack;
+}
+
+export function buildApp(config: InfraConfig, app: App): InfraApp {
+  return {
+    app,
+    experiment: new SingleVpcRdsStack(app, config),
+    bootstrap: new BootstrapStack(app, config),
+    production: config.production === undefined ? undefined : new ProductionStack(app, config, config.production),
+  };
+}
