@@ -30,10 +30,10 @@ export function parseConnInfo(url: string, side: Side, defaults: { caBundle?: st
   try {
     u = new URL(url);
   } catch {
-    throw usageError(`the ${side} connection is not a postgres:// URL`, `set PGSHIFT_${side.toUpperCase()}_URL=postgres://user:password@host:5432/dbname`);
+    throw usageError(`the ${side} connection is not a postgres:// URL`, `set PGSHIFT_${side.toUpperCase()}_URL to a URL like postgres://app@db-host:5432/tasteam (password after app:)`);
   }
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
-    throw usageError(`the ${side} connection must start with postgres://`, `set PGSHIFT_${side.toUpperCase()}_URL=postgres://user:password@host:5432/dbname`);
+    throw usageError(`the ${side} connection must start with postgres://`, `set PGSHIFT_${side.toUpperCase()}_URL to a URL like postgres://app@db-host:5432/tasteam (password after app:)`);
   }
   const password = u.password ? decodeURIComponent(u.password) : undefined;
   registerSecret(password);

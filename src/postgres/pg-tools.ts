@@ -112,8 +112,14 @@ export async function runPgTool(run: ToolRun): Promise<{ stdout: string; stderr:
     const wantsStdout = Boolean(run.stdoutFile || run.captureStdout);
     const child = spawn(cmd!, args, { env, stdio: ['ignore', wantsStdout ? 'pipe' : 'ignore', 'pipe'] });
     let stdout = '';
-    if (run.stdoutFile) child.stdout!.pipe(createWriteStream(run.stdoutFile));
-    else if (run.captureStdout) child.stdout!.on('data', (d) => (stdout += d.toString()));
+    // Resolve only once the output file is flushed, not merely when the tool exits.
+    const fileDone = new Promise<void>((done, fail) => {
+      if (!run.stdoutFile) return done();
+      const file = createWriteStream(run.stdoutFile);
+      file.on('finish', () => done()).on('error', fail);
+      child.stdout!.pipe(file);
+    });
+    if (run.captureStdout && !run.stdoutFile) child.stdout!.on('data', (d) => (stdout += d.toString()));
     let stderr = '';
     child.stderr!.on('data', (d) => {
       stderr += d.toString();
@@ -121,7 +127,7 @@ export async function runPgTool(run: ToolRun): Promise<{ stdout: string; stderr:
     });
     child.on('error', (err) => reject(usageError(`cannot run ${cmd}: ${redact(err.message)}`)));
     child.on('close', (code) => {
-      if (code === 0) return resolve({ stdout, stderr });
+      if (code === 0) return void fileDone.then(() => resolve({ stdout, stderr }), reject);
       const lines = redact(stderr).trim().split('\n').filter((l) => /error|fatal/i.test(l));
       const detail = (lines[0] ?? redact(stderr).trim().split('\n').pop() ?? '').trim();
       reject(new PgshiftError('internal', `${cmd!.split('/').pop()} failed (exit ${code}): ${detail}`, 'the full tool output is above; fix the named object and re-run with --clean'));

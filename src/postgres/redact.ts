@@ -9,7 +9,8 @@ export function registerSecret(secret: string | undefined): void {
   if (secret && secret.length >= 3) registered.add(secret);
 }
 
-const URL_PATTERN = /\b(postgres(?:ql)?):\/\/[^\s'"]+/gi;
+// Only URLs that carry a password are rewritten; `postgres://app@host/db` in a hint is harmless.
+const URL_PATTERN = /\b(postgres(?:ql)?):\/\/[^\s'"@/]*:[^\s'"@/]*@[^\s'"]+/gi;
 const KEYWORD_PASSWORD = /\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/gi;
 
 /** Hide connection URLs, `password=` keywords and every registered secret in a piece of text. */

@@ -39,7 +39,7 @@ import { copyLargeObjects } from './large-objects.js';
 import { dumpSchema, restorePostData, restorePreData, type SchemaArchive } from './schema.js';
 import { closeSnapshotWorkers, openSnapshotWorkers, WorkQueue, type SnapshotWorker } from './snapshot-workers.js';
 import { listTablesToCopy, planChunks, type CopyChunk, type TableToCopy } from './tables.js';
-import { cleanTarget, subscriptionExists, userObjectsOnTarget } from './target-state.js';
+import { ensureTargetEmpty } from './target-state.js';
 import { LoadProgress } from './progress.js';
 
 export interface FullLoadOptions {
@@ -88,7 +88,7 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
   const jobs = Math.max(1, opts.jobs ?? cpus().length);
   const { tools, sourceMajor } = await timeline.run('check inputs', () => checkInputs(opts));
   opts.log.info(`pg_dump ${tools.major} from ${tools.where} for a PostgreSQL ${sourceMajor} source`);
-  const droppedByClean = await timeline.run('check the target', () => ensureTargetEmpty(opts));
+  const droppedByClean = await timeline.run('check the target', () => ensureTargetEmpty(opts.target, opts.names, opts.clean, opts.log));
 
   const createdPublication = await timeline.run('create the publication', () => createPublication(opts));
   let slot: ExportedSlot | undefined;
@@ -142,7 +142,7 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
 }
 
 // ── step 1 ──────────────────────────────────────────────────────────────────────────────
-async function checkInputs(opts: FullLoadOptions): Promise<{ tools: PgTools; sourceMajor: number }> {
+export async function checkInputs(opts: Pick<FullLoadOptions, 'source' | 'target' | 'pgTools'>): Promise<{ tools: PgTools; sourceMajor: number }> {
   if (sameDatabase(opts.source, opts.target)) {
     throw usageError('source and target are the same database', 'point PGSHIFT_TARGET_URL at the new server (RDS)');
   }
@@ -150,22 +150,6 @@ async function checkInputs(opts: FullLoadOptions): Promise<{ tools: PgTools; sou
   await withClient(opts.target, async () => undefined);
   const tools = await locatePgTools(sourceMajor, opts.pgTools);
   return { tools, sourceMajor };
-}
-
-// ── step 2 ──────────────────────────────────────────────────────────────────────────────
-async function ensureTargetEmpty(opts: FullLoadOptions): Promise<string[]> {
-  return withClient(opts.target, async (c) => {
-    if (await subscriptionExists(c, opts.names.subscription)) {
-      throw checkFailed(`subscription ${opts.names.subscription} still runs on the ${describe(opts.target)}`, `run 'pgshift cdc stop' before loading again`);
-    }
-    const found = await userObjectsOnTarget(c);
-    if (found.count === 0) return [];
-    if (!opts.clean) {
-      throw checkFailed(`the ${describe(opts.target)} is not empty (${found.count} objects, e.g. ${found.sample.slice(0, 3).join(', ')})`, 'point at an empty database, or re-run with --clean to drop them');
-    }
-    opts.log.warn(`--clean: dropping ${found.count} objects on the target`);
-    return cleanTarget(c);
-  });
 }
 
 // ── step 3 ──────────────────────────────────────────────────────────────────────────────

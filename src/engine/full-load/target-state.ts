@@ -3,7 +3,12 @@
  * datasets silently. A target holding a previous attempt is emptied with --clean.
  */
 import type pg from 'pg';
+import { checkFailed } from '../../errors.js';
+import { withClient } from '../../postgres/connect.js';
+import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import { ident } from '../../postgres/sql.js';
+import type { Logger } from '../../report/logger.js';
+import type { MigrationNames } from '../names.js';
 
 const SYSTEM_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
 
@@ -50,4 +55,20 @@ export async function cleanTarget(client: pg.Client): Promise<string[]> {
 export async function subscriptionExists(client: pg.Client, name: string): Promise<boolean> {
   const res = await client.query(`SELECT 1 FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`, [name]);
   return (res.rowCount ?? 0) > 0;
+}
+
+/** Refuse a non-empty target unless `clean`; with `clean`, empty it. Returns what was dropped. */
+export async function ensureTargetEmpty(target: ConnInfo, names: MigrationNames | undefined, clean: boolean | undefined, log: Logger): Promise<string[]> {
+  return withClient(target, async (c) => {
+    if (names && (await subscriptionExists(c, names.subscription))) {
+      throw checkFailed(`subscription ${names.subscription} still runs on the ${describe(target)}`, `run 'pgshift cdc stop' before loading again`);
+    }
+    const found = await userObjectsOnTarget(c);
+    if (found.count === 0) return [];
+    if (!clean) {
+      throw checkFailed(`the ${describe(target)} is not empty (${found.count} objects, e.g. ${found.sample.slice(0, 3).join(', ')})`, 'point at an empty database, or re-run with --clean to drop them');
+    }
+    log.warn(`--clean: dropping ${found.count} objects on the target`);
+    return cleanTarget(c);
+  });
 }

@@ -1,0 +1,105 @@
+/**
+ * What every command shares: where the connections come from, how results are printed,
+ * and how failures become one line and an exit code (0 ok, 1 check failed / data differs,
+ * 2 usage, connection or internal error).
+ */
+import { Command, Option } from 'commander';
+import { migrationNames, type MigrationNames } from '../engine/names.js';
+import { PgshiftError, usageError } from '../errors.js';
+import { parseConnInfo, type ConnInfo } from '../postgres/conninfo.js';
+import { redact, registerSecret } from '../postgres/redact.js';
+import { stderrLogger, type Logger } from '../report/logger.js';
+
+export interface GlobalOptions {
+  source?: string;
+  target?: string;
+  sourceFromTarget?: string;
+  caBundle?: string;
+  name: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** Options every command accepts. The env form is the documented default: argv is visible to every user on the box. */
+export function addConnectionOptions(cmd: Command, sides: { source?: boolean; target?: boolean; sourceFromTarget?: boolean } = { source: true, target: true }): Command {
+  if (sides.source) cmd.addOption(new Option('--source <url>', 'source database URL (default: $PGSHIFT_SOURCE_URL; prefer the env var, argv is visible in ps)'));
+  if (sides.target) cmd.addOption(new Option('--target <url>', 'target database URL (default: $PGSHIFT_TARGET_URL)'));
+  if (sides.sourceFromTarget) {
+    cmd.addOption(new Option('--source-from-target <url>', 'how the target reaches the source, e.g. the EC2 private IP (default: $PGSHIFT_SOURCE_FROM_TARGET_URL, else the source URL)'));
+  }
+  return cmd
+    .addOption(new Option('--ca-bundle <path>', 'CA bundle for sslmode=verify-full (RDS: global-bundle.pem)').env('PGSHIFT_CA_BUNDLE'))
+    .addOption(new Option('--name <name>', 'names the publication, slot and subscription').default('pgshift'))
+    .addOption(new Option('--json', 'print one JSON document on stdout (progress stays on stderr)'))
+    .addOption(new Option('--quiet', 'no progress on stderr'));
+}
+
+export interface CommandContext {
+  opts: GlobalOptions;
+  log: Logger;
+  names: MigrationNames;
+  source(): ConnInfo;
+  target(): ConnInfo;
+  sourceFromTarget(): ConnInfo;
+}
+
+function fromEnvOrFlag(flag: string | undefined, env: string, what: string): string {
+  const value = flag ?? process.env[env];
+  if (!value) throw usageError(`no ${what} connection`, `set ${env} to a URL like postgres://app@db-host:5432/tasteam (password after app:)`);
+  registerSecret(value);
+  return value;
+}
+
+export function makeContext(opts: GlobalOptions): CommandContext {
+  const log = stderrLogger({ quiet: opts.quiet });
+  // Register passwords before anything can print them.
+  for (const url of [opts.source, opts.target, opts.sourceFromTarget, process.env.PGSHIFT_SOURCE_URL, process.env.PGSHIFT_TARGET_URL, process.env.PGSHIFT_SOURCE_FROM_TARGET_URL]) {
+    if (url) {
+      try {
+        registerSecret(decodeURIComponent(new URL(url).password));
+      } catch {
+        /* not a URL: parseConnInfo reports it when used */
+      }
+    }
+  }
+  const names = migrationNames(opts.name);
+  const caBundle = opts.caBundle;
+  const source = () => parseConnInfo(fromEnvOrFlag(opts.source, 'PGSHIFT_SOURCE_URL', 'source'), 'source', { caBundle });
+  const target = () => parseConnInfo(fromEnvOrFlag(opts.target, 'PGSHIFT_TARGET_URL', 'target'), 'target', { caBundle });
+  const sourceFromTarget = () => {
+    const url = opts.sourceFromTarget ?? process.env.PGSHIFT_SOURCE_FROM_TARGET_URL;
+    return url ? parseConnInfo(fromEnvOrFlag(url, 'PGSHIFT_SOURCE_FROM_TARGET_URL', 'source-from-target'), 'source', { caBundle }) : source();
+  };
+  return { opts, log, names, source, target, sourceFromTarget };
+}
+
+/** Print a result: JSON on stdout with --json, else the human rendering on stdout. */
+export function emit(ctx: CommandContext, result: unknown, human: () => string): void {
+  if (ctx.opts.json) process.stdout.write(`${redact(JSON.stringify(result, null, 2))}\n`);
+  else process.stdout.write(`${redact(human())}\n`);
+}
+
+/**
+ * Wrap a command body: its return value is the exit code; every failure becomes one redacted
+ * line on stderr. Unknown errors are internal (exit 2) and still redacted.
+ */
+export function action<A extends unknown[]>(body: (...args: A) => Promise<number>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      process.exitCode = await body(...args);
+    } catch (err) {
+      process.exitCode = reportFailure(err);
+    }
+  };
+}
+
+export function reportFailure(err: unknown): number {
+  if (err instanceof PgshiftError) {
+    process.stderr.write(`pgshift: ${redact(err.oneLine())}\n`);
+    return err.exitCode;
+  }
+  const e = err as { message?: string; code?: string };
+  const code = e?.code ? ` (${e.code})` : '';
+  process.stderr.write(`pgshift: internal error${code}: ${redact(String(e?.message ?? err)).split('\n')[0]} — re-run with the same arguments; if it repeats, report it with this line\n`);
+  return 2;
+}

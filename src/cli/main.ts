@@ -1,0 +1,33 @@
+/**
+ * `pgshift` — the engine from a terminal. One file per command under commands/; this file
+ * only assembles them. Unknown commands print help and exit 2.
+ */
+import { Command, CommanderError } from 'commander';
+import { fullLoadCommand } from './commands/full-load.js';
+import { reportFailure } from './context.js';
+
+export function buildProgram(): Command {
+  const program = new Command('pgshift')
+    .description('Move a live PostgreSQL database to Amazon RDS with near-zero downtime.\nConnections come from PGSHIFT_SOURCE_URL and PGSHIFT_TARGET_URL (or --source/--target).')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  program.addCommand(fullLoadCommand());
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return Number(process.exitCode ?? 0);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version are not failures; anything else commander rejects is a usage error.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    return reportFailure(err);
+  }
+}
+
+process.exitCode = await main(process.argv);
