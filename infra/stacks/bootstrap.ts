@@ -133,6 +133,6 @@ export class BootstrapStack extends TerraformStack {
     new TerraformOutput(this, 'github_oidc_provider_arn', { value: oidc.arn, description: 'GitHub OIDC provider' });
     new TerraformOutput(this, 'plan_role_arn', { value: this.plan.role.arn, description: 'Repository variable PGSHIFT_INFRA_PLAN_ROLE_ARN' });
     new TerraformOutput(this, 'apply_role_arn', { value: this.apply.role.arn, description: 'Repository variable PGSHIFT_INFRA_APPLY_ROLE_ARN' });
-    new TerraformOutput(this, 'migration_role_arn', { value: this.migration.role.arn, description: 'Role for the migration workflows (aws-actions/configure-aws-credentials role-to-assume)' });
+    new TerraformOutput(this, 'migration_role_arn', { value: this.migration.role.arn, description: 'Repository variable PGSHIFT_AWS_ROLE_ARN (the migration workflows assume it)' });
   }
 }
