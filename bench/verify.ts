@@ -52,12 +52,12 @@ const schemaSql = (rows: ReturnType<typeof rowsFor>) => `
   CREATE TABLE public.events (
     id bigint PRIMARY KEY, kind text NOT NULL, payload jsonb NOT NULL, at timestamptz NOT NULL);
   INSERT INTO public.orders
-    SELECT i, (i * 7919) % 200000, (ARRAY['new','paid','shipped','done'])[1 + i % 4], (i % 100000) / 100.0,
+    SELECT i, ((i::bigint * 7919) % 200000)::int, (ARRAY['new','paid','shipped','done'])[1 + i % 4], (i % 100000) / 100.0,
            timestamptz '2024-01-01 00:00:00+00' + i * interval '13 seconds',
            CASE WHEN i % 3 = 0 THEN NULL ELSE 'note ' || md5(i::text) || md5((i + 1)::text) END
     FROM generate_series(1, ${rows.orders}) AS i;
   INSERT INTO public.reviews
-    SELECT i, 1 + (i * 31) % ${rows.orders}, 1 + i % 5,
+    SELECT i, 1 + (i::bigint * 31) % ${rows.orders}, 1 + i % 5,
            repeat(md5(i::text) || ' 맛있어요 ', 1 + i % 12),
            timestamptz '2024-01-01 00:00:00+00' + i * interval '17 seconds', (i % 1000) / 7.0
     FROM generate_series(1, ${rows.reviews}) AS i;

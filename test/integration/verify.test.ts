@@ -51,6 +51,8 @@ const SCHEMA_AND_DATA = `
 
   CREATE SEQUENCE public.invoice_numbers;
   SELECT nextval('public.invoice_numbers') FROM generate_series(1, 5);
+  CREATE SEQUENCE public."주문 ""번호"" Seq";
+  SELECT nextval('public."주문 ""번호"" Seq"');
   CREATE VIEW public.rich_accounts AS SELECT id, email FROM public.accounts WHERE balance > 100;
   CREATE MATERIALIZED VIEW public.account_count AS SELECT count(*) AS n FROM public.accounts;
   CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
@@ -213,9 +215,12 @@ describe('verify: schema drift, sequences, missing tables', () => {
 
   it('a sequence behind the source is reported but ok, unless strict', async () => {
     await pair.src(`SELECT nextval('public.invoice_numbers') FROM generate_series(1, 3)`);
+    await pair.src(`SELECT nextval('public."주문 ""번호"" Seq"')`);
     const report = await verify(pair, { mode: 'fast' });
     expect(report.sequences.find((s) => s.sequence.name === 'invoice_numbers')).toMatchObject({ source: '8', target: '5', status: 'behind' });
-    expect(report.summary.sequencesBehind).toBe(1);
+    expect(report.sequences.find((s) => s.sequence.name === '주문 "번호" Seq')).toMatchObject({ source: '2', target: '1', status: 'behind' });
+    expect(report.sequences.find((s) => s.sequence.name === 'accounts_id_seq')).toMatchObject({ source: '1000', target: '1000', status: 'equal' });
+    expect(report.summary.sequencesBehind).toBe(2);
     expect(report.ok).toBe(true);
     const strict = await verify(pair, { mode: 'fast', strict: true });
     expect(strict.ok).toBe(false);
@@ -226,7 +231,10 @@ describe('verify: schema drift, sequences, missing tables', () => {
     await pair.src(`CREATE INDEX accounts_created ON public.accounts (created)`);
     await pair.src(`CREATE TABLE public.only_on_source (id int PRIMARY KEY)`);
     await pair.src(`INSERT INTO public.only_on_source VALUES (1), (2)`);
+    // The lookup index cdc start may add on the target for a REPLICA IDENTITY FULL table is pgshift's own.
+    await pair.tgt(`CREATE INDEX pgshift_ri_audit_log_0a1b2c3d ON public.audit_log (payload)`);
     const report = await verify(pair);
+    expect(report.schemaDrift.filter((d) => d.kind === 'index').map((d) => d.object)).toEqual(['public.accounts_created', 'public.only_on_source_pkey']);
     expect(report.schemaDrift).toEqual(
       expect.arrayContaining([
         { kind: 'column', object: 'public.accounts.nick name', change: 'missing-on-target', source: 'text' },
@@ -283,5 +291,30 @@ describe('verify under CDC: rechecks after catch-up', () => {
     expect(lines).toMatchObject({ verdict: 'did-not-converge', rechecks: 2 });
     expect(lines.differences?.keys.missingOnTarget).toEqual([{ order_id: '3', line_no: '3' }]);
     expect(report.ok).toBe(false);
+  });
+});
+
+describe('verify when the sides sort text differently', () => {
+  let pair: TestPair;
+  beforeAll(async () => {
+    pair = await freshPair('verify_collation');
+    // Same rows; the target's key column has another collation, as a restore onto a server with another default would give.
+    await pair.src(`CREATE TABLE public.codes (code text PRIMARY KEY, label text)`);
+    await pair.tgt(`CREATE TABLE public.codes (code text COLLATE "POSIX" PRIMARY KEY, label text)`);
+    for (const run of [pair.src, pair.tgt]) {
+      await run(`INSERT INTO public.codes SELECT c, 'label ' || c FROM unnest(ARRAY['a', 'B', 'b', 'Z', 'z', '_x', '가', 'Ä', '10', '9', 'a b', 'A']) AS c`);
+      await run(`INSERT INTO public.codes SELECT 'code-' || i, 'n' FROM generate_series(1, 60) AS i`);
+    }
+    await pair.tgt(`DELETE FROM public.codes WHERE code = 'Z'`);
+  });
+  afterAll(() => pair?.drop());
+
+  it('compares key ranges under COLLATE "C" and still finds exactly the missing key', async () => {
+    const report = await verify(pair, { chunkRows: 7 });
+    const codes = tableOf(report, 'public', 'codes');
+    expect(codes.notes.join(' ')).toContain('COLLATE "C"');
+    expect(codes.chunks).toBeGreaterThan(5);
+    expect(codes.differences).toMatchObject({ missingOnTarget: 1, extraOnTarget: 0, changed: 0, keys: { missingOnTarget: [{ code: 'Z' }] } });
+    expect(report.schemaDrift).toEqual([expect.objectContaining({ kind: 'column', object: 'public.codes.code', change: 'differs' })]);
   });
 });

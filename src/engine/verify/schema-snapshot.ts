@@ -98,7 +98,10 @@ const QUERIES: Record<SchemaObjectKind, string> = {
     FROM pg_catalog.pg_index i
     JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
     JOIN pg_catalog.pg_namespace n ON n.oid = ic.relnamespace
-    WHERE ${EXCLUDED_SCHEMAS_SQL} AND ${notExtensionMember('pg_catalog.pg_class', 'i.indrelid')}`,
+    WHERE ${EXCLUDED_SCHEMAS_SQL} AND ${notExtensionMember('pg_catalog.pg_class', 'i.indrelid')}
+      -- cdc start may add a lookup index on the target for REPLICA IDENTITY FULL tables (helperIndexName in
+      -- src/engine/cdc/replica-identity.ts); it is pgshift's, not the application's, so it is no drift.
+      AND ic.relname NOT LIKE 'pgshift\\_ri\\_%'`,
   sequence: `
     SELECT pg_catalog.format('%s.%s', n.nspname, c.relname) AS k,
            pg_catalog.format('%s increment %s min %s max %s start %s cache %s%s',
