@@ -1,0 +1,291 @@
+/**
+ * preflight on real servers: the Tasteam fixture passes, every hazard is flagged with the
+ * right id and status, the remediation it prints actually fixes the problem, and no secret
+ * ends up in the report.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { migrationNames } from '../../src/engine/names.js';
+import { runPreflight, type PreflightCheck, type PreflightOptions, type PreflightReport } from '../../src/engine/preflight/preflight.js';
+import { PgshiftError } from '../../src/errors.js';
+import { parseConnInfo } from '../../src/postgres/conninfo.js';
+import { loadFixture, loadHazards } from '../../src/rehearse/fixture/load.js';
+import { freePort, startLocalServer } from '../../src/rehearse/local-server.js';
+import { silentLogger } from '../../src/report/logger.js';
+import { freshPair, type TestPair } from '../support/databases.js';
+
+const names = migrationNames('pfcheck');
+const secrets = () => [inject('source').password, inject('target').password];
+
+function options(pair: TestPair, extra: Partial<PreflightOptions> = {}): PreflightOptions {
+  return { source: pair.source, target: pair.target, names, log: silentLogger, ...extra };
+}
+
+function byId(report: PreflightReport, id: string): PreflightCheck {
+  const c = report.checks.find((x) => x.id === id);
+  if (!c) throw new Error(`no check ${id} in the report`);
+  return c;
+}
+
+function expectNoSecret(report: PreflightReport, extra: string[] = []): void {
+  const json = JSON.stringify(report);
+  for (const s of [...secrets(), ...extra]) expect(json).not.toContain(s);
+}
+
+async function withSource<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client(url);
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+async function expectProbeGone(pair: TestPair): Promise<void> {
+  expect((await pair.src('SELECT pubname FROM pg_publication')).rows).toEqual([]);
+  expect((await pair.tgt('SELECT subname FROM pg_subscription')).rows).toEqual([]);
+  expect((await pair.src('SELECT slot_name FROM pg_replication_slots WHERE database = current_database()')).rows).toEqual([]);
+}
+
+describe('preflight on the Tasteam fixture', () => {
+  let pair: TestPair;
+  beforeAll(async () => {
+    pair = await freshPair('preflight_fixture');
+    await withSource(pair.sourceUrl, (c) => loadFixture(c));
+  });
+  afterAll(async () => pair?.drop());
+
+  it('passes with no FAIL, lists every check, proves the path and leaves no probe behind', async () => {
+    const report = await runPreflight(options(pair));
+    const failed = report.checks.filter((c) => c.status === 'FAIL');
+    expect(failed).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.checks.map((c) => c.id)).toEqual([
+      'source.version', 'source.wal-level', 'source.replication-slots', 'source.wal-senders', 'source.slot-wal-keep', 'source.privileges',
+      'source.replica-identity', 'source.replica-identity-full', 'source.large-objects', 'source.unlogged-tables', 'source.materialized-views',
+      'source.foreign-tables', 'source.long-transactions', 'source.table-sizes', 'target.version', 'target.empty', 'target.extensions',
+      'target.encoding', 'target.collations', 'target.subscription-privilege', 'target.reverse-replication', 'roles.exist', 'path.target-to-source',
+    ]);
+    expect(byId(report, 'path.target-to-source').status).toBe('PASS');
+    expect(byId(report, 'source.replica-identity').status).toBe('PASS');
+    expect(byId(report, 'target.empty').status).toBe('PASS');
+    expect(byId(report, 'target.version').status).toBe('PASS');
+    await expectProbeGone(pair);
+    expectNoSecret(report);
+  });
+
+  it('warns about the keyless REPLICA IDENTITY FULL log and the large objects, and names the materialized view', async () => {
+    const report = await runPreflight(options(pair));
+    const full = byId(report, 'source.replica-identity-full');
+    expect(full.status).toBe('WARN');
+    expect(full.objects).toEqual(['analytics.event_log']);
+    expect(full.remediation).toMatch(/CREATE INDEX ON "analytics"\."event_log" \("[a-z_]+"\);/);
+    const lo = byId(report, 'source.large-objects');
+    expect(lo.status).toBe('WARN');
+    expect(lo.detail).toContain('3 large object');
+    const mv = byId(report, 'source.materialized-views');
+    expect(mv.objects).toEqual(['analytics.restaurant_rating']);
+    const sizes = byId(report, 'source.table-sizes').data as { tables: { table: string; bytes: number }[] };
+    expect(sizes.tables.map((t) => t.table)).toEqual(expect.arrayContaining(['public.review', 'public."리뷰 태그"', 'analytics."MixedCase Table"']));
+    const roles = byId(report, 'roles.exist').data as { role: string; why: string[] }[];
+    expect(roles.find((r) => r.role === 'tasteam_app')?.why).toEqual(expect.arrayContaining(['has table grants', 'has schema grants']));
+  });
+
+  it('the helper index it proposes is valid SQL and clears the warning', async () => {
+    const before = byId(await runPreflight(options(pair)), 'source.replica-identity-full');
+    // Applied on the source here so that preflight (which reads the source) sees it; full-load would carry it over.
+    for (const sql of before.remediation!.split('\n').filter((l) => l.startsWith('CREATE INDEX'))) await pair.src(sql);
+    try {
+      const after = byId(await runPreflight(options(pair)), 'source.replica-identity-full');
+      expect(after.status).toBe('PASS');
+    } finally {
+      const idx = await pair.src(`SELECT indexrelid::regclass::text AS i FROM pg_index WHERE indrelid = 'analytics.event_log'::regclass`);
+      for (const { i } of idx.rows) await pair.src(`DROP INDEX ${i}`);
+    }
+  });
+
+  it('FAILs the path when the target cannot reach the source, with the security-group remediation, and cleans up', async () => {
+    const closed = await freePort();
+    const report = await runPreflight(options(pair, { sourceFromTarget: { ...pair.source, port: closed } }));
+    const path = byId(report, 'path.target-to-source');
+    expect(path.status).toBe('FAIL');
+    expect(report.ok).toBe(false);
+    expect(path.detail).toContain(`127.0.0.1:${closed}/preflight_fixture`);
+    expect(path.remediation).toContain(`authorize-security-group-ingress --group-id <ec2-sg> --protocol tcp --port ${closed} --source-group <rds-sg>`);
+    expect(path.remediation).toContain('pg_hba.conf');
+    await expectProbeGone(pair);
+    expectNoSecret(report);
+  });
+
+  it('FAILs the path on a wrong password without printing either password', async () => {
+    const wrong = 'Wr0ng-Passw0rd-that-must-not-leak';
+    const report = await runPreflight(options(pair, { sourceFromTarget: { ...pair.source, password: wrong } }));
+    const path = byId(report, 'path.target-to-source');
+    expect(path.status).toBe('FAIL');
+    expect(path.detail).toMatch(/refused user postgres/);
+    await expectProbeGone(pair);
+    expectNoSecret(report, [wrong]);
+  });
+
+  it('FAILs a non-empty target, and only WARNs with clean', async () => {
+    await pair.tgt('CREATE TABLE public."Leftover Table" (id int)');
+    try {
+      const report = await runPreflight(options(pair));
+      const empty = byId(report, 'target.empty');
+      expect(empty.status).toBe('FAIL');
+      expect(empty.objects).toEqual(['table public."Leftover Table"']);
+      expect(empty.remediation).toContain('--clean');
+      expect(report.ok).toBe(false);
+      const cleanReport = await runPreflight(options(pair, { clean: true }));
+      const cleanEmpty = byId(cleanReport, 'target.empty');
+      expect(cleanEmpty.status).toBe('WARN');
+      expect(cleanEmpty.detail).toContain('will be dropped');
+      expect(cleanReport.ok).toBe(true);
+    } finally {
+      await pair.tgt('DROP TABLE public."Leftover Table"');
+    }
+  });
+
+  it('names a role that holds grants on the source but is missing on the target, with CREATE ROLE', async () => {
+    const role = 'Preflight 읽기 "Reader"';
+    const q = pg.escapeIdentifier(role);
+    await pair.tgt(`DROP ROLE IF EXISTS ${q}`);
+    await pair.src(`DROP ROLE IF EXISTS ${q}`);
+    await pair.src(`CREATE ROLE ${q} LOGIN`);
+    try {
+      await pair.src(`GRANT SELECT ON public.review TO ${q}`);
+      const report = await runPreflight(options(pair));
+      const roles = byId(report, 'roles.exist');
+      expect(roles.status).toBe('WARN');
+      expect(roles.objects).toContain(role);
+      expect(roles.detail).toContain('full-load will create');
+      expect(roles.remediation).toContain(`CREATE ROLE ${q} LOGIN;`);
+      // The printed SQL runs as is on the target (quoting included), and then the check passes.
+      const line = roles.remediation!.split('\n').find((l) => l.startsWith(`CREATE ROLE ${q}`))!;
+      await pair.tgt(line.replace(`PASSWORD '<password>'`, `PASSWORD 'x-preflight-test'`));
+      expect(byId(await runPreflight(options(pair)), 'roles.exist').objects ?? []).not.toContain(role);
+    } finally {
+      await pair.src(`DROP OWNED BY ${q}`);
+      await pair.src(`DROP ROLE ${q}`);
+      await pair.tgt(`DROP ROLE IF EXISTS ${q}`);
+    }
+  });
+
+  it('warns about a transaction left open on the source, naming its pid and how to end it', async () => {
+    await withSource(pair.sourceUrl, async (c) => {
+      await c.query('BEGIN');
+      await c.query('SELECT txid_current()');
+      const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+      await new Promise((r) => setTimeout(r, 1500));
+      const report = await runPreflight(options(pair, { longTransactionSeconds: 1 }));
+      const lt = byId(report, 'source.long-transactions');
+      expect(lt.status).toBe('WARN');
+      expect(lt.detail).toContain(`pid ${pid}`);
+      expect(lt.remediation).toContain(`SELECT pg_terminate_backend(${pid});`);
+      await c.query('ROLLBACK');
+    });
+  });
+
+  it('refuses source = target as a usage error', async () => {
+    const err = await runPreflight(options(pair, { target: { ...pair.source, side: 'target' } })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PgshiftError);
+    expect((err as PgshiftError).exitCode).toBe(2);
+  });
+});
+
+describe('preflight on the hazards', () => {
+  let pair: TestPair;
+  beforeAll(async () => {
+    pair = await freshPair('preflight_hazards');
+    await withSource(pair.sourceUrl, async (c) => {
+      await loadFixture(c, { rows: 200 });
+      await loadHazards(c);
+    });
+  });
+  afterAll(async () => pair?.drop());
+
+  it('flags each hazard with the right id and status', async () => {
+    const report = await runPreflight(options(pair));
+    expect(report.ok).toBe(false);
+    const ri = byId(report, 'source.replica-identity');
+    expect(ri.status).toBe('FAIL');
+    expect(ri.objects).toEqual(['public.legacy_import', 'public."쿠폰 발급"']);
+    expect(ri.remediation).toContain('ALTER TABLE "public"."legacy_import" ADD PRIMARY KEY (<columns>);  -- or: ALTER TABLE "public"."legacy_import" REPLICA IDENTITY FULL;');
+    expect(ri.remediation).toContain('ALTER TABLE "public"."쿠폰 발급" REPLICA IDENTITY DEFAULT;');
+    const unlogged = byId(report, 'source.unlogged-tables');
+    expect(unlogged.status).toBe('WARN');
+    expect(unlogged.objects).toEqual(['public.session_cache']);
+    expect(unlogged.remediation).toContain('ALTER TABLE "public"."session_cache" SET LOGGED;');
+    const foreign = byId(report, 'source.foreign-tables');
+    expect(foreign.status).toBe('WARN');
+    expect(foreign.objects).toEqual(['public.pos_order']);
+    expect(foreign.detail).toContain('legacy_pos');
+    // Everything that is not a hazard stays as on the clean fixture.
+    expect(report.checks.filter((c) => c.status === 'FAIL').map((c) => c.id)).toEqual(['source.replica-identity']);
+    expectNoSecret(report);
+  });
+
+  it('the FAIL is real: once published, an UPDATE on the keyless table fails on the source', async () => {
+    await pair.src('CREATE PUBLICATION pf_demo FOR TABLE public.legacy_import');
+    try {
+      await expect(pair.src(`UPDATE public.legacy_import SET payload = '{}' WHERE source_file = 'batch_1.csv'`)).rejects.toThrow(/does not have a replica identity/);
+    } finally {
+      await pair.src('DROP PUBLICATION pf_demo');
+    }
+  });
+
+  it('the printed fixes clear the FAIL', async () => {
+    const ri = byId(await runPreflight(options(pair)), 'source.replica-identity');
+    for (const line of ri.remediation!.split('\n')) {
+      if (line.endsWith('REPLICA IDENTITY DEFAULT;')) await pair.src(line);
+      const full = line.match(/-- or: (ALTER TABLE .* REPLICA IDENTITY FULL;)$/);
+      if (full) await pair.src(full[1]);
+    }
+    const after = await runPreflight(options(pair));
+    expect(byId(after, 'source.replica-identity').status).toBe('PASS');
+    expect(after.ok).toBe(true);
+    // legacy_import is FULL now and has no index: the FULL warning names it next to the fixture's log.
+    expect(byId(after, 'source.replica-identity-full').objects).toEqual(['analytics.event_log', 'public.legacy_import']);
+  });
+});
+
+describe('preflight against a source started with wal_level=replica', () => {
+  it('FAILs wal_level with the Docker command line and restart, and the printed ALTER SYSTEM + restart fixes it', async () => {
+    const server = await startLocalServer({ major: 15, name: 'pf-replica', settings: { wal_level: 'replica', max_replication_slots: 12, max_wal_senders: 12 } });
+    const pair = await freshPair('preflight_replica');
+    try {
+      await withSource(server.url(), (c) => c.query('CREATE DATABASE shop'));
+      const source = parseConnInfo(server.url('shop'), 'source');
+      const opts = { ...options(pair), source, sourceFromTarget: undefined };
+      const report = await runPreflight(opts);
+      const wal = byId(report, 'source.wal-level');
+      expect(wal.status).toBe('FAIL');
+      expect(wal.detail).toContain('wal_level is replica');
+      expect(wal.remediation).toContain('command: postgres -c wal_level=logical -c max_replication_slots=12 -c max_wal_senders=12');
+      expect(wal.remediation).toContain('docker compose up -d postgres');
+      expect(wal.remediation).toContain('docker restart <container>');
+      expect(report.ok).toBe(false);
+      const keep = byId(report, 'source.slot-wal-keep');
+      expect(keep.status).toBe('WARN');
+      expectNoSecret(report, [server.password]);
+
+      // What a person would do on a Docker host without compose: run the printed ALTER SYSTEM, restart.
+      const alter = wal.remediation!.split('\n').find((l) => l.startsWith('Without compose:'))!.replace('Without compose: ', '').replace(/ then docker restart <container>$/, '');
+      await withSource(server.url(), async (c) => {
+        for (const stmt of alter.split(';').map((s) => s.trim()).filter(Boolean)) await c.query(stmt);
+        for (const stmt of keep.remediation!.split('\n').filter((l) => /^(ALTER|SELECT)/.test(l))) await c.query(stmt);
+      });
+      await server.restart();
+      const fixed = await runPreflight(opts);
+      expect(byId(fixed, 'source.wal-level').status).toBe('PASS');
+      expect(byId(fixed, 'source.slot-wal-keep').status).toBe('PASS');
+      expect(fixed.ok).toBe(true);
+    } finally {
+      await pair.drop();
+      await server.destroy();
+    }
+  });
+});
