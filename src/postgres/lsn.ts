@@ -68,13 +68,22 @@ export interface AppliedPosition {
 }
 
 /**
- * Where the subscriber of `slotName` stands, read on the source. The live walsender's `replay_lsn`
- * is the position the subscriber reports as applied (committed on the target); the slot's
- * confirmed_flush_lsn trails it by the target's WAL flush and is the fallback when no walsender runs.
+ * Where the subscriber of `slotName` stands, read on the source.
+ *
+ * A PostgreSQL subscriber reports three positions. `write_lsn` is the last message it has received;
+ * its apply loop applies (commits locally) each message before it reads the next one, and reports
+ * only after the messages it has read are dispatched, so every transaction that ends before that
+ * position is applied and visible on the target. `replay_lsn` is the end of the last transaction it
+ * committed. The slot's confirmed_flush_lsn trails both by the target's WAL flush: it is what a
+ * restart resumes from, and the fallback when no walsender runs.
+ * One limit, from the subscriber: while its last applied commit is not yet flushed on the target
+ * (subscriptions commit with synchronous_commit = off), it reports nothing new, so after a burst
+ * an idle subscriber confirms a heartbeat only after the target's WAL writer has run
+ * (wal_writer_delay, 200 ms by default). Under steady traffic every applied commit is reported.
  */
 export async function readAppliedPosition(source: pg.Client, slotName: string): Promise<AppliedPosition | undefined> {
-  const res = await source.query<{ confirmed: string | null; replay: string | null; active: boolean }>(
-    `SELECT s.confirmed_flush_lsn::text AS confirmed, r.replay_lsn::text AS replay, s.active
+  const res = await source.query<{ confirmed: string | null; replay: string | null; write: string | null; active: boolean }>(
+    `SELECT s.confirmed_flush_lsn::text AS confirmed, r.replay_lsn::text AS replay, r.write_lsn::text AS write, s.active
        FROM pg_replication_slots s
        LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
       WHERE s.slot_name = $1`,
@@ -82,7 +91,7 @@ export async function readAppliedPosition(source: pg.Client, slotName: string): 
   );
   const row = res.rows[0];
   if (!row) return undefined;
-  return { appliedLsn: maxLsn(row.confirmed, row.replay), confirmedFlushLsn: row.confirmed, active: row.active };
+  return { appliedLsn: maxLsn(row.confirmed, row.replay, row.write), confirmedFlushLsn: row.confirmed, active: row.active };
 }
 
 /** Prefix of pgshift's heartbeat messages in the source WAL. */
