@@ -1,0 +1,99 @@
+/**
+ * Phase: cleanup, after the plan's 24-hour window. Drops every subscription, publication and
+ * slot pgshift made, on both sides, then lists what is left — which should be nothing. A
+ * forgotten slot keeps WAL until the disk fills (design rule 7).
+ *
+ *   1. detach and drop the subscriptions (forward on the target, reverse on the source)
+ *   2. drop the slots (forward and probe on the source, reverse on the target)
+ *   3. drop the publications
+ *   4. list leftovers on both sides
+ */
+import type pg from 'pg';
+import { connect } from '../../postgres/connect.js';
+import { describe, type ConnInfo } from '../../postgres/conninfo.js';
+import { dropSlotIfExists } from '../../postgres/slot.js';
+import { ident } from '../../postgres/sql.js';
+import type { Logger } from '../../report/logger.js';
+import type { MigrationNames } from '../names.js';
+import { Timeline, type StepRecord } from '../timeline.js';
+
+export interface CleanupOptions {
+  source: ConnInfo;
+  target: ConnInfo;
+  names: MigrationNames;
+  log: Logger;
+}
+
+export interface CleanupObject {
+  side: 'source' | 'target';
+  kind: 'subscription' | 'slot' | 'publication';
+  name: string;
+}
+
+export interface CleanupResult {
+  ok: boolean;
+  dropped: CleanupObject[];
+  /** Replication objects of this migration still present afterwards. */
+  leftovers: CleanupObject[];
+  steps: StepRecord[];
+}
+
+export async function runCleanup(opts: CleanupOptions): Promise<CleanupResult> {
+  const timeline = new Timeline(opts.log);
+  const source = await connect(opts.source);
+  try {
+    const target = await connect(opts.target);
+    try {
+      const sides = { source, target };
+      const dropped: CleanupObject[] = [];
+      const n = opts.names;
+      await timeline.run('drop subscriptions', async () => {
+        if (await dropSubscription(target, n.subscription)) dropped.push({ side: 'target', kind: 'subscription', name: n.subscription });
+        if (await dropSubscription(target, n.probeSubscription)) dropped.push({ side: 'target', kind: 'subscription', name: n.probeSubscription });
+        if (await dropSubscription(source, n.reverseSubscription)) dropped.push({ side: 'source', kind: 'subscription', name: n.reverseSubscription });
+      });
+      await timeline.run('drop slots', async () => {
+        for (const [side, slot] of [['source', n.slot], ['target', n.reverseSlot]] as const) {
+          if (await dropSlotIfExists(sides[side], slot)) dropped.push({ side, kind: 'slot', name: slot });
+        }
+      });
+      await timeline.run('drop publications', async () => {
+        for (const [side, pub] of [['source', n.publication], ['source', n.probePublication], ['target', n.reversePublication]] as const) {
+          const r = await sides[side].query('SELECT 1 FROM pg_publication WHERE pubname = $1', [pub]);
+          if (r.rowCount) {
+            await sides[side].query(`DROP PUBLICATION ${ident(pub)}`);
+            dropped.push({ side, kind: 'publication', name: pub });
+          }
+        }
+      });
+      const leftovers = await timeline.run('list leftovers', async () => [...(await listMine(source, 'source', n)), ...(await listMine(target, 'target', n))]);
+      for (const l of leftovers) opts.log.warn(`left on the ${l.side === 'source' ? describe(opts.source) : describe(opts.target)}: ${l.kind} ${l.name}`);
+      return { ok: leftovers.length === 0, dropped, leftovers, steps: timeline.steps };
+    } finally {
+      await target.end().catch(() => undefined);
+    }
+  } finally {
+    await source.end().catch(() => undefined);
+  }
+}
+
+/** Detach first (DISABLE, slot_name = NONE), so dropping never needs the other server. */
+async function dropSubscription(client: pg.Client, name: string): Promise<boolean> {
+  const r = await client.query(`SELECT 1 FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`, [name]);
+  if (!r.rowCount) return false;
+  await client.query(`ALTER SUBSCRIPTION ${ident(name)} DISABLE`);
+  await client.query(`ALTER SUBSCRIPTION ${ident(name)} SET (slot_name = NONE)`);
+  await client.query(`DROP SUBSCRIPTION ${ident(name)}`);
+  return true;
+}
+
+/** Everything named after this migration: the exact names, and `<name>_*` leftovers of other attempts. */
+async function listMine(client: pg.Client, side: 'source' | 'target', n: MigrationNames): Promise<CleanupObject[]> {
+  const res = await client.query(
+    `SELECT 'subscription' AS kind, subname::text AS name FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+     UNION ALL SELECT 'slot', slot_name::text FROM pg_replication_slots WHERE database = current_database()
+     UNION ALL SELECT 'publication', pubname::text FROM pg_publication`,
+  );
+  const mine = (name: string) => name === n.name || name.startsWith(`${n.name}_`);
+  return res.rows.filter((r) => mine(r.name)).map((r) => ({ side, kind: r.kind, name: r.name }));
+}

@@ -1,0 +1,330 @@
+/**
+ * Moving the primary role from one server to the other with writes frozen for as short a time
+ * as possible. Cutover runs it source -> target; a lossless rollback runs it target -> source.
+ *
+ * Runbook order (each step timed in the result):
+ *   1. pre-checks            outside the freeze: link streaming, lag under --max-lag, no schema drift, fast verify clean
+ *   2. freeze writes          PgBouncer PAUSE + every login role read-only on the old primary, sessions ended
+ *   3. wait for zero lag      by LSN, bounded by --max-freeze                      (abort: thaw, RESUME)
+ *   4. sync sequences         every sequence, standalone ones too, plus a margin
+ *   5. final verify           fast (row counts) by default
+ *   6. turn replication around  new primary -> old primary, so going back loses nothing
+ *                                (abort: drop the new link, restore the old one)
+ *   7. switch                 point the application at the new primary, make it writable, RESUME
+ *   8. post-check             a write through the application path lands on the new primary
+ * Any failure before step 7 leaves the old primary primary, its replication running, and
+ * writes flowing again; the run exits 1 with the reason.
+ */
+import type pg from 'pg';
+import { PgshiftError, checkFailed } from '../../errors.js';
+import { connect } from '../../postgres/connect.js';
+import { describe, type ConnInfo } from '../../postgres/conninfo.js';
+import { currentWalLsn, lsnDiff, readAppliedPosition, waitForApplied, catchUpWaiter } from '../../postgres/lsn.js';
+import { redact } from '../../postgres/redact.js';
+import { applySequences, readSequences } from '../../postgres/sequences.js';
+import { dropSlotIfExists } from '../../postgres/slot.js';
+import { relationKey } from '../../postgres/sql.js';
+import type { Logger } from '../../report/logger.js';
+import type { Switch } from '../../switch/switch.js';
+import type { MigrationNames } from '../names.js';
+import { Timeline, type StepRecord } from '../timeline.js';
+import { runVerify } from '../verify/verify.js';
+import type { VerifySummary } from '../verify/report.js';
+import { checkWriteThroughAppPath, serverIdentity, type AppPathCheck } from './app-path-check.js';
+import { linkState, preparePublisher, subscribe, unsubscribe, type LinkNames } from './replication-link.js';
+import { loadState, removeState, saveState } from './state-file.js';
+import { freezeDatabaseWrites, thawDatabaseWrites, type FreezeRecord } from './write-freeze.js';
+
+export type SwitchoverKind = 'cutover' | 'rollback';
+
+export interface SwitchoverOptions {
+  source: ConnInfo;
+  target: ConnInfo;
+  /** How the target reaches the source (the subscription's connection); default `source`. */
+  sourceFromTarget?: ConnInfo;
+  /** How the source reaches the target (the reverse subscription's connection); default `target`. */
+  targetFromSource?: ConnInfo;
+  names: MigrationNames;
+  switch: Switch;
+  /** Pre-check: refuse to freeze while more than this many bytes are still to apply. Default 16 MiB. */
+  maxLagBytes?: number;
+  /** Writes stay frozen at most this long before the run gives up and resumes them. Default 30 s. */
+  maxFreezeMs?: number;
+  /** Sequences on the new primary are set to the old one's value plus this many increments. Default 1000. */
+  sequenceMargin?: number;
+  finalVerify?: 'fast' | 'full' | 'none';
+  /** The application's own connection (e.g. through PgBouncer) for the post-check write. */
+  appPath?: ConnInfo;
+  stateDir: string;
+  log: Logger;
+}
+
+export interface SwitchoverResult {
+  kind: SwitchoverKind;
+  ok: boolean;
+  from: string;
+  to: string;
+  /** From the moment writes were frozen to the moment they resumed. */
+  writeFreezeMs: number;
+  lagAtFreezeBytes: number;
+  waitForApplyMs: number;
+  sequencesSet: number;
+  finalVerify?: VerifySummary;
+  /** The link that now replicates the new primary back to the old one. */
+  replicationBack: LinkNames;
+  frozenOnOldPrimary: FreezeRecord;
+  postCheck: AppPathCheck;
+  steps: StepRecord[];
+}
+
+/** An abort before the switch: the reason, and the timeline up to it. */
+export class SwitchoverAborted extends PgshiftError {
+  constructor(
+    message: string,
+    hint: string,
+    readonly steps: StepRecord[],
+    readonly writeFreezeMs: number,
+  ) {
+    super('check', message, hint);
+  }
+}
+
+interface Ends {
+  kind: SwitchoverKind;
+  /** The current primary, and how the other side reaches it. */
+  from: ConnInfo;
+  fromSide: 'source' | 'target';
+  fromReachedFromTo: ConnInfo;
+  to: ConnInfo;
+  toSide: 'source' | 'target';
+  toReachedFromFrom: ConnInfo;
+  /** Replication from -> to that runs now. */
+  current: LinkNames;
+  /** Replication to -> from that takes over. */
+  back: LinkNames;
+}
+
+const forward = (n: MigrationNames): LinkNames => ({ publication: n.publication, slot: n.slot, subscription: n.subscription });
+const reverse = (n: MigrationNames): LinkNames => ({ publication: n.reversePublication, slot: n.reverseSlot, subscription: n.reverseSubscription });
+
+export const freezeStateKey = (names: MigrationNames, side: 'source' | 'target') => `${names.name}.freeze.${side}`;
+
+function ends(kind: SwitchoverKind, o: SwitchoverOptions): Ends {
+  const sourceFromTarget = o.sourceFromTarget ?? o.source;
+  const targetFromSource = o.targetFromSource ?? o.target;
+  return kind === 'cutover'
+    ? { kind, from: o.source, fromSide: 'source', fromReachedFromTo: sourceFromTarget, to: o.target, toSide: 'target', toReachedFromFrom: targetFromSource, current: forward(o.names), back: reverse(o.names) }
+    : { kind, from: o.target, fromSide: 'target', fromReachedFromTo: targetFromSource, to: o.source, toSide: 'source', toReachedFromFrom: sourceFromTarget, current: reverse(o.names), back: forward(o.names) };
+}
+
+/** Sessions the run holds for its whole length, plus the advisory lock that refuses a second run. */
+interface Sessions {
+  from: pg.Client;
+  to: pg.Client;
+  lock: pg.Client;
+}
+
+export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOptions): Promise<SwitchoverResult> {
+  const e = ends(kind, opts);
+  const timeline = new Timeline(opts.log);
+  const maxFreezeMs = opts.maxFreezeMs ?? 30_000;
+  const sessions = await openSessions(e, opts);
+  try {
+    await timeline.run('pre-checks', () => preChecks(e, sessions, opts));
+    const toIdentity = await serverIdentity(sessions.to);
+
+    // ── writes frozen from here ──────────────────────────────────────────────────────────
+    const freezeStarted = Date.now();
+    const freezeLeft = () => maxFreezeMs - (Date.now() - freezeStarted);
+    let frozen: FreezeRecord | undefined;
+    let linkTurned: 'no' | 'current dropped' | 'back made' = 'no';
+    try {
+      frozen = await timeline.run('freeze writes', () => freezeWrites(e, sessions, opts));
+      const caughtUp = await timeline.run('wait for zero lag', () => waitForZeroLag(e, sessions, freezeLeft()), (r) => `${r.lagBytes} bytes applied in ${r.waitedMs} ms`);
+      const sequencesSet = await timeline.run('sync sequences', async () => applySequences(sessions.to, await readSequences(sessions.from), opts.sequenceMargin ?? 1000));
+      guardFreeze(freezeLeft, 'syncing sequences');
+      const finalVerify = await timeline.run('final verify', () => finalVerifyStep(e, opts));
+      guardFreeze(freezeLeft, 'the final verify');
+      await timeline.run('turn replication around', () => turnReplicationAround(e, sessions, (s) => (linkTurned = s)));
+      await timeline.run('switch the application', () => switchApplication(e, sessions, opts));
+      const writeFreezeMs = Date.now() - freezeStarted;
+      // ── writes flow again, to the new primary ─────────────────────────────────────────
+      opts.log.info(`writes were frozen for ${writeFreezeMs} ms`);
+      const postCheck = await timeline.run('post-check through the application path', () => postCheckStep(e, opts, toIdentity));
+      if (!postCheck.ok) opts.log.warn(`post-check failed: ${redact(postCheck.error ?? '')} — the switch is done; check the application path, or run pgshift ${kind === 'cutover' ? 'rollback' : 'cutover'}`);
+      return {
+        kind,
+        ok: postCheck.ok,
+        from: describe(e.from),
+        to: describe(e.to),
+        writeFreezeMs,
+        lagAtFreezeBytes: caughtUp.lagBytes,
+        waitForApplyMs: caughtUp.waitedMs,
+        sequencesSet,
+        finalVerify,
+        replicationBack: e.back,
+        frozenOnOldPrimary: frozen,
+        postCheck,
+        steps: timeline.steps,
+      };
+    } catch (err) {
+      await abortBeforeSwitch(e, sessions, opts, frozen, linkTurned);
+      const writeFreezeMs = Date.now() - freezeStarted;
+      const reason = err instanceof PgshiftError ? err.oneLine() : redact((err as Error).message);
+      throw new SwitchoverAborted(
+        `${kind} aborted: ${reason}`,
+        `writes resumed on the ${describe(e.from)}, which stays primary with replication to the ${e.toSide} running; fix the cause and run ${kind} again`,
+        timeline.steps,
+        writeFreezeMs,
+      );
+    }
+  } finally {
+    await Promise.all([sessions.from.end(), sessions.to.end(), sessions.lock.end()].map((p) => p.catch(() => undefined)));
+  }
+}
+
+async function openSessions(e: Ends, opts: SwitchoverOptions): Promise<Sessions> {
+  const lock = await connect(opts.source, { applicationName: 'pgshift-cutover-lock' });
+  try {
+    // Session-level advisory lock on the source: a second cutover or rollback of this migration is refused.
+    const got = (await lock.query(`SELECT pg_try_advisory_lock(hashtext($1)) AS ok`, [`pgshift:${opts.names.name}`])).rows[0].ok;
+    if (!got) throw checkFailed(`another cutover or rollback of migration '${opts.names.name}' is running`, 'wait for it to finish; never run two at once');
+    const from = await connect(e.from, { applicationName: `pgshift-${e.kind}` });
+    const to = await connect(e.to, { applicationName: `pgshift-${e.kind}` }).catch(async (err) => {
+      await from.end();
+      throw err;
+    });
+    return { from, to, lock };
+  } catch (err) {
+    await lock.end().catch(() => undefined);
+    throw err;
+  }
+}
+
+// ── step 1 ──────────────────────────────────────────────────────────────────────────────
+async function preChecks(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise<void> {
+  const link = await linkState(s.to, e.current);
+  if (!link.exists) {
+    throw checkFailed(
+      `no subscription ${e.current.subscription} on the ${describe(e.to)}`,
+      e.kind === 'cutover' ? "run 'pgshift cdc start' first (or, if cutover already happened, 'pgshift rollback')" : 'cutover did not set up reverse replication: use rollback --accept-data-loss, which reports what would be lost',
+    );
+  }
+  if (!link.enabled || !link.streaming) {
+    throw checkFailed(`subscription ${e.current.subscription} on the ${describe(e.to)} is not streaming`, "check 'pgshift cdc status' for apply errors and the target's log");
+  }
+  const [head, pos] = await Promise.all([currentWalLsn(s.from), readAppliedPosition(s.from, e.current.slot)]);
+  if (!pos?.appliedLsn) throw checkFailed(`slot ${e.current.slot} on the ${describe(e.from)} has confirmed nothing yet`, 'wait for the subscription to catch up');
+  const lag = Math.max(0, lsnDiff(head, pos.appliedLsn));
+  const maxLag = opts.maxLagBytes ?? 16 * 1024 * 1024;
+  if (lag > maxLag) throw checkFailed(`replication lag is ${lag} bytes, over --max-lag ${maxLag}`, 'wait for the backlog to drain (pgshift cdc status --watch), then run again');
+  // Under live writes row counts of busy tables cannot match at any instant; the exact check is
+  // the final verify inside the freeze. Before it, what must hold is the schema, and every table present.
+  const report = await runVerify({
+    source: e.from,
+    target: e.to,
+    mode: 'fast',
+    rechecks: 1,
+    waitForCatchUp: catchUpWaiter(e.from, e.current.slot, 5_000),
+    log: opts.log,
+  });
+  if (report.schemaDrift.length) {
+    throw checkFailed(`schema drift between the servers: ${report.schemaDrift.slice(0, 3).map((d) => JSON.stringify(d)).join('; ')}`, 'DDL is not replicated: apply the same DDL on the other side, then run again');
+  }
+  const missing = report.tables.filter((t) => t.verdict === 'missing-on-target');
+  if (missing.length) throw checkFailed(`tables missing on the ${describe(e.to)}: ${missing.map((t) => relationKey(t.table)).join(', ')}`, 'create them there (DDL is not replicated), then run again');
+  const moving = report.tables.filter((t) => t.verdict === 'did-not-converge' || t.verdict === 'differs');
+  if (moving.length) opts.log.info(`pre-check: ${moving.length} table(s) still changing under live writes (${moving.map((t) => relationKey(t.table)).join(', ')}); the final verify inside the freeze checks them exactly`);
+}
+
+// ── step 2 ──────────────────────────────────────────────────────────────────────────────
+async function freezeWrites(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise<FreezeRecord> {
+  await opts.switch.freeze?.();
+  const record = await freezeDatabaseWrites(s.from);
+  // Persisted before anything else can fail, so a crashed run can still be thawed by hand (pgshift unfreeze).
+  saveState(opts.stateDir, freezeStateKey(opts.names, e.fromSide), record);
+  opts.log.info(`old primary frozen: ${record.roles.length} role(s) read-only, ${record.terminatedSessions} session(s) ended`);
+  return record;
+}
+
+// ── step 3 ──────────────────────────────────────────────────────────────────────────────
+async function waitForZeroLag(e: Ends, s: Sessions, timeoutMs: number): Promise<{ lagBytes: number; waitedMs: number }> {
+  const lsn = await currentWalLsn(s.from);
+  const before = await readAppliedPosition(s.from, e.current.slot);
+  const lagBytes = before?.appliedLsn ? Math.max(0, lsnDiff(lsn, before.appliedLsn)) : 0;
+  const r = await waitForApplied({ source: e.from, slotName: e.current.slot, lsn, timeoutMs: Math.max(0, timeoutMs), client: s.from, nudgeMs: 50, pollMs: 5 });
+  if (!r.reached) throw checkFailed(`the ${e.toSide} did not apply up to ${lsn} within --max-freeze (${r.remainingBytes} bytes left)`, 'raise --max-freeze or run when the write load is lower');
+  return { lagBytes, waitedMs: r.waitedMs };
+}
+
+function guardFreeze(left: () => number, after: string): void {
+  if (left() <= 0) throw checkFailed(`--max-freeze ran out after ${after}`, 'raise --max-freeze, or use --verify none to keep the final check out of the freeze');
+}
+
+// ── step 5 ──────────────────────────────────────────────────────────────────────────────
+async function finalVerifyStep(e: Ends, opts: SwitchoverOptions): Promise<VerifySummary | undefined> {
+  const mode = opts.finalVerify ?? 'fast';
+  if (mode === 'none') return undefined;
+  const report = await runVerify({ source: e.from, target: e.to, mode, rechecks: 0, log: opts.log });
+  const bad = report.tables.filter((t) => t.verdict !== 'equal' && t.verdict !== 'converged-after-recheck');
+  if (bad.length || report.schemaDrift.length) {
+    throw checkFailed(`final verify found differences: ${bad.map((t) => relationKey(t.table)).join(', ') || `${report.schemaDrift.length} schema difference(s)`}`, "run 'pgshift verify --mode full' to see the keys");
+  }
+  return report.summary;
+}
+
+// ── step 6 ──────────────────────────────────────────────────────────────────────────────
+async function turnReplicationAround(e: Ends, s: Sessions, progress: (state: 'current dropped' | 'back made') => void): Promise<void> {
+  // The slot on the new primary first: it captures every write made there from now on.
+  await preparePublisher(s.to, e.back);
+  // Then the old link goes, so nothing can loop back, and the new one starts from that slot.
+  await unsubscribe(s.to, s.from, e.current);
+  progress('current dropped');
+  await subscribe(s.from, e.back, e.toReachedFromFrom);
+  progress('back made');
+}
+
+// ── step 7 ──────────────────────────────────────────────────────────────────────────────
+async function switchApplication(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise<void> {
+  // If this server was frozen by an earlier switchover (it was the old primary then), make it writable.
+  const earlier = loadState<FreezeRecord>(opts.stateDir, freezeStateKey(opts.names, e.toSide));
+  if (earlier) {
+    await thawDatabaseWrites(s.to, earlier);
+    removeState(opts.stateDir, freezeStateKey(opts.names, e.toSide));
+  }
+  await opts.switch.pointAt(e.to);
+  await opts.switch.unfreeze?.();
+}
+
+// ── step 8 ──────────────────────────────────────────────────────────────────────────────
+async function postCheckStep(e: Ends, opts: SwitchoverOptions, expected: Awaited<ReturnType<typeof serverIdentity>>): Promise<AppPathCheck> {
+  return checkWriteThroughAppPath(opts.appPath ?? { ...e.to }, expected);
+}
+
+// ── abort ───────────────────────────────────────────────────────────────────────────────
+async function abortBeforeSwitch(e: Ends, s: Sessions, opts: SwitchoverOptions, frozen: FreezeRecord | undefined, linkTurned: 'no' | 'current dropped' | 'back made'): Promise<void> {
+  const undo = async (what: string, fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (err) {
+      opts.log.warn(`abort: could not ${what}: ${redact((err as Error).message)} — do it by hand`);
+    }
+  };
+  if (linkTurned !== 'no') {
+    // Going back to the old link: the old primary is still frozen, so a fresh slot misses nothing.
+    await undo(`drop the new replication ${e.back.subscription}`, () => unsubscribe(s.from, s.to, e.back));
+    await undo(`restore replication ${e.current.subscription}`, async () => {
+      await preparePublisher(s.from, e.current);
+      await subscribe(s.to, e.current, e.fromReachedFromTo);
+    });
+  } else {
+    await undo(`drop the unused slot ${e.back.slot}`, () => dropSlotIfExists(s.to, e.back.slot));
+  }
+  if (frozen) {
+    await undo('make the old primary writable again', async () => {
+      await thawDatabaseWrites(s.from, frozen);
+      removeState(opts.stateDir, freezeStateKey(opts.names, e.fromSide));
+    });
+  }
+  await undo('resume the application (PgBouncer RESUME)', async () => opts.switch.unfreeze?.());
+}
