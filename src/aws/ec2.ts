@@ -117,7 +117,7 @@ export async function createSourceImage(
     } else if (code === 'InvalidInstanceID.NotFound' || code === 'InvalidInstanceID.Malformed') {
       throw usageError(`EC2 instance ${instanceId} does not exist in ${region}`, 'check the source instance id and the region');
     } else {
-      throw explainAwsError(err, { action: 'ec2:CreateImage', what: `creating an AMI of ${instanceId}`, region });
+      throw explainAwsError(err, { action: 'ec2:CreateImage', alsoNeeds: ['ec2:CreateTags'], what: `creating an AMI of ${instanceId}`, region });
     }
   }
   if (!imageId) throw usageError(`EC2 returned no image id for the AMI ${name}`, `look for it: aws ec2 describe-images --owners self --filters Name=name,Values=${name} --region ${region}`);

@@ -7,7 +7,7 @@ import { redact } from '../postgres/redact.js';
  * "access denied", that is exactly the permission the role or instance profile lacks.
  * AWS messages never carry our secrets, but they pass through `redact` anyway.
  */
-export function explainAwsError(err: unknown, ctx: { action: string; what: string; region?: string }): PgshiftError {
+export function explainAwsError(err: unknown, ctx: { action: string; what: string; region?: string; alsoNeeds?: string[] }): PgshiftError {
   if (err instanceof PgshiftError) return err;
   const e = err as { name?: string; Code?: string; message?: string };
   const name = e?.name ?? e?.Code ?? 'Error';
@@ -15,7 +15,7 @@ export function explainAwsError(err: unknown, ctx: { action: string; what: strin
   if (ACCESS_DENIED.has(name)) {
     return connectionError(
       `AWS denied ${ctx.action} while ${ctx.what}${where}`,
-      `allow ${ctx.action} in the policy of the role pgshift runs as (AWS_ROLE_ARN in the workflows, the instance profile on the source host)`,
+      `allow ${[ctx.action, ...(ctx.alsoNeeds ?? [])].join(' and ')} in the policy of the role pgshift runs as (AWS_ROLE_ARN in the workflows, the instance profile on the source host)`,
     );
   }
   if (NO_CREDENTIALS.has(name)) {

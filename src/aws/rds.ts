@@ -239,7 +239,7 @@ export async function createDbSnapshot(
       throw usageError(`the manual snapshot quota in ${region} is used up`, `delete old snapshots: aws rds describe-db-snapshots --snapshot-type manual --region ${region}`);
     } else if (name === 'InvalidDBInstanceStateFault' || name === 'InvalidDBInstanceState') {
       throw usageError(`RDS instance ${db} cannot be snapshotted in its current state`, `wait for it: aws rds wait db-instance-available --db-instance-identifier ${db} --region ${region}`);
-    } else throw explainAwsError(err, { action: 'rds:CreateDBSnapshot', what: `snapshotting ${db}`, region });
+    } else throw explainAwsError(err, { action: 'rds:CreateDBSnapshot', alsoNeeds: ['rds:AddTagsToResource'], what: `snapshotting ${db}`, region });
   }
   let arn: string | undefined;
   const { state, polls } = await pollUntil(

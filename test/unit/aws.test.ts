@@ -11,6 +11,7 @@ import {
 import { CreateImageCommand, DescribeImagesCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
+import { readdirSync, readFileSync } from 'node:fs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { PgshiftError } from '../../src/errors.js';
 import { redact } from '../../src/postgres/redact.js';
@@ -26,6 +27,7 @@ import {
   snapshotIdentifier,
   type RdsInstance,
 } from '../../src/aws/rds.js';
+import { PGSHIFT_IAM_ACTIONS } from '../../src/aws/permissions.js';
 import { parseMasterSecret, readMasterCredentials } from '../../src/aws/secrets.js';
 import { resolveRdsTarget } from '../../src/aws/target-lookup.js';
 
@@ -357,6 +359,8 @@ describe('RDS snapshot before cutover', () => {
     rds.on(CreateDBSnapshotCommand).rejects(awsError('AccessDenied'));
     const err = await thrown(createDbSnapshot(new RDSClient({ region: REGION }), opts(fakeClock())));
     expect(err.message).toContain('AWS denied rds:CreateDBSnapshot');
+    // Tags on CreateDBSnapshot are authorized separately: the hint names both actions.
+    expect(err.hint).toContain('allow rds:CreateDBSnapshot and rds:AddTagsToResource');
   });
 });
 
@@ -455,5 +459,19 @@ describe('takePreCutoverBackups', () => {
     });
     expect(res.snapshot).toMatchObject({ snapshotIdentifier: 'pgshift-tasteam-v2-pre-cutover-20261126-0315', status: 'available', polls: 2 });
     expect(res.image).toMatchObject({ imageId: 'ami-1', name: 'pgshift-i-0abc-pre-cutover-20261126-0315', state: 'available' });
+  });
+});
+
+describe('IAM permissions', () => {
+  it('lists every IAM action the adapter and the host script name, so the infra policy can grant exactly these', () => {
+    const sources = [...readdirSync('src/aws').map((f) => `src/aws/${f}`), 'scripts/setup-source-host.sh'].filter((f) => !f.endsWith('permissions.ts'));
+    const named = new Set<string>();
+    for (const file of sources) {
+      for (const m of readFileSync(file, 'utf8').matchAll(/\b(?:rds|ec2|secretsmanager|kms|ssm):[A-Z][A-Za-z]+/g)) named.add(m[0]);
+    }
+    const listed = new Set(PGSHIFT_IAM_ACTIONS.map((p) => p.action));
+    expect([...named].filter((a) => !listed.has(a))).toEqual([]);
+    expect(named).toContain('ssm:GetParameter'); // the host script's hint for `aws ssm get-parameter`
+    expect(named.size).toBeGreaterThanOrEqual(8);
   });
 });
