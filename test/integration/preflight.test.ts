@@ -13,7 +13,7 @@ import { parseConnInfo } from '../../src/postgres/conninfo.js';
 import { loadFixture, loadHazards } from '../../src/rehearse/fixture/load.js';
 import { freePort, startLocalServer } from '../../src/rehearse/local-server.js';
 import { silentLogger } from '../../src/report/logger.js';
-import { freshPair, type TestPair } from '../support/databases.js';
+import { admin, freshPair, type TestPair } from '../support/databases.js';
 
 const names = migrationNames('pfcheck');
 const secrets = () => [inject('source').password, inject('target').password];
@@ -228,6 +228,23 @@ describe('preflight on the hazards', () => {
     expectNoSecret(report);
   });
 
+  it('on RDS, an extension left out of rds.allowed_extensions FAILs with the parameter-group fix', async () => {
+    // RDS is recognised by its rds.* settings; a database-level placeholder stands in for the parameter group here.
+    await pair.tgt(`ALTER DATABASE preflight_hazards SET "rds.extensions" = 'plpgsql,postgres_fdw,pgcrypto'`);
+    await pair.tgt(`ALTER DATABASE preflight_hazards SET "rds.allowed_extensions" = 'plpgsql,pgcrypto'`);
+    try {
+      const report = await runPreflight(options(pair));
+      const ext = byId(report, 'target.extensions');
+      expect(ext.status).toBe('FAIL');
+      expect(ext.objects).toEqual(['postgres_fdw']);
+      expect(ext.remediation).toContain('rds.allowed_extensions');
+      expect(ext.remediation).toContain('DROP EXTENSION "postgres_fdw";');
+    } finally {
+      await pair.tgt(`ALTER DATABASE preflight_hazards RESET "rds.extensions"`);
+      await pair.tgt(`ALTER DATABASE preflight_hazards RESET "rds.allowed_extensions"`);
+    }
+  });
+
   it('the FAIL is real: once published, an UPDATE on the keyless table fails on the source', async () => {
     await pair.src('CREATE PUBLICATION pf_demo FOR TABLE public.legacy_import');
     try {
@@ -286,6 +303,62 @@ describe('preflight against a source started with wal_level=replica', () => {
     } finally {
       await pair.drop();
       await server.destroy();
+    }
+  });
+});
+
+describe('preflight as least-privileged users', () => {
+  it('names each missing privilege with the GRANT that fixes it, and passes once the printed GRANTs are run', async () => {
+    const pair = await freshPair('preflight_roles');
+    const srcUser = 'pf_repl_src';
+    const tgtUser = 'pf_plain_tgt';
+    const pw = `pw-${Math.random().toString(36).slice(2)}-least`;
+    const url = (side: 'source' | 'target', user: string) => {
+      const s = inject(side);
+      return `postgres://${user}:${encodeURIComponent(pw)}@${s.host}:${s.port}/preflight_roles`;
+    };
+    try {
+      await withSource(pair.sourceUrl, (c) => loadFixture(c, { rows: 100 }));
+      await pair.src(`DROP ROLE IF EXISTS ${srcUser}`);
+      await pair.tgt(`DROP ROLE IF EXISTS ${tgtUser}`);
+      await pair.src(`CREATE ROLE ${srcUser} LOGIN REPLICATION PASSWORD '${pw}'`);
+      await pair.tgt(`CREATE ROLE ${tgtUser} LOGIN PASSWORD '${pw}'`);
+      const opts = { ...options(pair), source: parseConnInfo(url('source', srcUser), 'source'), target: parseConnInfo(url('target', tgtUser), 'target') };
+
+      const report = await runPreflight(opts);
+      expect(report.ok).toBe(false);
+      expectNoSecret(report, [pw]);
+      // Every check ran: none crashed on a catalog that only superusers may read.
+      expect(report.checks.filter((c) => c.detail.startsWith('The check could not run'))).toEqual([]);
+      const priv = byId(report, 'source.privileges');
+      expect(priv.status).toBe('FAIL');
+      expect(priv.objects).toContain('public.member');
+      expect(priv.remediation).toContain(`GRANT "postgres" TO "${srcUser}";`);
+      const sub = byId(report, 'target.subscription-privilege');
+      expect(sub.status).toBe('FAIL');
+      expect(sub.remediation).toBe(`As a superuser on the target: GRANT pg_create_subscription TO "${tgtUser}"; GRANT CREATE ON DATABASE "preflight_roles" TO "${tgtUser}";`);
+      const reverse = byId(report, 'target.reverse-replication');
+      expect(reverse.status).toBe('FAIL');
+      expect(reverse.remediation).toBe(`ALTER ROLE "${tgtUser}" WITH REPLICATION;`);
+      const path = byId(report, 'path.target-to-source');
+      expect(path.status).toBe('FAIL');
+      expect(path.remediation).toBe(`As a superuser on the source: GRANT CREATE ON DATABASE "preflight_roles" TO "${srcUser}";`);
+      await expectProbeGone(pair);
+
+      // Run exactly what was printed, as the superuser of each side.
+      const sql = (text: string) => text.replace(/^As a superuser on the (source|target): /, '').split('\n').filter((l) => /^(GRANT|ALTER)/.test(l));
+      for (const line of [...sql(priv.remediation!), ...sql(path.remediation!)]) await pair.src(line);
+      for (const line of [...sql(sub.remediation!), ...sql(reverse.remediation!)]) await pair.tgt(line);
+
+      const fixed = await runPreflight(opts);
+      const failed = fixed.checks.filter((c) => c.status === 'FAIL');
+      expect(failed).toEqual([]);
+      expect(byId(fixed, 'path.target-to-source').detail).toContain(`as ${srcUser}`);
+      await expectProbeGone(pair);
+    } finally {
+      await pair.drop();
+      await admin('source', 'postgres', (c) => c.query(`DROP ROLE IF EXISTS ${srcUser}`));
+      await admin('target', 'postgres', (c) => c.query(`DROP ROLE IF EXISTS ${tgtUser}`));
     }
   });
 });

@@ -40,7 +40,8 @@ export async function readServerFacts(client: pg.Client): Promise<ServerFacts> {
     `SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version,
             current_user AS usr, current_database() AS db,
             (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su,
-            EXISTS (SELECT 1 FROM pg_settings WHERE name LIKE 'rds.%') AS rds`,
+            -- rds.extensions exists only on RDS (it lists what CREATE EXTENSION may install there).
+            (current_setting('rds.extensions', true) IS NOT NULL OR EXISTS (SELECT 1 FROM pg_settings WHERE name LIKE 'rds.%')) AS rds`,
   );
   const row = r.rows[0];
   const versionNum = Number(row.num);

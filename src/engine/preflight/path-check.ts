@@ -22,7 +22,13 @@ export async function checkTargetReachesSource(ctx: CheckContext): Promise<Prefl
   const { probePublication, probeSubscription } = ctx.opts.names;
   try {
     await dropProbe(ctx);
-    await ctx.source.query(`CREATE PUBLICATION ${ident(probePublication)}`);
+    try {
+      await ctx.source.query(`CREATE PUBLICATION ${ident(probePublication)}`);
+    } catch (err) {
+      return check('path.target-to-source', 'path', 'FAIL', title, `The probe publication could not be created on the source: ${redact((err as Error).message)}`, {
+        remediation: `As a superuser on the source: GRANT CREATE ON DATABASE ${ident(ctx.sourceFacts.database)} TO ${ident(ctx.sourceFacts.user)};`,
+      });
+    }
     await createProbeSubscription(ctx.target, probeSubscription, probePublication, via);
     return check('path.target-to-source', 'path', 'PASS', title, `The target opened a replication connection to the source at ${where} as ${via.user}.`);
   } catch (err) {
@@ -66,8 +72,8 @@ function probeFailure(ctx: CheckContext, err: unknown, via: ConnInfo, where: str
   const title = 'Target reaches the source for replication';
   const hba = `host ${via.database} ${via.user} <RDS subnet CIDR> scram-sha-256`;
   if (e?.code === '42501') {
-    return check('path.target-to-source', 'path', 'FAIL', title, `The probe could not be created: ${message}`, {
-      remediation: 'Give the target user the right to create subscriptions (see target.subscription-privilege) and the source user CREATE on the database, then run preflight again.',
+    return check('path.target-to-source', 'path', 'FAIL', title, `The target refused to create the probe subscription: ${message}`, {
+      remediation: 'Give the target user the right to create subscriptions (see target.subscription-privilege), then run preflight again.',
     });
   }
   if (/password authentication failed|authentication failed/i.test(message)) {

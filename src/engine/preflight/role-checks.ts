@@ -30,7 +30,7 @@ export async function sourceRoles(ctx: CheckContext): Promise<SourceRole[]> {
        UNION SELECT d.datdba, 'owns the database' FROM pg_database d WHERE d.datname = current_database()
        UNION SELECT m.lomowner, 'owns large objects' FROM pg_largeobject_metadata m
        UNION SELECT s.srvowner, 'owns foreign servers' FROM pg_foreign_server s
-       UNION SELECT u.umuser, 'has user mappings' FROM pg_user_mapping u WHERE u.umuser <> 0
+       UNION SELECT u.umuser, 'has user mappings' FROM pg_user_mappings u WHERE u.umuser <> 0
        UNION SELECT e.evtowner, 'owns event triggers' FROM pg_event_trigger e
        UNION SELECT (aclexplode(c.relacl)).grantee, 'has table grants' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relacl IS NOT NULL AND ${USER_SCHEMA_FILTER}
        UNION SELECT (aclexplode(a.attacl)).grantee, 'has column grants' FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attacl IS NOT NULL AND ${USER_SCHEMA_FILTER}

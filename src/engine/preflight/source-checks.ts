@@ -295,16 +295,17 @@ export async function checkSourcePrivileges(ctx: CheckContext): Promise<Prefligh
       remediation: `As a superuser on the source: ALTER ROLE ${ident(user)} WITH REPLICATION;`,
     });
   }
-  const notOwned = await ctx.source.query<{ schema: string; name: string }>(
-    `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  const notOwned = await ctx.source.query<{ schema: string; name: string; owner: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p' AND ${USER_SCHEMA_FILTER} AND NOT pg_has_role(current_user, c.relowner, 'USAGE')
      ORDER BY 1, 2`,
   );
   if (notOwned.rows.length > 0) {
     const objects = notOwned.rows.map((t) => displayName(t.schema, t.name));
-    return check('source.privileges', 'source', 'FAIL', title, `${user} has REPLICATION but does not own ${nameList(objects)}: CREATE PUBLICATION needs ownership of every table (FOR ALL TABLES needs superuser).`, {
+    const owners = [...new Set(notOwned.rows.map((t) => t.owner))];
+    return check('source.privileges', 'source', 'FAIL', title, `${user} has REPLICATION but does not own ${nameList(objects)}: CREATE PUBLICATION needs ownership of every published table (FOR ALL TABLES needs superuser).`, {
       objects,
-      remediation: `Run pgshift as a superuser on the source, or as a superuser: GRANT <owner role> TO ${ident(user)};`,
+      remediation: `Run pgshift as a superuser on the source, or make ${user} a member of the owning role(s), as a superuser:\n${owners.map((o) => `GRANT ${ident(o)} TO ${ident(user)};`).join('\n')}`,
     });
   }
   return check('source.privileges', 'source', 'PASS', title, `${user} has REPLICATION and owns every table.`);
