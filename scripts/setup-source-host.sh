@@ -128,7 +128,7 @@ create_service_user() {
   if id -u "$RUNNER_USER" >/dev/null 2>&1; then
     ok "user $RUNNER_USER exists"
   else
-    run useradd --system --create-home --home-dir "/home/$RUNNER_USER" --shell /usr/sbin/nologin "$RUNNER_USER"
+    run useradd --system --user-group --create-home --home-dir "/home/$RUNNER_USER" --shell /usr/sbin/nologin "$RUNNER_USER"
   fi
 }
 

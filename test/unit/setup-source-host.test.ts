@@ -51,7 +51,7 @@ describe('setup-source-host.sh', () => {
       'register runner src-1 with label pgshift-source',
       'systemd service running as pgshift-test-runner',
     ]);
-    expect(res.out).toContain('would run: useradd --system --create-home --home-dir /home/pgshift-test-runner --shell /usr/sbin/nologin pgshift-test-runner');
+    expect(res.out).toContain('would run: useradd --system --user-group --create-home --home-dir /home/pgshift-test-runner --shell /usr/sbin/nologin pgshift-test-runner');
     expect(res.out).toContain('ok: not requested (no --docker-exec)');
     expect(res.out).not.toContain('usermod');
     expect(res.out).toMatch(/postgresql-client-16|postgresql16/);
