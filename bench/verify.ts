@@ -160,6 +160,7 @@ async function main(): Promise<void> {
     await Promise.all(servers.map((s) => withPg(s.url(), (c) => c.query(`CREATE DATABASE ${ident(DB)}`))));
     const sourceUrl = source.url(DB);
     const targetUrl = target.url(DB);
+    if (args.keep) console.log(`--keep: source ${sourceUrl}\n        target ${targetUrl}`);
 
     const rows = rowsFor(GB);
     const gen = await measured(() => Promise.all([sourceUrl, targetUrl].map((u) => withPg(u, async (c) => {

@@ -44,7 +44,7 @@ interface CatalogTable {
 const TABLES_SQL = `
   SELECT n.nspname AS schema, c.relname AS name, c.reltuples::bigint::text AS estimated_rows,
     (SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
-              'name', a.attname, 'type', pg_catalog.format_type(a.atttypid, a.atttypmod), 'typeOid', a.atttypid,
+              'name', a.attname, 'type', pg_catalog.format_type(a.atttypid, a.atttypmod), 'typeOid', a.atttypid::int,
               'collation', CASE WHEN a.attcollation = 0 THEN NULL
                                 WHEN co.collname = 'default' THEN (SELECT 'default:' || d.datcollate FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
                                 ELSE co.collname::text END)
