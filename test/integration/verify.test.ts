@@ -30,6 +30,8 @@ const SCHEMA_AND_DATA = `
          i / 7.0::float8, ARRAY['t' || (i % 5), 'x'], jsonb_build_object('n', i, 'k', 'v' || i),
          decode(md5(i::text), 'hex'), i * interval '1 minute'
   FROM generate_series(1, 1000) AS i;
+  -- With a row estimate, the single integer key is split by value (no walk); the text and composite keys below are walked.
+  ANALYZE public.accounts;
 
   CREATE TABLE public.${'"' + KOREAN.replace(/"/g, '""') + '"'} ("Key Col" text PRIMARY KEY, "값" int, "Mixed Case" text);
   INSERT INTO public.${'"' + KOREAN.replace(/"/g, '""') + '"'} SELECT 'k-' || lpad(i::text, 4, '0'), i, 'Ünïcode ' || i FROM generate_series(1, 300) AS i;
