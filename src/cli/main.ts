@@ -3,7 +3,11 @@
  * only assembles them. Unknown commands print help and exit 2.
  */
 import { Command, CommanderError } from 'commander';
+import { cdcCommand } from './commands/cdc.js';
 import { fullLoadCommand } from './commands/full-load.js';
+import { preflightCommand } from './commands/preflight.js';
+import { cleanupCommand, cutoverCommand, rollbackCommand } from './commands/switchover.js';
+import { verifyCommand } from './commands/verify.js';
 import { reportFailure } from './context.js';
 
 export function buildProgram(): Command {
@@ -12,7 +16,13 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
+  program.addCommand(preflightCommand());
   program.addCommand(fullLoadCommand());
+  program.addCommand(cdcCommand());
+  program.addCommand(verifyCommand());
+  program.addCommand(cutoverCommand());
+  program.addCommand(rollbackCommand());
+  program.addCommand(cleanupCommand());
   return program;
 }
 

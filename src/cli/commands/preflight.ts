@@ -1,0 +1,17 @@
+import { Command, Option } from 'commander';
+import { runPreflight } from '../../engine/preflight/preflight.js';
+import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
+import { renderPreflight } from '../render.js';
+
+export function preflightCommand(): Command {
+  const cmd = new Command('preflight').description('check source, target and the path between them (PASS/WARN/FAIL with the fix)');
+  addConnectionOptions(cmd, { source: true, target: true, sourceFromTarget: true }).addOption(new Option('--clean', 'a non-empty target will be emptied by full-load --clean (WARN instead of FAIL)'));
+  return cmd.action(
+    action(async (flags: GlobalOptions & { clean?: boolean }) => {
+      const ctx = makeContext(flags);
+      const report = await runPreflight({ source: ctx.source(), target: ctx.target(), sourceFromTarget: ctx.sourceFromTarget(), names: ctx.names, clean: flags.clean, log: ctx.log });
+      emit(ctx, report, () => renderPreflight(report));
+      return report.ok ? 0 : 1;
+    }),
+  );
+}
