@@ -1,0 +1,238 @@
+// Plain Terraform on what `npm run synth` writes, offline: `terraform init -backend=false` + `validate`
+// for every stack, then an offline `plan` (local backend and dummy credentials through an override
+// file; the stacks use no data sources) read back with `terraform show -json`. Then the apply guard:
+// a saved plan is refused once the configuration or the state moved.
+// The AWS provider comes from the machine's filesystem mirror through infra/terraform.rc when the
+// mirror exists; elsewhere Terraform's default installation (the registry) is used.
+import { execFile, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { renderUserData } from '../../infra/constructs/source-host-user-data.js';
+import { repoRoot, infraDir, type Json } from './fixtures.js';
+
+const run = promisify(execFile);
+const TERRAFORM = process.env.TERRAFORM_BIN ?? 'terraform';
+const MIRROR = '/opt/tf-plugins/registry.terraform.io/hashicorp/aws/5.100.0';
+const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx');
+
+const tfEnv: NodeJS.ProcessEnv = { ...process.env, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1', TF_INPUT: '0' };
+delete tfEnv.TF_CLI_CONFIG_FILE;
+if (existsSync(MIRROR)) tfEnv.TF_CLI_CONFIG_FILE = join(infraDir, 'terraform.rc');
+
+// What a test run adds to a stack so that `plan` needs neither AWS nor the S3 bucket. Terraform merges
+// *_override.tf.json files into the configuration; nothing of this is in the synthesized stacks.
+const OFFLINE_OVERRIDE = {
+  terraform: { backend: { local: { path: 'terraform.tfstate' } } },
+  provider: {
+    aws: {
+      access_key: 'offline-test', secret_key: 'offline-test', skip_credentials_validation: true,
+      skip_requesting_account_id: true, skip_metadata_api_check: 'true', skip_region_validation: true,
+    },
+  },
+};
+
+async function terraform(dir: string, ...args: string[]): Promise<string> {
+  try {
+    const { stdout } = await run(TERRAFORM, args, { cwd: dir, env: tfEnv, maxBuffer: 128 * 1024 * 1024 });
+    return stdout;
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`terraform ${args.join(' ')} in ${dir} failed:\n${e.stderr || e.stdout || e.message}`);
+  }
+}
+
+interface StackRun {
+  dir: string;
+  validate: Json;
+  plan: Json;
+}
+
+const outdir = mkdtempSync(join(tmpdir(), 'pgshift-synth-'));
+const work = mkdtempSync(join(tmpdir(), 'pgshift-terraform-'));
+const runs = new Map<string, StackRun>();
+let synthStderr = '';
+
+/** One pipeline per stack, the three in parallel: init once for validate, once more for the local backend, then plan. */
+async function validateAndPlan(stack: string): Promise<StackRun> {
+  const dir = join(work, stack);
+  cpSync(join(outdir, 'stacks', stack), dir, { recursive: true });
+  await terraform(dir, 'init', '-backend=false', '-input=false', '-no-color');
+  const validate = JSON.parse(await terraform(dir, 'validate', '-json', '-no-color')) as Json;
+  writeFileSync(join(dir, 'offline_override.tf.json'), JSON.stringify(OFFLINE_OVERRIDE));
+  await terraform(dir, 'init', '-input=false', '-no-color');
+  await terraform(dir, 'plan', '-input=false', '-no-color', '-lock=false', '-out=plan.tfplan');
+  const plan = JSON.parse(await terraform(dir, 'show', '-json', 'plan.tfplan')) as Json;
+  return { dir, validate, plan };
+}
+
+beforeAll(async () => {
+  // Exactly what `npm run synth` runs, into a temporary directory.
+  const { stderr } = await run(tsx, [join(infraDir, 'main.ts')], { cwd: repoRoot, env: { ...process.env, PGSHIFT_INFRA_OUTDIR: outdir, PGSHIFT_INFRA_CONFIG: join(infraDir, 'config.example.json') } });
+  synthStderr = stderr;
+  const stacks = readdirSync(join(outdir, 'stacks')).sort();
+  const results = await Promise.all(stacks.map(validateAndPlan));
+  stacks.forEach((s, i) => runs.set(s, results[i]!));
+}, 240_000);
+
+const changes = (stack: string): Json[] => runs.get(stack)!.plan.resource_changes;
+const planned = (stack: string, type: string): Json[] => changes(stack).filter((r) => r.type === type).map((r) => r.change.after);
+const countByType = (stack: string): Record<string, number> => {
+  const counts: Record<string, number> = {};
+  for (const r of changes(stack)) counts[r.type] = (counts[r.type] ?? 0) + 1;
+  return counts;
+};
+
+describe('npm run synth', () => {
+  it('writes cdk.tf.json for every stack and reports them', () => {
+    expect(readdirSync(join(outdir, 'stacks')).sort()).toEqual(['01-single-vpc-rds', 'bootstrap', 'production']);
+    for (const stack of runs.keys()) expect(existsSync(join(outdir, 'stacks', stack, 'cdk.tf.json'))).toBe(true);
+    expect(synthStderr).toMatch(/synthesized 01-single-vpc-rds, bootstrap, production into /);
+  });
+
+  it('is deterministic: a second synth writes byte-identical JSON (the apply guard compares it)', async () => {
+    const again = mkdtempSync(join(tmpdir(), 'pgshift-synth-'));
+    await run(tsx, [join(infraDir, 'main.ts')], { cwd: repoRoot, env: { ...process.env, PGSHIFT_INFRA_OUTDIR: again, PGSHIFT_INFRA_CONFIG: join(infraDir, 'config.example.json') } });
+    for (const stack of runs.keys()) {
+      expect(readFileSync(join(again, 'stacks', stack, 'cdk.tf.json'), 'utf8')).toBe(readFileSync(join(outdir, 'stacks', stack, 'cdk.tf.json'), 'utf8'));
+    }
+  });
+
+  it('exits 2 with the field named when the config is unusable', async () => {
+    const bad = join(mkdtempSync(join(tmpdir(), 'pgshift-config-')), 'config.json');
+    const raw = JSON.parse(readFileSync(join(infraDir, 'config.example.json'), 'utf8')) as Json;
+    delete raw.experiment.source.ami;
+    writeFileSync(bad, JSON.stringify(raw));
+    const err = await run(tsx, [join(infraDir, 'main.ts')], { cwd: repoRoot, env: { ...process.env, PGSHIFT_INFRA_OUTDIR: mkdtempSync(join(tmpdir(), 'x-')), PGSHIFT_INFRA_CONFIG: bad } }).catch((e: unknown) => e as { code: number; stderr: string });
+    expect(err).toMatchObject({ code: 2 });
+    expect((err as { stderr: string }).stderr).toMatch(/experiment\.source\.ami: the AMI made from the production EC2/);
+  });
+});
+
+describe.each(['01-single-vpc-rds', 'bootstrap', 'production'])('terraform on %s', (stack) => {
+  it('init -backend=false and validate pass with no errors or warnings', () => {
+    const v = runs.get(stack)!.validate;
+    expect(v.diagnostics).toEqual([]);
+    expect(v).toMatchObject({ valid: true, error_count: 0, warning_count: 0 });
+  });
+
+  it('plans offline: only creations, nothing destroyed, no data source read', () => {
+    const plan = runs.get(stack)!.plan;
+    expect(plan.errored).toBe(false);
+    expect(plan.applyable).toBe(true);
+    expect(new Set(changes(stack).map((r) => r.change.actions.join(',')))).toEqual(new Set(['create']));
+    expect(changes(stack).every((r) => r.mode === 'managed')).toBe(true);
+  });
+});
+
+describe('offline plan of 01-single-vpc-rds', () => {
+  const stack = '01-single-vpc-rds';
+
+  it('creates exactly the plan\'s resources plus the corrections', () => {
+    expect(countByType(stack)).toEqual({
+      aws_vpc: 1, aws_subnet: 3, aws_internet_gateway: 1, aws_route_table: 2, aws_route: 1, aws_route_table_association: 3,
+      aws_security_group: 2, aws_vpc_security_group_ingress_rule: 3, aws_vpc_security_group_egress_rule: 4,
+      aws_db_subnet_group: 1, aws_db_parameter_group: 1, aws_db_instance: 1,
+      aws_iam_role: 1, aws_iam_role_policy: 2, aws_iam_role_policy_attachment: 1, aws_iam_instance_profile: 1,
+      aws_instance: 1, aws_eip: 1,
+    });
+  });
+
+  it('the planned RDS is private, encrypted, with a managed password and no password value', () => {
+    const [db] = planned(stack, 'aws_db_instance');
+    expect(db).toMatchObject({
+      engine: 'postgres', engine_version: '17', instance_class: 'db.t3.micro', allocated_storage: 20, storage_type: 'gp3',
+      multi_az: false, publicly_accessible: false, storage_encrypted: true, manage_master_user_password: true,
+      backup_retention_period: 1, deletion_protection: false, skip_final_snapshot: true,
+    });
+    expect(db.password ?? null).toBeNull();
+    expect(planned(stack, 'aws_db_parameter_group')[0].parameter).toEqual([{ name: 'rds.logical_replication', value: '1', apply_method: 'pending-reboot' }]);
+  });
+
+  it('the instance receives the user-data script byte for byte (Terraform stores its SHA-1) and requires IMDSv2', () => {
+    const [vm] = planned(stack, 'aws_instance');
+    const script = renderUserData({
+      region: 'ap-northeast-2', repository: 'tasteam/pgshift', runnerLabel: 'pgshift-source',
+      tokenParameter: '/pgshift/github-runner-registration-token', runnerVersion: '', pgClientMajor: '17',
+    });
+    expect(vm.user_data).toBe(createHash('sha1').update(script).digest('hex'));
+    expect(vm.metadata_options).toEqual([expect.objectContaining({ http_tokens: 'required', http_endpoint: 'enabled', http_put_response_hop_limit: 1 })]);
+    expect(vm.ami).toBe('ami-0123456789abcdef0');
+  });
+
+  it('no planned rule opens 22 or 5432 to the internet', () => {
+    const world = [...planned(stack, 'aws_vpc_security_group_ingress_rule'), ...planned(stack, 'aws_vpc_security_group_egress_rule')]
+      .filter((r) => r.cidr_ipv4 === '0.0.0.0/0');
+    expect(world.map((r) => r.from_port).sort()).toEqual([443, 80]);
+    expect(planned(stack, 'aws_vpc_security_group_ingress_rule').filter((r) => r.from_port === 22).map((r) => r.cidr_ipv4)).toEqual(['203.0.113.0/24']);
+  });
+
+  it('outputs what is known before apply, and the rest after', () => {
+    const outputs = runs.get(stack)!.plan.output_changes as Json;
+    expect(outputs.rds_port.after).toBe(5432);
+    expect(outputs.rds_identifier.after).toBe('pgshift-01-target');
+    expect(outputs.psql_command.after_unknown).toBe(true);
+    expect(Object.keys(outputs)).toHaveLength(11);
+  });
+});
+
+describe('offline plan of production', () => {
+  it('adds rules to the existing EC2 security group by id and places the DB subnets in the existing VPC', () => {
+    const ingress = planned('production', 'aws_vpc_security_group_ingress_rule');
+    expect(ingress.filter((r) => r.security_group_id === 'sg-0123456789abcdef0')).toEqual([expect.objectContaining({ from_port: 5432, to_port: 5432, ip_protocol: 'tcp' })]);
+    expect(planned('production', 'aws_subnet').map((s) => s.vpc_id)).toEqual(['vpc-0123456789abcdef0', 'vpc-0123456789abcdef0']);
+    expect(planned('production', 'aws_db_instance')[0]).toMatchObject({ deletion_protection: true, skip_final_snapshot: false, final_snapshot_identifier: 'tasteam-v2-final', backup_retention_period: 7 });
+    expect(countByType('production').aws_vpc).toBeUndefined();
+  });
+});
+
+describe('offline plan of bootstrap', () => {
+  it('creates the OIDC provider and the three roles', () => {
+    expect(planned('bootstrap', 'aws_iam_openid_connect_provider')[0]).toMatchObject({ url: 'https://token.actions.githubusercontent.com', client_id_list: ['sts.amazonaws.com'] });
+    expect(planned('bootstrap', 'aws_iam_role').map((r) => r.name).sort()).toEqual(['pgshift-infra-apply', 'pgshift-infra-plan', 'pgshift-migration']);
+  });
+});
+
+describe('the apply guard (infra/ci/check-plan.ts) on a real saved plan', () => {
+  const checkPlan = (dir: string): { code: number; out: string } => {
+    try {
+      const out = execFileSync(tsx, [join(infraDir, 'ci', 'check-plan.ts'), '--plan', join(dir, 'plan.tfplan'), '--dir', dir], { env: tfEnv, encoding: 'utf8', stdio: 'pipe' });
+      return { code: 0, out };
+    } catch (err) {
+      const e = err as { status: number; stderr: string };
+      return { code: e.status, out: e.stderr };
+    }
+  };
+  const copyOfExperiment = (): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgshift-guard-'));
+    cpSync(runs.get('01-single-vpc-rds')!.dir, dir, { recursive: true, verbatimSymlinks: true });
+    return dir;
+  };
+
+  it('passes while configuration and state are as planned', () => {
+    expect(checkPlan(copyOfExperiment())).toEqual({ code: 0, out: 'plan is fresh: same configuration, state serial 0\n' });
+  });
+
+  it('refuses when the state moved, and so does terraform apply itself', async () => {
+    const dir = copyOfExperiment();
+    // Another apply happened: the state now exists with a newer serial.
+    writeFileSync(join(dir, 'terraform.tfstate'), JSON.stringify({ version: 4, terraform_version: '1.11.4', serial: 3, lineage: '0f9a6e1c-moved', outputs: {}, resources: [], check_results: null }));
+    const result = checkPlan(dir);
+    expect(result.code).toBe(1);
+    expect(result.out).toMatch(/refusing to apply: the state moved since the plan \(serial 0 -> 3, different lineage\)/);
+    await expect(terraform(dir, 'apply', '-input=false', '-no-color', '-lock=false', 'plan.tfplan')).rejects.toThrow(/Saved plan is stale/);
+  });
+
+  it('refuses when main synthesizes something other than what was reviewed', () => {
+    const dir = copyOfExperiment();
+    const config = JSON.parse(readFileSync(join(dir, 'cdk.tf.json'), 'utf8')) as Json;
+    config.resource.aws_db_instance[Object.keys(config.resource.aws_db_instance)[0]!].instance_class = 'db.t3.small';
+    writeFileSync(join(dir, 'cdk.tf.json'), JSON.stringify(config, null, 2));
+    const result = checkPlan(dir);
+    expect(result.code).toBe(1);
+    expect(result.out).toMatch(/refusing to apply: the synthesized cdk\.tf\.json differs from the one that was planned and reviewed/);
+  });
+});
