@@ -13,7 +13,7 @@ import { parseConnInfo } from '../../src/postgres/conninfo.js';
 import { loadFixture, loadHazards } from '../../src/rehearse/fixture/load.js';
 import { freePort, startLocalServer } from '../../src/rehearse/local-server.js';
 import { silentLogger } from '../../src/report/logger.js';
-import { admin, freshPair, type TestPair } from '../support/databases.js';
+import { admin, freshPair, serverUrl, type TestPair } from '../support/databases.js';
 
 const names = migrationNames('pfcheck');
 const secrets = () => [inject('source').password, inject('target').password];
@@ -187,6 +187,31 @@ describe('preflight on the Tasteam fixture', () => {
       expect(lt.remediation).toContain(`SELECT pg_terminate_backend(${pid});`);
       await c.query('ROLLBACK');
     });
+  });
+
+  it('FAILs a target database created with another encoding, and WARNs another collation; the printed CREATE DATABASE fixes it', async () => {
+    const db = 'preflight_latin1';
+    const onTarget = (sql: string) => admin('target', 'postgres', (c) => c.query(sql));
+    const targetFor = () => parseConnInfo(serverUrl('target', db), 'target');
+    await onTarget(`DROP DATABASE IF EXISTS ${db}`);
+    await onTarget(`CREATE DATABASE ${db} TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'`);
+    try {
+      const enc = byId(await runPreflight(options(pair, { target: targetFor() })), 'target.encoding');
+      expect(enc.status).toBe('FAIL');
+      expect(enc.detail).toContain('source UTF8 / C.UTF-8 / C.UTF-8, target LATIN1 / C / C');
+      const create = enc.remediation!.split('\n').find((l) => l.startsWith('CREATE DATABASE'))!;
+      expect(create).toBe(`CREATE DATABASE "${db}" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8';`);
+
+      await onTarget(`DROP DATABASE ${db}`);
+      await onTarget(`CREATE DATABASE ${db} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`);
+      expect(byId(await runPreflight(options(pair, { target: targetFor() })), 'target.encoding').status).toBe('WARN');
+
+      await onTarget(`DROP DATABASE ${db}`);
+      await onTarget(create);
+      expect(byId(await runPreflight(options(pair, { target: targetFor() })), 'target.encoding').status).toBe('PASS');
+    } finally {
+      await onTarget(`DROP DATABASE IF EXISTS ${db}`);
+    }
   });
 
   it('refuses source = target as a usage error', async () => {

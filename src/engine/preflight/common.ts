@@ -22,7 +22,7 @@ export function nameList(names: string[], max = 10): string {
   return `${names.slice(0, max).join(', ')} and ${names.length - max} more`;
 }
 
-/** schema.name as a person reads it (quoted only where SQL would need quotes). */
+/** schema.name as a person reads it: quoted when a part has capitals, spaces, quotes or non-ASCII (reserved words stay bare). */
 export function displayName(schema: string, name: string): string {
   const part = (s: string) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : `"${s.replace(/"/g, '""')}"`);
   return `${part(schema)}.${part(name)}`;
