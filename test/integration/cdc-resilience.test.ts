@@ -9,6 +9,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cdcStatus, startCdc, stopCdc } from '../../src/engine/cdc/index.js';
+import { runFullLoad } from '../../src/engine/full-load/full-load.js';
 import { migrationNames } from '../../src/engine/names.js';
 import { connect } from '../../src/postgres/connect.js';
 import { parseConnInfo, type ConnInfo } from '../../src/postgres/conninfo.js';
@@ -16,7 +17,7 @@ import { currentWalLsn, waitForApplied } from '../../src/postgres/lsn.js';
 import { startLocalServer, type LocalServer } from '../../src/rehearse/local-server.js';
 import { silentLogger } from '../../src/report/logger.js';
 import { freshPair, type TestPair } from '../support/databases.js';
-import { fingerprints, handOverLikeFullLoad, sleep } from './cdc-support.js';
+import { fingerprints, sleep } from './cdc-support.js';
 
 const DB = 'pgshift_cdc_resilience';
 const names = migrationNames('cdc_resilience');
@@ -120,8 +121,7 @@ beforeAll(async () => {
   await s.query(SCHEMA);
   await s.query(`INSERT INTO orders SELECT -i, 'before full-load' FROM generate_series(1, 500) i`);
   await s.end();
-  await pair.tgt(SCHEMA);
-  await handOverLikeFullLoad(source, pair.target, names);
+  await runFullLoad({ source, target: pair.target, names, jobs: 2, log: silentLogger });
   await startCdc({ source, target: pair.target, names, log: silentLogger });
 });
 

@@ -1,49 +1,10 @@
 /**
- * What the CDC tests need around the code under test: the hand-over full-load makes (publication,
- * slot with exported snapshot, data copied inside that snapshot) and an independent comparison of
- * the two databases. Both are written here from first principles so that a bug in the engine
+ * What the CDC tests need around the code under test: an independent comparison of the two
+ * databases, written here from first principles so that a bug in the engine (or in verify)
  * cannot hide itself in the check.
  */
-import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
-import copyStreams from 'pg-copy-streams';
-import { connect } from '../../src/postgres/connect.js';
-import type { ConnInfo } from '../../src/postgres/conninfo.js';
-import { createSlotWithSnapshot } from '../../src/postgres/slot.js';
-import { ident, quoteRelation, type RelationName } from '../../src/postgres/sql.js';
-import type { MigrationNames } from '../../src/engine/names.js';
-
-/**
- * The full-load hand-over (correctness rule 1), done by hand: publication, then the slot with an
- * exported snapshot, then every table's rows copied in a transaction that uses that snapshot.
- * The target schema must exist already. Returns the slot's consistent LSN.
- */
-export async function handOverLikeFullLoad(source: ConnInfo, target: ConnInfo, names: MigrationNames): Promise<{ consistentLsn: string; copiedRows: number }> {
-  const src = await connect(source);
-  const tgt = await connect(target);
-  try {
-    await src.query(`CREATE PUBLICATION ${ident(names.publication)} FOR ALL TABLES WITH (publish_via_partition_root = true)`);
-    const slot = await createSlotWithSnapshot(source, names.slot);
-    let copiedRows = 0;
-    try {
-      await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-      await src.query(`SET TRANSACTION SNAPSHOT '${slot.snapshotName.replace(/'/g, "''")}'`);
-      // Copies in any order: the session skips FK triggers, as the apply worker does.
-      await tgt.query('SET session_replication_role = replica');
-      for (const table of await leafTables(src)) {
-        await pipeline(src.query(copyStreams.to(`COPY ${quoteRelation(table)} TO STDOUT`)), tgt.query(copyStreams.from(`COPY ${quoteRelation(table)} FROM STDIN`)));
-        copiedRows += Number((await tgt.query(`SELECT count(*) AS n FROM ${quoteRelation(table)}`)).rows[0].n);
-      }
-      await src.query('COMMIT');
-    } finally {
-      await slot.release();
-    }
-    return { consistentLsn: slot.consistentLsn, copiedRows };
-  } finally {
-    await src.end();
-    await tgt.end();
-  }
-}
+import { quoteRelation, type RelationName } from '../../src/postgres/sql.js';
 
 /** Tables that hold rows (plain tables and partitions), outside the system schemas. */
 export async function leafTables(client: pg.Client): Promise<RelationName[]> {

@@ -11,9 +11,10 @@ import { migrationNames } from '../../src/engine/names.js';
 import { connect } from '../../src/postgres/connect.js';
 import { currentWalLsn, waitForApplied } from '../../src/postgres/lsn.js';
 import { silentLogger } from '../../src/report/logger.js';
-import { loadFixture, loadSchema } from '../../src/rehearse/fixture/load.js';
+import { runFullLoad } from '../../src/engine/full-load/full-load.js';
+import { loadFixture } from '../../src/rehearse/fixture/load.js';
 import { freshPair, type TestPair } from '../support/databases.js';
-import { fingerprints, handOverLikeFullLoad, leafTables, sleep } from './cdc-support.js';
+import { fingerprints, leafTables, sleep } from './cdc-support.js';
 
 const names = migrationNames('cdc_main');
 let pair: TestPair;
@@ -94,19 +95,16 @@ describe('cdc start / status / stop on a live source', () => {
     const s = await connect(pair.source);
     await loadFixture(s, { rows: 400 });
     await s.end();
-    const t = await connect(pair.target);
-    await loadSchema(t);
-    await t.end();
   });
 
   afterAll(async () => {
     await pair?.drop();
   });
 
-  it('hands over from the copy to the stream with nothing lost or applied twice while the source takes writes', async () => {
+  it('hands over from full-load\'s copy to the stream with nothing lost or applied twice while the source takes writes', async () => {
     const racer = startRacingWriter(pair.sourceUrl);
     await sleep(200);
-    await handOverLikeFullLoad(pair.source, pair.target, names);
+    await runFullLoad({ source: pair.source, target: pair.target, names, jobs: 2, log: silentLogger });
     copiedRacers = Number((await pair.tgt(`SELECT count(*) AS n FROM analytics.event_log WHERE event_type = 'racer'`)).rows[0].n);
     await sleep(200);
     started = await startCdc({ source: pair.source, target: pair.target, names, strategy: 'slot', createHelperIndexes: true, log: silentLogger });
