@@ -84,7 +84,7 @@ export async function runPreflight(opts: PreflightOptions): Promise<PreflightRep
     const checks: PreflightCheck[] = [];
     for (const c of PREFLIGHT_CHECKS) {
       const result = await runOne(ctx, c);
-      opts.log.info(`${result.status.padEnd(4)} ${result.id}: ${result.title}`);
+      opts.log.progress(`${result.status.padEnd(4)} ${result.id}: ${result.title}`);
       checks.push(result);
     }
     return summarize(opts, ctx, checks, started);
