@@ -12,12 +12,22 @@ import { explainGitHubError, httpStatus, type GitHubClient, type RepoRef } from 
  * Every environment deploys from protected branches only, so that a workflow edited on a
  * feature branch can neither read these secrets nor run a phase against production.
  */
-export type SwitchMethod = 'pgbouncer' | 'env-file' | 'command';
+export type SwitchMethod = 'pgbouncer' | 'env-file' | 'command' | 'none';
 
-/** One thing a job needs: satisfied by any one of the alternatives, each a set of names all present. */
+/**
+ * A setting a workflow reads. The workflows read connection strings as `secrets.X` and the rest
+ * as `vars.X`, so each name is checked only where the workflow looks for it: a URL stored as a
+ * variable is not found by `secrets.X` (and would show in logs).
+ */
+export interface Setting {
+  name: string;
+  kind: 'secret' | 'variable';
+}
+
+/** One thing a job needs: satisfied by any one of the alternatives, each a set of settings all present. */
 export interface Need {
   purpose: string;
-  anyOf: string[][];
+  anyOf: Setting[][];
 }
 
 export interface EnvironmentSpec {
@@ -28,19 +38,32 @@ export interface EnvironmentSpec {
   needs: Need[];
 }
 
-/** Names that are not secret may be environment or repository variables instead of secrets. */
-export const NOT_SECRET = new Set(['AWS_ROLE_ARN', 'PGSHIFT_RDS_INSTANCE_ID', 'AWS_REGION']);
+const secret = (name: string): Setting => ({ name, kind: 'secret' });
+const variable = (name: string): Setting => ({ name, kind: 'variable' });
 
-const SOURCE: Need = { purpose: 'source connection', anyOf: [['PGSHIFT_SOURCE_URL']] };
-const TARGET: Need = { purpose: 'target connection', anyOf: [['PGSHIFT_TARGET_URL'], ['PGSHIFT_RDS_INSTANCE_ID', 'AWS_ROLE_ARN']] };
-const PGBOUNCER: Need = { purpose: 'the switch (PgBouncer admin console)', anyOf: [['PGBOUNCER_ADMIN_URL']] };
-const INFRA_ROLE: Need = { purpose: 'the IAM role terraform assumes through OIDC', anyOf: [['AWS_ROLE_ARN']] };
+// The names .github/workflows/*.yml pass to the actions.
+const SOURCE: Need = { purpose: 'source connection', anyOf: [[secret('PGSHIFT_SOURCE_URL')]] };
+const TARGET: Need = {
+  purpose: 'target connection',
+  anyOf: [
+    [secret('PGSHIFT_TARGET_URL')],
+    // Or looked up from RDS (endpoint + RDS-managed master password) with the OIDC role.
+    [variable('PGSHIFT_RDS_INSTANCE_ID'), variable('PGSHIFT_TARGET_DATABASE'), variable('PGSHIFT_AWS_ROLE_ARN'), variable('PGSHIFT_AWS_REGION')],
+  ],
+};
+const SWITCH: Record<SwitchMethod, Need[]> = {
+  pgbouncer: [{ purpose: 'the switch (PgBouncer)', anyOf: [[secret('PGSHIFT_PGBOUNCER_ADMIN_URL'), variable('PGSHIFT_PGBOUNCER_INI'), variable('PGSHIFT_PGBOUNCER_DB')]] }],
+  'env-file': [{ purpose: 'the switch (env file)', anyOf: [[variable('PGSHIFT_ENV_FILE')]] }],
+  command: [{ purpose: 'the switch (command)', anyOf: [[variable('PGSHIFT_SWITCH_COMMAND')]] }],
+  none: [],
+};
+const INFRA_ROLE: Need = { purpose: 'the IAM role terraform assumes through OIDC', anyOf: [[variable('PGSHIFT_AWS_ROLE_ARN'), variable('PGSHIFT_AWS_REGION')]] };
 
 export const DATABASE_ENVIRONMENTS = ['experiment', 'production'] as const;
 
 /** Every environment pgshift needs, for the given database environments (default experiment and production). */
 export function environmentSpecs(opts: { environments?: readonly string[]; switchMethod?: SwitchMethod } = {}): EnvironmentSpec[] {
-  const switchNeeds = (opts.switchMethod ?? 'pgbouncer') === 'pgbouncer' ? [PGBOUNCER] : [];
+  const switchNeeds = SWITCH[opts.switchMethod ?? 'pgbouncer'];
   const specs: EnvironmentSpec[] = [];
   for (const env of opts.environments ?? DATABASE_ENVIRONMENTS) {
     if (!/^[A-Za-z0-9_.-]+$/.test(env)) throw usageError(`'${env}' is not a usable environment name`, 'use letters, digits, ., _ and -');
@@ -137,8 +160,8 @@ export interface EnvironmentOutcome {
 export interface MissingNeed {
   environment: string;
   purpose: string;
-  /** Alternatives, each a list of names that must all be present. */
-  anyOf: string[][];
+  /** Alternatives, each a list of settings that must all be present. */
+  anyOf: Setting[][];
 }
 
 export interface SetupResult {
@@ -228,9 +251,11 @@ async function environmentNames(gh: GitHubClient, repo: RepoRef, env: string): P
 
 async function missingNeeds(gh: GitHubClient, repo: RepoRef, spec: EnvironmentSpec, repoNames: { secrets: Set<string>; variables: Set<string> }): Promise<MissingNeed[]> {
   const envNames = await environmentNames(gh, repo, spec.name);
-  const present = (name: string) =>
-    envNames.secrets.has(name) || repoNames.secrets.has(name) || (NOT_SECRET.has(name) && (envNames.variables.has(name) || repoNames.variables.has(name)));
-  return spec.needs.filter((need) => !need.anyOf.some((names) => names.every(present))).map((need) => ({ environment: spec.name, purpose: need.purpose, anyOf: need.anyOf }));
+  const present = (s: Setting) => (s.kind === 'secret' ? envNames.secrets.has(s.name) || repoNames.secrets.has(s.name) : envNames.variables.has(s.name) || repoNames.variables.has(s.name));
+  return spec.needs
+    .map((need) => ({ need, missing: need.anyOf.map((settings) => settings.filter((x) => !present(x))) }))
+    .filter(({ missing }) => missing.every((m) => m.length > 0))
+    .map(({ need, missing }) => ({ environment: spec.name, purpose: need.purpose, anyOf: missing }));
 }
 
 async function defaultBranchProtection(gh: GitHubClient, repo: RepoRef): Promise<{ name: string; protected: boolean } | undefined> {
@@ -255,15 +280,16 @@ export function formatSetupResult(result: SetupResult): string {
     lines.push('', `WARN the default branch ${result.defaultBranch.name} is not protected: these environments accept deployments from protected branches only, so no workflow can use them until it is.`);
   }
   if (result.missing.length === 0) {
-    lines.push('', 'Every environment has the secrets it needs.');
+    lines.push('', 'Every environment has the secrets and variables it needs.');
   } else {
-    lines.push('', 'Missing secrets (environment: what — set one of the alternatives):');
+    lines.push('', 'Missing (environment: what — set one of the alternatives):');
     for (const m of result.missing) {
-      const alternatives = m.anyOf.map((names) => names.join(' + ')).join('  or  ');
+      const alternatives = m.anyOf.map((settings) => settings.map((x) => `${x.kind} ${x.name}`).join(' + ')).join('  or  ');
       lines.push(`  ${m.environment}: ${m.purpose} — ${alternatives}`);
     }
-    const first = result.missing[0];
-    lines.push('', `Add one with: gh secret set ${first.anyOf[0][0]} --env ${first.environment} --repo ${result.repository}`);
+    const first = result.missing[0].anyOf[0][0];
+    const example = first.kind === 'secret' ? `gh secret set ${first.name}` : `gh variable set ${first.name} --body <value>`;
+    lines.push('', `Set one with: ${example} --env ${result.missing[0].environment} --repo ${result.repository} (secrets are read from stdin, never typed on the command line)`);
   }
   return lines.join('\n');
 }

@@ -232,34 +232,57 @@ describe('github:setup environments', () => {
     expect(writes.map((r) => JSON.stringify(r.body))).toEqual(firstBodies);
   });
 
-  it('lists the secrets each environment lacks, counting repository-level ones and non-secret variables', async () => {
+  it('lists what each environment lacks, where the workflows read it: secrets as secrets, the rest as variables', async () => {
     github.repoSecrets = ['PGSHIFT_SOURCE_URL']; // repository level: every job sees it
-    github.repoVariables = ['AWS_ROLE_ARN']; // not secret: a variable is fine
+    github.repoVariables = ['PGSHIFT_AWS_ROLE_ARN', 'PGSHIFT_AWS_REGION'];
     await setup();
-    github.envVariables.set('experiment', ['PGSHIFT_RDS_INSTANCE_ID']);
-    github.envSecrets.set('experiment-cutover', ['PGSHIFT_TARGET_URL']);
-    // A URL with a password stored as a *variable* (visible in logs) does not count as the secret.
-    github.envVariables.set('experiment-rollback', ['PGSHIFT_TARGET_URL', 'PGBOUNCER_ADMIN_URL']);
+    github.envVariables.set('experiment', ['PGSHIFT_RDS_INSTANCE_ID', 'PGSHIFT_TARGET_DATABASE']);
+    github.envSecrets.set('experiment-cutover', ['PGSHIFT_TARGET_URL', 'PGSHIFT_PGBOUNCER_ADMIN_URL']);
+    github.envVariables.set('experiment-cutover', ['PGSHIFT_PGBOUNCER_INI', 'PGSHIFT_PGBOUNCER_DB']);
+    // A URL with a password stored as a *variable* is not what `secrets.PGSHIFT_TARGET_URL` reads (and it shows in logs).
+    github.envVariables.set('experiment-rollback', ['PGSHIFT_TARGET_URL']);
     github.envSecrets.set('production', ['PGSHIFT_TARGET_URL']);
+    // An identifier stored as a secret is not what `vars.PGSHIFT_RDS_INSTANCE_ID` reads.
+    github.envSecrets.set('production-cutover', ['PGSHIFT_RDS_INSTANCE_ID']);
     const result = await setup();
     const missing = result.missing.map((m) => `${m.environment}: ${m.purpose}`);
     expect(missing).toEqual([
-      'experiment-cutover: the switch (PgBouncer admin console)',
       'experiment-rollback: target connection',
-      'experiment-rollback: the switch (PgBouncer admin console)',
+      'experiment-rollback: the switch (PgBouncer)',
       'production-cutover: target connection',
-      'production-cutover: the switch (PgBouncer admin console)',
+      'production-cutover: the switch (PgBouncer)',
       'production-rollback: target connection',
-      'production-rollback: the switch (PgBouncer admin console)',
+      'production-rollback: the switch (PgBouncer)',
     ]);
     const text = formatSetupResult(result);
-    expect(text).toContain('production-cutover: target connection — PGSHIFT_TARGET_URL  or  PGSHIFT_RDS_INSTANCE_ID + AWS_ROLE_ARN');
-    expect(text).toContain('gh secret set PGBOUNCER_ADMIN_URL --env experiment-cutover --repo tasteam/backend');
+    // Only what is still missing of each alternative: role and region are set at repository level.
+    expect(text).toContain('production-cutover: target connection — secret PGSHIFT_TARGET_URL  or  variable PGSHIFT_RDS_INSTANCE_ID + variable PGSHIFT_TARGET_DATABASE');
+    expect(text).toContain('experiment-rollback: the switch (PgBouncer) — secret PGSHIFT_PGBOUNCER_ADMIN_URL + variable PGSHIFT_PGBOUNCER_INI + variable PGSHIFT_PGBOUNCER_DB');
+    expect(text).toContain('gh secret set PGSHIFT_TARGET_URL --env experiment-rollback --repo tasteam/backend');
+  });
+
+  it('asks for the switch settings of the chosen method only', async () => {
+    const envFile = await setupEnvironments(gh, { owner: OWNER, repo: REPO, reviewers: 'alice', switchMethod: 'env-file', environments: ['experiment'] });
+    expect(envFile.missing.filter((m) => m.environment === 'experiment-cutover').map((m) => m.anyOf)).toContainEqual([[{ name: 'PGSHIFT_ENV_FILE', kind: 'variable' }]]);
+    const none = await setupEnvironments(gh, { owner: OWNER, repo: REPO, reviewers: 'alice', switchMethod: 'none', environments: ['experiment'] });
+    expect(none.missing.filter((m) => m.purpose.startsWith('the switch'))).toEqual([]);
+    expect(none.environments.map((e) => e.name)).toEqual(['experiment', 'experiment-cutover', 'experiment-rollback', 'infra']);
   });
 
   it('with nothing set, every environment reports its needs, infra its role', async () => {
     const result = await setup();
-    expect(result.missing.filter((m) => m.environment === 'infra')).toEqual([{ environment: 'infra', purpose: 'the IAM role terraform assumes through OIDC', anyOf: [['AWS_ROLE_ARN']] }]);
+    expect(result.missing.filter((m) => m.environment === 'infra')).toEqual([
+      {
+        environment: 'infra',
+        purpose: 'the IAM role terraform assumes through OIDC',
+        anyOf: [
+          [
+            { name: 'PGSHIFT_AWS_ROLE_ARN', kind: 'variable' },
+            { name: 'PGSHIFT_AWS_REGION', kind: 'variable' },
+          ],
+        ],
+      },
+    ]);
     expect(result.missing.filter((m) => m.environment === 'production').map((m) => m.purpose)).toEqual(['source connection', 'target connection']);
   });
 
@@ -372,7 +395,7 @@ describe('the scripts, run as a person or a workflow runs them', () => {
     expect(res.stderr).not.toContain('github:setup:');
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/created\s+production-cutover\s+cutover approval gate; required reviewers alice, tasteam\/dba, no self-review; protected branches only/);
-    expect(res.stdout).toContain('Missing secrets');
+    expect(res.stdout).toContain('Missing (environment: what');
     expect(res.stdout + res.stderr).not.toContain(TOKEN);
     expect(github.environments.size).toBe(7);
     const again = await run('scripts/github-setup.ts', ['--repo', `${OWNER}/${REPO}`, '--reviewers', 'alice,tasteam/dba', '--json']);
