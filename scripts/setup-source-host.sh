@@ -52,7 +52,7 @@ Options:
   --runner-dir DIR               install directory (default /opt/pgshift-runner)
   --runner-name NAME             runner name (default pgshift-source-<hostname>)
   --runner-version X.Y.Z         actions/runner release (default: latest)
-  --runner-sha256 HEX            expected SHA-256 of the runner tarball (from the release notes)
+  --runner-sha256 HEX            expected SHA-256 of the runner tarball (default: the digest GitHub lists for it)
   --github-url URL               GitHub (Enterprise Server) URL (default https://github.com)
   --region REGION                AWS region for SSM (default AWS_REGION, then the instance's region)
   --dry-run                      print the steps without changing anything
@@ -221,52 +221,65 @@ run_write() {
   fi
 }
 
-# Step 4a. The runner release, unpacked into RUNNER_DIR and owned by the service user.
+# Tools this script itself needs: curl for downloads, jq to read the release metadata.
+install_prerequisites() {
+  step "prerequisites (curl, jq, tar)"
+  local missing=() tool
+  for tool in curl jq tar; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+  if [ ${#missing[@]} -eq 0 ]; then
+    ok "curl, jq and tar are installed"
+  elif command -v apt-get >/dev/null 2>&1; then
+    run apt-get update
+    run apt-get install -y --no-install-recommends ca-certificates "${missing[@]}"
+  elif command -v dnf >/dev/null 2>&1; then
+    run dnf install -y "${missing[@]}"
+  else
+    die "missing ${missing[*]}" "install them, then rerun"
+  fi
+}
+
+# Step 4a. The runner release, checked against its SHA-256 and unpacked into RUNNER_DIR, owned by
+# the service user. The digest comes from --runner-sha256, else from the release's asset metadata.
 install_runner() {
   step "GitHub Actions runner $RUNNER_VERSION in $RUNNER_DIR"
   if [ -x "$RUNNER_DIR/config.sh" ]; then
     ok "runner already unpacked in $RUNNER_DIR"
     return
   fi
-  local arch version tarball
+  local arch
   case "$(uname -m)" in
     x86_64) arch=x64 ;;
     aarch64|arm64) arch=arm64 ;;
     *) die "unsupported CPU architecture $(uname -m)" ;;
   esac
-  version="$(resolve_runner_version)"
-  tarball="actions-runner-linux-$arch-$version.tar.gz"
-  run install -d -o "$RUNNER_USER" -g "$RUNNER_USER" -m 0750 "$RUNNER_DIR"
-  run curl -fsSL -o "/tmp/$tarball" "https://github.com/actions/runner/releases/download/v$version/$tarball"
-  if [ -n "$RUNNER_SHA256" ]; then
-    run_check_sha256 "/tmp/$tarball"
+  local api=https://api.github.com/repos/actions/runner/releases/latest
+  [ "$RUNNER_VERSION" = latest ] || api="https://api.github.com/repos/actions/runner/releases/tags/v${RUNNER_VERSION#v}"
+  local tarball=/tmp/pgshift-actions-runner.tar.gz url digest
+  if [ "$DRY_RUN" = 1 ]; then
+    echo "  would read: the actions-runner-linux-$arch tarball URL and its sha256 digest from $api"
+    url="https://github.com/actions/runner/releases/download/vVERSION/actions-runner-linux-$arch-VERSION.tar.gz"
+    digest="${RUNNER_SHA256:-<digest from the release>}"
+  else
+    local release asset
+    release="$(curl -fsSL "$api")" || die "cannot read $api" "check the network, or pass --runner-version"
+    asset="$(jq -c --arg arch "$arch" 'first(.assets[] | select(.name | test("^actions-runner-linux-" + $arch + "-[0-9.]+[.]tar[.]gz$"))) // empty' <<<"$release")"
+    [ -n "$asset" ] || die "the runner release has no linux-$arch tarball" "pass another --runner-version"
+    url="$(jq -r .browser_download_url <<<"$asset")"
+    digest="${RUNNER_SHA256:-$(jq -r '.digest // empty' <<<"$asset" | sed 's/^sha256://')}"
+    [ -n "$digest" ] || die "the runner release lists no sha256 digest" "pass --runner-sha256 from the release notes"
   fi
-  run runuser -u "$RUNNER_USER" -- tar -xzf "/tmp/$tarball" -C "$RUNNER_DIR"
-  run rm -f "/tmp/$tarball"
+  run install -d -o "$RUNNER_USER" -g "$RUNNER_USER" -m 0750 "$RUNNER_DIR"
+  run curl -fsSL -o "$tarball" "$url"
+  if [ "$DRY_RUN" = 1 ]; then
+    echo "  would check: sha256 of $tarball = $digest"
+  elif ! echo "$digest  $tarball" | sha256sum -c --quiet -; then
+    rm -f "$tarball"
+    die "the runner tarball does not match its sha256 digest" "retry; if it persists, check the release"
+  fi
+  run runuser -u "$RUNNER_USER" -- tar -xzf "$tarball" -C "$RUNNER_DIR"
+  run rm -f "$tarball"
   # The runner's .NET needs libicu and friends; its own script knows the package names per distribution.
   run "$RUNNER_DIR/bin/installdependencies.sh"
-}
-
-resolve_runner_version() {
-  if [ "$RUNNER_VERSION" != latest ]; then
-    echo "${RUNNER_VERSION#v}"
-  elif [ "$DRY_RUN" = 1 ]; then
-    echo "LATEST"  # resolved from the actions/runner releases when run for real
-  else
-    local tag
-    tag="$(curl -fsSL https://api.github.com/repos/actions/runner/releases/latest | sed -nE 's/.*"tag_name": *"v([0-9.]+)".*/\1/p' | head -n1)"
-    [ -n "$tag" ] || die "cannot find the latest actions/runner release" "pass --runner-version X.Y.Z"
-    echo "$tag"
-  fi
-}
-
-run_check_sha256() {
-  if [ "$DRY_RUN" = 1 ]; then
-    echo "  would check: sha256 of $1 = $RUNNER_SHA256"
-  elif ! echo "$RUNNER_SHA256  $1" | sha256sum -c --quiet -; then
-    rm -f "$1"
-    die "the runner tarball does not match --runner-sha256" "check the checksum in the release notes"
-  fi
 }
 
 # The registration token: from the environment, or SSM Parameter Store (SecureString).
@@ -349,6 +362,7 @@ main() {
   grant_docker_access
   detect_pg_major
   install_pg_client
+  install_prerequisites
   install_runner
   register_runner
   install_service

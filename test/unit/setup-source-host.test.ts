@@ -47,6 +47,7 @@ describe('setup-source-host.sh', () => {
       'docker group for pgshift-test-runner',
       'source PostgreSQL major version',
       'PostgreSQL 16 client tools',
+      'prerequisites (curl, jq, tar)',
       `GitHub Actions runner latest in ${runnerDir}`,
       'register runner src-1 with label pgshift-source',
       'systemd service running as pgshift-test-runner',
@@ -58,6 +59,7 @@ describe('setup-source-host.sh', () => {
     expect(res.out).toContain(
       `would run: runuser -u pgshift-test-runner -- ${runnerDir}/config.sh --unattended --url https://github.com/tasteam/backend --name src-1 --labels pgshift-source --work _work --replace`,
     );
+    expect(res.out).toContain('would check: sha256 of /tmp/pgshift-actions-runner.tar.gz = <digest from the release>');
     expect(res.out).toContain(`would run (in ${runnerDir}): ./svc.sh install pgshift-test-runner`);
     expect(res.out).not.toContain(TOKEN);
     // Nothing happened: no user, no directory.
