@@ -320,3 +320,28 @@ describe('verify when the sides sort text differently', () => {
     expect(report.schemaDrift).toEqual([expect.objectContaining({ kind: 'column', object: 'public.codes.code', change: 'differs' })]);
   });
 });
+
+describe('verify with a stale row estimate', () => {
+  let pair: TestPair;
+  beforeAll(async () => {
+    pair = await freshPair('verify_stale_stats');
+    for (const run of [pair.src, pair.tgt]) {
+      // Analyzed at 10 rows, then grown to 1000 without a new ANALYZE: the value split plans one chunk for all of it.
+      await run(`CREATE TABLE public.stale (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = false)`);
+      await run(`INSERT INTO public.stale SELECT i, 'v' || i FROM generate_series(1, 10) AS i`);
+      await run(`ANALYZE public.stale`);
+      await run(`INSERT INTO public.stale SELECT i, 'v' || i FROM generate_series(11, 1000) AS i`);
+    }
+    await pair.tgt(`UPDATE public.stale SET v = 'changed' WHERE id = 777`);
+  });
+  afterAll(() => pair?.drop());
+
+  it('splits an oversized differing chunk before narrowing and still names the key', async () => {
+    const report = await verify(pair);
+    const stale = tableOf(report, 'public', 'stale');
+    expect(stale.chunks).toBe(1);
+    expect(stale.sourceRows).toBe(1000);
+    expect(stale.notes.join(' ')).toMatch(/differing chunk of 1000 rows was split into \d+/);
+    expect(stale.differences).toMatchObject({ missingOnTarget: 0, extraOnTarget: 0, changed: 1, keys: { changed: [{ id: '777' }] } });
+  });
+});

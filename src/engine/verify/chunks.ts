@@ -45,14 +45,32 @@ async function integerBoundaries(source: pg.Client, table: VerifyTable, chunkRow
   return out;
 }
 
-async function walkedBoundaries(source: pg.Client, table: VerifyTable, chunkRows: number): Promise<KeyTuple[]> {
+async function walkedBoundaries(source: pg.Client, table: VerifyTable, chunkRows: number, within: KeyRange = {}): Promise<KeyTuple[]> {
   const cols = table.primaryKey.map((_, i) => `s.k${i}`).join(', ');
-  const { rows } = await source.query<Record<string, string>>({
-    text: `SELECT ${cols} FROM (SELECT ${keyTextSql(table)}, pg_catalog.row_number() OVER (ORDER BY ${keyOrderSql(table)}) AS rn ${fromSql(table)}) AS s
-           WHERE s.rn % $1 = 0 ORDER BY s.rn`,
-    values: [chunkRows],
-  });
+  const params: unknown[] = [chunkRows];
+  const where = rangeWhereSql(table, within, params);
+  const { rows } = await source.query<Record<string, string>>(
+    `SELECT ${cols} FROM (SELECT ${keyTextSql(table)}, pg_catalog.row_number() OVER (ORDER BY ${keyOrderSql(table)}) AS rn ${fromSql(table)} ${where}) AS s
+     WHERE s.rn % $1 = 0 ORDER BY s.rn`,
+    params,
+  );
   return rows.map((r) => table.primaryKey.map((_, i) => r[`k${i}`]));
+}
+
+/**
+ * Split one key range into sub-ranges of about chunkRows source rows, walking the source's
+ * keys inside it. Used before narrowing a chunk that came out much larger than planned (a
+ * stale row estimate widens value-split chunks), so narrowing never holds a huge chunk's keys.
+ */
+export async function splitRange(source: pg.Client, table: VerifyTable, range: KeyRange, chunkRows: number): Promise<KeyRange[]> {
+  const ranges: KeyRange[] = [];
+  let lower = range.lower;
+  for (const upper of await walkedBoundaries(source, table, chunkRows, range)) {
+    ranges.push({ lower, upper });
+    lower = upper;
+  }
+  ranges.push({ lower, upper: range.upper });
+  return ranges;
 }
 
 export interface ChunkDigest {

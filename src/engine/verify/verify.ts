@@ -16,7 +16,7 @@ import type { ConnInfo } from '../../postgres/conninfo.js';
 import { redact } from '../../postgres/redact.js';
 import { quoteRelation, relationKey } from '../../postgres/sql.js';
 import type { Logger } from '../../report/logger.js';
-import { compareChunk, narrowChunks, planChunks, type ChunkComparison } from './chunks.js';
+import { compareChunk, narrowChunks, planChunks, splitRange, type ChunkComparison } from './chunks.js';
 import { compareMultiset, narrowMultiset, type MultisetComparison } from './multiset.js';
 import type { KeyRange, KeyTuple } from './row-sql.js';
 import { diffSchemas, snapshotSchema, type SchemaDifference, type SchemaSnapshot } from './schema-snapshot.js';
@@ -265,7 +265,7 @@ async function narrowDifferences(pairs: SessionPair[], checks: TableCheck[], set
 }
 
 async function narrowKeyed(pair: SessionPair, check: TableCheck, settings: Settings): Promise<RowDifferences> {
-  const differing = check.chunks.filter((c) => !c.equal);
+  const differing = await refineLargeChunks(pair, check, check.chunks.filter((c) => !c.equal), settings);
   const narrowed = differing.slice(0, settings.maxNarrowedChunks);
   const found = await narrowChunks(pair, check.table, narrowed.map((c) => c.range));
   const asKey = (tuple: KeyTuple): RowKey => Object.fromEntries(check.table.primaryKey.map((c, i) => [c.name, tuple[i]]));
@@ -279,6 +279,25 @@ async function narrowKeyed(pair: SessionPair, check: TableCheck, settings: Setti
       narrowed.length < differing.length ||
       [found.missingOnTarget, found.extraOnTarget, found.changed].some((list) => list.length > settings.maxKeys),
   };
+}
+
+/** A differing chunk far above chunkRows is split and re-hashed first; only its differing parts are narrowed. */
+async function refineLargeChunks(pair: SessionPair, check: TableCheck, differing: ChunkComparison[], settings: Settings): Promise<ChunkComparison[]> {
+  const out: ChunkComparison[] = [];
+  for (const chunk of differing) {
+    const rows = Math.max(chunk.source.rows, chunk.target.rows);
+    if (rows <= 2 * settings.chunkRows) {
+      out.push(chunk);
+      continue;
+    }
+    const parts = await splitRange(pair.source, check.table, chunk.range, settings.chunkRows);
+    check.table.notes.push(`a differing chunk of ${rows} rows was split into ${parts.length} before narrowing`);
+    for (const range of parts) {
+      const part = await compareChunk(pair, check.table, range);
+      if (!part.equal) out.push(part);
+    }
+  }
+  return out;
 }
 
 async function narrowUnkeyed(pair: SessionPair, check: TableCheck, settings: Settings): Promise<RowDifferences> {
