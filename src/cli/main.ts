@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { cdcCommand } from './commands/cdc.js';
 import { fullLoadCommand } from './commands/full-load.js';
 import { preflightCommand } from './commands/preflight.js';
+import { rehearseCommand } from './commands/rehearse.js';
 import { cleanupCommand, cutoverCommand, rollbackCommand } from './commands/switchover.js';
 import { verifyCommand } from './commands/verify.js';
 import { reportFailure } from './context.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   program.addCommand(cutoverCommand());
   program.addCommand(rollbackCommand());
   program.addCommand(cleanupCommand());
+  program.addCommand(rehearseCommand());
   return program;
 }
 

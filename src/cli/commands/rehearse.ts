@@ -1,0 +1,51 @@
+import { writeFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { rehearsalMarkdown } from '../../rehearse/report.js';
+import { runRehearsal, type RehearsalResult } from '../../rehearse/rehearse.js';
+import { stderrLogger } from '../../report/logger.js';
+import { action } from '../context.js';
+import { positiveInt } from '../options.js';
+
+interface RehearseFlags {
+  rows: string;
+  rate: string;
+  stageSeconds: string;
+  report: string;
+  json?: boolean;
+}
+
+export function rehearseCommand(): Command {
+  return new Command('rehearse')
+    .description('play the whole migration locally: PostgreSQL 15 source, 17 target, PgBouncer, live traffic, cutover, rollback, cutover again, cleanup')
+    .addOption(new Option('--rows <n>', 'database size: Tasteam members (other tables scale with it)').default('20000'))
+    .addOption(new Option('--rate <n>', 'application writes per second through PgBouncer').default('200'))
+    .addOption(new Option('--stage-seconds <n>', 'seconds of traffic between steps').default('5'))
+    .addOption(new Option('--report <path>', 'Markdown report with charts').default('rehearsal-report.md'))
+    .addOption(new Option('--json', 'print the result as one JSON document on stdout'))
+    .action(
+      action(async (flags: RehearseFlags) => {
+        const result = await runRehearsal({
+          rows: positiveInt(flags.rows, '--rows'),
+          rate: positiveInt(flags.rate, '--rate'),
+          stageSeconds: positiveInt(flags.stageSeconds, '--stage-seconds'),
+          log: stderrLogger(),
+        });
+        writeFileSync(flags.report, rehearsalMarkdown(result));
+        if (flags.json) {
+          const { series: _series, ...doc } = result;
+          process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+        } else process.stdout.write(`${summary(result)}\nreport: ${flags.report}\n`);
+        return result.ok ? 0 : 1;
+      }),
+    );
+}
+
+function summary(r: RehearsalResult): string {
+  return [
+    `rehearsal ${r.ok ? 'PASSED' : 'FAILED'}`,
+    `full-load ${r.fullLoad.rows} rows in ${r.fullLoad.seconds.toFixed(1)} s; CDC lag p50 ${r.cdc.lagP50Ms} ms, p99 ${r.cdc.lagP99Ms} ms; verify ${r.verify.ok ? 'equal' : 'DIFFERS'}`,
+    `write freeze: cutover ${r.cutover.writeFreezeMs} ms, rollback ${r.rollback.writeFreezeMs} ms, cutover again ${r.cutoverAgain.writeFreezeMs} ms`,
+    `writes: ${r.writes.acknowledged} acknowledged, ${r.writes.failed} failed, ${r.writes.lost} lost, ${r.writes.sequenceCollisions} sequence collisions`,
+    `cleanup: ${r.cleanup.leftovers} leftovers`,
+  ].join('\n');
+}
