@@ -29,6 +29,7 @@ import {
 } from '../../src/aws/rds.js';
 import { PGSHIFT_IAM_ACTIONS } from '../../src/aws/permissions.js';
 import { parseMasterSecret, readMasterCredentials } from '../../src/aws/secrets.js';
+import { resolveSourceFromTarget } from '../../src/aws/source-lookup.js';
 import { resolveRdsTarget } from '../../src/aws/target-lookup.js';
 
 const REGION = 'ap-northeast-2';
@@ -473,5 +474,24 @@ describe('IAM permissions', () => {
     expect([...named].filter((a) => !listed.has(a))).toEqual([]);
     expect(named).toContain('ssm:GetParameter'); // the host script's hint for `aws ssm get-parameter`
     expect(named.size).toBeGreaterThanOrEqual(8);
+  });
+});
+
+describe('resolveSourceFromTarget', () => {
+  it("swaps the runner's host for the source instance's private IP, keeping user, password, database and sslmode", async () => {
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [{ Instances: [{ InstanceId: 'i-0abc', PrivateIpAddress: '10.1.1.25', PublicIpAddress: '3.35.1.1', State: { Name: 'running' } }] }],
+    });
+    const sourceUrl = `postgres://replicator:${encodeURIComponent(PASSWORD)}@localhost:15432/tasteam?sslmode=prefer`;
+    const res = await resolveSourceFromTarget({ sourceUrl, instance: { nameTag: 'tasteam-v1' }, port: 5432, region: REGION, clients: { ec2: new EC2Client({ region: REGION }) } });
+    expect(res.info).toMatchObject({ host: '10.1.1.25', port: 5432, user: 'replicator', password: PASSWORD, database: 'tasteam', sslmode: 'prefer' });
+    expect(res.url).not.toContain('3.35.1.1');
+    expect(redact(`CONNECTION ${res.url}`)).toBe('CONNECTION 10.1.1.25:5432/tasteam');
+  });
+
+  it('rejects a malformed source URL before calling AWS', async () => {
+    const err = await thrown(resolveSourceFromTarget({ sourceUrl: 'mysql://x@y/z', instance: { instanceId: 'i-1' }, region: REGION, clients: { ec2: new EC2Client({ region: REGION }) } }));
+    expect(err.message).toContain('must start with postgres://');
+    expect(ec2.calls()).toHaveLength(0);
   });
 });
