@@ -201,7 +201,7 @@ export async function checkReplicaIdentityFull(ctx: CheckContext): Promise<Prefl
   );
   return check('source.replica-identity-full', 'source', 'WARN', title, detail, {
     objects,
-    remediation: `On the target after full-load and before cdc start (PostgreSQL 16+ subscribers use it for FULL lookups), or give the table a primary key on the source:\n${fixes.join('\n')}`,
+    remediation: `Run \`pgshift cdc start --create-helper-indexes\`, or create them yourself on the target after full-load and before cdc start (PostgreSQL 16+ subscribers use them for FULL lookups), or give the tables a primary key on the source:\n${fixes.join('\n')}`,
   });
 }
 
