@@ -30,6 +30,8 @@ export async function openPinnedSession(info: ConnInfo): Promise<pg.Client> {
       // set_config takes the value as a bind parameter; the names are our own constants.
       await client.query('SELECT pg_catalog.set_config($1, $2, false)', [name, value]);
     }
+    // verify only reads; a read-only session makes sure a bug here can never write to either side.
+    await client.query(`SELECT pg_catalog.set_config('default_transaction_read_only', 'on', false)`);
   } catch (err) {
     await client.end().catch(() => undefined);
     throw err;

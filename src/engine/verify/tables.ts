@@ -32,6 +32,7 @@ export interface VerifyTable extends RelationName {
 interface CatalogTable {
   schema: string;
   name: string;
+  unlogged: boolean;
   estimated_rows: string;
   columns: ColumnInfo[];
   primary_key: string[] | null;
@@ -42,7 +43,7 @@ interface CatalogTable {
  * the parents skipped - each row is counted once. A pattern naming a parent selects its leaves.
  */
 const TABLES_SQL = `
-  SELECT n.nspname AS schema, c.relname AS name, c.reltuples::bigint::text AS estimated_rows,
+  SELECT n.nspname AS schema, c.relname AS name, c.reltuples::bigint::text AS estimated_rows, c.relpersistence = 'u' AS unlogged,
     (SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
               'name', a.attname, 'type', pg_catalog.format_type(a.atttypid, a.atttypmod), 'typeOid', a.atttypid::int,
               'collation', CASE WHEN a.attcollation = 0 THEN NULL
@@ -98,6 +99,8 @@ export async function listVerifyTables(source: pg.Client, target: pg.Client, pat
 
 function describeComparison(s: CatalogTable, t: CatalogTable | undefined): VerifyTable {
   const notes: string[] = [];
+  // Logical replication does not carry unlogged tables: under CDC they differ by design.
+  if (s.unlogged) notes.push('unlogged table: not replicated by CDC, only copied by full-load');
   const base = { schema: s.schema, name: s.name, estimatedRows: Number(s.estimated_rows) };
   const byName = new Map(s.columns.map((c) => [c.name, c]));
   const primaryKey = (s.primary_key ?? []).map((n) => byName.get(n)!);
