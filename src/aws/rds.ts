@@ -195,12 +195,13 @@ export async function rdsChecks(rds: RDSClient, instance: RdsInstance): Promise<
 }
 
 /**
- * A snapshot identifier RDS accepts: letters, digits and single hyphens, starting with a letter,
- * e.g. `pgshift-tasteam-db-pre-cutover-20261126-0315`.
+ * A snapshot identifier RDS accepts (letters, digits and single hyphens, starting with a letter),
+ * e.g. `tasteam-v2-pgshift-pre-cutover-20261126-0315`. It starts with the instance identifier
+ * because the migration role may create snapshots named `<instance>-*` only (infra/stacks/bootstrap.ts).
  */
 export function snapshotIdentifier(dbInstanceIdentifier: string, purpose: string, at: Date = new Date()): string {
   const stamp = at.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
-  const raw = `pgshift-${dbInstanceIdentifier}-${purpose}-${stamp}`.toLowerCase();
+  const raw = `${dbInstanceIdentifier}-pgshift-${purpose}-${stamp}`.toLowerCase();
   return raw.replace(/[^a-z0-9-]/g, '-').replace(/-+/g, '-').replace(/-$/, '').slice(0, 255);
 }
 

@@ -307,10 +307,11 @@ describe('Secrets Manager', () => {
 });
 
 describe('RDS snapshot before cutover', () => {
-  const opts = (wait: object) => ({ dbInstanceIdentifier: 'tasteam-v2', snapshotIdentifier: 'pgshift-tasteam-v2-pre-cutover-20261126-0315', region: REGION, wait });
+  const opts = (wait: object) => ({ dbInstanceIdentifier: 'tasteam-v2', snapshotIdentifier: 'tasteam-v2-pgshift-pre-cutover-20261126-0315', region: REGION, wait });
 
-  it('builds identifiers RDS accepts', () => {
-    expect(snapshotIdentifier('Tasteam_V2', 'pre-cutover', new Date('2026-11-26T03:15:42Z'))).toBe('pgshift-tasteam-v2-pre-cutover-20261126-0315');
+  it('builds identifiers RDS accepts, prefixed with the instance (the IAM policy allows <instance>-* only)', () => {
+    expect(snapshotIdentifier('tasteam-v2', 'pre-cutover', new Date('2026-11-26T03:15:42Z'))).toBe('tasteam-v2-pgshift-pre-cutover-20261126-0315');
+    expect(snapshotIdentifier('Tasteam_V2', 'pre cutover', new Date('2026-11-26T03:15:42Z'))).toBe('tasteam-v2-pgshift-pre-cutover-20261126-0315');
   });
 
   it('creates the snapshot and waits until it is available (after 3 polls)', async () => {
@@ -327,7 +328,7 @@ describe('RDS snapshot before cutover', () => {
     expect(polls).toEqual(['creating', 'creating', 'available']);
     expect(clock.sleeps).toEqual([10_000, 10_000]);
     const create = rds.commandCalls(CreateDBSnapshotCommand)[0].args[0].input;
-    expect(create).toMatchObject({ DBInstanceIdentifier: 'tasteam-v2', DBSnapshotIdentifier: 'pgshift-tasteam-v2-pre-cutover-20261126-0315' });
+    expect(create).toMatchObject({ DBInstanceIdentifier: 'tasteam-v2', DBSnapshotIdentifier: 'tasteam-v2-pgshift-pre-cutover-20261126-0315' });
     expect(create.Tags).toContainEqual({ Key: 'pgshift:purpose', Value: 'pre-cutover' });
   });
 
@@ -336,8 +337,8 @@ describe('RDS snapshot before cutover', () => {
     rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ Status: 'creating' }] });
     const clock = fakeClock();
     const err = await thrown(createDbSnapshot(new RDSClient({ region: REGION }), opts({ ...clock, intervalMs: 15_000, timeoutMs: 60_000 })));
-    expect(err.message).toBe("RDS snapshot pgshift-tasteam-v2-pre-cutover-20261126-0315 is still 'creating' after 60 s (limit 60 s)");
-    expect(err.hint).toContain('aws rds wait db-snapshot-available --db-snapshot-identifier pgshift-tasteam-v2-pre-cutover-20261126-0315');
+    expect(err.message).toBe("RDS snapshot tasteam-v2-pgshift-pre-cutover-20261126-0315 is still 'creating' after 60 s (limit 60 s)");
+    expect(err.hint).toContain('aws rds wait db-snapshot-available --db-snapshot-identifier tasteam-v2-pgshift-pre-cutover-20261126-0315');
     expect(rds.commandCalls(DescribeDBSnapshotsCommand)).toHaveLength(5); // t = 0, 15, 30, 45, 60 s
   });
 
@@ -458,7 +459,7 @@ describe('takePreCutoverBackups', () => {
       wait: fakeClock(),
       clients: { rds: new RDSClient({ region: REGION }), ec2: new EC2Client({ region: REGION }) },
     });
-    expect(res.snapshot).toMatchObject({ snapshotIdentifier: 'pgshift-tasteam-v2-pre-cutover-20261126-0315', status: 'available', polls: 2 });
+    expect(res.snapshot).toMatchObject({ snapshotIdentifier: 'tasteam-v2-pgshift-pre-cutover-20261126-0315', status: 'available', polls: 2 });
     expect(res.image).toMatchObject({ imageId: 'ami-1', name: 'pgshift-i-0abc-pre-cutover-20261126-0315', state: 'available' });
   });
 });
