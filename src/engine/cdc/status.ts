@@ -79,6 +79,8 @@ export interface CdcStatus {
   lagMs: number | null;
   /** Set when the probe timed out: the lag is at least this. */
   lagMsAtLeast: number | null;
+  /** When the heartbeat behind lagMs was committed on the source (null when no probe ran). */
+  heartbeatAt: string | null;
   retained: { bytes: number; warnBytes: number; maxBytes: number; walStatus: string | null; level: Verdict };
   fullIdentityWithoutIndex: RelationName[];
   findings: Finding[];
@@ -130,7 +132,7 @@ async function readStatus(source: pg.Client, target: pg.Client, targetVersion: n
   const slotName = subscription?.slotName ?? names.slot;
   const { slot, sourceLsn, appliedLsn } = await readSourcePositions(source, slotName);
   const lagBytes = appliedLsn ? Math.max(0, lsnDiff(sourceLsn, appliedLsn)) : null;
-  const probe = slot?.active ? await probeLagMs(source, slotName, opts.probeTimeoutMs ?? 2000) : { lagMs: null, atLeast: null };
+  const probe = slot?.active ? await probeLagMs(source, slotName, opts.probeTimeoutMs ?? 2000) : { lagMs: null, atLeast: null, at: null };
   const fullIdentityWithoutIndex = (await fullIdentityTables(source, target, targetVersion)).filter((t) => !t.usableIndexOnTarget).map(({ schema, name }) => ({ schema, name }));
   const retainedBytes = slot?.retainedBytes ?? 0;
   const retainedLevel: Verdict = retainedBytes >= maxBytes || slot?.walStatus === 'lost' ? 'critical' : retainedBytes >= warnBytes || slot?.walStatus === 'unreserved' ? 'warn' : 'ok';
@@ -145,6 +147,7 @@ async function readStatus(source: pg.Client, target: pg.Client, targetVersion: n
     lagBytes,
     lagMs: probe.lagMs,
     lagMsAtLeast: probe.atLeast,
+    heartbeatAt: probe.at === null ? null : new Date(probe.at).toISOString(),
     retained: { bytes: retainedBytes, warnBytes, maxBytes, walStatus: slot?.walStatus ?? null, level: retainedLevel },
     fullIdentityWithoutIndex,
     findings,
@@ -214,13 +217,13 @@ async function readSourcePositions(source: pg.Client, slotName: string): Promise
 }
 
 /** Commit a heartbeat and time how long until the subscriber confirms having applied past it. */
-async function probeLagMs(source: pg.Client, slotName: string, timeoutMs: number): Promise<{ lagMs: number | null; atLeast: number | null }> {
+async function probeLagMs(source: pg.Client, slotName: string, timeoutMs: number): Promise<{ lagMs: number | null; atLeast: number | null; at: number | null }> {
   const beat = await emitHeartbeat(source);
   for (;;) {
     const pos = await readAppliedPosition(source, slotName);
     const elapsed = Date.now() - beat.at;
-    if (pos?.appliedLsn && compareLsn(pos.appliedLsn, beat.lsn) >= 0) return { lagMs: elapsed, atLeast: null };
-    if (!pos || elapsed >= timeoutMs) return { lagMs: null, atLeast: elapsed };
+    if (pos?.appliedLsn && compareLsn(pos.appliedLsn, beat.lsn) >= 0) return { lagMs: elapsed, atLeast: null, at: beat.at };
+    if (!pos || elapsed >= timeoutMs) return { lagMs: null, atLeast: elapsed, at: beat.at };
     await new Promise((r) => setTimeout(r, 2));
   }
 }
@@ -234,7 +237,7 @@ function judge(s: {
   warnBytes: number;
   maxBytes: number;
   fullIdentityWithoutIndex: RelationName[];
-  probe: { lagMs: number | null; atLeast: number | null };
+  probe: { lagMs: number | null; atLeast: number | null; at: number | null };
   names: MigrationNames;
 }): Finding[] {
   const f: Finding[] = [];
