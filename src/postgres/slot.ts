@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { checkFailed, connectionError } from '../errors.js';
+import { checkFailed, connectionError, usageError } from '../errors.js';
 import { connect } from './connect.js';
 import { describe, type ConnInfo } from './conninfo.js';
 import { ident } from './sql.js';
@@ -43,7 +43,7 @@ export async function createSlotWithSnapshot(source: ConnInfo, slotName: string)
   } catch (err) {
     await holder.end().catch(() => undefined);
     const e = err as { code?: string; message?: string };
-    if (e.code === '42710') throw checkFailed(`replication slot ${slotName} already exists on the ${describe(source)}`, `run 'pgshift cleanup' (or cdc stop) first, or pick another --name`);
+    if (e.code === '42710') throw usageError(`replication slot ${slotName} already exists on the ${describe(source)}`, `run 'pgshift cleanup' (or cdc stop) first, or pick another --name`);
     if (e.code === '53400') throw checkFailed(`no free replication slot on the ${describe(source)}`, 'raise max_replication_slots on the source and restart it');
     if (e.code === '42501') throw checkFailed(`the source role ${source.user} may not create replication slots`, `ALTER ROLE ${source.user} WITH REPLICATION;`);
     throw connectionError(`cannot create replication slot ${slotName} on the ${describe(source)}: ${e.message}`);

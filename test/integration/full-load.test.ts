@@ -119,7 +119,7 @@ describe('full-load on real servers (PostgreSQL 15 -> 17)', () => {
     await pair.src(`SELECT pg_drop_replication_slot('fl_test')`);
     const err = await runFullLoad({ source: pair.source, target: pair.target, names, jobs: 2, log: recordingLogger() }).catch((e) => e);
     expect(err).toBeInstanceOf(PgshiftError);
-    expect(err.exitCode).toBe(1);
+    expect(err.exitCode).toBe(2);
     expect(err.oneLine()).toMatch(/is not empty .*--clean/);
     // Nothing half-done: the refusal came before any slot was made.
     const slots = await pair.src(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = 'fl_test'`);

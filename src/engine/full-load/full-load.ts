@@ -158,7 +158,7 @@ async function createPublication(opts: FullLoadOptions): Promise<boolean> {
   return withClient(opts.source, async (c) => {
     const exists = (await c.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [opts.names.publication])).rowCount;
     if (exists) {
-      if (!opts.clean) throw checkFailed(`publication ${opts.names.publication} already exists on the ${describe(opts.source)}`, `run 'pgshift cleanup' first, re-run with --clean, or pick another --name`);
+      if (!opts.clean) throw usageError(`publication ${opts.names.publication} already exists on the ${describe(opts.source)}`, `run 'pgshift cleanup' first, re-run with --clean, or pick another --name`);
       await c.query(`DROP PUBLICATION ${ident(opts.names.publication)}`);
     }
     // Via the partition root, so a partitioned table replicates into the target's partitioning as a whole.

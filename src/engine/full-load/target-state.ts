@@ -3,7 +3,7 @@
  * datasets silently. A target holding a previous attempt is emptied with --clean.
  */
 import type pg from 'pg';
-import { checkFailed } from '../../errors.js';
+import { usageError } from '../../errors.js';
 import { withClient } from '../../postgres/connect.js';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import { ident } from '../../postgres/sql.js';
@@ -61,12 +61,12 @@ export async function subscriptionExists(client: pg.Client, name: string): Promi
 export async function ensureTargetEmpty(target: ConnInfo, names: MigrationNames | undefined, clean: boolean | undefined, log: Logger): Promise<string[]> {
   return withClient(target, async (c) => {
     if (names && (await subscriptionExists(c, names.subscription))) {
-      throw checkFailed(`subscription ${names.subscription} still runs on the ${describe(target)}`, `run 'pgshift cdc stop' before loading again`);
+      throw usageError(`subscription ${names.subscription} still runs on the ${describe(target)}`, `run 'pgshift cdc stop' before loading again`);
     }
     const found = await userObjectsOnTarget(c);
     if (found.count === 0) return [];
     if (!clean) {
-      throw checkFailed(`the ${describe(target)} is not empty (${found.count} objects, e.g. ${found.sample.slice(0, 3).join(', ')})`, 'point at an empty database, or re-run with --clean to drop them');
+      throw usageError(`the ${describe(target)} is not empty (${found.count} objects, e.g. ${found.sample.slice(0, 3).join(', ')})`, 'point at an empty database, or re-run with --clean to drop them');
     }
     log.warn(`--clean: dropping ${found.count} objects on the target`);
     return cleanTarget(c);
