@@ -7,10 +7,12 @@ import { explainGitHubError, httpStatus, type GitHubClient, type RepoRef } from 
  * - `<env>`            database phases (preflight, full-load, cdc, verify, cleanup): no approval.
  * - `<env>-cutover`    the switch to RDS: required reviewers are the approval gate.
  * - `<env>-rollback`   the switch back: the same gate.
- * - `infra`            terraform apply/destroy: required reviewers.
+ * - `infra-plan`       terraform plan on pull requests: no approval, any branch, read-only role.
+ * - `infra`            terraform apply: required reviewers.
+ * - `infra-destroy`    terraform destroy: required reviewers.
  *
- * Every environment deploys from protected branches only, so that a workflow edited on a
- * feature branch can neither read these secrets nor run a phase against production.
+ * Every environment but infra-plan deploys from protected branches only, so that a workflow
+ * edited on a feature branch can neither read these secrets nor run a phase against production.
  */
 export type SwitchMethod = 'pgbouncer' | 'env-file' | 'command' | 'none';
 
@@ -35,6 +37,11 @@ export interface EnvironmentSpec {
   purpose: string;
   /** Required reviewers (the approval gate). */
   gated: boolean;
+  /**
+   * Which branches may deploy: protected ones only, or any (the pull-request plan job runs on the
+   * PR's branch; its environment unlocks nothing but a read-only role, so that is safe).
+   */
+  branches: 'protected' | 'any';
   needs: Need[];
 }
 
@@ -57,7 +64,9 @@ const SWITCH: Record<SwitchMethod, Need[]> = {
   command: [{ purpose: 'the switch (command)', anyOf: [[variable('PGSHIFT_SWITCH_COMMAND')]] }],
   none: [],
 };
-const INFRA_ROLE: Need = { purpose: 'the IAM role terraform assumes through OIDC', anyOf: [[variable('PGSHIFT_AWS_ROLE_ARN'), variable('PGSHIFT_AWS_REGION')]] };
+// The roles infra/stacks/bootstrap.ts creates, each trusted for its environments only.
+const INFRA_PLAN_ROLE: Need = { purpose: 'the read-only role terraform plan assumes', anyOf: [[variable('PGSHIFT_INFRA_PLAN_ROLE_ARN'), variable('PGSHIFT_AWS_REGION')]] };
+const INFRA_APPLY_ROLE: Need = { purpose: 'the role terraform apply/destroy assumes', anyOf: [[variable('PGSHIFT_INFRA_APPLY_ROLE_ARN'), variable('PGSHIFT_AWS_REGION')]] };
 
 export const DATABASE_ENVIRONMENTS = ['experiment', 'production'] as const;
 
@@ -68,12 +77,16 @@ export function environmentSpecs(opts: { environments?: readonly string[]; switc
   for (const env of opts.environments ?? DATABASE_ENVIRONMENTS) {
     if (!/^[A-Za-z0-9_.-]+$/.test(env)) throw usageError(`'${env}' is not a usable environment name`, 'use letters, digits, ., _ and -');
     specs.push(
-      { name: env, purpose: 'database phases', gated: false, needs: [SOURCE, TARGET] },
-      { name: `${env}-cutover`, purpose: 'cutover approval gate', gated: true, needs: [SOURCE, TARGET, ...switchNeeds] },
-      { name: `${env}-rollback`, purpose: 'rollback approval gate', gated: true, needs: [SOURCE, TARGET, ...switchNeeds] },
+      { name: env, purpose: 'database phases', gated: false, branches: 'protected', needs: [SOURCE, TARGET] },
+      { name: `${env}-cutover`, purpose: 'cutover approval gate', gated: true, branches: 'protected', needs: [SOURCE, TARGET, ...switchNeeds] },
+      { name: `${env}-rollback`, purpose: 'rollback approval gate', gated: true, branches: 'protected', needs: [SOURCE, TARGET, ...switchNeeds] },
     );
   }
-  specs.push({ name: 'infra', purpose: 'terraform apply/destroy approval gate', gated: true, needs: [INFRA_ROLE] });
+  specs.push(
+    { name: 'infra-plan', purpose: 'terraform plan on pull requests', gated: false, branches: 'any', needs: [INFRA_PLAN_ROLE] },
+    { name: 'infra', purpose: 'terraform apply approval gate', gated: true, branches: 'protected', needs: [INFRA_APPLY_ROLE] },
+    { name: 'infra-destroy', purpose: 'terraform destroy approval gate', gated: true, branches: 'protected', needs: [INFRA_APPLY_ROLE] },
+  );
   return specs;
 }
 
@@ -133,7 +146,8 @@ export interface EnvironmentBody {
   wait_timer: number;
   prevent_self_review: boolean;
   reviewers: { type: 'User' | 'Team'; id: number }[] | null;
-  deployment_branch_policy: { protected_branches: boolean; custom_branch_policies: boolean };
+  /** null: any branch may deploy. */
+  deployment_branch_policy: { protected_branches: boolean; custom_branch_policies: boolean } | null;
 }
 
 export function environmentBody(spec: EnvironmentSpec, reviewers: Reviewer[], opts: { allowSelfReview?: boolean } = {}): EnvironmentBody {
@@ -143,7 +157,7 @@ export function environmentBody(spec: EnvironmentSpec, reviewers: Reviewer[], op
     prevent_self_review: spec.gated && !opts.allowSelfReview,
     // null clears reviewers left over from an earlier setup on an ungated environment.
     reviewers: spec.gated ? reviewers.map(({ type, id }) => ({ type, id })) : null,
-    deployment_branch_policy: { protected_branches: true, custom_branch_policies: false },
+    deployment_branch_policy: spec.branches === 'protected' ? { protected_branches: true, custom_branch_policies: false } : null,
   };
 }
 
@@ -155,6 +169,7 @@ export interface EnvironmentOutcome {
   action: EnvironmentAction;
   reviewers: string[];
   preventSelfReview: boolean;
+  branches: 'protected' | 'any';
 }
 
 export interface MissingNeed {
@@ -211,7 +226,7 @@ async function applyEnvironment(gh: GitHubClient, repo: RepoRef, spec: Environme
     }
   }
   const action: EnvironmentAction = opts.dryRun ? (exists ? 'would update' : 'would create') : exists ? 'updated' : 'created';
-  return { name: spec.name, purpose: spec.purpose, action, reviewers: spec.gated ? reviewers.map((r) => r.label) : [], preventSelfReview: body.prevent_self_review };
+  return { name: spec.name, purpose: spec.purpose, action, reviewers: spec.gated ? reviewers.map((r) => r.label) : [], preventSelfReview: body.prevent_self_review, branches: spec.branches };
 }
 
 async function environmentExists(gh: GitHubClient, repo: RepoRef, name: string): Promise<boolean> {
@@ -274,7 +289,7 @@ export function formatSetupResult(result: SetupResult): string {
   lines.push(`${result.dryRun ? 'Dry run — nothing changed. ' : ''}GitHub environments of ${result.repository}:`);
   for (const e of result.environments) {
     const gate = e.reviewers.length ? `required reviewers ${e.reviewers.join(', ')}${e.preventSelfReview ? ', no self-review' : ''}` : 'no approval';
-    lines.push(`  ${e.action.padEnd(12)} ${e.name.padEnd(22)} ${e.purpose}; ${gate}; protected branches only`);
+    lines.push(`  ${e.action.padEnd(12)} ${e.name.padEnd(22)} ${e.purpose}; ${gate}; ${e.branches === 'protected' ? 'protected branches only' : 'any branch'}`);
   }
   if (result.defaultBranch && !result.defaultBranch.protected) {
     lines.push('', `WARN the default branch ${result.defaultBranch.name} is not protected: these environments accept deployments from protected branches only, so no workflow can use them until it is.`);

@@ -190,7 +190,7 @@ beforeAll(async () => {
 afterAll(() => github.stop());
 beforeEach(() => github.reset());
 
-const ALL_ENVIRONMENTS = ['experiment', 'experiment-cutover', 'experiment-rollback', 'production', 'production-cutover', 'production-rollback', 'infra'];
+const ALL_ENVIRONMENTS = ['experiment', 'experiment-cutover', 'experiment-rollback', 'production', 'production-cutover', 'production-rollback', 'infra-plan', 'infra', 'infra-destroy'];
 const GATE = {
   wait_timer: 0,
   prevent_self_review: true,
@@ -214,9 +214,11 @@ describe('github:setup environments', () => {
     const puts = github.writes();
     expect(puts.map((r) => `${r.method} ${r.path}`)).toEqual(ALL_ENVIRONMENTS.map((e) => `PUT /repos/${OWNER}/${REPO}/environments/${e}`));
     const bodyOf = (env: string) => puts.find((r) => r.path.endsWith(`/environments/${env}`))!.body;
-    for (const gated of ['experiment-cutover', 'experiment-rollback', 'production-cutover', 'production-rollback', 'infra']) expect(bodyOf(gated)).toEqual(GATE);
+    for (const gated of ['experiment-cutover', 'experiment-rollback', 'production-cutover', 'production-rollback', 'infra', 'infra-destroy']) expect(bodyOf(gated)).toEqual(GATE);
     for (const db of ['experiment', 'production']) expect(bodyOf(db)).toEqual(UNGATED);
-    expect(result.environments.map((e) => e.action)).toEqual(Array(7).fill('created'));
+    // The pull-request plan job runs on the PR's branch: any branch, and only a read-only role behind it.
+    expect(bodyOf('infra-plan')).toEqual({ ...UNGATED, deployment_branch_policy: null });
+    expect(result.environments.map((e) => e.action)).toEqual(Array(9).fill('created'));
     expect(github.requests.every((r) => r.authorization === `token ${TOKEN}`)).toBe(true);
   });
 
@@ -225,7 +227,7 @@ describe('github:setup environments', () => {
     const firstBodies = github.writes().map((r) => JSON.stringify(r.body));
     github.requests = [];
     const again = await setup();
-    expect(again.environments.map((e) => e.action)).toEqual(Array(7).fill('updated'));
+    expect(again.environments.map((e) => e.action)).toEqual(Array(9).fill('updated'));
     expect([...github.environments.keys()].sort()).toEqual([...ALL_ENVIRONMENTS].sort());
     const writes = github.writes();
     expect(writes.every((r) => r.method === 'PUT')).toBe(true);
@@ -234,7 +236,7 @@ describe('github:setup environments', () => {
 
   it('lists what each environment lacks, where the workflows read it: secrets as secrets, the rest as variables', async () => {
     github.repoSecrets = ['PGSHIFT_SOURCE_URL']; // repository level: every job sees it
-    github.repoVariables = ['PGSHIFT_AWS_ROLE_ARN', 'PGSHIFT_AWS_REGION'];
+    github.repoVariables = ['PGSHIFT_AWS_ROLE_ARN', 'PGSHIFT_AWS_REGION', 'PGSHIFT_INFRA_PLAN_ROLE_ARN', 'PGSHIFT_INFRA_APPLY_ROLE_ARN'];
     await setup();
     github.envVariables.set('experiment', ['PGSHIFT_RDS_INSTANCE_ID', 'PGSHIFT_TARGET_DATABASE']);
     github.envSecrets.set('experiment-cutover', ['PGSHIFT_TARGET_URL', 'PGSHIFT_PGBOUNCER_ADMIN_URL']);
@@ -266,22 +268,17 @@ describe('github:setup environments', () => {
     expect(envFile.missing.filter((m) => m.environment === 'experiment-cutover').map((m) => m.anyOf)).toContainEqual([[{ name: 'PGSHIFT_ENV_FILE', kind: 'variable' }]]);
     const none = await setupEnvironments(gh, { owner: OWNER, repo: REPO, reviewers: 'alice', switchMethod: 'none', environments: ['experiment'] });
     expect(none.missing.filter((m) => m.purpose.startsWith('the switch'))).toEqual([]);
-    expect(none.environments.map((e) => e.name)).toEqual(['experiment', 'experiment-cutover', 'experiment-rollback', 'infra']);
+    expect(none.environments.map((e) => e.name)).toEqual(['experiment', 'experiment-cutover', 'experiment-rollback', 'infra-plan', 'infra', 'infra-destroy']);
   });
 
-  it('with nothing set, every environment reports its needs, infra its role', async () => {
+  it('with nothing set, every environment reports its needs, the infra ones their roles', async () => {
+    github.repoVariables = ['PGSHIFT_AWS_REGION'];
     const result = await setup();
-    expect(result.missing.filter((m) => m.environment === 'infra')).toEqual([
-      {
-        environment: 'infra',
-        purpose: 'the IAM role terraform assumes through OIDC',
-        anyOf: [
-          [
-            { name: 'PGSHIFT_AWS_ROLE_ARN', kind: 'variable' },
-            { name: 'PGSHIFT_AWS_REGION', kind: 'variable' },
-          ],
-        ],
-      },
+    const infra = result.missing.filter((m) => m.environment.startsWith('infra'));
+    expect(infra).toEqual([
+      { environment: 'infra-plan', purpose: 'the read-only role terraform plan assumes', anyOf: [[{ name: 'PGSHIFT_INFRA_PLAN_ROLE_ARN', kind: 'variable' }]] },
+      { environment: 'infra', purpose: 'the role terraform apply/destroy assumes', anyOf: [[{ name: 'PGSHIFT_INFRA_APPLY_ROLE_ARN', kind: 'variable' }]] },
+      { environment: 'infra-destroy', purpose: 'the role terraform apply/destroy assumes', anyOf: [[{ name: 'PGSHIFT_INFRA_APPLY_ROLE_ARN', kind: 'variable' }]] },
     ]);
     expect(result.missing.filter((m) => m.environment === 'production').map((m) => m.purpose)).toEqual(['source connection', 'target connection']);
   });
@@ -290,7 +287,7 @@ describe('github:setup environments', () => {
     const result = await setup({ dryRun: true });
     expect(github.writes()).toEqual([]);
     expect(github.environments.size).toBe(0);
-    expect(result.environments.map((e) => e.action)).toEqual(Array(7).fill('would create'));
+    expect(result.environments.map((e) => e.action)).toEqual(Array(9).fill('would create'));
     expect(formatSetupResult(result)).toMatch(/^Dry run — nothing changed\./);
   });
 
@@ -397,9 +394,9 @@ describe('the scripts, run as a person or a workflow runs them', () => {
     expect(res.stdout).toMatch(/created\s+production-cutover\s+cutover approval gate; required reviewers alice, tasteam\/dba, no self-review; protected branches only/);
     expect(res.stdout).toContain('Missing (environment: what');
     expect(res.stdout + res.stderr).not.toContain(TOKEN);
-    expect(github.environments.size).toBe(7);
+    expect(github.environments.size).toBe(9);
     const again = await run('scripts/github-setup.ts', ['--repo', `${OWNER}/${REPO}`, '--reviewers', 'alice,tasteam/dba', '--json']);
-    expect(JSON.parse(again.stdout).environments.map((e: { action: string }) => e.action)).toEqual(Array(7).fill('updated'));
+    expect(JSON.parse(again.stdout).environments.map((e: { action: string }) => e.action)).toEqual(Array(9).fill('updated'));
   });
 
   it('github:setup fails in one line, exit 2, without the token, when GitHub rejects it', async () => {
