@@ -45,6 +45,9 @@ export async function bundleAction(phase) {
     quiet: true,
     // Keep the build cache out of the picture: a cached build must never hide a changed source.
     cache: false,
+    // Type errors are tsc's job (npm test runs it); the bundle only needs the JavaScript, and a
+    // type error elsewhere in the project must not block building an unrelated action.
+    transpileOnly: true,
   });
   const files = { 'index.js': code };
   for (const [name, asset] of Object.entries(assets)) files[name] = asset.source;
@@ -62,6 +65,8 @@ function parseArgs(argv) {
 }
 
 async function main() {
+  // Module ids in the bundle derive from paths relative to the build context: always build from the root.
+  process.chdir(root);
   const args = parseArgs(process.argv.slice(2));
   const all = bundledActions();
   const unknown = args.only.filter((p) => !all.includes(p));

@@ -3,37 +3,46 @@
  * or an RDS instance identifier, looked up through src/aws (endpoint from RDS, password from
  * the Secrets Manager secret RDS manages) with the job's OIDC credentials.
  */
+import type { AwsCheck } from '../../src/aws/checks.js';
+import { resolveRdsTarget } from '../../src/aws/target-lookup.js';
 import { usageError } from '../../src/errors.js';
 import { parseConnInfo, type ConnInfo } from '../../src/postgres/conninfo.js';
-import { text, required } from './inputs.js';
+import { maskConnectionUrl, text, required } from './inputs.js';
 
 export interface Connections {
   source: ConnInfo;
   target: ConnInfo;
   /** The source as the target reaches it (subscription CONNECTION); the source itself when not given. */
   sourceFromTarget: ConnInfo;
+  /** RDS-side checks (status, rds.logical_replication in effect, access, backups) when the target came from rds-instance-id. */
+  awsChecks: AwsCheck[];
 }
 
 export async function connectionsFromInputs(): Promise<Connections> {
   const caBundle = text('ca-bundle');
   const source = parseConnInfo(required('source-url'), 'source', { caBundle });
-  const target = await targetFromInputs(caBundle);
+  const { target, awsChecks } = await targetFromInputs(caBundle);
   const sftUrl = text('source-from-target-url');
   const sourceFromTarget = sftUrl ? parseConnInfo(sftUrl, 'source', { caBundle }) : source;
-  return { source, target, sourceFromTarget };
+  return { source, target, sourceFromTarget, awsChecks };
 }
 
-async function targetFromInputs(caBundle: string | undefined): Promise<ConnInfo> {
+async function targetFromInputs(caBundle: string | undefined): Promise<{ target: ConnInfo; awsChecks: AwsCheck[] }> {
   const url = text('target-url');
   const instanceId = text('rds-instance-id');
   if (url && instanceId) {
     throw usageError('both target-url and rds-instance-id are set', 'set only one: the URL, or the RDS instance identifier to look the endpoint up');
   }
-  if (url) return parseConnInfo(url, 'target', { caBundle });
+  if (url) return { target: parseConnInfo(url, 'target', { caBundle }), awsChecks: [] };
   if (instanceId) return rdsTarget(instanceId, caBundle);
   throw usageError('no target: target-url and rds-instance-id are both empty', 'pass target-url from a secret, or rds-instance-id with aws-region');
 }
 
-async function rdsTarget(instanceId: string, _caBundle: string | undefined): Promise<ConnInfo> {
-  throw usageError(`rds-instance-id '${instanceId}' cannot be resolved by this build`, 'pass target-url instead');
+async function rdsTarget(instanceId: string, caBundle: string | undefined): Promise<{ target: ConnInfo; awsChecks: AwsCheck[] }> {
+  const database = text('target-database');
+  if (!database) throw usageError('rds-instance-id is set but target-database is empty', 'set target-database to the database to migrate into on the RDS instance');
+  const rds = await resolveRdsTarget({ dbInstanceIdentifier: instanceId, database, region: text('aws-region'), caBundle });
+  // The URL carries the RDS-managed master password read from Secrets Manager: mask it before anything logs.
+  maskConnectionUrl(rds.url);
+  return { target: rds.info, awsChecks: rds.checks };
 }

@@ -28,7 +28,7 @@ export function runbookLine(phase: Phase): string {
  * a detail string is reduced to host:port/db before it reaches the file.
  */
 export async function writeSummary(markdown: string): Promise<void> {
-  if (!process.env[core.SUMMARY_ENV_VAR]) return; // not in a runner (a local dry run): nothing to write to
+  if (!process.env.GITHUB_STEP_SUMMARY) return; // not in a runner (a local dry run): nothing to write to
   await core.summary.addRaw(redact(markdown), true).write();
 }
 

@@ -1,0 +1,155 @@
+/**
+ * Action adapter for `cdc start | status | stop`. start subscribes the target from full-load's
+ * slot; start and status then watch the lag (one sample a second, by LSN and by heartbeat) for
+ * the chart and the outputs, waiting up to wait-caught-up seconds for the lag to fall to max-lag.
+ */
+import { cdcStatus, startCdc, stopCdc, type CdcStatus, type StartCdcResult, type StopCdcResult } from '../../../src/engine/cdc/index.js';
+import { migrationNames, type MigrationNames } from '../../../src/engine/names.js';
+import type { ConnInfo } from '../../../src/postgres/conninfo.js';
+import { checkFailed } from '../../../src/errors.js';
+import { connectionsFromInputs } from '../../shared/connections.js';
+import { choice, int, text } from '../../shared/inputs.js';
+import { actionsLogger, group } from '../../shared/logger.js';
+import { bytes, code, count, duration, heading, lagChart, qualifiedName, table, type LagPoint } from '../../shared/render.js';
+import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
+import type { Annotation } from '../../shared/summary.js';
+
+type Command = 'start' | 'status' | 'stop';
+
+async function run(): Promise<PhaseOutcome> {
+  const command = choice<Command>('command', ['start', 'status', 'stop']);
+  const { source, target, sourceFromTarget } = await connectionsFromInputs();
+  const base = migrationNames(text('name') ?? 'pgshift');
+  // full-load's slot-name output; the same as the derived name unless someone renamed it.
+  const names: MigrationNames = { ...base, slot: text('slot-name') ?? base.slot };
+  const log = actionsLogger();
+  if (command === 'stop') {
+    const stopped = await group('cdc stop', () => stopCdc({ source, target, names, log }));
+    return stopOutcome(stopped, names);
+  }
+  let started: StartCdcResult | undefined;
+  if (command === 'start') started = await group('cdc start', () => startCdc({ source, sourceFromTarget, target, names, createHelperIndexes: true, log }));
+  const maxLag = int('max-lag', { min: 0, fallback: 0 })!;
+  const waitSeconds = int('wait-caught-up', { min: 0, fallback: 0 })!;
+  const watched = await group('replication lag', () => watchLag({ source, target, names, maxLag, waitSeconds, log }));
+  return watchOutcome(command, started, watched, maxLag, waitSeconds);
+}
+
+interface Watched {
+  samples: CdcStatus[];
+  caughtUp: boolean;
+}
+
+/** Sample once a second: at least a few samples for the chart, until caught up or the wait runs out. */
+async function watchLag(o: { source: ConnInfo; target: ConnInfo; names: MigrationNames; maxLag: number; waitSeconds: number; log: ReturnType<typeof actionsLogger> }): Promise<Watched> {
+  const minSamples = 5;
+  const deadline = Date.now() + o.waitSeconds * 1000;
+  const samples: CdcStatus[] = [];
+  for (;;) {
+    const began = Date.now();
+    const s = await cdcStatus({ source: o.source, target: o.target, names: o.names });
+    samples.push(s);
+    o.log.progress(`lag ${s.lagBytes ?? '?'} bytes, ${s.lagMs ?? (s.lagMsAtLeast !== null ? `>${s.lagMsAtLeast}` : '?')} ms, slot retains ${bytes(s.retained.bytes)}`);
+    const caughtUp = isCaughtUp(s, o.maxLag);
+    if (samples.length >= minSamples && (caughtUp || Date.now() >= deadline)) return { samples, caughtUp };
+    await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - began))));
+  }
+}
+
+const isCaughtUp = (s: CdcStatus, maxLag: number) => s.subscription?.workerRunning === true && s.lagBytes !== null && s.lagBytes <= maxLag;
+
+function watchOutcome(command: Command, started: StartCdcResult | undefined, w: Watched, maxLag: number, waitSeconds: number): PhaseOutcome {
+  const last = w.samples[w.samples.length - 1]!;
+  const verdict = last.verdict === 'critical' ? 'failing' : w.caughtUp ? 'streaming' : 'catching-up';
+  const annotations: Annotation[] = last.findings.map((f) => ({ level: f.level === 'critical' ? 'error' : 'warning', title: `cdc ${f.level}`, message: f.message }));
+  let failure: string | undefined;
+  if (last.verdict === 'critical') failure = `cdc ${command}: ${last.findings.filter((f) => f.level === 'critical').map((f) => f.message).join('; ') || 'critical state'} — see runbooks/cdc.md`;
+  else if (waitSeconds > 0 && !w.caughtUp) failure = checkFailed(`cdc ${command}: the target did not catch up to ${count(maxLag)} bytes of lag within ${waitSeconds} s (now ${count(last.lagBytes)} bytes)`, 'read the lag chart; if it falls, run cdc status again with a longer wait').oneLine();
+  return {
+    report: { command, start: started ?? null, caughtUp: w.caughtUp, status: last, series: w.samples.map(point) },
+    outputs: {
+      subscription: last.subscription?.name ?? started?.subscription ?? '',
+      'slot-name': last.slot?.slotName ?? started?.slotName ?? '',
+      'lag-bytes': last.lagBytes ?? '',
+      'lag-ms': last.lagMs ?? '',
+      'retained-wal-bytes': last.retained.bytes,
+      verdict,
+    },
+    summary: renderWatch(command, started, w, verdict, maxLag),
+    annotations,
+    failure,
+  };
+}
+
+const point = (s: CdcStatus): LagPoint => ({ at: s.at, lagBytes: s.lagBytes, lagMs: s.lagMs ?? s.lagMsAtLeast });
+
+function renderWatch(command: Command, started: StartCdcResult | undefined, w: Watched, verdict: string, maxLag: number): string {
+  const last = w.samples[w.samples.length - 1]!;
+  const icon = verdict === 'failing' ? '❌' : verdict === 'streaming' ? '✅' : '⏳';
+  const lagMs = last.lagMs !== null ? duration(last.lagMs) : last.lagMsAtLeast !== null ? `more than ${duration(last.lagMsAtLeast)}` : '–';
+  const parts = [
+    `${icon} **${verdict}** — lag ${count(last.lagBytes)} bytes (by LSN; caught up means ≤ ${count(maxLag)}), ${lagMs} for a commit to reach the target; ` +
+      `the slot keeps ${bytes(last.retained.bytes)} of WAL on the source (warn at ${bytes(last.retained.warnBytes)}, stop at ${bytes(last.retained.maxBytes)}).`,
+  ];
+  if (started) {
+    parts.push(
+      table(
+        ['cdc start', 'value'],
+        [
+          ['subscription', code(started.subscription)],
+          ['publication / slot', `${code(started.publication)} / ${code(started.slotName)}`],
+          ['streaming from LSN', started.startLsn ? code(started.startLsn) : '–'],
+          ['options', started.options.map((o) => `${o.option}=${o.value}`).join(', ') || '–'],
+          ['options skipped', started.skippedOptions.map((o) => `${o.option} (${o.reason})`).join(', ') || '–'],
+          ['helper indexes for REPLICA IDENTITY FULL', started.helperIndexes.map((i) => qualifiedName(i)).join(', ') || '–'],
+          ['took', duration(started.seconds * 1000)],
+        ],
+      ),
+    );
+  }
+  parts.push(heading(3, 'Replication lag'), lagChart(w.samples.map(point)));
+  const sub = last.subscription;
+  parts.push(
+    table(
+      ['state', 'value'],
+      [
+        ['subscription', sub ? `${code(sub.name)} ${sub.enabled ? 'enabled' : 'DISABLED'}, worker ${sub.workerRunning ? 'running' : 'NOT running'}` : 'none'],
+        ['apply / sync errors', sub ? `${sub.applyErrorCount ?? '–'} / ${sub.syncErrorCount ?? '–'}` : '–'],
+        ['source LSN / applied LSN', `${code(last.sourceLsn)} / ${last.appliedLsn ? code(last.appliedLsn) : '–'}`],
+        ['slot', last.slot ? `${code(last.slot.slotName)} ${last.slot.active ? 'active' : 'inactive'}, wal_status ${last.retained.walStatus ?? '–'}` : 'none'],
+        ['REPLICA IDENTITY FULL without an index on the target', last.fullIdentityWithoutIndex.map(qualifiedName).join(', ') || '–'],
+      ],
+    ),
+  );
+  const notReady = last.tables.filter((t) => t.state !== 'ready');
+  if (notReady.length) parts.push(table(['table not ready', 'sync state'], notReady.map((t) => [qualifiedName(t), t.state])));
+  if (last.findings.length) parts.push(last.findings.map((f) => `- ${f.level === 'critical' ? '❌' : '⚠️'} ${f.message}`).join('\n'));
+  return parts.join('\n\n');
+}
+
+function stopOutcome(r: StopCdcResult, names: MigrationNames): PhaseOutcome {
+  const lines = [
+    r.nothingToDo ? '✅ **stopped** — nothing was left to drop (stop had already run).' : '✅ **stopped**',
+    table(
+      ['object', 'result'],
+      [
+        [`subscription ${names.subscription} (target)`, r.droppedSubscription ? 'dropped' : 'not present'],
+        ['slots (source)', r.droppedSlots.join(', ') || 'none dropped'],
+        [`publication ${names.publication} (source)`, r.droppedPublication ? 'dropped' : 'not present'],
+        ['source reachable', r.sourceReachable ? 'yes' : `NO — ${r.sourceError ?? ''}`],
+      ],
+    ),
+  ];
+  if (r.leftovers.length) {
+    lines[0] = '⚠️ **stopped, with leftovers on the source** — run this on the source as soon as it is reachable:';
+    lines.push(table(['left on the source', 'drop it with'], r.leftovers.map((l) => [`${l.kind} ${l.name}`, code(l.sql)])));
+  }
+  return {
+    report: { command: 'stop', stop: r },
+    outputs: { subscription: names.subscription, 'slot-name': names.slot, verdict: 'stopped' },
+    summary: lines.join('\n\n'),
+    annotations: r.leftovers.map((l) => ({ level: 'warning', title: 'left on the source', message: `${l.kind} ${l.name} is still on the source (it keeps WAL): ${l.sql}` })),
+  };
+}
+
+await runPhaseAction({ phase: 'cdc', title: 'cdc', run });
