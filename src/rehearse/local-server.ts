@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { PgshiftError } from '../errors.js';
 
 const execFile = promisify(execFileCb);
 const require = createRequire(import.meta.url);
@@ -38,19 +39,20 @@ export interface LocalServerOptions {
   settings?: Record<string, string | number>;
 }
 
-interface RunAs {
+export interface RunAs {
   uid?: number;
   gid?: number;
 }
 
-function postgresUser(): RunAs {
+/** PostgreSQL and PgBouncer refuse to run as root: when we are root, they run as the OS user postgres. */
+export function postgresUser(what = 'PostgreSQL'): RunAs {
   if (process.getuid?.() !== 0) return {};
   try {
     const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
     const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
     return { uid, gid };
   } catch {
-    throw new Error('running as root needs the OS user postgres (apt-get install -y postgresql-common, or useradd postgres)');
+    throw new PgshiftError('internal', `${what} refuses to run as root and there is no OS user postgres`, 'run bash scripts/test-deps.sh (installs postgresql-common) or useradd postgres');
   }
 }
 

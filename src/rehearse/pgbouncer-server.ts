@@ -6,7 +6,8 @@
  * PgBouncer refuses to run as root, so when we are root it runs as the OS user `postgres`
  * (the same user as the local PostgreSQL servers), and its files are owned by that user.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { postgresUser } from './local-server.js';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -58,23 +59,6 @@ export interface LocalPgBouncer {
   log(): string;
   /** Stop PgBouncer and delete its directory. */
   stop(): Promise<void>;
-}
-
-interface RunAs {
-  uid?: number;
-  gid?: number;
-}
-
-function postgresUser(): RunAs {
-  if (process.getuid?.() !== 0) return {};
-  try {
-    return {
-      uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()),
-      gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()),
-    };
-  } catch {
-    throw new PgshiftError('internal', 'PgBouncer refuses to run as root and there is no OS user postgres', 'run bash scripts/test-deps.sh (installs postgresql-common) or useradd postgres');
-  }
 }
 
 export function pgbouncerBinary(): string {
@@ -134,7 +118,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Start PgBouncer in the foreground as a child process and wait until it accepts connections. */
 export async function startPgBouncer(opts: PgBouncerOptions): Promise<LocalPgBouncer> {
   const binary = pgbouncerBinary();
-  const runAs = postgresUser();
+  const runAs = postgresUser('PgBouncer');
   const dir = mkdtempSync(join(tmpdir(), 'pgshift-pgbouncer-'));
   const host = '127.0.0.1';
   const port = opts.port ?? (await freePort());
