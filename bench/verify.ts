@@ -218,7 +218,7 @@ async function stringAggLimit(sourceUrl: string): Promise<void> {
       await c.query(`SELECT md5(string_agg(t::text, '' ORDER BY id)) FROM public.big_text t`);
       console.log(`string_agg over ${mb(Number(size))} of text unexpectedly succeeded`);
     } catch (err) {
-      console.log(`plan's checksum on a table with ${mb(Number(size))} of text: failed after ${seconds(performance.now() - started)}: ${(err as Error).message}`);
+      console.log(`plan's checksum on a table with ${mb(Number(size))} of text: failed after ${seconds(performance.now() - started)}: ${(err as Error).message}${(err as { detail?: string }).detail ? ` (${(err as { detail?: string }).detail})` : ''}`);
     }
     const ours = performance.now();
     const { rows } = await c.query(`SELECT count(*) AS n, sum(hashtextextended(t::text, 0)) AS h FROM public.big_text t`);

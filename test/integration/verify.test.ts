@@ -4,7 +4,8 @@
  * write would change it, and the report checked for the table, the category and the key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshPair, type TestPair } from '../support/databases.js';
+import { admin, freshPair, type TestPair } from '../support/databases.js';
+import { snapshotSchema } from '../../src/engine/verify/schema-snapshot.js';
 import { silentLogger } from '../../src/report/logger.js';
 import { runVerify, type VerifyOptions } from '../../src/engine/verify/verify.js';
 import { verifyExitCode, type TableVerdict, type VerifyReport } from '../../src/engine/verify/report.js';
@@ -229,6 +230,8 @@ describe('verify: schema drift, sequences, missing tables', () => {
   });
 
   it('DDL on the source after the copy shows up as schema drift; data is compared on the common columns', async () => {
+    // What full-load would keep: the source's schema at copy time.
+    const atFullLoad = await admin('source', pair.name, (c) => snapshotSchema(c));
     await pair.src(`ALTER TABLE public.accounts ADD COLUMN "nick name" text`);
     await pair.src(`CREATE INDEX accounts_created ON public.accounts (created)`);
     await pair.src(`CREATE TABLE public.only_on_source (id int PRIMARY KEY)`);
@@ -250,6 +253,12 @@ describe('verify: schema drift, sequences, missing tables', () => {
     expect(accounts.notes.join(' ')).toContain('nick name');
     expect(tableOf(report, 'public', 'only_on_source')).toMatchObject({ verdict: 'missing-on-target', sourceRows: 2, targetRows: null });
     expect(report.ok).toBe(false);
+    expect(report.sourceChangedSinceSnapshot).toBeUndefined();
+
+    const sinceFullLoad = await verify(pair, { mode: 'fast', expectSchema: JSON.parse(JSON.stringify(atFullLoad)) });
+    expect(sinceFullLoad.sourceChangedSinceSnapshot).toEqual(
+      expect.arrayContaining([{ kind: 'column', object: 'public.accounts.nick name', change: 'added', after: 'text' }]),
+    );
   });
 });
 

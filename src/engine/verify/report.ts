@@ -1,6 +1,6 @@
 /** What verify hands back: per-table verdicts, sequences, materialized views, schema drift. Adapters render it. */
 import type { RelationName } from '../../postgres/sql.js';
-import type { SchemaDifference } from './schema-snapshot.js';
+import type { SchemaChange, SchemaDifference } from './schema-snapshot.js';
 
 export type VerifyMode = 'fast' | 'full';
 
@@ -86,8 +86,8 @@ export interface VerifyReport {
   materializedViews: MaterializedViewComparison[];
   /** Source vs target, from the catalogs. DDL run on the source after full-load shows up here (DDL is not replicated). */
   schemaDrift: SchemaDifference[];
-  /** Only with expectSchema: how the source changed since that snapshot was taken. */
-  sourceChangedSinceSnapshot?: SchemaDifference[];
+  /** Only with expectSchema: how the source changed since that snapshot was taken (informational; drift above is what counts). */
+  sourceChangedSinceSnapshot?: SchemaChange[];
   summary: VerifySummary;
 }
 

@@ -179,3 +179,22 @@ export function diffSchemas(source: SchemaSnapshot, target: SchemaSnapshot): Sch
   }
   return out;
 }
+
+/** How one object changed between an earlier snapshot and now (e.g. the source since full-load). */
+export interface SchemaChange {
+  kind: SchemaObjectKind;
+  object: string;
+  change: 'added' | 'removed' | 'changed';
+  before?: string;
+  after?: string;
+}
+
+export function schemaChangesSince(before: SchemaSnapshot, now: SchemaSnapshot): SchemaChange[] {
+  return diffSchemas(before, now).map((d) => ({
+    kind: d.kind,
+    object: d.object,
+    change: d.change === 'missing-on-target' ? 'removed' : d.change === 'extra-on-target' ? 'added' : 'changed',
+    ...(d.source !== undefined ? { before: d.source } : {}),
+    ...(d.target !== undefined ? { after: d.target } : {}),
+  }));
+}

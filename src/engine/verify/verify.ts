@@ -19,7 +19,7 @@ import type { Logger } from '../../report/logger.js';
 import { compareChunk, narrowChunks, planChunks, splitRange, type ChunkComparison } from './chunks.js';
 import { compareMultiset, narrowMultiset, type MultisetComparison } from './multiset.js';
 import type { KeyRange, KeyTuple } from './row-sql.js';
-import { diffSchemas, snapshotSchema, type SchemaDifference, type SchemaSnapshot } from './schema-snapshot.js';
+import { diffSchemas, schemaChangesSince, snapshotSchema, type SchemaChange, type SchemaDifference, type SchemaSnapshot } from './schema-snapshot.js';
 import { compareMaterializedViews, compareSequences } from './sequences.js';
 import { closeSessionPairs, openSessionPairs, runOnPairs, type SessionPair } from './session.js';
 import { listVerifyTables, type VerifyTable } from './tables.js';
@@ -125,11 +125,11 @@ async function listTables(pair: SessionPair, opts: VerifyOptions): Promise<Verif
 }
 
 // Step 3
-async function compareSchemas(pair: SessionPair, opts: VerifyOptions): Promise<{ drift: SchemaDifference[]; sinceSnapshot?: SchemaDifference[] }> {
+async function compareSchemas(pair: SessionPair, opts: VerifyOptions): Promise<{ drift: SchemaDifference[]; sinceSnapshot?: SchemaChange[] }> {
   const [source, target] = await Promise.all([snapshotSchema(pair.source), snapshotSchema(pair.target)]);
   const drift = diffSchemas(source, target);
   if (drift.length) opts.log.warn(`verify: ${drift.length} schema difference(s) between source and target`);
-  return { drift, sinceSnapshot: opts.expectSchema ? diffSchemas(opts.expectSchema, source) : undefined };
+  return { drift, sinceSnapshot: opts.expectSchema ? schemaChangesSince(opts.expectSchema, source) : undefined };
 }
 
 /** Table-level failures name the table; the driver's message is redacted. */
@@ -328,7 +328,7 @@ function buildReport(input: {
   opts: VerifyOptions;
   startedAt: Date;
   checks: TableCheck[];
-  schema: { drift: SchemaDifference[]; sinceSnapshot?: SchemaDifference[] };
+  schema: { drift: SchemaDifference[]; sinceSnapshot?: SchemaChange[] };
   sequences: VerifyReport['sequences'];
   materializedViews: VerifyReport['materializedViews'];
   hadCatchUp: boolean;
