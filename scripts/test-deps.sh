@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need that npm does not bring: PostgreSQL 15 client tools (pg_dump,
-# pg_restore, pgbench), PgBouncer, and pgcopydb for the benchmark. apt-get when root; otherwise
+# pg_restore, pgbench), PgBouncer, and shellcheck for the shell scripts. apt-get when root; otherwise
 # one clear line naming the packages to install.
 set -euo pipefail
 
@@ -9,6 +9,7 @@ command -v pg_dump >/dev/null 2>&1 && [ -x /usr/lib/postgresql/15/bin/pg_dump ] 
 [ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null 2>&1 || need+=(pgbouncer)
 command -v pgbench >/dev/null 2>&1 || [ -x /usr/lib/postgresql/15/bin/pgbench ] || need+=(postgresql-contrib)
 id postgres >/dev/null 2>&1 || need+=(postgresql-common)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0
