@@ -73,6 +73,11 @@ export interface ExperimentConfig {
     sshUser: string;
     /** Who may SSH in. Empty: no port 22 at all, use `aws ssm start-session`. */
     adminCidrs: string[];
+    /**
+     * Put the runner's service user in the docker group so pgshift can `docker exec` into the source
+     * container. That group is root on the host in all but name: leave it off when PostgreSQL's port is published.
+     */
+    runnerDockerExec: boolean;
   };
   database: DatabaseConfig;
 }
@@ -165,6 +170,7 @@ export function parseConfig(raw: unknown, origin = 'infra/config.json'): InfraCo
     need(Number.isInteger(e.source?.rootVolumeGb) && e.source.rootVolumeGb >= 8, 'experiment.source.rootVolumeGb: at least the AMI\'s root volume (30 in v1)');
     need(isNonEmpty(e.source?.sshUser), 'experiment.source.sshUser: the AMI\'s login user, e.g. "ubuntu"');
     checkAdminCidrs(e.source?.adminCidrs, 'experiment.source.adminCidrs', problems);
+    need(typeof e.source?.runnerDockerExec === 'boolean', 'experiment.source.runnerDockerExec: true only if pgshift must `docker exec` into the source container (docker group = root on the host)');
     checkDatabase(e.database, 'experiment.database', problems);
     const cidrs = [e.vpcCidr, e.publicSubnetCidr, ...(e.privateSubnetCidrs ?? [])];
     if (cidrs.every(isCidr) && e.privateSubnetCidrs?.length === 2) {

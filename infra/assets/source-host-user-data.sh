@@ -9,10 +9,10 @@ umask 022
 exec >>/var/log/pgshift-source-setup.log 2>&1
 echo "pgshift setup started $(date -u +%FT%TZ)"
 
-#@pgshift-settings (replaced at synth time by REGION, REPOSITORY, RUNNER_LABEL, TOKEN_PARAMETER, RUNNER_VERSION, PG_CLIENT_MAJOR)
+#@pgshift-settings (replaced at synth time by REGION, REPOSITORY, RUNNER_LABEL, TOKEN_PARAMETER, RUNNER_VERSION, PG_CLIENT_MAJOR, DOCKER_EXEC)
 
 RUNNER_USER=pgshift-runner
-RUNNER_DIR=/opt/actions-runner
+RUNNER_DIR=/opt/pgshift-runner
 
 # Networking can blink at first boot (the Elastic IP replaces the launch address): retry what goes online.
 retry() {
@@ -63,8 +63,9 @@ install_packages() {
 
 create_runner_user() {
   id "$RUNNER_USER" >/dev/null 2>&1 || useradd --system --create-home --shell /bin/bash "$RUNNER_USER"
-  # The source PostgreSQL runs in Docker: `docker exec` (the container's own pg_dump) needs the docker group.
-  if getent group docker >/dev/null; then usermod -aG docker "$RUNNER_USER"; fi
+  # Docker group membership is root on this host in all but name; only when pgshift must run the tools
+  # inside the container (`docker exec`). Otherwise the runner reaches PostgreSQL over TCP like any client.
+  if [ "$DOCKER_EXEC" = 1 ] && getent group docker >/dev/null; then usermod -aG docker "$RUNNER_USER"; fi
 }
 
 download_runner() {

@@ -11,6 +11,8 @@ export interface UserDataSettings {
   tokenParameter: string;
   runnerVersion: string;
   pgClientMajor: string;
+  /** Put the runner user in the docker group (root-equivalent): only for `docker exec` access to the source. */
+  dockerExec: boolean;
 }
 
 const SCRIPT = fileURLToPath(new URL('../assets/source-host-user-data.sh', import.meta.url));
@@ -26,6 +28,7 @@ export function renderUserData(settings: UserDataSettings): string {
     `TOKEN_PARAMETER=${shellQuote(settings.tokenParameter)}`,
     `RUNNER_VERSION=${shellQuote(settings.runnerVersion)}`,
     `PG_CLIENT_MAJOR=${shellQuote(settings.pgClientMajor)}`,
+    `DOCKER_EXEC=${settings.dockerExec ? '1' : '0'}`,
   ];
   return template.replace(MARKER, () => lines.join('\n'));
 }

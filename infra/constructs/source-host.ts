@@ -90,6 +90,7 @@ export class SourceHost extends Construct {
       tokenParameter: github.runnerTokenParameter,
       runnerVersion: github.runnerVersion,
       pgClientMajor: '17',
+      dockerExec: config.source.runnerDockerExec,
     });
 
     this.instance = new Instance(this, 'instance', {

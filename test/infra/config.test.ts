@@ -38,6 +38,10 @@ describe('parseConfig', () => {
     expect(exampleConfig((c) => { c.experiment.source.adminCidrs = []; }).experiment.source.adminCidrs).toEqual([]);
   });
 
+  it('requires an explicit choice about docker group access for the runner', () => {
+    expect(refusal((c) => { delete c.experiment.source.runnerDockerExec; })).toMatch(/experiment\.source\.runnerDockerExec: true only if/);
+  });
+
   it('refuses backups off (0 days) or over the RDS maximum', () => {
     expect(refusal((c) => { c.experiment.database.backupRetentionDays = 0; })).toMatch(/backupRetentionDays: 1–35/);
     expect(refusal((c) => { c.production.database.backupRetentionDays = 36; })).toMatch(/production\.database\.backupRetentionDays/);

@@ -184,6 +184,7 @@ describe('source EC2', () => {
     expect(script).toMatch(/--labels "\$RUNNER_LABEL"/);
     // Every shell ${...} reaches Terraform escaped, or Terraform would try to evaluate it.
     expect(script.match(/(?<!\$)\$\{/g)).toBeNull();
+    expect(script.split('\n')).toContain('DOCKER_EXEC=0');
     expect(vm.lifecycle).toEqual({ ignore_changes: ['user_data'] });
   });
 

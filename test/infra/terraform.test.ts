@@ -156,7 +156,7 @@ describe('offline plan of 01-single-vpc-rds', () => {
     const [vm] = planned(stack, 'aws_instance');
     const script = renderUserData({
       region: 'ap-northeast-2', repository: 'tasteam/pgshift', runnerLabel: 'pgshift-source',
-      tokenParameter: '/pgshift/github-runner-registration-token', runnerVersion: '', pgClientMajor: '17',
+      tokenParameter: '/pgshift/github-runner-registration-token', runnerVersion: '', pgClientMajor: '17', dockerExec: false,
     });
     expect(vm.user_data).toBe(createHash('sha1').update(script).digest('hex'));
     expect(vm.metadata_options).toEqual([expect.objectContaining({ http_tokens: 'required', http_endpoint: 'enabled', http_put_response_hop_limit: 1 })]);

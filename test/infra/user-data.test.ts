@@ -9,7 +9,7 @@ import { escapeForTerraform, renderUserData, shellQuote } from '../../infra/cons
 
 const settings = {
   region: 'ap-northeast-2', repository: 'tasteam/pgshift', runnerLabel: 'pgshift-source',
-  tokenParameter: '/pgshift/github-runner-registration-token', runnerVersion: '', pgClientMajor: '17',
+  tokenParameter: '/pgshift/github-runner-registration-token', runnerVersion: '', pgClientMajor: '17', dockerExec: false,
 };
 
 const bashSyntaxErrors = (script: string): string => {
@@ -32,7 +32,7 @@ describe('source host user-data', () => {
 
   it('sets every setting once, replacing the marker line', () => {
     for (const line of ["REGION='ap-northeast-2'", "REPOSITORY='tasteam/pgshift'", "RUNNER_LABEL='pgshift-source'",
-      "TOKEN_PARAMETER='/pgshift/github-runner-registration-token'", "RUNNER_VERSION=''", "PG_CLIENT_MAJOR='17'"]) {
+      "TOKEN_PARAMETER='/pgshift/github-runner-registration-token'", "RUNNER_VERSION=''", "PG_CLIENT_MAJOR='17'", 'DOCKER_EXEC=0']) {
       expect(script.split('\n').filter((l) => l === line)).toHaveLength(1);
     }
     expect(script).not.toContain('#@pgshift-settings');
@@ -45,15 +45,19 @@ describe('source host user-data', () => {
     expect(script).toContain('unset ACTIONS_RUNNER_INPUT_TOKEN');
   });
 
-  it('runs the runner as a non-root service user with the docker group, installs the PostgreSQL 17 client, uses IMDSv2', () => {
+  it('runs the runner as a non-root service user, installs the PostgreSQL 17 client, uses IMDSv2', () => {
     expect(script).toContain('useradd --system --create-home --shell /bin/bash "$RUNNER_USER"');
-    expect(script).toContain('usermod -aG docker "$RUNNER_USER"');
     expect(script).toContain('sudo --preserve-env=ACTIONS_RUNNER_INPUT_TOKEN -u "$RUNNER_USER" ./config.sh --unattended');
     expect(script).toContain('./svc.sh install "$RUNNER_USER"');
     expect(script).toContain('apt-get install -y -qq "postgresql-client-${PG_CLIENT_MAJOR}"');
     expect(script).toContain('dnf install -y -q jq unzip tar "postgresql${PG_CLIENT_MAJOR}"');
     expect(script).toContain("-X PUT http://169.254.169.254/latest/api/token");
     expect(script).toContain('sha256sum -c -');
+  });
+
+  it('adds the runner user to the docker group only when asked (docker group = root on the host)', () => {
+    expect(script).toContain('if [ "$DOCKER_EXEC" = 1 ] && getent group docker >/dev/null; then usermod -aG docker "$RUNNER_USER"; fi');
+    expect(renderUserData({ ...settings, dockerExec: true }).split('\n')).toContain('DOCKER_EXEC=1');
   });
 
   it('quotes hostile values so they stay data', () => {
