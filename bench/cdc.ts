@@ -2,7 +2,7 @@
  * Benchmark: CDC lag, native logical replication as the plan sets it up against pgshift's
  * full-load + cdc start, same servers, same load, same run.
  *
- *   npm run bench:cdc -- [--seconds 60] [--rate 2000] [--backlog 285000] [--keep]
+ *   npm run bench:cdc -- [--seconds 60] [--rate 2000] [--backlog 285000] [--methods native,pgshift] [--keep]
  *
  * Starts its own source (PostgreSQL 15) and target (17). For each method, in a fresh database pair:
  *   native   the plan's Phase 2: schema on the target, `CREATE PUBLICATION ... FOR ALL TABLES`, then a
@@ -50,6 +50,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '60' },
     rate: { type: 'string', default: '2000' },
     backlog: { type: 'string', default: '285000' },
+    methods: { type: 'string', default: 'native,pgshift' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
   ]);
   const results: MethodResult[] = [];
   try {
-    for (const method of ['native', 'pgshift'] as Method[]) {
+    for (const method of String(args.methods).split(',') as Method[]) {
       console.error(`\n── ${method} ──`);
       results.push(await runMethod(method, source, target));
     }
@@ -368,7 +369,8 @@ async function caughtUp(source: ConnInfo, slotName: string, timeoutMs: number): 
 // ── report ──────────────────────────────────────────────────────────────────────────────
 
 function report(results: MethodResult[]): void {
-  const [native, pgshift] = results as [MethodResult, MethodResult];
+  const native = results.find((r) => r.method === 'native')!;
+  const pgshift = results.find((r) => r.method === 'pgshift')!;
   const rows: [string, (r: MethodResult) => number, number][] = [
     ['achieved writes/s (pgbench tps)', (r) => r.pgbench.tps, 0],
     ['lag p50, ms (truth)', (r) => r.lagMs.p50, 2],

@@ -108,15 +108,16 @@ export const HEARTBEAT_PREFIX = 'pgshift.heartbeat';
  * advances and its retained WAL is released. The message is transactional and committed with
  * synchronous_commit=on so it is flushed (and so streamed) at once, whatever the server's setting.
  */
-export async function emitHeartbeat(source: pg.Client): Promise<{ lsn: string; at: number }> {
+export async function emitHeartbeat(source: pg.Client): Promise<{ lsn: string; messageLsn: string; at: number }> {
   await source.query('BEGIN');
   try {
     await source.query('SET LOCAL synchronous_commit = on');
-    await source.query('SELECT pg_logical_emit_message(true, $1, $2)', [HEARTBEAT_PREFIX, new Date().toISOString()]);
+    const res = await source.query<{ lsn: string }>('SELECT pg_logical_emit_message(true, $1, $2)::text AS lsn', [HEARTBEAT_PREFIX, new Date().toISOString()]);
+    // Every commit acknowledged before this moment lies before the message in the WAL.
     const at = Date.now();
     await source.query('COMMIT');
     // The commit record follows the message: the insert position after COMMIT covers both.
-    return { lsn: await currentWalLsn(source), at };
+    return { lsn: await currentWalLsn(source), messageLsn: res.rows[0].lsn, at };
   } catch (err) {
     await source.query('ROLLBACK').catch(() => undefined);
     throw err;

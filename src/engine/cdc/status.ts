@@ -113,8 +113,18 @@ async function openStatusSession(opts: CdcStatusOptions): Promise<StatusSession>
     throw err;
   }
   const targetVersion = Number((await target.query('SHOW server_version_num')).rows[0].server_version_num);
+  // The catalog check of FULL tables is the costly part of a sample and changes only with DDL:
+  // under --watch it is refreshed every 30 s, not every sample, to keep the watch off the apply path.
+  let fullIdentity: { at: number; tables: RelationName[] } | undefined;
+  const fullIdentityWithoutIndex = async () => {
+    if (!fullIdentity || Date.now() - fullIdentity.at > 30_000) {
+      const tables = (await fullIdentityTables(source, target, targetVersion)).filter((t) => !t.usableIndexOnTarget).map(({ schema, name }) => ({ schema, name }));
+      fullIdentity = { at: Date.now(), tables };
+    }
+    return fullIdentity.tables;
+  };
   return {
-    sample: () => readStatus(source, target, targetVersion, opts),
+    sample: () => readStatus(source, target, targetVersion, opts, fullIdentityWithoutIndex),
     close: async () => {
       await source.end().catch(() => undefined);
       await target.end().catch(() => undefined);
@@ -123,7 +133,13 @@ async function openStatusSession(opts: CdcStatusOptions): Promise<StatusSession>
 }
 
 /** The steps of one status sample, in order. */
-async function readStatus(source: pg.Client, target: pg.Client, targetVersion: number, opts: CdcStatusOptions): Promise<CdcStatus> {
+async function readStatus(
+  source: pg.Client,
+  target: pg.Client,
+  targetVersion: number,
+  opts: CdcStatusOptions,
+  fullIdentityTablesWithoutIndex: () => Promise<RelationName[]>,
+): Promise<CdcStatus> {
   const { names } = opts;
   const warnBytes = opts.warnRetainedBytes ?? 2 * GiB;
   const maxBytes = opts.maxRetainedBytes ?? 10 * GiB;
@@ -133,7 +149,7 @@ async function readStatus(source: pg.Client, target: pg.Client, targetVersion: n
   const { slot, sourceLsn, appliedLsn } = await readSourcePositions(source, slotName);
   const lagBytes = appliedLsn ? Math.max(0, lsnDiff(sourceLsn, appliedLsn)) : null;
   const probe = slot?.active ? await probeLagMs(source, slotName, opts.probeTimeoutMs ?? 2000) : { lagMs: null, atLeast: null, at: null };
-  const fullIdentityWithoutIndex = (await fullIdentityTables(source, target, targetVersion)).filter((t) => !t.usableIndexOnTarget).map(({ schema, name }) => ({ schema, name }));
+  const fullIdentityWithoutIndex = await fullIdentityTablesWithoutIndex();
   const retainedBytes = slot?.retainedBytes ?? 0;
   const retainedLevel: Verdict = retainedBytes >= maxBytes || slot?.walStatus === 'lost' ? 'critical' : retainedBytes >= warnBytes || slot?.walStatus === 'unreserved' ? 'warn' : 'ok';
   const findings = judge({ subscription, slot, tables, retainedBytes, retainedLevel, warnBytes, maxBytes, fullIdentityWithoutIndex, probe, names });
@@ -216,15 +232,19 @@ async function readSourcePositions(source: pg.Client, slotName: string): Promise
   return { slot, sourceLsn, appliedLsn: applied?.appliedLsn ?? null };
 }
 
-/** Commit a heartbeat and time how long until the subscriber confirms having applied past it. */
+/**
+ * Commit a heartbeat and time how long until the subscriber confirms having applied everything
+ * committed before it: the lag a commit made now would see.
+ */
 async function probeLagMs(source: pg.Client, slotName: string, timeoutMs: number): Promise<{ lagMs: number | null; atLeast: number | null; at: number | null }> {
   const beat = await emitHeartbeat(source);
   for (;;) {
     const pos = await readAppliedPosition(source, slotName);
     const elapsed = Date.now() - beat.at;
-    if (pos?.appliedLsn && compareLsn(pos.appliedLsn, beat.lsn) >= 0) return { lagMs: elapsed, atLeast: null, at: beat.at };
+    // Past the message's start: every transaction committed before the heartbeat is applied.
+    if (pos?.appliedLsn && compareLsn(pos.appliedLsn, beat.messageLsn) > 0) return { lagMs: elapsed, atLeast: null, at: beat.at };
     if (!pos || elapsed >= timeoutMs) return { lagMs: null, atLeast: elapsed, at: beat.at };
-    await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
 
