@@ -1,6 +1,6 @@
 /**
  * Source and target connections from the action inputs. The target is either a URL (a secret)
- * or an RDS instance identifier, looked up through src/aws (endpoint from RDS, password from
+ * or, when no URL is given, an RDS instance identifier looked up through src/aws (endpoint from RDS, password from
  * the Secrets Manager secret RDS manages) with the job's OIDC credentials.
  */
 import type { AwsCheck } from '../../src/aws/checks.js';
@@ -14,6 +14,8 @@ export interface Connections {
   target: ConnInfo;
   /** The source as the target reaches it (subscription CONNECTION); the source itself when not given. */
   sourceFromTarget: ConnInfo;
+  /** The target as the source reaches it (reverse subscription after cutover); the target itself when not given. */
+  targetFromSource: ConnInfo;
   /** RDS-side checks (status, rds.logical_replication in effect, access, backups) when the target came from rds-instance-id. */
   awsChecks: AwsCheck[];
 }
@@ -24,15 +26,15 @@ export async function connectionsFromInputs(): Promise<Connections> {
   const { target, awsChecks } = await targetFromInputs(caBundle);
   const sftUrl = text('source-from-target-url');
   const sourceFromTarget = sftUrl ? parseConnInfo(sftUrl, 'source', { caBundle }) : source;
-  return { source, target, sourceFromTarget, awsChecks };
+  const tfsUrl = text('target-from-source-url');
+  const targetFromSource = tfsUrl ? parseConnInfo(tfsUrl, 'target', { caBundle }) : target;
+  return { source, target, sourceFromTarget, targetFromSource, awsChecks };
 }
 
 async function targetFromInputs(caBundle: string | undefined): Promise<{ target: ConnInfo; awsChecks: AwsCheck[] }> {
   const url = text('target-url');
   const instanceId = text('rds-instance-id');
-  if (url && instanceId) {
-    throw usageError('both target-url and rds-instance-id are set', 'set only one: the URL, or the RDS instance identifier to look the endpoint up');
-  }
+  // With both, the URL wins for the connection; rds-instance-id then only names the instance (pre-cutover snapshot).
   if (url) return { target: parseConnInfo(url, 'target', { caBundle }), awsChecks: [] };
   if (instanceId) return rdsTarget(instanceId, caBundle);
   throw usageError('no target: target-url and rds-instance-id are both empty', 'pass target-url from a secret, or rds-instance-id with aws-region');

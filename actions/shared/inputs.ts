@@ -9,7 +9,7 @@ import { usageError } from '../../src/errors.js';
 import { registerSecret } from '../../src/postgres/redact.js';
 
 /** Inputs that hold a connection URL with a password. */
-export const SECRET_URL_INPUTS = ['source-url', 'target-url', 'source-from-target-url', 'pgbouncer-admin-url', 'app-url'] as const;
+export const SECRET_URL_INPUTS = ['source-url', 'target-url', 'source-from-target-url', 'target-from-source-url', 'pgbouncer-admin-url', 'app-url'] as const;
 
 /**
  * Mask one connection string: the whole URL, the password as written (percent-encoded) and

@@ -1,0 +1,47 @@
+/**
+ * Action adapter for `rollback`: lossless through the reverse replication cutover started; without
+ * it, lists per table what the source lacks and refuses unless accept-data-loss.
+ */
+import { runRollback, type RollbackResult } from '../../../src/engine/cutover/rollback.js';
+import { SwitchoverAborted } from '../../../src/engine/cutover/switchover.js';
+import { connectionsFromInputs } from '../../shared/connections.js';
+import { bool } from '../../shared/inputs.js';
+import { actionsLogger, group } from '../../shared/logger.js';
+import { count, stepsSection, table } from '../../shared/render.js';
+import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
+import { abortedOutcome, isFrozenStep, renderSwitchover, switchoverOptions } from '../../shared/switchover.js';
+
+async function run(): Promise<PhaseOutcome> {
+  const log = actionsLogger();
+  const opts = { ...switchoverOptions(await connectionsFromInputs(), log), acceptDataLoss: bool('accept-data-loss') };
+  let result: RollbackResult;
+  try {
+    result = await group('rollback', () => runRollback(opts));
+  } catch (err) {
+    if (err instanceof SwitchoverAborted) return { ...abortedOutcome('rollback', err, {}), annotations: [{ level: 'error', title: 'rollback aborted', message: err.oneLine() }] };
+    throw err;
+  }
+  if (result.mode === 'lossless') {
+    return {
+      report: result,
+      outputs: { verdict: result.ok ? 'rolled-back' : 'rolled-back-post-check-failed', 'write-freeze-ms': result.writeFreezeMs, 'lost-rows': 0 },
+      summary: renderSwitchover(result, opts.switch.describe()),
+      failure: result.ok ? undefined : `rollback switched, but the post-check write through the application path failed: ${result.postCheck.error ?? 'unknown'}`,
+    };
+  }
+  const lostRows = result.lost.reduce((s, t) => s + t.rows, 0);
+  const summary = [
+    `⚠️ **rolled back without reverse replication** (accept-data-loss) — ${count(lostRows)} row(s) written on the target since the cutover are not on the source.`,
+    result.lost.length ? table(['table', 'rows the source lacks', 'sample keys'], result.lost.map((t) => [t.table, count(t.rows), t.sampleKeys.map((k) => Object.values(k).join('/')).join(', ')])) : 'No rows were lost.',
+    stepsSection('rollback timeline', result.steps, { critical: isFrozenStep }),
+  ].join('\n\n');
+  return {
+    report: result,
+    outputs: { verdict: result.ok ? 'rolled-back' : 'rolled-back-with-errors', 'lost-rows': lostRows },
+    summary,
+    annotations: lostRows ? [{ level: 'warning', title: 'writes lost in rollback', message: `${lostRows} row(s) written on the target are not on the source: ${result.lost.map((t) => `${t.table} ${t.rows}`).join(', ')}` }] : [],
+    failure: result.ok ? undefined : 'rollback without reverse replication did not finish cleanly — read the timeline in the job summary',
+  };
+}
+
+await runPhaseAction({ phase: 'rollback', title: 'rollback', run });

@@ -1,0 +1,28 @@
+/**
+ * The application switch (cutover and rollback) from the action inputs: which kind, and the
+ * settings that kind needs, refused with one line when one is missing.
+ */
+import { usageError } from '../../src/errors.js';
+import { makeSwitch, SWITCH_KINDS, type Switch, type SwitchKind } from '../../src/switch/switch.js';
+import type { Logger } from '../../src/report/logger.js';
+import { choice, text } from './inputs.js';
+
+function need(name: string, kind: SwitchKind): string {
+  const v = text(name);
+  if (!v) throw usageError(`switch ${kind} needs input '${name}'`, `set ${name} (in the workflow: the environment's variable or secret for it)`);
+  return v;
+}
+
+export function switchFromInputs(logger: Logger): Switch {
+  const kind = choice<SwitchKind>('switch', SWITCH_KINDS);
+  switch (kind) {
+    case 'pgbouncer':
+      return makeSwitch({ kind, adminUrl: need('pgbouncer-admin-url', kind), iniPath: need('pgbouncer-ini', kind), dbEntry: need('pgbouncer-db', kind), logger });
+    case 'env-file':
+      return makeSwitch({ kind, path: need('env-file', kind), key: text('env-var'), restartCommand: text('restart-command'), logger });
+    case 'command':
+      return makeSwitch({ kind, command: need('switch-command', kind), logger });
+    case 'none':
+      return makeSwitch({ kind, logger });
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * What cutover and rollback share in the actions: the engine options from the inputs, the
+ * summary of a switchover (freeze figures, the timeline as a Gantt chart with the frozen
+ * steps in red), and an abort rendered with the timeline up to it.
+ */
+import type { SwitchoverOptions, SwitchoverResult } from '../../src/engine/cutover/switchover.js';
+import { SwitchoverAborted } from '../../src/engine/cutover/switchover.js';
+import { stateDir } from '../../src/engine/cutover/state-file.js';
+import { migrationNames } from '../../src/engine/names.js';
+import { parseConnInfo } from '../../src/postgres/conninfo.js';
+import type { Logger } from '../../src/report/logger.js';
+import type { Connections } from './connections.js';
+import { int, text } from './inputs.js';
+import { code, count, duration, stepsSection, table } from './render.js';
+import type { PhaseOutcome } from './run.js';
+import { switchFromInputs } from './switch.js';
+
+/** The steps during which application writes are blocked. */
+const FROZEN = new Set(['freeze writes', 'wait for zero lag', 'sync sequences', 'final verify', 'turn replication around', 'switch the application']);
+export const isFrozenStep = (step: string) => FROZEN.has(step);
+
+export function switchoverOptions(c: Connections, log: Logger): SwitchoverOptions {
+  const appUrl = text('app-url');
+  const maxFreezeSeconds = int('max-freeze', { min: 1, fallback: 30 })!;
+  return {
+    source: c.source,
+    target: c.target,
+    sourceFromTarget: c.sourceFromTarget,
+    targetFromSource: c.targetFromSource,
+    names: migrationNames(text('name') ?? 'pgshift'),
+    switch: switchFromInputs(log),
+    maxLagBytes: int('max-lag', { min: 0 }),
+    maxFreezeMs: maxFreezeSeconds * 1000,
+    appPath: appUrl ? parseConnInfo(appUrl, 'target') : undefined,
+    stateDir: stateDir(text('state-dir')),
+    log,
+  };
+}
+
+const GOAL_MS = 2000;
+
+export function renderSwitchover(r: SwitchoverResult, switchDescription: string): string {
+  const freezeIcon = r.writeFreezeMs <= GOAL_MS ? '✅' : '⚠️';
+  const verb = r.kind === 'cutover' ? 'switched to' : 'rolled back to';
+  const headline = `${r.ok ? '✅' : '⚠️'} **${verb} ${code(r.to)}** (from ${code(r.from)}) — ${freezeIcon} writes frozen for **${duration(r.writeFreezeMs)}** (goal ≤ ${duration(GOAL_MS)}).`;
+  const facts = table(
+    ['item', 'value'],
+    [
+      ['application switch', switchDescription],
+      ['lag when writes froze', `${count(r.lagAtFreezeBytes)} bytes, applied in ${duration(r.waitForApplyMs)}`],
+      ['sequences set on the new primary', count(r.sequencesSet)],
+      ['final verify', r.finalVerify ? `${count(r.finalVerify.equal + r.finalVerify.convergedAfterRecheck)} of ${count(r.finalVerify.tables)} tables equal` : 'skipped'],
+      ['replication back (so going back loses nothing)', `subscription ${code(r.replicationBack.subscription)}, slot ${code(r.replicationBack.slot)}`],
+      ['roles made read-only on the old primary', r.frozenOnOldPrimary.roles.join(', ') || '–'],
+      ['sessions ended on the old primary', count(r.frozenOnOldPrimary.terminatedSessions)],
+      ['post-check write through the application path', r.postCheck.ok ? `✅ landed on the new primary (${duration(r.postCheck.ms)})` : `❌ ${r.postCheck.error ?? 'failed'}`],
+    ],
+  );
+  return [headline, facts, stepsSection(`${r.kind} timeline (red: writes frozen)`, r.steps, { critical: isFrozenStep })].join('\n\n');
+}
+
+/** An abort before the switch: the old primary still serves, writes flow again; show how far it got. */
+export function abortedOutcome(kind: 'cutover' | 'rollback', err: SwitchoverAborted, report: Record<string, unknown>): PhaseOutcome {
+  const line = err.oneLine();
+  const summary = [
+    `❌ **${kind} aborted before the switch** — the old primary still serves and writes flow again (frozen for ${duration(err.writeFreezeMs)}).`,
+    `Reason: ${line}`,
+    stepsSection(`${kind} timeline up to the abort`, err.steps, { critical: isFrozenStep }),
+  ].join('\n\n');
+  return {
+    report: { ...report, aborted: true, reason: line, writeFreezeMs: err.writeFreezeMs, steps: err.steps },
+    outputs: { verdict: 'aborted', 'write-freeze-ms': err.writeFreezeMs },
+    summary,
+    failure: line,
+  };
+}
