@@ -24,5 +24,7 @@ export function stateBackend(stack: TerraformStack, config: InfraConfig, stackNa
     encrypt: true,
   });
   stack.addOverride('terraform.backend.s3.use_lockfile', true);
+  // use_lockfile needs Terraform 1.10; an older CLI would silently plan without a lock.
+  stack.addOverride('terraform.required_version', '>= 1.10.0');
   return backend;
 }

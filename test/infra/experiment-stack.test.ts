@@ -199,6 +199,8 @@ describe('state, provider and outputs', () => {
     expect(tf.terraform.backend.s3).toEqual({
       bucket: 'tasteam-terraform-state', key: 'v1-v2-migration/01-single-vpc-rds/terraform.tfstate', region: 'ap-northeast-2', encrypt: true, use_lockfile: true,
     });
+    // S3 lock files arrived in Terraform 1.10; an older CLI must refuse rather than run unlocked.
+    expect(tf.terraform.required_version).toBe('>= 1.10.0');
   });
 
   it('AWS provider 5.100.0 in ap-northeast-2 with default tags, and no data sources (plans offline, no lookups)', () => {
