@@ -293,6 +293,18 @@ describe('verify under CDC: rechecks after catch-up', () => {
     expect(report.ok).toBe(true);
   });
 
+  it('when the target does not catch up in time, the difference is reported without a recheck', async () => {
+    await pair.tgt(`DELETE FROM public.accounts WHERE id = 77`);
+    const report = await verify(pair, { tables: ['public.accounts'], waitForCatchUp: async () => false });
+    const accounts = tableOf(report, 'public', 'accounts');
+    expect(accounts).toMatchObject({ verdict: 'did-not-converge', rechecks: 0 });
+    expect(accounts.notes.join(' ')).toMatch(/did not apply past the source's [0-9A-F]+\/[0-9A-F]+ in time/);
+    expect(accounts.differences?.keys.missingOnTarget).toEqual([{ id: '77' }]);
+    // Put the row back as the source has it, for the next test.
+    const { rows } = await pair.src(`SELECT row_to_json(a) AS r FROM public.accounts a WHERE id = 77`);
+    await pair.tgt(`INSERT INTO public.accounts SELECT * FROM json_populate_record(NULL::public.accounts, $1)`, [rows[0].r]);
+  });
+
   it('a difference that stays is reported as did-not-converge after the rechecks, with its keys', async () => {
     await pair.tgt(`DELETE FROM public.order_lines WHERE order_id = 3 AND line_no = 3`);
     let calls = 0;

@@ -225,6 +225,7 @@ async function recheckUntilConverged(pairs: SessionPair[], checks: TableCheck[],
     log.info(`verify: ${pending.length} table(s) differ; waiting for the target to apply past ${lsn} (recheck ${round}/${settings.rechecks})`);
     if (!(await waitForCatchUp(lsn))) {
       log.warn(`verify: the target did not catch up to ${lsn}; reporting the differences as they are`);
+      for (const check of pending) check.table.notes.push(`the target did not apply past the source's ${lsn} in time; not rechecked after that`);
       return;
     }
     await recheck(pairs, pending);
