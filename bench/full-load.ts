@@ -24,7 +24,7 @@
  * is incomplete; 2 if the benchmark itself broke.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +36,7 @@ import { redact, registerSecret } from '../src/postgres/redact.js';
 import { ident } from '../src/postgres/sql.js';
 import { generateData, type GenerateResult } from '../src/rehearse/fixture/generate.js';
 import { startLocalServer, type LocalServer } from '../src/rehearse/local-server.js';
-import { measureProcess, type MeasuredRun } from './support/measure-process.js';
+import { measureProcess, serverCpuSeconds, type MeasuredRun } from './support/measure-process.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = join(ROOT, 'bench', '.results', 'full-load.json');
@@ -88,6 +88,11 @@ interface ToolRun {
   peakTreeRss: number;
   maxProcessRss: number;
   maxProcesses: number;
+  /**
+   * CPU seconds spent on the load: the tool's processes (GNU time) and each server (postmaster
+   * tree, reaped backends included). Unlike wall time, other work on the machine barely moves it.
+   */
+  cpu: { tool: number; source: number; target: number; total: number };
   /** Files the tool wrote besides the target: whether they hold the table data (a dump), and their size. */
   diskFile: { dataDump: boolean; bytes: number; what: string };
   completeness: Completeness;
@@ -207,7 +212,9 @@ interface RunContext {
   targetDb: string;
 }
 
-async function runPlan(ctx: RunContext): Promise<Omit<ToolRun, 'completeness' | 'loadAvgAtStart'>> {
+type ToolOutcome = Omit<ToolRun, 'completeness' | 'loadAvgAtStart' | 'cpu'> & { toolCpu: number };
+
+async function runPlan(ctx: RunContext): Promise<ToolOutcome> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-plan-'));
   const file = join(dir, 'backup.dump');
   const srcEnv = { ...process.env, ...libpqEnv(parseConnInfo(ctx.source.url(SOURCE_DB), 'source')) };
@@ -230,6 +237,7 @@ async function runPlan(ctx: RunContext): Promise<Omit<ToolRun, 'completeness' | 
       peakTreeRss: Math.max(...steps.map((s) => s.peakTreeRss)),
       maxProcessRss: Math.max(...steps.map((s) => s.maxProcessRss)),
       maxProcesses: Math.max(...steps.map((s) => s.maxProcesses)),
+      toolCpu: steps.reduce((sum, r) => sum + r.cpuSeconds, 0),
       diskFile: { dataDump: true, bytes: dumpBytes, what: 'backup.dump (pg_dump -Fc, all data)' },
       details: { dumpSeconds: secs(dump.ms), restoreSeconds: steps[1] ? secs(steps[1].ms) : undefined },
     };
@@ -238,7 +246,7 @@ async function runPlan(ctx: RunContext): Promise<Omit<ToolRun, 'completeness' | 
   }
 }
 
-async function runPgcopydb(ctx: RunContext, version: string): Promise<Omit<ToolRun, 'completeness' | 'loadAvgAtStart'>> {
+async function runPgcopydb(ctx: RunContext, version: string): Promise<ToolOutcome> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-pgcopydb-'));
   const work = join(dir, 'work');
   const env = {
@@ -250,7 +258,7 @@ async function runPgcopydb(ctx: RunContext, version: string): Promise<Omit<ToolR
   };
   const argv = ['pgcopydb', 'clone', '--table-jobs', '2', '--index-jobs', '2', '--no-owner', '--no-acl', '--dir', work];
   try {
-    const run = await measureProcess(argv, { env, stderrLimit: 40_000 });
+    const run = await measureProcess(argv, { env, stderrLimit: 400_000 });
     return {
       tool: 'pgcopydb',
       command: `pgcopydb clone --table-jobs 2 --index-jobs 2 --no-owner --no-acl --dir <work> (pgcopydb ${version})`,
@@ -260,9 +268,14 @@ async function runPgcopydb(ctx: RunContext, version: string): Promise<Omit<ToolR
       peakTreeRss: run.peakTreeRss,
       maxProcessRss: run.maxProcessRss,
       maxProcesses: run.maxProcesses,
+      toolCpu: run.cpuSeconds,
       diskFile: { dataDump: false, bytes: dirBytes(work), what: 'work directory (schema dump and bookkeeping, no table data)' },
-      // pgcopydb ends with its own per-step summary table.
-      details: { summary: tail(run.stderr, 30) },
+      // pgcopydb logs each STEP with a timestamp and ends with its own summary table on stdout.
+      details: {
+        steps: redact(run.stderr).split('\n').filter((l) => / STEP \d+:/.test(l)),
+        summary: tail(run.stdout, 40),
+        lastLog: tail(run.stderr, 5),
+      },
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -275,7 +288,7 @@ interface PgshiftJson {
   tables: { schema: string; name: string; rows: number; bytes: number; chunks: number; seconds: number; indexes: number }[];
 }
 
-async function runPgshift(ctx: RunContext): Promise<Omit<ToolRun, 'completeness' | 'loadAvgAtStart'>> {
+async function runPgshift(ctx: RunContext): Promise<ToolOutcome> {
   const env = { ...process.env, PGSHIFT_SOURCE_URL: ctx.source.url(SOURCE_DB), PGSHIFT_TARGET_URL: ctx.target.url(ctx.targetDb) };
   const argv = [process.execPath, join(ROOT, 'bin', 'pgshift.mjs'), 'full-load', '--jobs', String(JOBS), '--name', SLOT_NAME, '--json'];
   const run = await measureProcess(argv, { env, cwd: ROOT });
@@ -299,12 +312,17 @@ async function runPgshift(ctx: RunContext): Promise<Omit<ToolRun, 'completeness'
     peakTreeRss: run.peakTreeRss,
     maxProcessRss: run.maxProcessRss,
     maxProcesses: run.maxProcesses,
+    toolCpu: run.cpuSeconds,
     diskFile: { dataDump: false, bytes: 0, what: 'a temporary schema-only archive (kilobytes, removed at the end; not measured)' },
     details: result ? { engineSeconds: result.totals.seconds, copySeconds: result.totals.copySeconds, steps: result.steps, tables: result.tables } : undefined,
   };
 }
 
 // ── one round ───────────────────────────────────────────────────────────────────────────
+function postmasterPid(server: LocalServer): number {
+  return Number(readFileSync(join(server.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
 async function freshTargetDb(target: LocalServer, name: string): Promise<void> {
   await withPg(target.url(), async (c) => {
     await c.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
@@ -324,12 +342,18 @@ async function runTool(tool: Tool, servers: { source: LocalServer; target: Local
   const ctx: RunContext = { ...servers, targetDb };
   const loadAvgAtStart = loadavg()[0]!;
   process.stdout.write(`  ${tool.padEnd(8)} ... `);
-  const run = tool === 'plan' ? await runPlan(ctx) : tool === 'pgcopydb' ? await runPgcopydb(ctx, pgcopydbVersion) : await runPgshift(ctx);
+  const [src0, tgt0] = [serverCpuSeconds(postmasterPid(servers.source)), serverCpuSeconds(postmasterPid(servers.target))];
+  const { toolCpu, ...run } = tool === 'plan' ? await runPlan(ctx) : tool === 'pgcopydb' ? await runPgcopydb(ctx, pgcopydbVersion) : await runPgshift(ctx);
+  // Let the tool's backends finish exiting so the postmasters have reaped (and counted) them.
+  await new Promise((r) => setTimeout(r, 500));
+  const cpuSource = serverCpuSeconds(postmasterPid(servers.source)) - src0;
+  const cpuTarget = serverCpuSeconds(postmasterPid(servers.target)) - tgt0;
+  const cpu = { tool: toolCpu, source: cpuSource, target: cpuTarget, total: toolCpu + cpuSource + cpuTarget };
   const completeness = run.ok ? compareFacts(sourceFacts, await readFacts(servers.target.url(targetDb))) : { complete: false, mismatches: ['the tool failed'] };
   console.log(`${fmtS(run.seconds)}${run.ok ? '' : ` FAILED: ${run.error}`}${completeness.complete ? '' : `  INCOMPLETE: ${completeness.mismatches.slice(0, 5).join('; ')}`}`);
   // Free the space and the cache the copy took before the next tool runs.
   await withPg(servers.target.url(), (c) => c.query(`DROP DATABASE IF EXISTS ${ident(targetDb)} WITH (FORCE)`));
-  return { ...run, completeness, loadAvgAtStart };
+  return { ...run, cpu, completeness, loadAvgAtStart };
 }
 
 interface RoundResult {
@@ -346,12 +370,13 @@ function printRound(r: RoundResult): void {
   const pgcopydb = by.get('pgcopydb')!.seconds;
   console.log('');
   console.log(`round ${r.round} (order: ${r.order.join(', ')})`);
-  console.log('| tool | seconds | × plan | × pgcopydb | peak RSS (process tree) | largest process peak | data dump on disk | complete |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('| tool | seconds | × plan | × pgcopydb | CPU s: tool + source + target = total | peak RSS (process tree) | largest process peak | data dump on disk | complete |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const tool of TOOLS) {
     const x = by.get(tool)!;
     const file = x.diskFile.dataDump ? `yes, ${mb(x.diskFile.bytes)}` : x.diskFile.bytes > 0 ? `no (${(x.diskFile.bytes / 1e6).toFixed(1)} MB work dir)` : 'no';
-    console.log(`| ${tool} | ${x.seconds.toFixed(1)} | ${(x.seconds / plan).toFixed(2)} | ${(x.seconds / pgcopydb).toFixed(2)} | ${mb(x.peakTreeRss)} (${x.maxProcesses} proc) | ${mb(x.maxProcessRss)} | ${file} | ${x.completeness.complete ? 'yes' : 'NO'} |`);
+    const cpu = `${x.cpu.tool.toFixed(1)} + ${x.cpu.source.toFixed(1)} + ${x.cpu.target.toFixed(1)} = ${x.cpu.total.toFixed(1)}`;
+    console.log(`| ${tool} | ${x.seconds.toFixed(1)} | ${(x.seconds / plan).toFixed(2)} | ${(x.seconds / pgcopydb).toFixed(2)} | ${cpu} | ${mb(x.peakTreeRss)} (${x.maxProcesses} proc) | ${mb(x.maxProcessRss)} | ${file} | ${x.completeness.complete ? 'yes' : 'NO'} |`);
   }
   console.log(`goal pgshift ≤ 0.5× plan:     ${r.ratios.pgshiftVsPlan.toFixed(2)}  ${r.goals.vsPlan}`);
   console.log(`goal pgshift ≤ 0.9× pgcopydb: ${r.ratios.pgshiftVsPgcopydb.toFixed(2)}  ${r.goals.vsPgcopydb}`);
@@ -447,6 +472,9 @@ async function main(): Promise<number> {
       rssMethod:
         'peakTreeRss: largest sum of VmRSS over the tool process and all its descendants, sampled every 100 ms from /proc; ' +
         'maxProcessRss: GNU time %M (ru_maxrss of the largest single process in the tree). PostgreSQL server backends are not counted.',
+      cpuMethod:
+        'cpu.tool: GNU time %U + %S of the tool and its reaped descendants; cpu.source/target: growth of utime+stime over each postmaster tree, ' +
+        'live processes plus the postmaster\'s cutime/cstime (reaped backends), read before the tool starts and 0.5 s after it exits.',
       data: { requestedGb: GB, databaseBytes: generated.databaseBytes, generateSeconds: generated.seconds, rows: totalRows, tables: shape },
       rounds,
     };

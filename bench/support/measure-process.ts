@@ -25,6 +25,8 @@ export interface MeasuredRun {
   maxProcessRss: number;
   /** Most processes alive in the tree at one sample. */
   maxProcesses: number;
+  /** User + system CPU seconds of the process and every descendant it reaped (GNU time %U + %S); 0 without GNU time. */
+  cpuSeconds: number;
   stdout: string;
   stderr: string;
 }
@@ -95,7 +97,7 @@ export async function measureProcess(argv: string[], opts: MeasureOptions = {}):
   const gnuTime = hasGnuTime();
   const dir = mkdtempSync(join(tmpdir(), 'bench-measure-'));
   const timeFile = join(dir, 'maxrss');
-  const full = gnuTime ? [GNU_TIME, '-f', '%M', '-o', timeFile, ...argv] : argv;
+  const full = gnuTime ? [GNU_TIME, '-f', '%M %U %S', '-o', timeFile, ...argv] : argv;
   const stderrLimit = opts.stderrLimit ?? 20_000;
   const started = performance.now();
   const child = spawn(full[0]!, full.slice(1), { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -122,16 +124,46 @@ export async function measureProcess(argv: string[], opts: MeasureOptions = {}):
     });
     const ms = performance.now() - started;
     let maxProcessRss = 0;
+    let cpuSeconds = 0;
     if (gnuTime) {
       try {
-        maxProcessRss = Number(readFileSync(timeFile, 'utf8').trim().split('\n').pop()) * 1024;
+        // GNU time puts "Command exited with non-zero status N" first when it did.
+        const [kb, user, sys] = (readFileSync(timeFile, 'utf8').trim().split('\n').pop() ?? '').split(' ').map(Number);
+        maxProcessRss = Number.isFinite(kb) ? kb! * 1024 : 0;
+        cpuSeconds = Number.isFinite(user! + sys!) ? user! + sys! : 0;
       } catch {
-        maxProcessRss = 0;
+        // No figures: leave them at 0.
       }
     }
-    return { argv, exitCode, ms, peakTreeRss, maxProcessRss: Number.isFinite(maxProcessRss) ? maxProcessRss : 0, maxProcesses, stdout, stderr: stderr.slice(-stderrLimit) };
+    return { argv, exitCode, ms, peakTreeRss, maxProcessRss, maxProcesses, cpuSeconds, stdout, stderr: stderr.slice(-stderrLimit) };
   } finally {
     clearInterval(timer);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU seconds a server has used so far: every live process under the postmaster plus what the
+ * postmaster has collected from the children it reaped (cutime/cstime), so backends that came
+ * and went between two readings are counted. The difference of two readings is the server's
+ * work in between — a figure that other load on the machine does not inflate the way it
+ * inflates wall time.
+ */
+export function serverCpuSeconds(postmasterPid: number): number {
+  const ticks = (pid: number, withChildren: boolean): number => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+      // utime stime cutime cstime are fields 14-17 overall, 11-14 here.
+      return f[11]! + f[12]! + (withChildren ? f[13]! + f[14]! : 0);
+    } catch {
+      return 0;
+    }
+  };
+  const table = readProcTable();
+  let total = ticks(postmasterPid, true);
+  for (const [pid, e] of table) if (e.ppid === postmasterPid) total += ticks(pid, false);
+  return total / CLOCK_TICKS;
 }
