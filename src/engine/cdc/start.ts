@@ -67,13 +67,25 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
     try {
       const versions = await readVersions(source, target);
       await checkNoSubscription(target, opts.target, names);
+      // subscription-copy makes the publication, so everything that can refuse is checked before it.
+      if (strategy === 'subscription-copy') await checkSlot(source, opts.source, names, strategy);
       const createdPublication = await checkPublication(source, opts.source, names, strategy, log);
-      await checkSlot(source, opts.source, names, strategy);
-      if (strategy === 'subscription-copy') await checkTargetTablesEmpty(source, target, opts.target, names);
-      const { fullIdentityWithoutIndex, helperIndexes } = await prepareFullIdentityTables(source, target, versions, opts.createHelperIndexes ?? false, log);
-      const { chosen, skipped } = chooseSubscriptionOptions(wanted, versions);
-      for (const s of skipped) log.info(`subscription option ${s.option} left out: ${s.reason}`);
-      await createSubscription(target, opts, strategy, chosen);
+      if (strategy === 'slot') await checkSlot(source, opts.source, names, strategy);
+      let chosen: ChosenOption[];
+      let skipped: SkippedOption[];
+      let prepared: { fullIdentityWithoutIndex: RelationName[]; helperIndexes: HelperIndex[] };
+      try {
+        if (strategy === 'subscription-copy') await checkTargetTablesEmpty(source, target, opts.target, names);
+        prepared = await prepareFullIdentityTables(source, target, versions, opts.createHelperIndexes ?? false, log);
+        ({ chosen, skipped } = chooseSubscriptionOptions(wanted, versions));
+        for (const s of skipped) log.info(`subscription option ${s.option} left out: ${s.reason}`);
+        await createSubscription(target, opts, strategy, chosen);
+      } catch (err) {
+        // Undo: a publication made here for subscription-copy goes again when no subscription came of it.
+        if (createdPublication) await dropPublicationMadeHere(source, names, log);
+        throw err;
+      }
+      const { fullIdentityWithoutIndex, helperIndexes } = prepared;
       log.info(`subscription ${names.subscription} created on the ${describe(opts.target)} (${strategy === 'slot' ? `slot ${names.slot}, copy_data = false` : 'copy_data = true'})`);
       const startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
       return {
@@ -130,6 +142,11 @@ async function checkPublication(source: pg.Client, info: ConnInfo, names: Migrat
   await source.query(`CREATE PUBLICATION ${ident(names.publication)} FOR ALL TABLES${withRoot}`);
   log.info(`publication ${names.publication} created on the ${describe(info)}`);
   return true;
+}
+
+async function dropPublicationMadeHere(source: pg.Client, names: MigrationNames, log: Logger): Promise<void> {
+  await source.query(`DROP PUBLICATION IF EXISTS ${ident(names.publication)}`).catch(() => undefined);
+  log.info(`publication ${names.publication} dropped again (no subscription was created)`);
 }
 
 /**
