@@ -17,8 +17,7 @@ export const SECRET_URL_INPUTS = ['source-url', 'target-url', 'source-from-targe
  */
 export function maskConnectionUrl(url: string): void {
   if (!url) return;
-  core.setSecret(url);
-  registerSecret(url);
+  maskValue(url);
   let parsed: URL | undefined;
   try {
     parsed = new URL(url);
@@ -34,12 +33,15 @@ export function maskConnectionUrl(url: string): void {
     maskValue(safeDecode(parsed.password));
   }
   const withoutQuery = url.split('?')[0]!;
-  if (withoutQuery !== url) core.setSecret(withoutQuery);
+  if (withoutQuery !== url) maskValue(withoutQuery);
 }
+
+const masked = new Set<string>();
 
 function maskValue(value: string): void {
   // A one- or two-character "password" would mask every occurrence of those characters in the log.
-  if (value.length < 3) return;
+  if (value.length < 3 || masked.has(value)) return;
+  masked.add(value);
   core.setSecret(value);
   registerSecret(value);
 }
