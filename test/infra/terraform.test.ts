@@ -218,11 +218,16 @@ describe('the apply guard (infra/ci/check-plan.ts) on a real saved plan', () => 
 
   it('refuses when the state moved, and so does terraform apply itself', async () => {
     const dir = copyOfExperiment();
-    // Another apply happened: the state now exists with a newer serial.
-    writeFileSync(join(dir, 'terraform.tfstate'), JSON.stringify({ version: 4, terraform_version: '1.11.4', serial: 3, lineage: '0f9a6e1c-moved', outputs: {}, resources: [], check_results: null }));
+    const state = (serial: number): string => JSON.stringify({ version: 4, terraform_version: '1.11.4', serial, lineage: '0f9a6e1c-5b7e-4d2a-9c1f-pgshift', outputs: {}, resources: [], check_results: null });
+    // A plan made against an existing state (serial 3) is fresh while the state stays at serial 3...
+    writeFileSync(join(dir, 'terraform.tfstate'), state(3));
+    await terraform(dir, 'plan', '-input=false', '-no-color', '-lock=false', '-out=plan.tfplan');
+    expect(checkPlan(dir)).toEqual({ code: 0, out: 'plan is fresh: same configuration, state serial 3\n' });
+    // ...and refused once another apply wrote serial 4.
+    writeFileSync(join(dir, 'terraform.tfstate'), state(4));
     const result = checkPlan(dir);
     expect(result.code).toBe(1);
-    expect(result.out).toMatch(/refusing to apply: the state moved since the plan \(serial 0 -> 3, different lineage\)/);
+    expect(result.out).toMatch(/refusing to apply: the state moved since the plan \(serial 3 -> 4\)/);
     await expect(terraform(dir, 'apply', '-input=false', '-no-color', '-lock=false', 'plan.tfplan')).rejects.toThrow(/Saved plan is stale/);
   });
 
