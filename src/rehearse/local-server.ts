@@ -52,7 +52,7 @@ export function postgresUser(what = 'PostgreSQL'): RunAs {
     const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
     return { uid, gid };
   } catch {
-    throw new PgshiftError('internal', `${what} refuses to run as root and there is no OS user postgres`, 'run bash scripts/test-deps.sh (installs postgresql-common) or useradd postgres');
+    throw new PgshiftError('internal', `${what} refuses to run as root and there is no OS user postgres`, 'run bash scripts/system-deps.sh (installs postgresql-common) or useradd postgres');
   }
 }
 

@@ -63,7 +63,7 @@ export interface LocalPgBouncer {
 
 export function pgbouncerBinary(): string {
   const found = PGBOUNCER_BINARY_CANDIDATES.find((p) => existsSync(p));
-  if (!found) throw new PgshiftError('internal', 'PgBouncer is not installed', 'run bash scripts/test-deps.sh (apt-get install -y pgbouncer)');
+  if (!found) throw new PgshiftError('internal', 'PgBouncer is not installed', 'run bash scripts/system-deps.sh (apt-get install -y pgbouncer)');
   return found;
 }
 

@@ -24,7 +24,7 @@ function run(args: string[], env: Record<string, string> = {}) {
 const steps = (out: string) => out.split('\n').filter((l) => l.startsWith('== ')).map((l) => l.slice(3));
 
 describe('setup-source-host.sh', () => {
-  // scripts/test-deps.sh installs shellcheck before the tests run.
+  // scripts/system-deps.sh installs shellcheck before the tests run.
   it('is bash -n clean and shellcheck clean', () => {
     expect(spawnSync('bash', ['-n', SCRIPT]).status).toBe(0);
     expect(hasCommand('shellcheck')).toBe(true);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the tests need that npm does not bring: PostgreSQL 15 client tools (pg_dump,
-# pg_restore, pgbench), PgBouncer, and shellcheck for the shell scripts. apt-get when root; otherwise
-# one clear line naming the packages to install.
+# Installs what the tests and the rehearsal need that npm does not bring: PostgreSQL 15 client
+# tools (pg_dump, pg_restore, pgbench), PgBouncer, and shellcheck for the shell scripts. apt-get
+# when root; otherwise one clear line naming the packages to install.
 set -euo pipefail
 
 need=()
