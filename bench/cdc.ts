@@ -109,7 +109,7 @@ interface MethodResult {
   pgbench: { tps: number; failed: number };
   lagMs: Distribution;
   lagBytes: Distribution;
-  statusVsTruth?: { samples: number; medianAbsDiffMs: number; maxAbsDiffMs: number; statusP50Ms: number; truthP50Ms: number };
+  statusVsTruth?: { samples: number; medianAbsDiffMs: number; maxAbsDiffMs: number; medianSignedDiffMs: number; underestimates: number; statusP50Ms: number; truthP50Ms: number };
   drain: { rows: number; seconds: number; rowsPerSecond: number };
   fullIdentity: { rowsUpdated: number; applySeconds: number; helperIndex: boolean };
   bigTransaction: { rows: number; commitToAppliedSeconds: number; options: string };
@@ -284,6 +284,7 @@ async function truthLag(target: ConnInfo, since: Date): Promise<Distribution> {
 /** For each `cdc status` sample: its lag against the true lag of rows committed within ±100 ms of its heartbeat. */
 async function compareStatusWithTruth(target: ConnInfo, samples: CdcSample[]) {
   const diffs: number[] = [];
+  const signed: number[] = [];
   const statusValues: number[] = [];
   const truthValues: number[] = [];
   for (const s of samples) {
@@ -299,11 +300,15 @@ async function compareStatusWithTruth(target: ConnInfo, samples: CdcSample[]) {
     statusValues.push(s.lagMs);
     truthValues.push(truth);
     diffs.push(Math.abs(s.lagMs - truth));
+    signed.push(s.lagMs - truth);
   }
   return {
     samples: diffs.length,
     medianAbsDiffMs: distribution(diffs).p50,
     maxAbsDiffMs: distribution(diffs).max,
+    medianSignedDiffMs: distribution(signed).p50,
+    /** Samples where status said less than the truth (a status that hides lag is the dangerous error). */
+    underestimates: signed.filter((d) => d < 0).length,
     statusP50Ms: distribution(statusValues).p50,
     truthP50Ms: distribution(truthValues).p50,
   };
@@ -403,7 +408,7 @@ function report(results: MethodResult[]): void {
   for (const r of results) {
     if (!r.statusVsTruth) continue;
     const s = r.statusVsTruth;
-    console.log(`cdc status lag vs truth (${r.method}): ${s.samples} samples, status p50 ${s.statusP50Ms.toFixed(1)} ms vs truth p50 ${s.truthP50Ms.toFixed(2)} ms; |difference| median ${s.medianAbsDiffMs.toFixed(1)} ms, max ${s.maxAbsDiffMs.toFixed(1)} ms`);
+    console.log(`cdc status lag vs truth (${r.method}): ${s.samples} samples, status p50 ${s.statusP50Ms.toFixed(1)} ms vs truth p50 ${s.truthP50Ms.toFixed(2)} ms; |difference| median ${s.medianAbsDiffMs.toFixed(1)} ms, max ${s.maxAbsDiffMs.toFixed(1)} ms; status below truth in ${s.underestimates} of ${s.samples} samples`);
   }
   if (pgshift) {
     console.log(`\ngoal p99 < 10 ms (${pgshift.method}): ${pgshift.lagMs.p99 < 10 ? 'PASS' : 'MISS'} (${pgshift.lagMs.p99.toFixed(2)} ms); the plan's goal < 1 s: ${pgshift.lagMs.max < 1000 ? 'PASS' : 'MISS'} (max ${pgshift.lagMs.max.toFixed(1)} ms)`);
