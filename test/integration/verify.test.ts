@@ -37,8 +37,10 @@ const SCHEMA_AND_DATA = `
   CREATE TABLE public.${'"' + KOREAN.replace(/"/g, '""') + '"'} ("Key Col" text PRIMARY KEY, "값" int, "Mixed Case" text);
   INSERT INTO public.${'"' + KOREAN.replace(/"/g, '""') + '"'} SELECT 'k-' || lpad(i::text, 4, '0'), i, 'Ünïcode ' || i FROM generate_series(1, 300) AS i;
 
-  CREATE TABLE public.order_lines (order_id int, line_no int, qty int NOT NULL, PRIMARY KEY (order_id, line_no));
-  INSERT INTO public.order_lines SELECT o, l, o * l FROM generate_series(1, 50) AS o, generate_series(1, 6) AS l;
+  -- An enum's values have different OIDs on each server: it must be compared by label.
+  CREATE TYPE public."Mood" AS ENUM ('ok', 'great', '좋아요');
+  CREATE TABLE public.order_lines (order_id int, line_no int, qty int NOT NULL, mood public."Mood", PRIMARY KEY (order_id, line_no));
+  INSERT INTO public.order_lines SELECT o, l, o * l, (ARRAY['ok', 'great', '좋아요']::public."Mood"[])[1 + (o + l) % 3] FROM generate_series(1, 50) AS o, generate_series(1, 6) AS l;
 
   CREATE TABLE public.audit_log (kind text, payload text);
   INSERT INTO public.audit_log SELECT 'kind' || (i % 3), 'payload ' || (i % 40) FROM generate_series(1, 200) AS i;
@@ -150,8 +152,8 @@ describe('verify after the target was changed behind the source', () => {
   });
   afterAll(() => pair?.drop());
 
-  it('full mode fails and names each table and the exact keys per category', async () => {
-    const report = await verify(pair, { jobs: 2 });
+  it.each(['auto', 'text'] as const)('full mode (row digest %s) fails and names each table and the exact keys per category', async (rowDigest) => {
+    const report = await verify(pair, { jobs: 2, rowDigest });
     expect(report.ok).toBe(false);
     expect(verifyExitCode(report)).toBe(1);
 

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import type { RelationName } from '../../postgres/sql.js';
 import { relationKey } from '../../postgres/sql.js';
+import { RECORD_HASH_MIN_VERSION } from './row-sql.js';
 
 export interface ColumnInfo {
   name: string;
@@ -26,6 +27,8 @@ export interface VerifyTable extends RelationName {
   existsOnTarget: boolean;
   /** Key columns compared under COLLATE "C" because the sides' collations differ. */
   keyCollateC: boolean;
+  /** How a row is hashed: hash_record_extended over the columns (both sides 14+), or the hash of its text form. */
+  rowDigest: 'record' | 'text';
   notes: string[];
 }
 
@@ -90,14 +93,16 @@ async function readTables(client: pg.Client, only?: RelationName[]): Promise<(Ca
 }
 
 /** The tables to compare: every user table on the source matching `patterns`, with what the target has of it. */
-export async function listVerifyTables(source: pg.Client, target: pg.Client, patterns?: string[]): Promise<VerifyTable[]> {
+export async function listVerifyTables(source: pg.Client, target: pg.Client, patterns?: string[], digest: 'auto' | 'text' = 'auto'): Promise<VerifyTable[]> {
   const matches = tableMatcher(patterns);
   const sourceTables = (await readTables(source)).filter((t) => matches(relationKey(t), t.name, t.root));
   const targetTables = new Map((await readTables(target, sourceTables)).map((t) => [relationKey(t), t]));
-  return sourceTables.map((s) => describeComparison(s, targetTables.get(relationKey(s))));
+  const versions = await Promise.all([source, target].map(async (c) => Number((await c.query<{ v: string }>(`SELECT pg_catalog.current_setting('server_version_num') AS v`)).rows[0].v)));
+  const rowDigest = digest === 'auto' && Math.min(...versions) >= RECORD_HASH_MIN_VERSION ? 'record' : 'text';
+  return sourceTables.map((s) => ({ ...describeComparison(s, targetTables.get(relationKey(s))), rowDigest }));
 }
 
-function describeComparison(s: CatalogTable, t: CatalogTable | undefined): VerifyTable {
+function describeComparison(s: CatalogTable, t: CatalogTable | undefined): Omit<VerifyTable, 'rowDigest'> {
   const notes: string[] = [];
   // Logical replication does not carry unlogged tables: under CDC they differ by design.
   if (s.unlogged) notes.push('unlogged table: not replicated by CDC, only copied by full-load');

@@ -48,6 +48,11 @@ export interface VerifyOptions {
    * applied past `sourceLsn`, false if it did not within its own time limit.
    */
   waitForCatchUp?: (sourceLsn: string) => Promise<boolean>;
+  /**
+   * auto: hash rows with hash_record_extended when both servers are 14+, else by their text form.
+   * text: always by the text form (what a PostgreSQL 13 side forces; slower, same verdicts).
+   */
+  rowDigest?: 'auto' | 'text';
   /** A snapshot (e.g. taken at full-load) to tell how the source's schema changed since. */
   expectSchema?: SchemaSnapshot;
   log: Logger;
@@ -116,7 +121,7 @@ function resolveSettings(opts: VerifyOptions): Settings {
 
 // Step 2
 async function listTables(pair: SessionPair, opts: VerifyOptions): Promise<VerifyTable[]> {
-  const tables = await listVerifyTables(pair.source, pair.target, opts.tables);
+  const tables = await listVerifyTables(pair.source, pair.target, opts.tables, opts.rowDigest ?? 'auto');
   if (opts.tables?.length && tables.length === 0) {
     throw new PgshiftError('usage', `verify: no table on the source matches ${opts.tables.join(', ')}`, 'use schema.name patterns, * as a wildcard');
   }
