@@ -69,6 +69,8 @@ const KOREAN_TABLE = `public."${KOREAN.replace(/"/g, '""')}"`;
 
 async function createOnBoth(pair: TestPair): Promise<void> {
   await pair.src(SCHEMA_AND_DATA);
+  // Use up some OIDs on the target first, so its enum values get other OIDs than the source's, as on a real pair of servers.
+  await pair.tgt(`CREATE TYPE public.oid_spacer AS ENUM ('a', 'b', 'c', 'd'); DROP TYPE public.oid_spacer`);
   await pair.tgt(SCHEMA_AND_DATA);
 }
 
