@@ -54,9 +54,13 @@ function safeDecode(s: string): string {
   }
 }
 
+/** Inputs that are secrets as a whole (tokens). */
+export const SECRET_INPUTS = ['github-token'] as const;
+
 /** Mask every secret input this action declares. Call it before anything else logs. */
 export function maskSecretInputs(): void {
   for (const name of SECRET_URL_INPUTS) maskConnectionUrl(core.getInput(name));
+  for (const name of SECRET_INPUTS) maskValue(core.getInput(name));
 }
 
 export function text(name: string): string | undefined {

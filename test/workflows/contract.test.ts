@@ -202,6 +202,31 @@ describe.each(workflowFiles)('%s', (file) => {
     }
   });
 
+  it('a called workflow asks for no permission its caller does not grant (GitHub would refuse the run)', () => {
+    const level = (v: unknown) => (v === 'write' ? 2 : v === 'read' ? 1 : 0);
+    for (const [jobId, job] of Object.entries(jobs)) {
+      if (typeof job.uses !== 'string' || !job.uses.startsWith('./')) continue;
+      const granted: Obj = job.permissions ?? wf.permissions ?? {};
+      const callee = loadYaml(join(root, job.uses));
+      const asked: Obj[] = [callee.permissions ?? {}, ...Object.values<Obj>(callee.jobs ?? {}).map((j) => j.permissions ?? {})];
+      for (const perms of asked) {
+        for (const [scope, value] of Object.entries(perms)) {
+          expect(level(granted[scope]), `${jobId}: ${job.uses} asks ${scope}: ${value}`).toBeGreaterThanOrEqual(level(value));
+        }
+      }
+    }
+  });
+
+  it('a deployment record is only asked for where deployments: write is granted', () => {
+    for (const [jobId, job] of Object.entries(jobs)) {
+      for (const step of localActionSteps(job)) {
+        if (!step.with?.['deployment-environment']) continue;
+        expect(step.with['github-token'], `${jobId}: github-token`).toBeTruthy();
+        expect((job.permissions ?? wf.permissions)?.deployments, `${jobId}: deployments permission`).toBe('write');
+      }
+    }
+  });
+
   it('no secret is expanded inside a shell script (it would land in the script file and any echo)', () => {
     for (const [jobId, job] of Object.entries(jobs)) {
       for (const step of (job.steps ?? []) as Obj[]) {

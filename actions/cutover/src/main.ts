@@ -7,6 +7,7 @@ import { takePreCutoverBackups, type PreCutoverBackups } from '../../../src/aws/
 import { runCutover } from '../../../src/engine/cutover/cutover.js';
 import { SwitchoverAborted } from '../../../src/engine/cutover/switchover.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
+import { startDeployment } from '../../shared/deployment.js';
 import { choice, text } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { code, heading, table } from '../../shared/render.js';
@@ -20,13 +21,16 @@ async function run(): Promise<PhaseOutcome> {
   const opts = { ...switchoverOptions(connections, log), finalVerify: choice('verify', ['fast', 'full', 'none'] as const, 'fast') };
   const annotations: Annotation[] = [];
   const backups = await preCutoverBackups(annotations);
+  const deployment = await startDeployment('cutover', `${connections.target.host}:${connections.target.port}/${connections.target.database}`, annotations);
   let result;
   try {
     result = await group('cutover', () => runCutover(opts));
   } catch (err) {
+    await deployment?.finish('failure', err instanceof SwitchoverAborted ? err.oneLine() : 'cutover failed');
     if (err instanceof SwitchoverAborted) return { ...abortedOutcome('cutover', err, { backups }), annotations: [...annotations, { level: 'error', title: 'cutover aborted', message: err.oneLine() }] };
     throw err;
   }
+  await deployment?.finish(result.ok ? 'success' : 'failure', `writes frozen ${result.writeFreezeMs} ms; post-check ${result.postCheck.ok ? 'ok' : 'failed'}`);
   if (!result.postCheck.ok) annotations.push({ level: 'error', title: 'post-check failed', message: `the application path did not write to the new primary: ${result.postCheck.error ?? ''} — see runbooks/cutover.md (rollback is lossless)` });
   const backupSection = backups
     ? [heading(3, 'Pre-cutover backups'), table(['backup', 'id', 'state'], [['RDS snapshot', code(backups.snapshot.snapshotIdentifier), backups.snapshot.status], ['source AMI', code(backups.image.imageId), backups.image.state]])].join('\n\n')

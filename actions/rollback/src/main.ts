@@ -5,6 +5,8 @@
 import { runRollback, type RollbackResult } from '../../../src/engine/cutover/rollback.js';
 import { SwitchoverAborted } from '../../../src/engine/cutover/switchover.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
+import { startDeployment } from '../../shared/deployment.js';
+import type { Annotation } from '../../shared/summary.js';
 import { bool } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { count, stepsSection, table } from '../../shared/render.js';
@@ -13,19 +15,25 @@ import { abortedOutcome, isFrozenStep, renderSwitchover, switchoverOptions } fro
 
 async function run(): Promise<PhaseOutcome> {
   const log = actionsLogger();
-  const opts = { ...switchoverOptions(await connectionsFromInputs(), log), acceptDataLoss: bool('accept-data-loss') };
+  const connections = await connectionsFromInputs();
+  const opts = { ...switchoverOptions(connections, log), acceptDataLoss: bool('accept-data-loss') };
+  const annotations: Annotation[] = [];
+  const deployment = await startDeployment('rollback', `${connections.source.host}:${connections.source.port}/${connections.source.database}`, annotations);
   let result: RollbackResult;
   try {
     result = await group('rollback', () => runRollback(opts));
   } catch (err) {
-    if (err instanceof SwitchoverAborted) return { ...abortedOutcome('rollback', err, {}), annotations: [{ level: 'error', title: 'rollback aborted', message: err.oneLine() }] };
+    await deployment?.finish('failure', err instanceof SwitchoverAborted ? err.oneLine() : 'rollback failed');
+    if (err instanceof SwitchoverAborted) return { ...abortedOutcome('rollback', err, {}), annotations: [...annotations, { level: 'error', title: 'rollback aborted', message: err.oneLine() }] };
     throw err;
   }
+  await deployment?.finish(result.ok ? 'success' : 'failure', result.mode === 'lossless' ? `lossless; writes frozen ${result.writeFreezeMs} ms` : 'without reverse replication (accept-data-loss)');
   if (result.mode === 'lossless') {
     return {
       report: result,
       outputs: { verdict: result.ok ? 'rolled-back' : 'rolled-back-post-check-failed', 'write-freeze-ms': result.writeFreezeMs, 'lost-rows': 0 },
       summary: renderSwitchover(result, opts.switch.describe()),
+      annotations,
       failure: result.ok ? undefined : `rollback switched, but the post-check write through the application path failed: ${result.postCheck.error ?? 'unknown'}`,
     };
   }
@@ -39,7 +47,7 @@ async function run(): Promise<PhaseOutcome> {
     report: result,
     outputs: { verdict: result.ok ? 'rolled-back' : 'rolled-back-with-errors', 'lost-rows': lostRows },
     summary,
-    annotations: lostRows ? [{ level: 'warning', title: 'writes lost in rollback', message: `${lostRows} row(s) written on the target are not on the source: ${result.lost.map((t) => `${t.table} ${t.rows}`).join(', ')}` }] : [],
+    annotations: lostRows ? [...annotations, { level: 'warning', title: 'writes lost in rollback', message: `${lostRows} row(s) written on the target are not on the source: ${result.lost.map((t) => `${t.table} ${t.rows}`).join(', ')}` }] : annotations,
     failure: result.ok ? undefined : 'rollback without reverse replication did not finish cleanly — read the timeline in the job summary',
   };
 }
