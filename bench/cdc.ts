@@ -288,7 +288,7 @@ async function compareStatusWithTruth(target: ConnInfo, samples: CdcSample[]) {
   const statusValues: number[] = [];
   const truthValues: number[] = [];
   for (const s of samples) {
-    if (s.lagMs === null || !s.status.heartbeatAt) continue;
+    if (s.lagMs === null || !s.status?.heartbeatAt) continue;
     const r = await query(
       target,
       `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM applied_ts - src_ts) * 1000) AS ms

@@ -8,7 +8,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cdcStatus, startCdc, stopCdc } from '../../src/engine/cdc/index.js';
+import { cdcStatus, startCdc, stopCdc, watchCdc, type CdcSample } from '../../src/engine/cdc/index.js';
 import { runFullLoad } from '../../src/engine/full-load/full-load.js';
 import { migrationNames } from '../../src/engine/names.js';
 import { connect } from '../../src/postgres/connect.js';
@@ -133,6 +133,10 @@ afterAll(async () => {
 describe('CDC through outages', () => {
   it('resumes after the walsender is cut, the source restarts and the source crashes, losing nothing', async () => {
     const app = startApplication(server.url(DB));
+    // cdc status --watch runs through the outages too.
+    const watching = new AbortController();
+    const samples: CdcSample[] = [];
+    const watch = watchCdc({ source, target: pair.target, names }, 300, (s) => samples.push(s), watching.signal);
     await sleep(500);
 
     // A cut network: the walsender's connection dies under the subscriber.
@@ -158,7 +162,15 @@ describe('CDC through outages', () => {
     await sleep(500);
 
     await app.stop();
+    watching.abort();
+    await watch;
     expect(app.failures()).toBeGreaterThan(0); // the application did see the outages
+    // The watch reported the outage as critical samples, reconnected, and measured lag again.
+    const failed = samples.filter((s) => s.error);
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.every((s) => s.verdict === 'critical' && !s.error!.includes(server.password))).toBe(true);
+    expect(samples.at(-1)!.error).toBeUndefined();
+    expect(samples.at(-1)!.lagMs).not.toBeNull();
     expect(app.acknowledged.length, app.lastError()).toBeGreaterThan(200);
     expect(await caughtUp()).toBe(true);
 

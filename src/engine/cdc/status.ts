@@ -9,7 +9,9 @@
  * idle slot moving, so its retained WAL is released (correctness rule 7).
  */
 import type pg from 'pg';
+import { PgshiftError } from '../../errors.js';
 import { connect } from '../../postgres/connect.js';
+import { redact } from '../../postgres/redact.js';
 import type { ConnInfo } from '../../postgres/conninfo.js';
 import { compareLsn, currentWalLsn, emitHeartbeat, lsnDiff, readAppliedPosition } from '../../postgres/lsn.js';
 import { readSlot, type SlotState } from '../../postgres/slot.js';
@@ -282,30 +284,45 @@ export interface CdcSample {
   lagBytes: number | null;
   lagMs: number | null;
   lagMsAtLeast: number | null;
-  retainedBytes: number;
+  retainedBytes: number | null;
   verdict: Verdict;
-  status: CdcStatus;
+  /** null when this sample could not be taken (see error). */
+  status: CdcStatus | null;
+  /** Why the sample failed, e.g. the source restarting; the watch reconnects on the next tick. */
+  error?: string;
 }
 
 /**
  * `cdc status --watch`: a sample every `intervalMs` until `signal` aborts; returns the lag series.
- * The heartbeat each sample writes is what keeps an otherwise idle slot moving.
+ * The heartbeat each sample writes is what keeps an otherwise idle slot moving. A first connection
+ * that fails throws (wrong URL, password); a failure later — the source restarting, a cut network —
+ * becomes a 'critical' sample and the watch reconnects, as replication itself does.
  */
 export async function watchCdc(opts: CdcStatusOptions, intervalMs: number, onSample: (s: CdcSample) => void, signal: AbortSignal): Promise<CdcSample[]> {
-  const session = await openStatusSession({ ...opts, probeTimeoutMs: Math.min(opts.probeTimeoutMs ?? 2000, intervalMs) });
+  const sessionOpts = { ...opts, probeTimeoutMs: Math.min(opts.probeTimeoutMs ?? 2000, intervalMs) };
+  let session: StatusSession | undefined = await openStatusSession(sessionOpts);
   const series: CdcSample[] = [];
   try {
     while (!signal.aborted) {
       const began = Date.now();
-      const status = await session.sample();
-      const sample: CdcSample = { at: status.at, lagBytes: status.lagBytes, lagMs: status.lagMs, lagMsAtLeast: status.lagMsAtLeast, retainedBytes: status.retained.bytes, verdict: status.verdict, status };
+      let sample: CdcSample;
+      try {
+        session ??= await openStatusSession(sessionOpts);
+        const status = await session.sample();
+        sample = { at: status.at, lagBytes: status.lagBytes, lagMs: status.lagMs, lagMsAtLeast: status.lagMsAtLeast, retainedBytes: status.retained.bytes, verdict: status.verdict, status };
+      } catch (err) {
+        await session?.close();
+        session = undefined;
+        const error = err instanceof PgshiftError ? err.oneLine() : redact((err as Error)?.message ?? String(err));
+        sample = { at: new Date().toISOString(), lagBytes: null, lagMs: null, lagMsAtLeast: null, retainedBytes: null, verdict: 'critical', status: null, error };
+      }
       series.push(sample);
       onSample(sample);
       await abortableSleep(Math.max(0, intervalMs - (Date.now() - began)), signal);
     }
     return series;
   } finally {
-    await session.close();
+    await session?.close();
   }
 }
 
