@@ -1,11 +1,21 @@
 // The typed configuration: what it accepts, what it refuses (with the field named), and where it is read from.
-import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdtempSync as makeTempDir, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { environmentProfile, InfraConfigError, loadConfig, parseConfig, stateKey } from '../../infra/config.js';
 import { cidrContains, cidrsOverlap, parseCidr } from '../../infra/cidr.js';
 import { exampleConfig, infraDir, type Json } from './fixtures.js';
+
+const tempDirs: string[] = [];
+const mkdtempSync = (prefix: string): string => {
+  const dir = makeTempDir(prefix);
+  tempDirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 const refusal = (edit: (raw: Json) => void): string => {
   try {

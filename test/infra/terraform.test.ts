@@ -6,15 +6,26 @@
 // mirror exists; elsewhere Terraform's default installation (the registry) is used.
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync as makeTempDir, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderUserData } from '../../infra/constructs/source-host-user-data.js';
 import { repoRoot, infraDir, type Json } from './fixtures.js';
 
 const run = promisify(execFile);
+
+// Every temporary directory this file makes (synth output, terraform working copies) is removed at the end.
+const tempDirs: string[] = [];
+function mkdtempSync(prefix: string): string {
+  const dir = makeTempDir(prefix);
+  tempDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
 const TERRAFORM = process.env.TERRAFORM_BIN ?? 'terraform';
 const MIRROR = '/opt/tf-plugins/registry.terraform.io/hashicorp/aws/5.100.0';
 const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx');

@@ -1,7 +1,7 @@
 // The source host's first-boot script as the stack renders it: valid bash, settings quoted, shell
 // expansions escaped for Terraform and restored exactly, and the runner token read at boot, never embedded.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,13 +13,16 @@ const settings = {
 };
 
 const bashSyntaxErrors = (script: string): string => {
-  const file = join(mkdtempSync(join(tmpdir(), 'pgshift-userdata-')), 'user-data.sh');
+  const dir = mkdtempSync(join(tmpdir(), 'pgshift-userdata-'));
+  const file = join(dir, 'user-data.sh');
   writeFileSync(file, script);
   try {
     execFileSync('bash', ['-n', file], { encoding: 'utf8', stdio: 'pipe' });
     return '';
   } catch (err) {
     return String((err as { stderr?: string }).stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 };
 
