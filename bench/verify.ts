@@ -16,6 +16,7 @@
  * source and runs the plan's checksum on it, to show the error it ends in.
  */
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startLocalServer, type LocalServer } from '../src/rehearse/local-server.js';
@@ -197,7 +198,7 @@ async function main(): Promise<void> {
     console.log(`|---|---|---|---|---|`);
     console.log(`| plan: count + md5(string_agg(t::text, '' ORDER BY id)), source then target | ${seconds(plan.ms)} | 1.00 | ${mb(plan.peakRss)} | ${mb(planServerPeak)} |`);
     console.log(`| pgshift verify --mode full | ${seconds(ours.ms)} | ${(ours.ms / plan.ms).toFixed(2)} | ${mb(ours.peakRss)} | ${mb(oursServerPeak)} |`);
-    console.log(`process maxRSS over the whole run: ${mb(process.resourceUsage().maxRSS * 1024)}`);
+    console.log(`process maxRSS over the whole run: ${mb(process.resourceUsage().maxRSS * 1024)}; machine load average now ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on the machine slows both methods)`);
     if (!report.ok || !plan.result.tables.every((t) => t.equal)) throw new Error('the two sides should be equal in this benchmark');
 
     if (args['string-agg-limit']) await stringAggLimit(sourceUrl);
