@@ -112,7 +112,7 @@ interface MethodResult {
   statusVsTruth?: { samples: number; medianAbsDiffMs: number; maxAbsDiffMs: number; medianSignedDiffMs: number; underestimates: number; statusP50Ms: number; truthP50Ms: number };
   drain: { rows: number; seconds: number; rowsPerSecond: number };
   fullIdentity: { rowsUpdated: number; applySeconds: number; helperIndex: boolean };
-  bigTransaction: { rows: number; commitToAppliedSeconds: number; options: string };
+  bigTransaction: { rows: number; commitToAppliedSeconds: number; options: string; sourceSpillBytes: number; streamedBytes: number };
 }
 
 async function main(): Promise<void> {
@@ -357,7 +357,16 @@ async function measureBigTransaction(source: ConnInfo, target: ConnInfo, slotNam
     const committed = Date.now();
     const res = await waitForApplied({ source, slotName, lsn: await currentWalLsn(c), timeoutMs: 600_000, pollMs: 20, client: c });
     if (!res.reached) throw new Error('the big transaction was not applied');
-    return { rows: BIG_TX_ROWS, commitToAppliedSeconds: (Date.now() - committed) / 1000, options: `streaming=${options.streaming}, binary=${options.binary}` };
+    const seconds = (Date.now() - committed) / 1000;
+    // Where the decoded transaction went: spill files on the source disk, or streamed to the target.
+    const stats = (await c.query(`SELECT spill_bytes, stream_bytes FROM pg_stat_replication_slots WHERE slot_name = $1`, [slotName])).rows[0];
+    return {
+      rows: BIG_TX_ROWS,
+      commitToAppliedSeconds: seconds,
+      options: `streaming=${options.streaming}, binary=${options.binary}`,
+      sourceSpillBytes: Number(stats?.spill_bytes ?? 0),
+      streamedBytes: Number(stats?.stream_bytes ?? 0),
+    };
   } finally {
     await c.end();
   }
@@ -389,6 +398,8 @@ function report(results: MethodResult[]): void {
     ['backlog drain, s', (r) => r.drain.seconds, 2],
     [`REPLICA IDENTITY FULL ${FULL_ROWS}-row table, 10×~300-row updates: apply s`, (r) => r.fullIdentity.applySeconds, 2],
     [`big transaction ${BIG_TX_ROWS} rows: COMMIT → applied s`, (r) => r.bigTransaction.commitToAppliedSeconds, 2],
+    ['big transaction: spilled on the source disk, MB', (r) => r.bigTransaction.sourceSpillBytes / 1e6, 1],
+    ['big transaction: streamed to the target, MB', (r) => r.bigTransaction.streamedBytes / 1e6, 1],
   ];
   const label = (r: MethodResult) => (r.method === 'native' ? 'native (plan)' : r.method);
   const width = Math.max(...rows.map(([l]) => l.length));

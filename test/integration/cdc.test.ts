@@ -136,9 +136,9 @@ describe('cdc start / status / stop on a live source', () => {
   it('started from full-load\'s slot with the options the servers support, and indexed the REPLICA IDENTITY FULL table', () => {
     expect(started.strategy).toBe('slot');
     expect(started.slotName).toBe(names.slot);
-    // 15 → 17: no parallel apply from a 15 publisher, and origin = none needs a 16+ source.
-    expect(started.skippedOptions.map((o) => o.option).sort()).toEqual(['origin', 'streaming']);
-    expect(started.options).toEqual([]);
+    // 15 → 17: streaming, but no parallel apply from a 15 publisher; origin = none needs a 16+ source.
+    expect(started.options.map((o) => `${o.option}=${o.value}`)).toEqual(['streaming=on']);
+    expect(started.skippedOptions.map((o) => o.option)).toEqual(['origin']);
     expect(started.helperIndexes.map((h) => `${h.schema}.${h.name}`)).toEqual(['analytics.event_log']);
     expect(started.fullIdentityWithoutIndex).toEqual([]);
   });

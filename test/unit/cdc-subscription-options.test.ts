@@ -21,8 +21,8 @@ describe('subscription options by server version', () => {
     expect(show(chooseSubscriptionOptions(all, { source: 130012, target: 140009 }))).toEqual({ chosen: [], skipped: ['binary', 'streaming', 'disable_on_error', 'origin'] });
   });
 
-  it("defaults: streaming only where it is applied in parallel, origin = none where the publisher honours it", () => {
-    expect(show(chooseSubscriptionOptions(DEFAULT_CDC_OPTIONS, { source: 150010, target: 170006 }))).toEqual({ chosen: [], skipped: ['streaming', 'origin'] });
+  it('defaults: streaming everywhere it exists (parallel from 16), origin = none where the publisher honours it', () => {
+    expect(show(chooseSubscriptionOptions(DEFAULT_CDC_OPTIONS, { source: 150010, target: 170006 }))).toEqual({ chosen: ['streaming=on'], skipped: ['origin'] });
     expect(show(chooseSubscriptionOptions(DEFAULT_CDC_OPTIONS, { source: 170000, target: 170006 })).chosen).toEqual(['streaming=parallel', 'origin=none']);
     expect(show(chooseSubscriptionOptions({ ...DEFAULT_CDC_OPTIONS, streaming: false }, { source: 170000, target: 170006 })).chosen).toEqual(['origin=none']);
   });

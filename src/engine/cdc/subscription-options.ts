@@ -7,20 +7,19 @@ export interface CdcOptions {
   /** Binary transfer of column values (faster for bytea, numeric, timestamps; needs send/receive functions on both sides). */
   binary: boolean;
   /**
-   * Stream big in-progress transactions to the target instead of decoding them at commit.
-   * 'auto' (default): only where the target applies them in parallel while they run (16+ on both
-   * sides). On older pairs streaming=on merely moves the spill file from the source to the target
-   * and replays it after COMMIT: bench:cdc measured a 300,000-row transaction applied 1.4–2.1×
-   * later than without it, so 'auto' leaves it off there. true forces on/parallel, false off.
+   * Stream big in-progress transactions to the target as they run. Without it, a transaction larger
+   * than logical_decoding_work_mem (64 MB) is decoded into spill files on the *source* until it
+   * commits — on a 30 GB source disk, next to the WAL the slot already holds. With it, the spill
+   * lives on the target, and from PostgreSQL 16 on both sides it is applied in parallel while it runs.
    */
-  streaming: boolean | 'auto';
+  streaming: boolean;
   /** An apply error disables the subscription (visible in cdc status) instead of retrying in a loop. */
   disableOnError: boolean;
   /** origin = none: do not forward changes that themselves came from replication (no loops once reverse replication runs). */
   originNone: boolean;
 }
 
-export const DEFAULT_CDC_OPTIONS: CdcOptions = { binary: false, streaming: 'auto', disableOnError: false, originNone: true };
+export const DEFAULT_CDC_OPTIONS: CdcOptions = { binary: false, streaming: true, disableOnError: false, originNone: true };
 
 export interface ChosenOption {
   option: string;
@@ -48,10 +47,9 @@ export function chooseSubscriptionOptions(wanted: CdcOptions, v: ServerVersions)
     if (both(140000)) chosen.push({ option: 'binary', value: 'true' });
     else skipped.push({ option: 'binary', reason: 'binary transfer needs PostgreSQL 14 on both sides' });
   }
-  if (wanted.streaming !== false) {
+  if (wanted.streaming) {
     // parallel apply needs logical replication protocol 4, which only 16+ publishers speak.
     if (both(160000)) chosen.push({ option: 'streaming', value: 'parallel' });
-    else if (wanted.streaming === 'auto') skipped.push({ option: 'streaming', reason: `parallel apply needs PostgreSQL 16 on both sides (source ${major(v.source)}, target ${major(v.target)}); plain streaming would only delay big transactions` });
     else if (both(140000)) chosen.push({ option: 'streaming', value: 'on' });
     else skipped.push({ option: 'streaming', reason: 'streaming of in-progress transactions needs PostgreSQL 14 on both sides' });
   }
