@@ -9,6 +9,8 @@
  * checked for the password and the connection URLs.
  */
 import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +38,12 @@ interface ActionRun {
 let pair: TestPair;
 let work: string;
 let secrets: string[];
+
+/** A stand-in for the GitHub REST API (GITHUB_API_URL): records the deployment calls cutover and rollback make. */
+const GITHUB_TOKEN = 'ghs_e2eTokenThatMustNeverBePrinted0123';
+const githubCalls: { method: string; path: string; auth: string; body: Record<string, unknown> }[] = [];
+let githubApi: Server;
+let githubApiUrl = '';
 
 /** Parse the runner's GITHUB_OUTPUT file format: `name<<delimiter\nvalue\ndelimiter`. */
 function parseOutputFile(text: string): Record<string, string> {
@@ -81,6 +89,8 @@ function runAction(phase: string, inputs: Record<string, string>): Promise<Actio
     RUNNER_TEMP: runnerTemp,
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_API_URL: githubApiUrl,
+    GITHUB_RUN_ID: '4242',
   };
   // The runner's naming: INPUT_ + the name upper-cased, spaces to _ (dashes stay).
   for (const [k, v] of Object.entries({ ...actionDefaults(phase), ...inputs })) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
@@ -125,10 +135,22 @@ function expectMaskedFirst(r: ActionRun, password: string): void {
 const explain = (r: ActionRun) => `exit ${r.code}\n${r.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).slice(-40).join('\n')}\n${r.stderr}`;
 
 beforeAll(async () => {
+  let nextId = 100;
+  githubApi = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => (raw += c));
+    req.on('end', () => {
+      githubCalls.push({ method: req.method ?? '', path: req.url ?? '', auth: req.headers.authorization ?? '', body: raw ? JSON.parse(raw) : {} });
+      res.writeHead(201, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: nextId++, state: raw ? JSON.parse(raw).state : undefined }));
+    });
+  });
+  await new Promise<void>((r) => githubApi.listen(0, '127.0.0.1', r));
+  githubApiUrl = `http://127.0.0.1:${(githubApi.address() as AddressInfo).port}`;
   work = mkdtempSync(join(tmpdir(), 'pgshift-actions-e2e-'));
   pair = await freshPair(DB);
   const password = new URL(pair.sourceUrl).password;
-  secrets = [decodeURIComponent(password), password, pair.sourceUrl, pair.targetUrl].filter((s, i, a) => s.length > 0 && a.indexOf(s) === i);
+  secrets = [decodeURIComponent(password), password, pair.sourceUrl, pair.targetUrl, GITHUB_TOKEN].filter((s, i, a) => s.length > 0 && a.indexOf(s) === i);
   const c = new pg.Client(pair.sourceUrl);
   await c.connect();
   try {
@@ -139,6 +161,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  await new Promise((r) => githubApi?.close(r));
   await pair?.drop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
@@ -231,7 +254,14 @@ describe('actions chained preflight → full-load → cdc → verify → cutover
   });
 
   it('cutover switches to the target with a bounded write freeze and draws the timeline', async () => {
-    const r = await runAction('cutover', { ...connection(), switch: 'none', 'max-freeze': '30', 'state-dir': join(work, 'state') });
+    const r = await runAction('cutover', {
+      ...connection(),
+      switch: 'none',
+      'max-freeze': '30',
+      'state-dir': join(work, 'state'),
+      'deployment-environment': 'experiment-database',
+      'github-token': GITHUB_TOKEN,
+    });
     expect(r.code, explain(r)).toBe(0);
     expect(r.outputs.verdict).toBe('switched');
     const freeze = Number(r.outputs['write-freeze-ms']);
@@ -241,6 +271,16 @@ describe('actions chained preflight → full-load → cdc → verify → cutover
     expect(r.summary).toContain('```mermaid\ngantt');
     expect(r.summary).toMatch(/freeze writes :crit/);
     expect(r.summary).toContain(`${RUNBOOK_BASE}cutover.md`);
+    // The switch is on the repository's Deployments page: created, in progress, then success.
+    const calls = githubCalls.filter((c) => c.path.startsWith('/repos/tasteam/pgshift/deployments'));
+    expect(calls.map((c) => `${c.method} ${c.path.replace(/\d+/g, 'N')} ${c.body.state ?? c.body.environment}`)).toEqual([
+      'POST /repos/tasteam/pgshift/deployments experiment-database',
+      'POST /repos/tasteam/pgshift/deployments/N/statuses in_progress',
+      'POST /repos/tasteam/pgshift/deployments/N/statuses success',
+    ]);
+    expect(calls.every((c) => c.auth === `token ${GITHUB_TOKEN}`)).toBe(true);
+    expect(calls[2]!.body.log_url).toBe('https://github.com/tasteam/pgshift/actions/runs/4242');
+    expect(r.stdout).toContain(`::add-mask::${GITHUB_TOKEN}`);
     // The source is read-only for new sessions now; a write on the target comes back by reverse replication.
     await pair.tgt(`INSERT INTO public."리뷰 태그" ("태그 코드", "표시 이름", sort_order) VALUES ('AFTER', '컷오버 이후', 100)`);
     expectNoSecret(r);
