@@ -167,6 +167,12 @@ async function runMethod(method: Method, sourceServer: LocalServer, targetServer
   console.error(`  big transaction: applied ${bigTransaction.commitToAppliedSeconds.toFixed(2)} s after COMMIT`);
 
   await stop();
+  // The next method must not share the servers with this one's leftovers (autovacuum of the big
+  // tables, dirty buffers): drop its databases and checkpoint before it starts.
+  for (const s of [sourceServer, targetServer]) {
+    await adminQuery(s, `DROP DATABASE ${ident(db)} WITH (FORCE)`);
+    await adminQuery(s, 'CHECKPOINT');
+  }
   return { method, setupSeconds, pgbench, lagMs, lagBytes, statusVsTruth, drain, fullIdentity, bigTransaction };
 }
 
