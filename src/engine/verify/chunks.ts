@@ -73,6 +73,12 @@ export async function splitRange(source: pg.Client, table: VerifyTable, range: K
   return ranges;
 }
 
+/** The source's highest key right now, or undefined for an empty table. */
+export async function lastSourceKey(source: pg.Client, table: VerifyTable): Promise<KeyTuple | undefined> {
+  const { rows } = await source.query<Record<string, string>>(`SELECT ${keyTextSql(table)} ${fromSql(table)} ORDER BY ${keyOrderSql(table, 'DESC')} LIMIT 1`);
+  return rows[0] ? table.primaryKey.map((_, i) => rows[0][`k${i}`]) : undefined;
+}
+
 export interface ChunkDigest {
   rows: number;
   /** Sum of the rows' 64-bit hashes, as numeric text. */

@@ -72,8 +72,8 @@ const keyExpr = (table: VerifyTable, c: ColumnInfo, expr: string): string =>
 export const keyColumnsSql = (table: VerifyTable): string =>
   `(${table.primaryKey.map((c) => keyExpr(table, c, `t.${ident(c.name)}`)).join(', ')})`;
 
-export const keyOrderSql = (table: VerifyTable): string =>
-  table.primaryKey.map((c) => keyExpr(table, c, `t.${ident(c.name)}`)).join(', ');
+export const keyOrderSql = (table: VerifyTable, direction?: 'DESC'): string =>
+  table.primaryKey.map((c) => `${keyExpr(table, c, `t.${ident(c.name)}`)}${direction ? ` ${direction}` : ''}`).join(', ');
 
 /** Key columns as text: how keys travel from the source back to both sides and into the report. */
 export const keyTextSql = (table: VerifyTable): string =>
