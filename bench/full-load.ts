@@ -14,7 +14,10 @@
  *   pgshift   `pgshift full-load --jobs <cores> --json` through the CLI, as a user runs it.
  * Each tool runs as a child process: the time is its wall time, the memory is the peak of the
  * summed RSS of its process tree (sampled every 100 ms) and the largest single process's peak
- * (GNU time's %M). The PostgreSQL servers are shared by all three and not counted.
+ * (GNU time's %M). The PostgreSQL servers are shared by all three and not counted in RSS.
+ * Beside the wall time it reports the CPU seconds each load cost (the tool's processes plus
+ * both servers): on a shared 2-core machine other work inflates wall time far more than CPU
+ * time, so that column shows which tool does less work when the ratios are noisy.
  *
  * Every load is then checked against the source — exact row count of every table and
  * materialized view, number of indexes and constraints, large objects, sequence values — so a
