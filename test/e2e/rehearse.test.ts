@@ -1,0 +1,59 @@
+/**
+ * The main job, `npm run rehearse`, as a person runs it (small size): the whole migration on its
+ * own servers under live traffic, and the JSON document the issue names.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { expect, it } from 'vitest';
+
+const run = promisify(execFile);
+
+it('rehearses preflight → full-load → cdc → verify → cutover → rollback → cutover → cleanup with no failed or lost write', async () => {
+  const report = join(mkdtempSync(join(tmpdir(), 'pgshift-rehearse-')), 'report.md');
+  // Exit 1 means a goal was missed; the document still says which, so read it either way.
+  const stdout = await run(process.execPath, ['bin/pgshift.mjs', 'rehearse', '--rows', '2000', '--stage-seconds', '2', '--json', '--report', report], { timeout: 240_000 }).then(
+    (r) => r.stdout,
+    (e: { stdout?: string; stderr?: string }) => e.stdout || `{"failed": ${JSON.stringify(e.stderr ?? '')}}`,
+  );
+  const doc = JSON.parse(stdout);
+  expect(doc, JSON.stringify(doc, null, 1)).toMatchObject({ ok: true });
+  expect(doc.writes.acknowledged).toBeGreaterThan(1000);
+  expect(doc.writes.failed).toBe(0);
+  expect(doc.writes.lost).toBe(0);
+  expect(doc.writes.sequenceCollisions).toBe(0);
+  for (const s of [doc.cutover, doc.rollback, doc.cutoverAgain]) {
+    expect(s.writeFreezeMs).toBeGreaterThan(0);
+    expect(s.writeFreezeMs).toBeLessThanOrEqual(2000);
+    expect(s.postCheckOk).toBe(true);
+  }
+  expect(doc.cdc.lagP99Ms).toBeGreaterThanOrEqual(0);
+  expect(doc.fullLoad.seconds).toBeGreaterThan(0);
+  expect(doc.fullLoad.rows).toBeGreaterThan(10_000);
+  expect(doc.verify.ok).toBe(true);
+  expect(doc.cleanup.leftovers).toBe(0);
+  expect(doc.phases.map((p: { phase: string }) => p.phase)).toEqual([
+    'start servers',
+    'load the Tasteam database',
+    'start PgBouncer',
+    'preflight',
+    'full-load',
+    'cdc start',
+    'cdc (traffic replicating)',
+    'verify',
+    'cutover',
+    'traffic on the target',
+    'rollback',
+    'traffic on the source again',
+    'cutover again',
+    'traffic on the target',
+    'check the ledger on the final primary',
+    'cleanup',
+  ]);
+  const md = readFileSync(report, 'utf8');
+  expect(md).toContain('all goals met');
+  expect(md).toContain('xychart-beta');
+  expect(md).toMatch(/Around the cutover \(writes frozen \d+ ms\)/);
+}, 300_000);
