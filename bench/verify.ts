@@ -24,6 +24,7 @@ import { parseConnInfo } from '../src/postgres/conninfo.js';
 import { ident } from '../src/postgres/sql.js';
 import { runVerify } from '../src/engine/verify/verify.js';
 import { silentLogger } from '../src/report/logger.js';
+import { withUrl } from '../src/postgres/connect.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -68,17 +69,6 @@ const schemaSql = (rows: ReturnType<typeof rowsFor>) => `
            timestamptz '2024-01-01 00:00:00+00' + i * interval '3 seconds'
     FROM generate_series(1, ${rows.events}) AS i;
 `;
-
-async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client(url);
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
@@ -158,18 +148,18 @@ async function main(): Promise<void> {
   ]);
   const [source, target] = servers;
   try {
-    await Promise.all(servers.map((s) => withPg(s.url(), (c) => c.query(`CREATE DATABASE ${ident(DB)}`))));
+    await Promise.all(servers.map((s) => withUrl(s.url(), (c) => c.query(`CREATE DATABASE ${ident(DB)}`))));
     const sourceUrl = source.url(DB);
     const targetUrl = target.url(DB);
     if (args.keep) console.log(`--keep: source ${sourceUrl}\n        target ${targetUrl}`);
 
     const rows = rowsFor(GB);
-    const gen = await measured(() => Promise.all([sourceUrl, targetUrl].map((u) => withPg(u, async (c) => {
+    const gen = await measured(() => Promise.all([sourceUrl, targetUrl].map((u) => withUrl(u, async (c) => {
       await c.query(schemaSql(rows));
       // Hint bits and the visibility map set once, so neither method pays for them.
       await c.query('VACUUM (ANALYZE) public.orders, public.reviews, public.events');
     }))));
-    const sizes = await withPg(sourceUrl, async (c) => (await c.query<{ heap: string; total: string; text: string }>(`
+    const sizes = await withUrl(sourceUrl, async (c) => (await c.query<{ heap: string; total: string; text: string }>(`
       SELECT sum(pg_table_size(c.oid))::text AS heap, sum(pg_total_relation_size(c.oid))::text AS total,
              (SELECT sum(octet_length(t::text)) FROM public.reviews t)::text AS text
       FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'`)).rows[0]);
@@ -178,7 +168,7 @@ async function main(): Promise<void> {
     console.log(`      largest table's text form (reviews, what string_agg concatenates): ${mb(Number(sizes.text))}`);
 
     // Warm both servers' caches the same way before either method runs.
-    await Promise.all([sourceUrl, targetUrl].map((u) => withPg(u, (c) => c.query(`SELECT count(*) FROM public.orders; SELECT count(*) FROM public.reviews; SELECT count(*) FROM public.events`))));
+    await Promise.all([sourceUrl, targetUrl].map((u) => withUrl(u, (c) => c.query(`SELECT count(*) FROM public.orders; SELECT count(*) FROM public.reviews; SELECT count(*) FROM public.events`))));
 
     const planWatch = watchBackends([source.url(), target.url()], 'plan script');
     const plan = await measured(() => plansScript(sourceUrl, targetUrl));
@@ -209,7 +199,7 @@ async function main(): Promise<void> {
 
 /** One table whose text form passes 1 GB: string_agg cannot build the string. */
 async function stringAggLimit(sourceUrl: string): Promise<void> {
-  await withPg(sourceUrl, async (c) => {
+  await withUrl(sourceUrl, async (c) => {
     // ~1.1 GB of text: 1.1 M rows of 1,000 characters (compressed on disk by TOAST? no: under 2 kB stays inline).
     await c.query(`CREATE TABLE public.big_text (id bigint PRIMARY KEY, body text NOT NULL)`);
     await c.query(`INSERT INTO public.big_text SELECT i, repeat(md5(i::text), 31) FROM generate_series(1, 1100000) AS i`);

@@ -78,3 +78,18 @@ export function explainConnectError(err: unknown, info: ConnInfo): PgshiftError 
   }
   return connectionError(`cannot connect to the ${where}: ${redact(e?.message ?? String(err))}`, 'check the connection URL');
 }
+
+/**
+ * A plain session by URL, without pgshift's session options: what an application (or a test,
+ * a benchmark, the fixture loader) sees. Always closed afterwards.
+ */
+export async function withUrl<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client(url);
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -14,6 +14,7 @@ import { loadFixture, loadHazards } from '../../src/rehearse/fixture/load.js';
 import { freePort, startLocalServer } from '../../src/rehearse/local-server.js';
 import { silentLogger } from '../../src/report/logger.js';
 import { admin, freshPair, serverUrl, type TestPair } from '../support/databases.js';
+import { withUrl } from '../../src/postgres/connect.js';
 
 const names = migrationNames('pfcheck');
 const secrets = () => [inject('source').password, inject('target').password];
@@ -33,17 +34,6 @@ function expectNoSecret(report: PreflightReport, extra: string[] = []): void {
   for (const s of [...secrets(), ...extra]) expect(json).not.toContain(s);
 }
 
-async function withSource<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client(url);
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
 async function expectProbeGone(pair: TestPair): Promise<void> {
   expect((await pair.src('SELECT pubname FROM pg_publication')).rows).toEqual([]);
   expect((await pair.tgt('SELECT subname FROM pg_subscription')).rows).toEqual([]);
@@ -54,7 +44,7 @@ describe('preflight on the Tasteam fixture', () => {
   let pair: TestPair;
   beforeAll(async () => {
     pair = await freshPair('preflight_fixture');
-    await withSource(pair.sourceUrl, (c) => loadFixture(c));
+    await withUrl(pair.sourceUrl, (c) => loadFixture(c));
   });
   afterAll(async () => pair?.drop());
 
@@ -175,7 +165,7 @@ describe('preflight on the Tasteam fixture', () => {
   });
 
   it('warns about a transaction left open on the source, naming its pid and how to end it', async () => {
-    await withSource(pair.sourceUrl, async (c) => {
+    await withUrl(pair.sourceUrl, async (c) => {
       await c.query('BEGIN');
       await c.query('SELECT txid_current()');
       const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
@@ -225,7 +215,7 @@ describe('preflight on the hazards', () => {
   let pair: TestPair;
   beforeAll(async () => {
     pair = await freshPair('preflight_hazards');
-    await withSource(pair.sourceUrl, async (c) => {
+    await withUrl(pair.sourceUrl, async (c) => {
       await loadFixture(c, { rows: 200 });
       await loadHazards(c);
     });
@@ -299,7 +289,7 @@ describe('preflight against a source started with wal_level=replica', () => {
     const server = await startLocalServer({ major: 15, name: 'pf-replica', settings: { wal_level: 'replica', max_replication_slots: 12, max_wal_senders: 12 } });
     const pair = await freshPair('preflight_replica');
     try {
-      await withSource(server.url(), (c) => c.query('CREATE DATABASE shop'));
+      await withUrl(server.url(), (c) => c.query('CREATE DATABASE shop'));
       const source = parseConnInfo(server.url('shop'), 'source');
       const opts = { ...options(pair), source, sourceFromTarget: undefined };
       const report = await runPreflight(opts);
@@ -316,7 +306,7 @@ describe('preflight against a source started with wal_level=replica', () => {
 
       // What a person would do on a Docker host without compose: run the printed ALTER SYSTEM, restart.
       const alter = wal.remediation!.split('\n').find((l) => l.startsWith('Without compose:'))!.replace('Without compose: ', '').replace(/ then docker restart <container>$/, '');
-      await withSource(server.url(), async (c) => {
+      await withUrl(server.url(), async (c) => {
         for (const stmt of alter.split(';').map((s) => s.trim()).filter(Boolean)) await c.query(stmt);
         for (const stmt of keep.remediation!.split('\n').filter((l) => /^(ALTER|SELECT)/.test(l))) await c.query(stmt);
       });
@@ -343,7 +333,7 @@ describe('preflight as least-privileged users', () => {
       return `postgres://${user}:${encodeURIComponent(pw)}@${s.host}:${s.port}/preflight_roles`;
     };
     try {
-      await withSource(pair.sourceUrl, (c) => loadFixture(c, { rows: 100 }));
+      await withUrl(pair.sourceUrl, (c) => loadFixture(c, { rows: 100 }));
       await pair.src(`DROP ROLE IF EXISTS ${srcUser}`);
       await pair.tgt(`DROP ROLE IF EXISTS ${tgtUser}`);
       await pair.src(`CREATE ROLE ${srcUser} LOGIN REPLICATION PASSWORD '${pw}'`);

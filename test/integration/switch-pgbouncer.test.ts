@@ -16,6 +16,7 @@ import { checkLedger, ledgerTableDdl, startWorkload, worstLatency } from '../../
 import { pauseDatabase, pointDatabaseAt, readDatabaseTarget, resumeDatabase, rewriteEntry, showDatabase } from '../../src/switch/pgbouncer.js';
 import { makeSwitch } from '../../src/switch/switch.js';
 import { freshPair, type TestPair } from '../support/databases.js';
+import { withUrl } from '../../src/postgres/connect.js';
 
 const DB = 'switch_pgbouncer';
 const ENTRY = 'tasteam';
@@ -26,17 +27,6 @@ const TARGET_ID_START = 1_000_000;
 
 let pair: TestPair;
 let bouncer: LocalPgBouncer;
-
-async function onServer<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client(url);
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 async function runToEnd(workload: ReturnType<typeof startWorkload>) {
   await workload.finished;
@@ -117,10 +107,10 @@ describe('PgBouncer switch under 200 writes/s', () => {
     expect(onSource.length).toBeGreaterThan(300);
     expect(onTarget.length).toBeGreaterThan(300);
     expect(result.ledger.filter((e) => e.ackedAt! > resumedAt + 50).every((e) => Number(e.id) >= TARGET_ID_START)).toBe(true);
-    expect((await onServer(pair.sourceUrl, (c) => checkLedger(c, onSource))).missing).toEqual([]);
-    expect((await onServer(pair.targetUrl, (c) => checkLedger(c, onTarget))).missing).toEqual([]);
+    expect((await withUrl(pair.sourceUrl, (c) => checkLedger(c, onSource))).missing).toEqual([]);
+    expect((await withUrl(pair.targetUrl, (c) => checkLedger(c, onTarget))).missing).toEqual([]);
     // And the check can fail: the target lacks the source's writes.
-    expect((await onServer(pair.targetUrl, (c) => checkLedger(c, onSource))).missing).toHaveLength(onSource.length);
+    expect((await withUrl(pair.targetUrl, (c) => checkLedger(c, onSource))).missing).toHaveLength(onSource.length);
     const counts = await Promise.all([pair.src('SELECT count(*)::int AS n FROM public.ledger_probe'), pair.tgt('SELECT count(*)::int AS n FROM public.ledger_probe')]);
     expect(counts[0].rows[0].n + counts[1].rows[0].n).toBe(result.acknowledged);
 
@@ -148,7 +138,7 @@ describe('PgBouncer switch under 200 writes/s', () => {
     expect(result.acknowledged).toBe(result.issued);
     // Writes due right at the pause waited for (almost) all of it.
     expect(worstLatency(result.latencies).ms).toBeGreaterThan(held - 50);
-    expect((await onServer(pair.sourceUrl, (c) => checkLedger(c, result.ledger))).missing).toEqual([]);
+    expect((await withUrl(pair.sourceUrl, (c) => checkLedger(c, result.ledger))).missing).toEqual([]);
   });
 
   it('sequence collisions on a target whose identity was not moved show up as unique violations (23505)', async () => {
