@@ -40,6 +40,7 @@ import { ident } from '../src/postgres/sql.js';
 import { generateData, type GenerateResult } from '../src/rehearse/fixture/generate.js';
 import { startLocalServer, type LocalServer } from '../src/rehearse/local-server.js';
 import { measureProcess, serverCpuSeconds, type MeasuredRun } from './support/measure-process.js';
+import { withUrl } from '../src/postgres/connect.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = join(ROOT, 'bench', '.results', 'full-load.json');
@@ -104,17 +105,6 @@ interface ToolRun {
 }
 
 // ── small helpers ───────────────────────────────────────────────────────────────────────
-async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client(url);
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
 const secs = (ms: number) => ms / 1000;
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 const fmtS = (s: number) => `${s.toFixed(1)} s`;
@@ -157,7 +147,7 @@ const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND 
 
 /** Facts independent of any tool's own bookkeeping, read with plain catalog queries and count(*). */
 async function readFacts(url: string): Promise<DatabaseFacts> {
-  return withPg(url, async (c) => {
+  return withUrl(url, async (c) => {
     const rels = await c.query<{ schema: string; name: string; kind: string; populated: boolean }>(`
       SELECT n.nspname AS schema, c.relname AS name, c.relkind AS kind, c.relispopulated AS populated
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -302,7 +292,7 @@ async function runPgshift(ctx: RunContext): Promise<ToolOutcome> {
     result = undefined;
   }
   // The slot and publication are CDC's starting point; the benchmark has no CDC, so drop them.
-  await withPg(ctx.source.url(SOURCE_DB), async (c) => {
+  await withUrl(ctx.source.url(SOURCE_DB), async (c) => {
     await c.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [SLOT_NAME]);
     await c.query(`DROP PUBLICATION IF EXISTS ${ident(SLOT_NAME)}`);
   });
@@ -327,7 +317,7 @@ function postmasterPid(server: LocalServer): number {
 }
 
 async function freshTargetDb(target: LocalServer, name: string): Promise<void> {
-  await withPg(target.url(), async (c) => {
+  await withUrl(target.url(), async (c) => {
     await c.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
     await c.query(`CREATE DATABASE ${ident(name)}`);
   });
@@ -335,7 +325,7 @@ async function freshTargetDb(target: LocalServer, name: string): Promise<void> {
 
 /** Flush what the previous load left dirty, so it is not charged to the next tool. */
 async function settle(servers: LocalServer[]): Promise<void> {
-  await Promise.all(servers.map((s) => withPg(s.url(), (c) => c.query('CHECKPOINT'))));
+  await Promise.all(servers.map((s) => withUrl(s.url(), (c) => c.query('CHECKPOINT'))));
 }
 
 async function runTool(tool: Tool, servers: { source: LocalServer; target: LocalServer }, sourceFacts: DatabaseFacts, pgcopydbVersion: string): Promise<ToolRun> {
@@ -355,7 +345,7 @@ async function runTool(tool: Tool, servers: { source: LocalServer; target: Local
   const completeness = run.ok ? compareFacts(sourceFacts, await readFacts(servers.target.url(targetDb))) : { complete: false, mismatches: ['the tool failed'] };
   console.log(`${fmtS(run.seconds)}${run.ok ? '' : ` FAILED: ${run.error}`}${completeness.complete ? '' : `  INCOMPLETE: ${completeness.mismatches.slice(0, 5).join('; ')}`}`);
   // Free the space and the cache the copy took before the next tool runs.
-  await withPg(servers.target.url(), (c) => c.query(`DROP DATABASE IF EXISTS ${ident(targetDb)} WITH (FORCE)`));
+  await withUrl(servers.target.url(), (c) => c.query(`DROP DATABASE IF EXISTS ${ident(targetDb)} WITH (FORCE)`));
   return { ...run, cpu, completeness, loadAvgAtStart };
 }
 
@@ -398,7 +388,7 @@ function printRound(r: RoundResult): void {
 
 // ── main ────────────────────────────────────────────────────────────────────────────────
 async function describeSource(url: string): Promise<{ schema: string; name: string; rows: number; bytes: number; totalBytes: number; indexes: number }[]> {
-  return withPg(url, async (c) => {
+  return withUrl(url, async (c) => {
     const res = await c.query(`
       SELECT n.nspname AS schema, c.relname AS name, c.reltuples::bigint AS rows,
              pg_table_size(c.oid)::bigint AS bytes, pg_total_relation_size(c.oid)::bigint AS total,
@@ -426,7 +416,7 @@ async function main(): Promise<number> {
   const [source, target] = servers as [LocalServer, LocalServer];
   for (const s of servers) registerSecret(s.password);
   try {
-    await withPg(source.url(), (c) => c.query(`CREATE DATABASE ${ident(SOURCE_DB)}`));
+    await withUrl(source.url(), (c) => c.query(`CREATE DATABASE ${ident(SOURCE_DB)}`));
     const client = await connect(parseConnInfo(source.url(SOURCE_DB), 'source'));
     let generated: GenerateResult;
     try {
