@@ -32,7 +32,6 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { connect } from '../src/postgres/connect.js';
 import { libpqEnv, parseConnInfo } from '../src/postgres/conninfo.js';
 import { redact, registerSecret } from '../src/postgres/redact.js';
