@@ -34,7 +34,7 @@ import type { Logger } from '../../report/logger.js';
 import type { MigrationNames } from '../names.js';
 import { Timeline, type StepRecord } from '../timeline.js';
 import { copyChunk } from './copy-stream.js';
-import { listIndexBuilds, type IndexBuild } from './indexes.js';
+import { listForeignKeyBuilds, listIndexBuilds, type ForeignKeyBuild, type IndexBuild } from './indexes.js';
 import { copyLargeObjects } from './large-objects.js';
 import { dumpSchema, restorePostData, restorePreData, type SchemaArchive } from './schema.js';
 import { closeSnapshotWorkers, openSnapshotWorkers, WorkQueue, type SnapshotWorker } from './snapshot-workers.js';
@@ -64,6 +64,7 @@ export interface TableLoadStat {
   chunks: number;
   seconds: number;
   indexes: number;
+  foreignKeys: number;
 }
 
 export interface FullLoadResult {
@@ -105,12 +106,13 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
     await timeline.run('restore pre-data', () => restorePreData(tools, opts.target, archive!));
     const tables = await listTablesToCopy(first.source);
     const indexBuilds = await listIndexBuilds(first.source, tables);
-    const copied = await timeline.run('copy data and build indexes', () => copyTablesAndIndexes(opts, workers, tables, indexBuilds, jobs));
+    const foreignKeys = await listForeignKeyBuilds(first.source, tables);
+    const copied = await timeline.run('copy data and build indexes', () => copyTablesAndIndexes(opts, workers, tables, indexBuilds, foreignKeys, jobs));
     const largeObjects = await timeline.run('copy large objects', () => copyLargeObjects(first.source, first.target));
     const sequences = await timeline.run('copy sequences', async () => applySequences(first.target, await readSequences(first.source)));
     await closeSnapshotWorkers(workers);
     workers = [];
-    const built = [...indexBuilds.values()].flat();
+    const built = [...[...indexBuilds.values()].flat(), ...foreignKeys];
     await timeline.run('restore post-data', () => restorePostData(tools, opts.target, archive!, built, jobs));
     const materializedViews = await timeline.run('refresh materialized views', () => refreshMaterializedViews(opts));
     await timeline.run('analyze the target', () => analyzeTarget(opts.target, tables, jobs));
@@ -190,29 +192,55 @@ async function createRoles(worker: SnapshotWorker): Promise<RoleCreation> {
 }
 
 // ── step 9 ──────────────────────────────────────────────────────────────────────────────
-type LoadTask = { kind: 'copy'; chunk: CopyChunk } | { kind: 'index'; build: IndexBuild };
+type LoadTask = { kind: 'copy'; chunk: CopyChunk } | { kind: 'index'; build: IndexBuild } | { kind: 'foreign key'; build: ForeignKeyBuild };
 
+/**
+ * Copy every chunk; when a table's last chunk lands, its indexes go ahead of the remaining
+ * copies; when a table has its data and indexes ("ready"), each foreign key whose both tables
+ * are ready follows.
+ */
 async function copyTablesAndIndexes(
   opts: FullLoadOptions,
   workers: SnapshotWorker[],
   tables: TableToCopy[],
   indexBuilds: Map<number, IndexBuild[]>,
+  foreignKeys: ForeignKeyBuild[],
   jobs: number,
 ): Promise<{ stats: TableLoadStat[]; seconds: number }> {
   const started = Date.now();
   const chunks = planChunks(tables, jobs, opts.minChunkBytes);
   const progress = new LoadProgress(tables, opts.log);
-  const remaining = new Map<number, number>(tables.map((t) => [t.oid, 0]));
-  for (const c of chunks) remaining.set(c.table.oid, remaining.get(c.table.oid)! + 1);
-  const stats = new Map<number, TableLoadStat>(tables.map((t) => [t.oid, { schema: t.schema, name: t.name, rows: 0, bytes: 0, chunks: 0, seconds: 0, indexes: 0 }]));
+  const chunksLeft = new Map<number, number>(tables.map((t) => [t.oid, 0]));
+  for (const c of chunks) chunksLeft.set(c.table.oid, chunksLeft.get(c.table.oid)! + 1);
+  const indexesLeft = new Map<number, number>(tables.map((t) => [t.oid, indexBuilds.get(t.oid)?.length ?? 0]));
+  const ready = new Set<number>();
+  const pendingForeignKeys = new Set(foreignKeys);
+  const stats = new Map<number, TableLoadStat>(tables.map((t) => [t.oid, { schema: t.schema, name: t.name, rows: 0, bytes: 0, chunks: 0, seconds: 0, indexes: 0, foreignKeys: 0 }]));
   const firstStart = new Map<number, number>();
 
   const queue = new WorkQueue<LoadTask>();
+  const tableReady = (oid: number) => {
+    ready.add(oid);
+    for (const fk of pendingForeignKeys) {
+      if (ready.has(fk.tableOid) && ready.has(fk.referencedOid)) {
+        pendingForeignKeys.delete(fk);
+        queue.push({ kind: 'foreign key', build: fk }, true);
+      }
+    }
+  };
   for (const chunk of chunks) queue.push({ kind: 'copy', chunk });
   await queue.drain(workers, async (worker, task) => {
+    if (task.kind === 'foreign key') {
+      for (const sql of task.build.statements) await worker.target.query(sql);
+      stats.get(task.build.tableOid)!.foreignKeys++;
+      return;
+    }
     if (task.kind === 'index') {
       for (const sql of task.build.statements) await worker.target.query(sql);
       stats.get(task.build.tableOid)!.indexes++;
+      const left = indexesLeft.get(task.build.tableOid)! - 1;
+      indexesLeft.set(task.build.tableOid, left);
+      if (left === 0) tableReady(task.build.tableOid);
       return;
     }
     const { table } = task.chunk;
@@ -222,12 +250,14 @@ async function copyTablesAndIndexes(
     stat.rows += moved.rows;
     stat.bytes += moved.bytes;
     stat.chunks++;
-    const left = remaining.get(table.oid)! - 1;
-    remaining.set(table.oid, left);
+    const left = chunksLeft.get(table.oid)! - 1;
+    chunksLeft.set(table.oid, left);
     if (left === 0) {
       stat.seconds = (Date.now() - firstStart.get(table.oid)!) / 1000;
       progress.tableDone(relationKey(table), stat.rows, stat.bytes, stat.seconds);
-      for (const build of indexBuilds.get(table.oid) ?? []) queue.push({ kind: 'index', build }, true);
+      const builds = indexBuilds.get(table.oid) ?? [];
+      for (const build of builds) queue.push({ kind: 'index', build }, true);
+      if (builds.length === 0) tableReady(table.oid);
     }
   });
   progress.finish();
