@@ -27,8 +27,8 @@ export function renderFullLoad(r: FullLoadResult | DumpRestoreResult): string {
     return `${renderSteps(r.steps)}\n\ndump-restore done in ${r.totals.seconds.toFixed(1)} s (dump file ${mb(r.dumpBytes)}). No slot was made: CDC cannot follow this load.`;
   }
   const tables = table(
-    ['table', 'rows', 'size', 'chunks', 'indexes', 'seconds'],
-    r.tables.map((t) => [`${t.schema}.${t.name}`, t.rows, mb(t.bytes), t.chunks, t.indexes, t.seconds.toFixed(1)]),
+    ['table', 'rows', 'size', 'chunks', 'indexes', 'foreign keys', 'seconds'],
+    r.tables.map((t) => [`${t.schema}.${t.name}`, t.rows, mb(t.bytes), t.chunks, t.indexes, t.foreignKeys, t.seconds.toFixed(1)]),
   );
   const notes = [
     `full-load: ${r.totals.rows} rows, ${mb(r.totals.bytes)} in ${r.totals.seconds.toFixed(1)} s (copy ${r.totals.copySeconds.toFixed(1)} s, ${mb(r.totals.bytesPerSecond)}/s)`,
