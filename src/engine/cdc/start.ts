@@ -19,6 +19,7 @@ import type { Logger } from '../../report/logger.js';
 import type { MigrationNames } from '../names.js';
 import { createHelperIndexes, fullIdentityTables, type FullIdentityTable, type HelperIndex } from './replica-identity.js';
 import { chooseSubscriptionOptions, DEFAULT_CDC_OPTIONS, type CdcOptions, type ChosenOption, type ServerVersions, type SkippedOption } from './subscription-options.js';
+import { createSubscription as createSubscriptionQuietly } from '../../postgres/subscription.js';
 
 export type CdcStrategy = 'slot' | 'subscription-copy';
 
@@ -222,10 +223,8 @@ async function prepareFullIdentityTables(
 }
 
 /**
- * CREATE SUBSCRIPTION carries the source password in its CONNECTION string. The statement text is
- * kept out of the target's server log where this session may do so (log_statement /
- * log_min_error_statement are superuser settings; on RDS they may be refused, which is harmless),
- * and every error is redacted before it leaves this function.
+ * The subscription from full-load's slot (or, for subscription-copy, with its own slot and copy).
+ * createSubscription keeps the password out of the target's log; errors are redacted here.
  */
 async function createSubscription(target: pg.Client, opts: StartCdcOptions, strategy: CdcStrategy, chosen: ChosenOption[]): Promise<void> {
   const { names } = opts;
@@ -236,18 +235,10 @@ async function createSubscription(target: pg.Client, opts: StartCdcOptions, stra
       ? ['create_slot = false', `slot_name = ${literal(names.slot)}`, 'copy_data = false']
       : ['create_slot = true', `slot_name = ${literal(names.slot)}`, 'copy_data = true'];
   for (const o of chosen) withOptions.push(`${o.option} = ${o.value === 'true' || o.value === 'false' ? o.value : literal(o.value)}`);
-  for (const setting of ["SET log_statement = 'none'", 'SET log_min_error_statement = panic']) {
-    await target.query(setting).catch(() => undefined);
-  }
   try {
-    await target.query(
-      `CREATE SUBSCRIPTION ${ident(names.subscription)} CONNECTION ${literal(conninfo)} PUBLICATION ${ident(names.publication)} WITH (${withOptions.join(', ')})`,
-    );
+    await createSubscriptionQuietly(target, names.subscription, conninfo, names.publication, withOptions);
   } catch (err) {
     throw explainCreateSubscriptionError(err, from, opts.target);
-  } finally {
-    await target.query('RESET log_statement').catch(() => undefined);
-    await target.query('RESET log_min_error_statement').catch(() => undefined);
   }
 }
 

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { libpqConninfo, type ConnInfo } from '../../postgres/conninfo.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
+import { createSubscription } from '../../postgres/subscription.js';
 import { ident, literal } from '../../postgres/sql.js';
 
 export interface LinkNames {
@@ -32,10 +33,7 @@ export async function subscribe(subscriber: pg.Client, names: LinkNames, publish
   const version = Number((await subscriber.query('SHOW server_version_num')).rows[0].server_version_num);
   const options = ['create_slot = false', 'copy_data = false', `slot_name = ${literal(names.slot)}`];
   if (version >= 140000) options.push('streaming = on');
-  await subscriber.query(
-    `CREATE SUBSCRIPTION ${ident(names.subscription)} CONNECTION ${literal(libpqConninfo(publisherFromSubscriber, { includePassword: true }))} ` +
-      `PUBLICATION ${ident(names.publication)} WITH (${options.join(', ')})`,
-  );
+  await createSubscription(subscriber, names.subscription, libpqConninfo(publisherFromSubscriber, { includePassword: true }), names.publication, options);
 }
 
 /** Drop the subscription; its slot on the publisher is dropped by us, not through the subscriber's connection. */

@@ -8,9 +8,10 @@
 import type pg from 'pg';
 import { libpqConninfo, type ConnInfo } from '../../postgres/conninfo.js';
 import { redact } from '../../postgres/redact.js';
-import { ident, literal } from '../../postgres/sql.js';
+import { ident } from '../../postgres/sql.js';
 import { check } from './common.js';
 import type { CheckContext, PreflightCheck } from './types.js';
+import { createSubscription } from '../../postgres/subscription.js';
 
 /** Long enough for a slow link, short enough that a dropped SYN does not hang preflight for minutes. */
 const PROBE_CONNECT_TIMEOUT_S = 10;
@@ -47,10 +48,7 @@ function sourceAsSeenFromTarget(ctx: CheckContext): ConnInfo {
 
 async function createProbeSubscription(target: pg.Client, subscription: string, publication: string, via: ConnInfo): Promise<void> {
   const conninfo = `${libpqConninfo(via, { includePassword: true })} connect_timeout=${PROBE_CONNECT_TIMEOUT_S}`;
-  await target.query(
-    `CREATE SUBSCRIPTION ${ident(subscription)} CONNECTION ${literal(conninfo)} PUBLICATION ${ident(publication)}
-     WITH (connect = true, enabled = false, create_slot = false, slot_name = NONE)`,
-  );
+  await createSubscription(target, subscription, conninfo, publication, ['connect = true', 'enabled = false', 'create_slot = false', 'slot_name = NONE']);
 }
 
 /** Leftovers of an interrupted earlier probe are dropped too. Never throws: cleanup must not mask the verdict. */
