@@ -190,7 +190,7 @@ describe('actions chained preflight → full-load → cdc → verify → cutover
     expect(Number(r.outputs.rows)).toBeGreaterThan(1000);
     expect(r.outputs.verdict).toBe('loaded');
     // The per-table load table names the hostile identifiers as they are.
-    expect(r.summary).toContain('| table | rows | bytes | chunks | indexes | took | rate |');
+    expect(r.summary).toContain('| table | rows | bytes | chunks | indexes | foreign keys | took | rate |');
     expect(r.summary).toContain('public.리뷰 태그');
     expect(r.summary).toContain('```mermaid\ngantt');
     expect(r.summary).toContain(`${RUNBOOK_BASE}full-load.md`);

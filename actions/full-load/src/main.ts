@@ -63,12 +63,12 @@ export function renderFullLoad(r: FullLoadResult): string {
     ],
   );
   const bySize = [...r.tables].sort((a, b) => b.bytes - a.bytes);
-  const rows = bySize.map((s) => [qualifiedName(s), count(s.rows), bytes(s.bytes), count(s.chunks), count(s.indexes), duration(s.seconds * 1000), s.seconds > 0 ? `${bytes(s.bytes / s.seconds)}/s` : '–']);
+  const rows = bySize.map((s) => [qualifiedName(s), count(s.rows), bytes(s.bytes), count(s.chunks), count(s.indexes), count(s.foreignKeys), duration(s.seconds * 1000), s.seconds > 0 ? `${bytes(s.bytes / s.seconds)}/s` : '–']);
   return [
     headline,
     facts,
     heading(3, 'Tables'),
-    table(['table', 'rows', 'bytes', 'chunks', 'indexes', 'took', 'rate'], rows, ['left', 'right', 'right', 'right', 'right', 'right', 'right']),
+    table(['table', 'rows', 'bytes', 'chunks', 'indexes', 'foreign keys', 'took', 'rate'], rows, ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right']),
     stepsSection('Steps', r.steps),
   ].join('\n\n');
 }
