@@ -3,6 +3,8 @@
  * right id and status, the remediation it prints actually fixes the problem, and no secret
  * ends up in the report.
  */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
@@ -108,6 +110,8 @@ describe('preflight on the Tasteam fixture', () => {
     expect(path.remediation).toContain(`authorize-security-group-ingress --group-id <ec2-sg> --protocol tcp --port ${closed} --source-group <rds-sg>`);
     expect(path.remediation).toContain('pg_hba.conf');
     await expectProbeGone(pair);
+    // The failed probe's CONNECTION string (with the password) must not be in the target's log.
+    expect(readFileSync(join(dirname(inject('target').dataDir), 'server.log'), 'utf8')).not.toContain(pair.source.password!);
     expectNoSecret(report);
   });
 
@@ -119,6 +123,9 @@ describe('preflight on the Tasteam fixture', () => {
     expect(path.detail).toMatch(/refused user postgres/);
     await expectProbeGone(pair);
     expectNoSecret(report, [wrong]);
+    // The failing CREATE SUBSCRIPTION must not have written its CONNECTION string to the target's log.
+    const targetLog = readFileSync(join(dirname(inject('target').dataDir), 'server.log'), 'utf8');
+    expect(targetLog).not.toContain(wrong);
   });
 
   it('FAILs a non-empty target, and only WARNs with clean', async () => {
