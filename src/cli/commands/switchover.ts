@@ -106,39 +106,31 @@ function reportAbort(ctx: CommandContext, err: unknown): void {
   }
 }
 
+/** cutover and rollback share their body: build the options, run, print; an abort still prints its timeline. */
+function switchoverAction<R extends { ok: boolean }>(run: (opts: SwitchoverOptions, flags: SwitchFlags) => Promise<R>, render: (r: R) => string) {
+  return action(async (flags: SwitchFlags) => {
+    const ctx = makeContext(flags);
+    try {
+      const result = await run(switchoverOptions(flags, ctx), flags);
+      emit(ctx, result, () => render(result));
+      return result.ok ? 0 : 1;
+    } catch (err) {
+      reportAbort(ctx, err);
+      throw err;
+    }
+  });
+}
+
 export function cutoverCommand(): Command {
-  const cmd = addSwitchOptions(new Command('cutover').description('freeze writes, wait for zero lag, sync sequences, verify, turn replication around, switch, resume'));
-  return cmd.action(
-    action(async (flags: SwitchFlags) => {
-      const ctx = makeContext(flags);
-      try {
-        const result = await runCutover(switchoverOptions(flags, ctx));
-        emit(ctx, result, () => renderSwitchover(result));
-        return result.ok ? 0 : 1;
-      } catch (err) {
-        reportAbort(ctx, err);
-        throw err;
-      }
-    }),
+  return addSwitchOptions(new Command('cutover').description('freeze writes, wait for zero lag, sync sequences, verify, turn replication around, switch, resume')).action(
+    switchoverAction((opts) => runCutover(opts), renderSwitchover),
   );
 }
 
 export function rollbackCommand(): Command {
-  const cmd = addSwitchOptions(new Command('rollback').description('move the application back to the source; lossless while reverse replication runs'));
-  cmd.addOption(new Option('--accept-data-loss', 'without reverse replication: switch back even though rows written on the target would be left behind'));
-  return cmd.action(
-    action(async (flags: SwitchFlags) => {
-      const ctx = makeContext(flags);
-      try {
-        const result = await runRollback({ ...switchoverOptions(flags, ctx), acceptDataLoss: flags.acceptDataLoss });
-        emit(ctx, result, () => renderRollback(result));
-        return result.ok ? 0 : 1;
-      } catch (err) {
-        reportAbort(ctx, err);
-        throw err;
-      }
-    }),
-  );
+  return addSwitchOptions(new Command('rollback').description('move the application back to the source; lossless while reverse replication runs'))
+    .addOption(new Option('--accept-data-loss', 'without reverse replication: switch back even though rows written on the target would be left behind'))
+    .action(switchoverAction((opts, flags) => runRollback({ ...opts, acceptDataLoss: flags.acceptDataLoss }), renderRollback));
 }
 
 export function cleanupCommand(): Command {
