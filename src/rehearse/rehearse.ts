@@ -29,7 +29,7 @@ import { runVerify } from '../engine/verify/verify.js';
 import { checkFailed } from '../errors.js';
 import { parseConnInfo, type ConnInfo } from '../postgres/conninfo.js';
 import { catchUpWaiter } from '../postgres/lsn.js';
-import { ident, literal } from '../postgres/sql.js';
+import { ident, literal, relationKey } from '../postgres/sql.js';
 import type { Logger } from '../report/logger.js';
 import { makeSwitch } from '../switch/switch.js';
 import { loadFixture } from './fixture/load.js';
@@ -58,7 +58,7 @@ export interface RehearsalResult {
   phases: { phase: string; seconds: number; ok: boolean; detail?: string }[];
   fullLoad: { seconds: number; rows: number; bytes: number; bytesPerSecond: number };
   cdc: { lagP50Ms: number | null; lagP99Ms: number | null; lagMaxMs: number | null; samples: number };
-  verify: { ok: boolean; tables: number; mode: string };
+  verify: { ok: boolean; tables: number; mode: string; notEqual: { table: string; verdict: string; notes: string[] }[]; schemaDrift: number };
   cutover: SwitchSummary;
   rollback: SwitchSummary;
   cutoverAgain: SwitchSummary;
@@ -123,7 +123,8 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
     const load = await phase('full-load', () => runFullLoad({ source: src, target: tgt, names, log: quiet(log) }), (r) => `${r.totals.rows} rows`);
     await phase('cdc start', () => startCdc({ source: src, target: tgt, names, log }));
     const lag = await phase('cdc (traffic replicating)', () => sampleLag(src, tgt, names, stageMs));
-    const verify = await phase('verify', () => runVerify({ source: src, target: tgt, mode: 'full', waitForCatchUp: catchUpWaiter(src, names.slot), log: quiet(log) }), (r) => (r.ok ? 'equal' : 'differs'));
+    // Under live traffic a busy table may need a few rechecks: each waits for the target to apply past the source.
+    const verify = await phase('verify', () => runVerify({ source: src, target: tgt, mode: 'full', rechecks: 5, waitForCatchUp: catchUpWaiter(src, names.slot), log: quiet(log) }), (r) => (r.ok ? 'equal' : `differs: ${r.tables.filter((t) => t.verdict !== 'equal' && t.verdict !== 'converged-after-recheck').map((t) => `${relationKey(t.table)} ${t.verdict}`).join(', ')}`));
 
     const switchOpts: SwitchoverOptions = {
       source: src,
@@ -172,7 +173,13 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
       phases,
       fullLoad: { seconds: load.totals.seconds, rows: load.totals.rows, bytes: load.totals.bytes, bytesPerSecond: load.totals.bytesPerSecond },
       cdc: { lagP50Ms: percentile(lags, 50), lagP99Ms: percentile(lags, 99), lagMaxMs: lags.length ? Math.max(...lags) : null, samples: lag.length },
-      verify: { ok: verify.ok, tables: verify.summary.tables, mode: verify.mode },
+      verify: {
+        ok: verify.ok,
+        tables: verify.summary.tables,
+        mode: verify.mode,
+        notEqual: verify.tables.filter((t) => t.verdict !== 'equal').map((t) => ({ table: relationKey(t.table), verdict: t.verdict, notes: t.notes })),
+        schemaDrift: verify.schemaDrift.length,
+      },
       cutover,
       rollback,
       cutoverAgain,
