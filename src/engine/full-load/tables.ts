@@ -14,6 +14,12 @@ export interface TableToCopy extends RelationName {
   pages: number;
   /** Plain table that is not a partition: its indexes can be built by us right after its copy. */
   standalone: boolean;
+  /**
+   * Every column is a built-in type or an enum, so binary COPY is safe across the two servers.
+   * Binary output embeds type OIDs for arrays and composites; built-in OIDs are the same on every
+   * server, user-defined ones are not (an array of an enum would be refused by the target).
+   */
+  binary: boolean;
 }
 
 export async function listTablesToCopy(client: pg.Client): Promise<TableToCopy[]> {
@@ -24,7 +30,10 @@ export async function listTablesToCopy(client: pg.Client): Promise<TableToCopy[]
            NOT c.relispartition AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid OR i.inhparent = c.oid) AS standalone,
            ARRAY(SELECT a.attname::text FROM pg_attribute a
                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-                  ORDER BY a.attnum) AS columns
+                  ORDER BY a.attnum) AS columns,
+           (SELECT coalesce(bool_and(ty.oid < 16384 OR ty.typtype = 'e'), true)
+              FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') AS binary
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind = 'r' AND c.relpersistence IN ('p', 'u')
        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
@@ -39,6 +48,7 @@ export async function listTablesToCopy(client: pg.Client): Promise<TableToCopy[]
     bytes: Number(r.bytes),
     pages: Number(r.pages),
     standalone: r.standalone,
+    binary: r.binary,
   }));
 }
 
