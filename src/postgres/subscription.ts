@@ -19,3 +19,19 @@ export async function createSubscription(client: pg.Client, name: string, connin
     await client.query('RESET log_min_error_statement').catch(() => undefined);
   }
 }
+
+/** Whether a subscription of this name exists in the current database (pg_subscription is cluster-wide). */
+export async function subscriptionExists(client: pg.Client, name: string): Promise<boolean> {
+  const res = await client.query(`SELECT 1 FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`, [name]);
+  return (res.rowCount ?? 0) > 0;
+}
+
+/**
+ * DISABLE, then SET (slot_name = NONE) so DROP does not reach out to the publisher (which may be
+ * unreachable), then DROP. The publisher's slot is the caller's to drop, over its own connection.
+ */
+export async function detachAndDropSubscription(client: pg.Client, name: string): Promise<void> {
+  await client.query(`ALTER SUBSCRIPTION ${ident(name)} DISABLE`);
+  await client.query(`ALTER SUBSCRIPTION ${ident(name)} SET (slot_name = NONE)`);
+  await client.query(`DROP SUBSCRIPTION ${ident(name)}`);
+}

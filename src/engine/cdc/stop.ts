@@ -12,6 +12,7 @@ import type pg from 'pg';
 import { connect } from '../../postgres/connect.js';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
+import { detachAndDropSubscription } from '../../postgres/subscription.js';
 import { ident, literal } from '../../postgres/sql.js';
 import { redact } from '../../postgres/redact.js';
 import { PgshiftError } from '../../errors.js';
@@ -90,13 +91,6 @@ async function readSubscription(target: pg.Client, name: string): Promise<{ oid:
   );
   const row = res.rows[0];
   return row ? { oid: Number(row.oid), slotName: row.subslotname } : undefined;
-}
-
-/** DISABLE, then SET (slot_name = NONE) so DROP does not reach out to the source, then DROP. */
-async function detachAndDropSubscription(target: pg.Client, name: string): Promise<void> {
-  await target.query(`ALTER SUBSCRIPTION ${ident(name)} DISABLE`);
-  await target.query(`ALTER SUBSCRIPTION ${ident(name)} SET (slot_name = NONE)`);
-  await target.query(`DROP SUBSCRIPTION ${ident(name)}`);
 }
 
 async function tryConnectSource(opts: StopCdcOptions): Promise<{ client?: pg.Client; error: string | null }> {

@@ -12,6 +12,7 @@ import type pg from 'pg';
 import { connect } from '../../postgres/connect.js';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
+import { detachAndDropSubscription, subscriptionExists } from '../../postgres/subscription.js';
 import { ident } from '../../postgres/sql.js';
 import type { Logger } from '../../report/logger.js';
 import type { MigrationNames } from '../names.js';
@@ -77,13 +78,10 @@ export async function runCleanup(opts: CleanupOptions): Promise<CleanupResult> {
   }
 }
 
-/** Detach first (DISABLE, slot_name = NONE), so dropping never needs the other server. */
+/** Detached first, so dropping never needs the other server. Returns whether there was one. */
 async function dropSubscription(client: pg.Client, name: string): Promise<boolean> {
-  const r = await client.query(`SELECT 1 FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`, [name]);
-  if (!r.rowCount) return false;
-  await client.query(`ALTER SUBSCRIPTION ${ident(name)} DISABLE`);
-  await client.query(`ALTER SUBSCRIPTION ${ident(name)} SET (slot_name = NONE)`);
-  await client.query(`DROP SUBSCRIPTION ${ident(name)}`);
+  if (!(await subscriptionExists(client, name))) return false;
+  await detachAndDropSubscription(client, name);
   return true;
 }
 

@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { libpqConninfo, type ConnInfo } from '../../postgres/conninfo.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
-import { createSubscription } from '../../postgres/subscription.js';
+import { createSubscription, detachAndDropSubscription, subscriptionExists } from '../../postgres/subscription.js';
 import { ident, literal } from '../../postgres/sql.js';
 
 export interface LinkNames {
@@ -38,15 +38,7 @@ export async function subscribe(subscriber: pg.Client, names: LinkNames, publish
 
 /** Drop the subscription; its slot on the publisher is dropped by us, not through the subscriber's connection. */
 export async function unsubscribe(subscriber: pg.Client, publisher: pg.Client, names: LinkNames): Promise<void> {
-  const exists = await subscriber.query(
-    `SELECT 1 FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-    [names.subscription],
-  );
-  if (exists.rowCount) {
-    await subscriber.query(`ALTER SUBSCRIPTION ${ident(names.subscription)} DISABLE`);
-    await subscriber.query(`ALTER SUBSCRIPTION ${ident(names.subscription)} SET (slot_name = NONE)`);
-    await subscriber.query(`DROP SUBSCRIPTION ${ident(names.subscription)}`);
-  }
+  if (await subscriptionExists(subscriber, names.subscription)) await detachAndDropSubscription(subscriber, names.subscription);
   await dropSlotIfExists(publisher, names.slot);
 }
 

@@ -7,6 +7,7 @@ import { usageError } from '../../errors.js';
 import { withClient } from '../../postgres/connect.js';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import { ident } from '../../postgres/sql.js';
+import { subscriptionExists } from '../../postgres/subscription.js';
 import type { Logger } from '../../report/logger.js';
 import type { MigrationNames } from '../names.js';
 
@@ -50,11 +51,6 @@ export async function cleanTarget(client: pg.Client): Promise<string[]> {
   // Large objects live outside schemas.
   await client.query('SELECT lo_unlink(oid) FROM pg_largeobject_metadata');
   return dropped;
-}
-
-export async function subscriptionExists(client: pg.Client, name: string): Promise<boolean> {
-  const res = await client.query(`SELECT 1 FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`, [name]);
-  return (res.rowCount ?? 0) > 0;
 }
 
 /** Refuse a non-empty target unless `clean`; with `clean`, empty it. Returns what was dropped. */
