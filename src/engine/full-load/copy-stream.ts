@@ -1,11 +1,11 @@
 /**
  * One chunk moves as a streamed COPY source -> target through this process: no dump file on
- * disk, memory bounded by the stream buffers whatever the table size.
+ * disk, memory bounded by the stream buffers whatever the table size. The CopyData frames pass
+ * through unparsed (src/postgres/copy-frames.ts).
  */
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import pgCopy from 'pg-copy-streams';
+import { CopyInFrames, CopyOutFrames } from '../../postgres/copy-frames.js';
 import { ident, quoteRelation } from '../../postgres/sql.js';
 import type { CopyChunk } from './tables.js';
 
@@ -33,16 +33,13 @@ const copyFormat = (chunk: CopyChunk): string => (chunk.table.binary ? ' (FORMAT
  */
 export async function copyChunk(source: pg.Client, target: pg.Client, chunk: CopyChunk, onBytes: (n: number) => void): Promise<ChunkResult> {
   const cols = chunk.table.columns.map(ident).join(', ');
-  const out = source.query(pgCopy.to(chunkSelect(chunk)));
-  const into = target.query(pgCopy.from(`COPY ${quoteRelation(chunk.table)} (${cols}) FROM STDIN${copyFormat(chunk)}`));
-  let bytes = 0;
-  const meter = new Transform({
-    transform(buf: Buffer, _enc, done) {
-      bytes += buf.length;
-      onBytes(buf.length);
-      done(null, buf);
-    },
+  const out = source.query(new CopyOutFrames(chunkSelect(chunk)));
+  const into = target.query(new CopyInFrames(`COPY ${quoteRelation(chunk.table)} (${cols}) FROM STDIN${copyFormat(chunk)}`));
+  let reported = 0;
+  out.on('data', () => {
+    onBytes(out.payloadBytes - reported);
+    reported = out.payloadBytes;
   });
-  await pipeline(out, meter, into);
-  return { rows: into.rowCount, bytes };
+  await pipeline(out, into);
+  return { rows: into.rowCount, bytes: out.payloadBytes };
 }

@@ -13,23 +13,23 @@
  *   6. create missing roles     owners and grantees of the source database
  *   7. dump the schema          pg_dump --schema-only --snapshot
  *   8. restore pre-data         tables, types, functions, grants
- *   9. copy data + indexes      parallel streamed COPY, big tables in page ranges; each table's
- *                               indexes built as soon as its data is in
+ *   9. copy data + indexes      parallel streamed COPY, big tables in page ranges; as soon as a
+ *                               table's data is in: its indexes, then ANALYZE (design rule 11),
+ *                               then the foreign keys whose both sides are done
  *  10. copy large objects and sequences, as of the snapshot
- *  11. restore post-data        foreign keys, triggers, partitioned indexes (minus what step 9 built)
- *  12. refresh materialized views
- *  13. ANALYZE the target       before it takes traffic (design rule 11)
+ *  11. restore post-data        partitioned parents' indexes, triggers, what step 9 could not build
+ *  12. refresh materialized views, then ANALYZE them — side by side with step 11
  */
 import { cpus } from 'node:os';
 import type pg from 'pg';
 import { checkFailed, usageError } from '../../errors.js';
-import { connect, withClient } from '../../postgres/connect.js';
+import { withClient } from '../../postgres/connect.js';
 import { describe, sameDatabase, type ConnInfo } from '../../postgres/conninfo.js';
 import { locatePgTools, type PgTools, type PgToolsOptions } from '../../postgres/pg-tools.js';
 import { createMissingRoles, describeRoles, rolesUsedByDatabase, type RoleCreation } from '../../postgres/roles.js';
 import { applySequences, readSequences } from '../../postgres/sequences.js';
 import { createSlotWithSnapshot, dropSlotIfExists, type ExportedSlot } from '../../postgres/slot.js';
-import { ident, quoteRelation, relationKey } from '../../postgres/sql.js';
+import { ident, quoteRelation, relationKey, type RelationName } from '../../postgres/sql.js';
 import type { Logger } from '../../report/logger.js';
 import type { MigrationNames } from '../names.js';
 import { Timeline, type StepRecord } from '../timeline.js';
@@ -38,7 +38,7 @@ import { listForeignKeyBuilds, listIndexBuilds, type ForeignKeyBuild, type Index
 import { copyLargeObjects } from './large-objects.js';
 import { dumpSchema, restorePostData, restorePreData, type SchemaArchive } from './schema.js';
 import { closeSnapshotWorkers, openSnapshotWorkers, WorkQueue, type SnapshotWorker } from './snapshot-workers.js';
-import { listTablesToCopy, planChunks, type CopyChunk, type TableToCopy } from './tables.js';
+import { listPartitionedTables, listTablesToCopy, planChunks, type CopyChunk, type PartitionedTable, type TableToCopy } from './tables.js';
 import { ensureTargetEmpty } from './target-state.js';
 import { LoadProgress } from './progress.js';
 
@@ -104,18 +104,18 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
     // Every worker has imported the snapshot and pg_dump is done with it: the exporting session can go.
     await slot.release();
     await timeline.run('restore pre-data', () => restorePreData(tools, opts.target, archive!));
-    const tables = await listTablesToCopy(first.source);
-    const indexBuilds = await listIndexBuilds(first.source, tables);
-    const foreignKeys = await listForeignKeyBuilds(first.source, tables);
-    const copied = await timeline.run('copy data and build indexes', () => copyTablesAndIndexes(opts, workers, tables, indexBuilds, foreignKeys, jobs));
+    const plan = await planLoad(first.source);
+    const copied = await timeline.run('copy data and build indexes', () => copyTablesAndIndexes(opts, workers, plan, jobs));
     const largeObjects = await timeline.run('copy large objects', () => copyLargeObjects(first.source, first.target));
     const sequences = await timeline.run('copy sequences', async () => applySequences(first.target, await readSequences(first.source)));
     await closeSnapshotWorkers(workers);
     workers = [];
-    const built = [...[...indexBuilds.values()].flat(), ...foreignKeys];
-    await timeline.run('restore post-data', () => restorePostData(tools, opts.target, archive!, built, jobs));
-    const materializedViews = await timeline.run('refresh materialized views', () => refreshMaterializedViews(opts));
-    await timeline.run('analyze the target', () => analyzeTarget(opts.target, tables, jobs));
+    const built = [...[...plan.indexBuilds.values()].flat(), ...plan.foreignKeys];
+    // Side by side: a materialized view reads only tables (all copied by now), and post-data adds no rows.
+    const materializedViews = await bothSettled(
+      timeline.run('restore post-data', () => restorePostData(tools, opts.target, archive!, built, jobs)),
+      timeline.run('refresh materialized views', () => refreshMaterializedViews(opts)),
+    );
     const totals = summarize(copied.stats, timeline.elapsedSeconds(), copied.seconds);
     opts.log.info(`full-load done: ${totals.rows} rows, ${(totals.bytes / 1e6).toFixed(1)} MB in ${totals.seconds.toFixed(1)} s; slot ${slot.slotName} streams from ${slot.consistentLsn}`);
     return {
@@ -191,36 +191,86 @@ async function createRoles(worker: SnapshotWorker): Promise<RoleCreation> {
   return createMissingRoles(worker.target, specs);
 }
 
+/** What step 9 does, read from the source inside the snapshot. */
+async function planLoad(source: pg.Client): Promise<LoadPlan> {
+  const tables = await listTablesToCopy(source);
+  const partitioned = await listPartitionedTables(source);
+  const indexBuilds = await listIndexBuilds(source, tables);
+  const foreignKeys = await listForeignKeyBuilds(source, tables, partitioned);
+  return { tables, partitioned, indexBuilds, foreignKeys };
+}
+
 // ── step 9 ──────────────────────────────────────────────────────────────────────────────
-type LoadTask = { kind: 'copy'; chunk: CopyChunk } | { kind: 'index'; build: IndexBuild } | { kind: 'foreign key'; build: ForeignKeyBuild };
+type LoadTask =
+  | { kind: 'copy'; chunk: CopyChunk }
+  | { kind: 'index'; build: IndexBuild }
+  | { kind: 'analyze'; table: RelationName & { oid: number } }
+  | { kind: 'foreign key'; build: ForeignKeyBuild };
+
+/** Tables a task locks beyond what a COPY takes (ROW EXCLUSIVE, which blocks none of these). */
+function lockedTables(task: LoadTask): number[] {
+  switch (task.kind) {
+    case 'copy':
+      return [];
+    case 'index':
+      return [task.build.tableOid];
+    case 'analyze':
+      return [task.table.oid];
+    case 'foreign key':
+      return [task.build.tableOid, ...task.build.referencingOids, task.build.referencedOid];
+  }
+}
 
 /**
- * Copy every chunk; when a table's last chunk lands, its indexes go ahead of the remaining
- * copies; when a table has its data and indexes ("ready"), each foreign key whose both tables
- * are ready follows.
+ * Two tasks that would wait on each other's table lock: ADD CONSTRAINT takes ACCESS EXCLUSIVE,
+ * ADD FOREIGN KEY takes SHARE ROW EXCLUSIVE on both tables (which conflicts with itself), and
+ * ANALYZE conflicts with both. Only plain CREATE INDEX (SHARE) on one table run side by side.
  */
-async function copyTablesAndIndexes(
-  opts: FullLoadOptions,
-  workers: SnapshotWorker[],
-  tables: TableToCopy[],
-  indexBuilds: Map<number, IndexBuild[]>,
-  foreignKeys: ForeignKeyBuild[],
-  jobs: number,
-): Promise<{ stats: TableLoadStat[]; seconds: number }> {
+function tasksConflict(a: LoadTask, b: LoadTask): boolean {
+  if (a.kind === 'index' && b.kind === 'index' && a.build.sharedLock && b.build.sharedLock) return false;
+  const locked = lockedTables(b);
+  return lockedTables(a).some((oid) => locked.includes(oid));
+}
+
+interface LoadPlan {
+  tables: TableToCopy[];
+  partitioned: PartitionedTable[];
+  indexBuilds: Map<number, IndexBuild[]>;
+  foreignKeys: ForeignKeyBuild[];
+}
+
+/**
+ * Copy every chunk. When a table's last chunk lands, its indexes go ahead of the remaining
+ * copies; once they are built the table is analyzed, so foreign-key checks are planned with
+ * real statistics and no ANALYZE pass over everything is left for the end. A partitioned
+ * table is analyzed once all its leaves are. Then each foreign key whose both sides are
+ * ready follows.
+ */
+async function copyTablesAndIndexes(opts: FullLoadOptions, workers: SnapshotWorker[], plan: LoadPlan, jobs: number): Promise<{ stats: TableLoadStat[]; seconds: number }> {
   const started = Date.now();
-  const chunks = planChunks(tables, jobs, opts.minChunkBytes);
+  const { tables, partitioned, indexBuilds, foreignKeys } = plan;
+  const chunks = planChunks(tables, jobs, opts.minChunkBytes, new Set(foreignKeys.map((fk) => fk.referencedOid)));
   const progress = new LoadProgress(tables, opts.log);
+  const tableByOid = new Map<number, RelationName & { oid: number }>([...tables, ...partitioned].map((t) => [t.oid, t]));
   const chunksLeft = new Map<number, number>(tables.map((t) => [t.oid, 0]));
   for (const c of chunks) chunksLeft.set(c.table.oid, chunksLeft.get(c.table.oid)! + 1);
   const indexesLeft = new Map<number, number>(tables.map((t) => [t.oid, indexBuilds.get(t.oid)?.length ?? 0]));
+  const leavesLeft = new Map<number, number>(partitioned.map((p) => [p.oid, p.leafOids.length]));
   const ready = new Set<number>();
   const pendingForeignKeys = new Set(foreignKeys);
   const stats = new Map<number, TableLoadStat>(tables.map((t) => [t.oid, { schema: t.schema, name: t.name, rows: 0, bytes: 0, chunks: 0, seconds: 0, indexes: 0, foreignKeys: 0 }]));
   const firstStart = new Map<number, number>();
 
-  const queue = new WorkQueue<LoadTask>();
+  const queue = new WorkQueue<LoadTask>(tasksConflict);
+  const analyze = (oid: number) => queue.push({ kind: 'analyze', table: tableByOid.get(oid)! }, true);
   const tableReady = (oid: number) => {
     ready.add(oid);
+    for (const parent of partitioned) {
+      if (!parent.leafOids.includes(oid)) continue;
+      const left = leavesLeft.get(parent.oid)! - 1;
+      leavesLeft.set(parent.oid, left);
+      if (left === 0) analyze(parent.oid);
+    }
     for (const fk of pendingForeignKeys) {
       if (ready.has(fk.tableOid) && ready.has(fk.referencedOid)) {
         pendingForeignKeys.delete(fk);
@@ -228,40 +278,60 @@ async function copyTablesAndIndexes(
       }
     }
   };
+  // A partitioned table with no leaves holds no rows: nothing to wait for.
+  for (const parent of partitioned) if (parent.leafOids.length === 0) analyze(parent.oid);
   for (const chunk of chunks) queue.push({ kind: 'copy', chunk });
+
   await queue.drain(workers, async (worker, task) => {
-    if (task.kind === 'foreign key') {
-      for (const sql of task.build.statements) await worker.target.query(sql);
-      stats.get(task.build.tableOid)!.foreignKeys++;
-      return;
-    }
-    if (task.kind === 'index') {
-      for (const sql of task.build.statements) await worker.target.query(sql);
-      stats.get(task.build.tableOid)!.indexes++;
-      const left = indexesLeft.get(task.build.tableOid)! - 1;
-      indexesLeft.set(task.build.tableOid, left);
-      if (left === 0) tableReady(task.build.tableOid);
-      return;
-    }
-    const { table } = task.chunk;
-    if (!firstStart.has(table.oid)) firstStart.set(table.oid, Date.now());
-    const moved = await copyChunk(worker.source, worker.target, task.chunk, (n) => progress.addBytes(n));
-    const stat = stats.get(table.oid)!;
-    stat.rows += moved.rows;
-    stat.bytes += moved.bytes;
-    stat.chunks++;
-    const left = chunksLeft.get(table.oid)! - 1;
-    chunksLeft.set(table.oid, left);
-    if (left === 0) {
-      stat.seconds = (Date.now() - firstStart.get(table.oid)!) / 1000;
-      progress.tableDone(relationKey(table), stat.rows, stat.bytes, stat.seconds);
-      const builds = indexBuilds.get(table.oid) ?? [];
-      for (const build of builds) queue.push({ kind: 'index', build }, true);
-      if (builds.length === 0) tableReady(table.oid);
+    switch (task.kind) {
+      case 'foreign key': {
+        for (const sql of task.build.statements) await worker.target.query(sql);
+        const stat = stats.get(task.build.tableOid);
+        if (stat) stat.foreignKeys++;
+        return;
+      }
+      case 'analyze': {
+        await worker.target.query(`ANALYZE ${quoteRelation(task.table)}`);
+        tableReady(task.table.oid);
+        return;
+      }
+      case 'index': {
+        for (const sql of task.build.statements) await worker.target.query(sql);
+        stats.get(task.build.tableOid)!.indexes++;
+        const left = indexesLeft.get(task.build.tableOid)! - 1;
+        indexesLeft.set(task.build.tableOid, left);
+        if (left === 0) analyze(task.build.tableOid);
+        return;
+      }
+      case 'copy': {
+        const { table } = task.chunk;
+        if (!firstStart.has(table.oid)) firstStart.set(table.oid, Date.now());
+        const moved = await copyChunk(worker.source, worker.target, task.chunk, (n) => progress.addBytes(n));
+        const stat = stats.get(table.oid)!;
+        stat.rows += moved.rows;
+        stat.bytes += moved.bytes;
+        stat.chunks++;
+        const left = chunksLeft.get(table.oid)! - 1;
+        chunksLeft.set(table.oid, left);
+        if (left > 0) return;
+        stat.seconds = (Date.now() - firstStart.get(table.oid)!) / 1000;
+        progress.tableDone(relationKey(table), stat.rows, stat.bytes, stat.seconds);
+        const builds = indexBuilds.get(table.oid) ?? [];
+        for (const build of builds) queue.push({ kind: 'index', build }, true);
+        if (builds.length === 0) analyze(table.oid);
+      }
     }
   });
   progress.finish();
   return { stats: [...stats.values()], seconds: (Date.now() - started) / 1000 };
+}
+
+/** Wait for both (so nothing still runs when the failure path starts); the first failure wins. */
+async function bothSettled<A, B>(a: Promise<A>, b: Promise<B>): Promise<B> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  return rb.value;
 }
 
 // ── step 12 ─────────────────────────────────────────────────────────────────────────────
@@ -279,6 +349,8 @@ async function refreshMaterializedViews(opts: FullLoadOptions): Promise<string[]
         try {
           await c.query(`REFRESH MATERIALIZED VIEW ${quoteRelation(mv)}`);
           refreshed.push(relationKey(mv));
+          // Its rows are new: statistics now, like every table's (design rule 11).
+          await c.query(`ANALYZE ${quoteRelation(mv)}`);
         } catch {
           failed.push(mv);
         }
@@ -290,28 +362,6 @@ async function refreshMaterializedViews(opts: FullLoadOptions): Promise<string[]
     }
     return refreshed;
   });
-}
-
-// ── step 13 ─────────────────────────────────────────────────────────────────────────────
-async function analyzeTarget(target: ConnInfo, tables: TableToCopy[], jobs: number): Promise<void> {
-  const queue = [...tables];
-  const sessions: pg.Client[] = [];
-  try {
-    for (let i = 0; i < Math.min(jobs, Math.max(1, tables.length)); i++) sessions.push(await connect(target, { applicationName: 'pgshift-analyze' }));
-    await Promise.all(
-      sessions.map(async (s) => {
-        for (let t = queue.shift(); t; t = queue.shift()) await s.query(`ANALYZE ${quoteRelation(t)}`);
-      }),
-    );
-    // Partitioned parents keep their own statistics, gathered from the leaves; materialized views were just filled.
-    await sessions[0]?.query(`DO $$ DECLARE r record; BEGIN
-      FOR r IN SELECT c.oid::regclass AS rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE c.relkind IN ('p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') LOOP
-        EXECUTE format('ANALYZE %s', r.rel);
-      END LOOP; END $$`);
-  } finally {
-    await Promise.all(sessions.map((s) => s.end().catch(() => undefined)));
-  }
 }
 
 function summarize(stats: TableLoadStat[], seconds: number, copySeconds: number): FullLoadResult['totals'] {

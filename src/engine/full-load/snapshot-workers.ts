@@ -49,13 +49,19 @@ export async function closeSnapshotWorkers(workers: SnapshotWorker[]): Promise<v
  * its last chunk lands and go ahead of the remaining copies, so indexes build while other
  * tables still copy. A worker that finds the queue empty waits while others still run,
  * because their completion may queue more work.
+ *
+ * `conflicts` says when two tasks would block each other on a table lock (two foreign keys on
+ * one table, an index build and an ANALYZE...): a worker then takes the next task that does
+ * not, instead of sitting in the lock queue while a core stays idle.
  */
 export class WorkQueue<T> {
   private readonly urgent: T[] = [];
   private readonly normal: T[] = [];
-  private inFlight = 0;
+  private readonly running = new Set<T>();
   private waiters: (() => void)[] = [];
   private failure: unknown;
+
+  constructor(private readonly conflicts: (a: T, b: T) => boolean = () => false) {}
 
   push(task: T, urgent = false): void {
     (urgent ? this.urgent : this.normal).push(task);
@@ -68,15 +74,20 @@ export class WorkQueue<T> {
     for (const fn of w) fn();
   }
 
+  private takeFrom(list: T[]): T | undefined {
+    const at = list.findIndex((task) => ![...this.running].some((other) => this.conflicts(task, other)));
+    return at < 0 ? undefined : list.splice(at, 1)[0];
+  }
+
   private async take(): Promise<T | undefined> {
     for (;;) {
       if (this.failure !== undefined) return undefined;
-      const task = this.urgent.shift() ?? this.normal.shift();
+      const task = this.takeFrom(this.urgent) ?? this.takeFrom(this.normal);
       if (task !== undefined) {
-        this.inFlight++;
+        this.running.add(task);
         return task;
       }
-      if (this.inFlight === 0) return undefined;
+      if (this.running.size === 0) return undefined;
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
   }
@@ -91,7 +102,7 @@ export class WorkQueue<T> {
           } catch (err) {
             this.failure ??= err;
           } finally {
-            this.inFlight--;
+            this.running.delete(task);
             this.wake();
           }
         }
