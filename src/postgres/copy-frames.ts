@@ -27,6 +27,7 @@ const COPY_DATA = 0x64; // 'd'
 const COPY_DONE = 0x63; // 'c'
 const COPY_FAIL = 0x66; // 'f'
 const ERROR_RESPONSE = 0x45; // 'E'
+const COPY_OUT_RESPONSE = 0x48; // 'H'
 const HEADER = 5; // type byte + int32 length (the length counts itself, not the type byte)
 
 /** The part of pg's Connection a submittable uses (the socket, plain or TLS, and the simple query). */
@@ -43,19 +44,26 @@ const commandRowCount = (msg: { text?: string } | undefined): number | undefined
 };
 
 /**
- * `COPY ... TO STDOUT` as a Readable of whole CopyData frames (headers included), ready to be
- * written to a CopyInFrames. `payloadBytes` counts the data without the headers.
+ * `COPY ... TO STDOUT` as a Readable of whole CopyData frames (headers included; a chunk never
+ * ends inside one), ready to be written to a CopyInFrames. `payloadBytes` counts the data
+ * without the headers.
  */
 export class CopyOutFrames extends Readable {
   rowCount = 0;
   payloadBytes = 0;
   private connection: PgConnection | undefined;
   private pgDataHandler: DataHandler | undefined;
-  /** Bytes of a message whose header (or, for a non-data message, whole body) has not all arrived. */
-  private carry: Buffer | undefined;
-  /** Bytes of the current CopyData frame still to come in later socket chunks. */
-  private frameLeft = 0;
+  /**
+   * The start of a message that has not fully arrived. Only whole frames are passed on, so a
+   * COPY FROM aborted between two writes never leaves the target half a message to misread.
+   */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Size of that message once its header is in (0 while fewer than 5 bytes are). */
+  private pendingSize = 0;
   private wanted = false;
+  /** Destroyed before CopyDone: the rest of the output is read and dropped so pg gets its socket back. */
+  private discarding = false;
   private pumping = false;
   private readonly onReadable = () => this.pump();
 
@@ -82,13 +90,24 @@ export class CopyOutFrames extends Readable {
     this.pump();
   }
 
-  /** Move socket chunks into this stream while the consumer wants more. */
+  /**
+   * The consumer gave up (the target failed): keep reading the source's output to its end and
+   * drop it, then hand the socket back, so this session can still COMMIT and be reused. The
+   * rest of one chunk is all there is to read (a range of pages, not the whole table).
+   */
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    this.discarding = true;
+    process.nextTick(() => this.pump());
+    done(err);
+  }
+
+  /** Move socket chunks into this stream while the consumer wants more (or while discarding). */
   private pump(): void {
     if (this.pumping || !this.connection || !this.pgDataHandler) return;
     this.pumping = true;
     try {
       const socket = this.connection.stream;
-      while (this.wanted && this.pgDataHandler) {
+      while ((this.wanted || this.discarding) && this.pgDataHandler) {
         const chunk = socket.read() as Buffer | null;
         if (chunk === null) break;
         this.wanted = this.scan(chunk);
@@ -100,58 +119,60 @@ export class CopyOutFrames extends Readable {
 
   /** Walk the message headers in one socket chunk; returns whether the consumer wants more. */
   private scan(chunk: Buffer): boolean {
-    const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
-    this.carry = undefined;
+    let buf = chunk;
+    if (this.pendingBytes > 0) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      // A big row arrives over many socket reads: join its pieces once, when it is complete.
+      if (this.pendingSize > 0 && this.pendingBytes < this.pendingSize) return true;
+      buf = Buffer.concat(this.pending, this.pendingBytes);
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.pendingSize = 0;
+    }
     const end = buf.length;
-    let i = Math.min(this.frameLeft, end);
-    this.frameLeft -= i;
+    let i = 0;
     let runStart = 0;
     let wanted = true;
     const flushRun = (upTo: number) => {
-      if (upTo > runStart) wanted = this.push(buf.subarray(runStart, upTo)) && wanted;
+      if (upTo > runStart && !this.discarding) wanted = this.push(buf.subarray(runStart, upTo)) && wanted;
+      runStart = upTo;
     };
-    while (i < end) {
-      if (end - i < HEADER) {
-        this.carry = buf.subarray(i);
-        break;
-      }
+    while (end - i >= HEADER) {
       const type = buf[i]!;
-      const size = 1 + buf.readUInt32BE(i + 1);
-      if (type === COPY_DATA) {
-        this.payloadBytes += size - HEADER;
-        if (i + size > end) {
-          this.frameLeft = i + size - end;
-          i = end;
-          break;
-        }
-        i += size;
-        continue;
-      }
-      // Not data: what came before it goes out as is.
-      flushRun(i);
       if (type === ERROR_RESPONSE) {
+        flushRun(i);
         // pg parses the error (and the ReadyForQuery after it) and calls handleError.
         this.giveBackToPg(buf.subarray(i));
         return false;
       }
-      if (type === COPY_DONE) {
-        this.giveBackToPg(buf.subarray(i + size));
-        this.push(null);
-        return false;
-      }
-      // CopyOutResponse, NoticeResponse, ParameterStatus...: never forwarded to the target.
+      const size = 1 + buf.readUInt32BE(i + 1);
       if (i + size > end) {
-        this.carry = buf.subarray(i);
-        runStart = end;
-        i = end;
+        this.pendingSize = size;
         break;
       }
-      // A notice still reaches the client's 'notice' listeners through pg's parser.
-      if (type !== 0x48 /* CopyOutResponse */) this.pgDataHandler!(buf.subarray(i, i + size));
+      if (type === COPY_DATA) {
+        this.payloadBytes += size - HEADER;
+        i += size;
+        continue;
+      }
+      // Not data: what came before it goes out as is; the message itself never reaches the target.
+      flushRun(i);
+      if (type === COPY_DONE) {
+        this.giveBackToPg(buf.subarray(i + size));
+        if (!this.discarding) this.push(null);
+        return false;
+      }
+      // NoticeResponse, ParameterStatus...: pg's parser raises them as usual ('notice' events).
+      if (type !== COPY_OUT_RESPONSE) this.pgDataHandler!(buf.subarray(i, i + size));
       i += size;
       runStart = i;
     }
     flushRun(i);
+    if (i < end) {
+      this.pending = [buf.subarray(i)];
+      this.pendingBytes = end - i;
+    }
     return wanted;
   }
 
@@ -184,6 +205,8 @@ export class CopyOutFrames extends Readable {
 /**
  * `COPY ... FROM STDIN` as a Writable that takes whole CopyData frames (from CopyOutFrames) and
  * writes them to the socket unchanged. Finishes once the server has committed the COPY.
+ * Chunks must end on frame boundaries: then an abort between two of them leaves the server a
+ * clean message stream (CopyFail, or — after its own error — frames it skips per protocol).
  */
 export class CopyInFrames extends Writable {
   rowCount = 0;
@@ -231,7 +254,8 @@ export class CopyInFrames extends Writable {
    */
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
     if (this.connection && !this.failed && this.finished === undefined) {
-      const reason = Buffer.from(`${err?.message ?? 'copy aborted'}\0`, 'utf8');
+      // A fixed reason: the server logs it, and the error that caused the abort is not ours to ship.
+      const reason = Buffer.from('pgshift: copy aborted\0', 'utf8');
       const msg = Buffer.alloc(HEADER + reason.length);
       msg[0] = COPY_FAIL;
       msg.writeUInt32BE(4 + reason.length, 1);
