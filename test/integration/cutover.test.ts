@@ -35,12 +35,8 @@ let pair: TestPair;
 let bouncer: LocalPgBouncer;
 let stateDir: string;
 const lines: string[] = [];
-let onLine: ((l: string) => void) | undefined;
 const log: Logger = {
-  info: (l) => {
-    lines.push(l);
-    onLine?.(l);
-  },
+  info: (l) => lines.push(l),
   warn: (l) => lines.push(`WARN ${l}`),
   progress: () => undefined,
 };
@@ -130,14 +126,24 @@ describe('abort paths leave the source primary and lose nothing', () => {
   });
 
   it('aborts when lag does not converge within --max-freeze, and writes resume on the source', async () => {
-    // Once the freeze starts, a row that the target applies slowly (3 s) goes in on the source.
-    onLine = (l) => {
-      if (!l.includes('freeze writes')) return;
-      onLine = undefined;
-      void pair.src(`INSERT INTO public.ledger_probe (payload) VALUES ('slow')`);
+    // As the freeze starts (PgBouncer paused, the database not yet read-only), a row that the
+    // target applies slowly (3 s) goes in on the source. Awaited inside the switch's own freeze
+    // step, so it always commits before the cutover reads the LSN to wait for, however slow
+    // the machine (fired from a log line instead, it could land after the database went read-only).
+    const base = options().switch;
+    const slowRowAtFreeze: typeof base = {
+      kind: base.kind,
+      describe: () => base.describe(),
+      freeze: async () => {
+        await base.freeze?.();
+        await pair.src(`INSERT INTO public.ledger_probe (payload) VALUES ('slow')`);
+      },
+      unfreeze: () => base.unfreeze?.() ?? Promise.resolve(),
+      pointAt: (target) => base.pointAt(target),
+      current: () => base.current?.() ?? Promise.resolve({}),
     };
     const before = workload.snapshot();
-    const err = await runCutover(options({ maxFreezeMs: 1_000 })).catch((e) => e);
+    const err = await runCutover(options({ maxFreezeMs: 1_000, switch: slowRowAtFreeze })).catch((e) => e);
     expect(err).toBeInstanceOf(SwitchoverAborted);
     expect(err.oneLine()).toMatch(/did not apply .* within --max-freeze/);
     expect(err.writeFreezeMs).toBeLessThan(3_000);
