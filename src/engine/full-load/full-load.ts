@@ -323,7 +323,20 @@ async function copyTablesAndIndexes(opts: FullLoadOptions, workers: SnapshotWork
     }
   });
   progress.finish();
+  await finishWhatNeverBecameReady(workers[0]!.target, partitioned.filter((p) => leavesLeft.get(p.oid)! > 0), [...pendingForeignKeys], opts.log);
   return { stats: [...stats.values()], seconds: (Date.now() - started) / 1000 };
+}
+
+/**
+ * Should a table never have become ready (a leaf the plan did not list, say), its parent's
+ * ANALYZE and its foreign keys would be silently missing — post-data skips them, as built
+ * here. Run them now instead, one after the other.
+ */
+async function finishWhatNeverBecameReady(target: pg.Client, parents: PartitionedTable[], foreignKeys: ForeignKeyBuild[], log: Logger): Promise<void> {
+  if (parents.length === 0 && foreignKeys.length === 0) return;
+  log.warn(`${parents.length + foreignKeys.length} step(s) waited on a table that never became ready; running them now: ${[...parents.map((p) => `ANALYZE ${relationKey(p)}`), ...foreignKeys.map((fk) => fk.name)].join(', ')}`);
+  for (const parent of parents) await target.query(`ANALYZE ${quoteRelation(parent)}`);
+  for (const fk of foreignKeys) for (const sql of fk.statements) await target.query(sql);
 }
 
 /** Wait for both (so nothing still runs when the failure path starts); the first failure wins. */

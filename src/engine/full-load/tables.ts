@@ -65,7 +65,9 @@ export interface PartitionedTable extends RelationName {
 export async function listPartitionedTables(client: pg.Client): Promise<PartitionedTable[]> {
   const res = await client.query(`
     SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name,
-           ARRAY(SELECT t.relid::int FROM pg_partition_tree(c.oid) t WHERE t.isleaf) AS leaf_oids
+           -- leaves that hold rows here: a foreign-table partition has none to copy or wait for
+           ARRAY(SELECT t.relid::int FROM pg_partition_tree(c.oid) t JOIN pg_class l ON l.oid = t.relid
+                  WHERE t.isleaf AND l.relkind = 'r') AS leaf_oids
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
