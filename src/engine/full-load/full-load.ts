@@ -240,6 +240,23 @@ interface LoadPlan {
 }
 
 /**
+ * Which tables to copy first. A foreign-key check can only start once both its tables are in,
+ * and the tables other tables point at are mostly small (members, restaurants): copied last,
+ * as size order has it, they left the checks of the biggest tables queued up at the very end.
+ * Tables with nothing to build after their copy (no index, no foreign key, not a partition)
+ * go last: nothing waits on them, so they fill the gaps while the last checks run.
+ */
+function copyRank(plan: LoadPlan): (t: TableToCopy) => number {
+  const referenced = new Set(plan.foreignKeys.map((fk) => fk.referencedOid));
+  const referencing = new Set(plan.foreignKeys.flatMap((fk) => fk.referencingOids));
+  return (t) => {
+    if (referenced.has(t.oid)) return 0;
+    const followUps = (plan.indexBuilds.get(t.oid)?.length ?? 0) > 0 || referencing.has(t.oid) || t.partition;
+    return followUps ? 1 : 2;
+  };
+}
+
+/**
  * Copy every chunk. When a table's last chunk lands, its indexes go ahead of the remaining
  * copies; once they are built the table is analyzed, so foreign-key checks are planned with
  * real statistics and no ANALYZE pass over everything is left for the end. A partitioned
@@ -249,7 +266,7 @@ interface LoadPlan {
 async function copyTablesAndIndexes(opts: FullLoadOptions, workers: SnapshotWorker[], plan: LoadPlan, jobs: number): Promise<{ stats: TableLoadStat[]; seconds: number }> {
   const started = Date.now();
   const { tables, partitioned, indexBuilds, foreignKeys } = plan;
-  const chunks = planChunks(tables, jobs, opts.minChunkBytes, new Set(foreignKeys.map((fk) => fk.referencedOid)));
+  const chunks = planChunks(tables, jobs, opts.minChunkBytes, copyRank(plan));
   const progress = new LoadProgress(tables, opts.log);
   const tableByOid = new Map<number, RelationName & { oid: number }>([...tables, ...partitioned].map((t) => [t.oid, t]));
   const chunksLeft = new Map<number, number>(tables.map((t) => [t.oid, 0]));
