@@ -29,6 +29,8 @@ const COPY_FAIL = 0x66; // 'f'
 const ERROR_RESPONSE = 0x45; // 'E'
 const COPY_OUT_RESPONSE = 0x48; // 'H'
 const HEADER = 5; // type byte + int32 length (the length counts itself, not the type byte)
+/** Bytes CopyInFrames lets queue up in the target socket before it waits: memory stays bounded. */
+const IN_FLIGHT_BYTES = 1 << 20;
 
 /** The part of pg's Connection a submittable uses (the socket, plain or TLS, and the simple query). */
 interface PgConnection {
@@ -117,19 +119,50 @@ export class CopyOutFrames extends Readable {
     }
   }
 
-  /** Walk the message headers in one socket chunk; returns whether the consumer wants more. */
+  /** Take one socket chunk; returns whether the consumer wants more. */
   private scan(chunk: Buffer): boolean {
-    let buf = chunk;
-    if (this.pendingBytes > 0) {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
-      // A big row arrives over many socket reads: join its pieces once, when it is complete.
-      if (this.pendingSize > 0 && this.pendingBytes < this.pendingSize) return true;
-      buf = Buffer.concat(this.pending, this.pendingBytes);
-      this.pending = [];
-      this.pendingBytes = 0;
-      this.pendingSize = 0;
+    if (this.pendingBytes === 0) return this.scanWhole(chunk);
+    let rest = chunk;
+    if (this.pendingSize === 0) {
+      // Not even the 5-byte header of the pending message is in yet.
+      const take = Math.min(HEADER - this.pendingBytes, chunk.length);
+      this.pending.push(chunk.subarray(0, take));
+      this.pendingBytes += take;
+      if (this.pendingBytes < HEADER) return true;
+      const header = Buffer.concat(this.pending, HEADER);
+      this.pending = [header];
+      this.pendingSize = header[0] === ERROR_RESPONSE ? HEADER : 1 + header.readUInt32BE(1);
+      rest = chunk.subarray(take);
     }
+    if (this.pending[0]![0] !== COPY_DATA) {
+      // CopyDone, ErrorResponse or a notice cut by the socket (rare): join it all and go on from there.
+      const all = Buffer.concat([...this.pending, rest]);
+      this.clearPending();
+      return this.scanWhole(all);
+    }
+    const need = this.pendingSize - this.pendingBytes;
+    if (need > rest.length) {
+      // A big row arrives over many socket reads: its pieces are joined once, when it is complete.
+      this.pending.push(rest);
+      this.pendingBytes += rest.length;
+      return true;
+    }
+    // Join only the one frame that straddles the reads, not the whole chunk (that would copy
+    // every byte a second time), then go on with the rest of the chunk in place.
+    const frame = Buffer.concat([...this.pending, rest.subarray(0, need)]);
+    this.clearPending();
+    const wanted = this.scanWhole(frame);
+    return this.scanWhole(rest.subarray(need)) && wanted;
+  }
+
+  private clearPending(): void {
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.pendingSize = 0;
+  }
+
+  /** Walk the message headers of a buffer that starts on a message boundary. */
+  private scanWhole(buf: Buffer): boolean {
     const end = buf.length;
     let i = 0;
     let runStart = 0;
@@ -234,8 +267,12 @@ export class CopyInFrames extends Writable {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
     const send = () => {
-      if (this.connection!.stream.write(chunk)) done();
-      else this.connection!.stream.once('drain', () => done());
+      const socket = this.connection!.stream;
+      socket.write(chunk);
+      // The socket's own high-water mark (16 kB) is below one read from the source (64 kB), so
+      // waiting for 'drain' after every write would stall the pipe once per chunk.
+      if (socket.writableLength <= IN_FLIGHT_BYTES) done();
+      else socket.once('drain', () => done());
     };
     if (this.inCopy) send();
     else this.whenInCopy = send;
