@@ -11,8 +11,10 @@
  *   7. compare sequences and materialized views (behind/stale is expected under CDC)
  *   8. build the report: per-table verdicts and `ok`
  */
+import type pg from 'pg';
 import { PgshiftError } from '../../errors.js';
 import type { ConnInfo } from '../../postgres/conninfo.js';
+import { currentWalLsn } from '../../postgres/lsn.js';
 import { redact } from '../../postgres/redact.js';
 import { quoteRelation, relationKey } from '../../postgres/sql.js';
 import type { Logger } from '../../report/logger.js';
@@ -231,8 +233,11 @@ async function recheckUntilConverged(pairs: SessionPair[], checks: TableCheck[],
     const pending = checks.filter((c) => !c.equal && c.kind !== 'missing');
     if (pending.length === 0) return;
     await closeOpenEnds(pairs[0], pending);
-    // Everything read from the source so far was committed at or before this LSN.
-    const lsn = (await pairs[0].source.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn')).rows[0].lsn;
+    // Everything read from the source so far was committed at or before this LSN. The insert
+    // position, not pg_current_wal_lsn() (the write position): on a source with asynchronous
+    // commit a committed row can sit past the write position for a while, and a recheck that
+    // waited only for that would miss it every time (seen in the rehearsal under load).
+    const lsn = await currentWalLsn(pairs[0].source);
     log.info(`verify: ${pending.length} table(s) differ; waiting for the target to apply past ${lsn} (recheck ${round}/${settings.rechecks})`);
     if (!(await waitForCatchUp(lsn))) {
       log.warn(`verify: the target did not catch up to ${lsn}; reporting the differences as they are`);
@@ -250,13 +255,40 @@ async function recheckUntilConverged(pairs: SessionPair[], checks: TableCheck[],
  * says so. (A quiet source — e.g. inside the cutover's freeze — is compared open-ended.)
  */
 async function closeOpenEnds(pair: SessionPair, pending: TableCheck[]): Promise<void> {
+  let bounded = false;
   for (const check of pending.filter((c) => c.kind === 'chunks')) {
     for (const chunk of check.chunks.filter((c) => !c.equal && c.range.upper === undefined)) {
       const last = await lastSourceKey(pair.source, check.table);
       if (!last || (chunk.range.lower && last.join() === chunk.range.lower.join())) continue;
       chunk.range = { lower: chunk.range.lower, upper: last };
       check.table.notes.push(`rechecked up to the source's key (${last.join(', ')}) at the recheck; rows written after it are left to the next verify`);
+      bounded = true;
     }
+  }
+  if (bounded) await waitForWritersInFlight(pair.source);
+}
+
+/**
+ * A key below the bound can still be on its way: a sequence hands out keys at INSERT time, and
+ * commits land in any order, so a slow transaction holding key 640 may commit after 647 was read.
+ * If it commits after the LSN the recheck waits for, the source has the row and the target does
+ * not yet, in every recheck that happens to run before it lands (seen under heavy load: five
+ * rechecks in 0.2 s, all failing). So wait until the writers in flight when the bounds were read
+ * have ended; bounded, because a writer left open for an hour must not hold verify hostage.
+ */
+async function waitForWritersInFlight(source: pg.Client, timeoutMs = 5_000): Promise<void> {
+  const { rows } = await source.query<{ xids: string[] | null }>(
+    `SELECT array_agg(x::text) AS xids FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x`,
+  );
+  const xids = rows[0]?.xids ?? [];
+  const deadline = Date.now() + timeoutMs;
+  while (xids.length > 0 && Date.now() < deadline) {
+    const left = await source.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM unnest($1::text[]) AS x WHERE pg_catalog.pg_xact_status(x::xid8) = 'in progress'`,
+      [xids],
+    );
+    if (left.rows[0]!.n === 0) return;
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
