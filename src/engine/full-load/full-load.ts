@@ -17,7 +17,8 @@
  *                               table's data is in: its indexes, then ANALYZE (design rule 11),
  *                               then the foreign keys whose both sides are done
  *  10. copy large objects and sequences, as of the snapshot
- *  11. restore post-data        partitioned parents' indexes, triggers, what step 9 could not build
+ *  11. restore post-data        partitioned parents' indexes, triggers, what step 9 could not build;
+ *                               then ANALYZE the inheritance tables it gave indexes to
  *  12. refresh materialized views, then ANALYZE them — side by side with step 11
  */
 import { cpus } from 'node:os';
@@ -113,7 +114,10 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
     const built = [...[...plan.indexBuilds.values()].flat(), ...plan.foreignKeys];
     // Side by side: a materialized view reads only tables (all copied by now), and post-data adds no rows.
     const materializedViews = await bothSettled(
-      timeline.run('restore post-data', () => restorePostData(tools, opts.target, archive!, built, jobs)),
+      timeline.run('restore post-data', async () => {
+        await restorePostData(tools, opts.target, archive!, built, jobs);
+        await analyzeTables(opts.target, copied.analyzeAfterPostData);
+      }),
       timeline.run('refresh materialized views', () => refreshMaterializedViews(opts)),
     );
     const totals = summarize(copied.stats, timeline.elapsedSeconds(), copied.seconds);
@@ -263,7 +267,12 @@ function copyRank(plan: LoadPlan): (t: TableToCopy) => number {
  * table is analyzed once all its leaves are. Then each foreign key whose both sides are
  * ready follows.
  */
-async function copyTablesAndIndexes(opts: FullLoadOptions, workers: SnapshotWorker[], plan: LoadPlan, jobs: number): Promise<{ stats: TableLoadStat[]; seconds: number }> {
+async function copyTablesAndIndexes(
+  opts: FullLoadOptions,
+  workers: SnapshotWorker[],
+  plan: LoadPlan,
+  jobs: number,
+): Promise<{ stats: TableLoadStat[]; seconds: number; analyzeAfterPostData: TableToCopy[] }> {
   const started = Date.now();
   const { tables, partitioned, indexBuilds, foreignKeys } = plan;
   const chunks = planChunks(tables, jobs, opts.minChunkBytes, copyRank(plan));
@@ -277,6 +286,7 @@ async function copyTablesAndIndexes(opts: FullLoadOptions, workers: SnapshotWork
   const pendingForeignKeys = new Set(foreignKeys);
   const stats = new Map<number, TableLoadStat>(tables.map((t) => [t.oid, { schema: t.schema, name: t.name, rows: 0, bytes: 0, chunks: 0, seconds: 0, indexes: 0, foreignKeys: 0 }]));
   const firstStart = new Map<number, number>();
+  const analyzeAfterPostData: TableToCopy[] = [];
 
   const queue = new WorkQueue<LoadTask>(tasksConflict);
   const analyze = (oid: number) => queue.push({ kind: 'analyze', table: tableByOid.get(oid)! }, true);
@@ -335,13 +345,17 @@ async function copyTablesAndIndexes(opts: FullLoadOptions, workers: SnapshotWork
         progress.tableDone(relationKey(table), stat.rows, stat.bytes, stat.seconds);
         const builds = indexBuilds.get(table.oid) ?? [];
         for (const build of builds) queue.push({ kind: 'index', build }, true);
-        if (builds.length === 0) analyze(table.oid);
+        if (builds.length > 0) return;
+        // An inheritance parent or child gets its indexes from post-data; analyzed before them,
+        // it would miss the statistics of expression indexes. Nothing here waits on it.
+        if (table.standalone || table.partition) analyze(table.oid);
+        else analyzeAfterPostData.push(table);
       }
     }
   });
   progress.finish();
   await finishWhatNeverBecameReady(workers[0]!.target, partitioned.filter((p) => leavesLeft.get(p.oid)! > 0), [...pendingForeignKeys], opts.log);
-  return { stats: [...stats.values()], seconds: (Date.now() - started) / 1000 };
+  return { stats: [...stats.values()], seconds: (Date.now() - started) / 1000, analyzeAfterPostData };
 }
 
 /**
@@ -372,15 +386,13 @@ async function refreshMaterializedViews(opts: FullLoadOptions): Promise<string[]
   );
   return withClient(opts.target, async (c) => {
     let pending = populatedOnSource;
-    const refreshed: string[] = [];
+    const refreshed: RelationName[] = [];
     for (let round = 0; pending.length > 0 && round < 10; round++) {
       const failed: typeof pending = [];
       for (const mv of pending) {
         try {
           await c.query(`REFRESH MATERIALIZED VIEW ${quoteRelation(mv)}`);
-          refreshed.push(relationKey(mv));
-          // Its rows are new: statistics now, like every table's (design rule 11).
-          await c.query(`ANALYZE ${quoteRelation(mv)}`);
+          refreshed.push(mv);
         } catch {
           failed.push(mv);
         }
@@ -390,7 +402,16 @@ async function refreshMaterializedViews(opts: FullLoadOptions): Promise<string[]
       }
       pending = failed;
     }
-    return refreshed;
+    // Their rows are new: statistics now, like every table's (design rule 11).
+    for (const mv of refreshed) await c.query(`ANALYZE ${quoteRelation(mv)}`);
+    return refreshed.map(relationKey);
+  });
+}
+
+async function analyzeTables(target: ConnInfo, tables: RelationName[]): Promise<void> {
+  if (tables.length === 0) return;
+  await withClient(target, async (c) => {
+    for (const t of tables) await c.query(`ANALYZE ${quoteRelation(t)}`);
   });
 }
 
