@@ -271,10 +271,11 @@ async function closeOpenEnds(pair: SessionPair, pending: TableCheck[]): Promise<
 /**
  * A key below the bound can still be on its way: a sequence hands out keys at INSERT time, and
  * commits land in any order, so a slow transaction holding key 640 may commit after 647 was read.
- * If it commits after the LSN the recheck waits for, the source has the row and the target does
- * not yet, in every recheck that happens to run before it lands (seen under heavy load: five
- * rechecks in 0.2 s, all failing). So wait until the writers in flight when the bounds were read
- * have ended; bounded, because a writer left open for an hour must not hold verify hostage.
+ * Committing after the LSN the recheck waits for, its row is on the source and not yet on the
+ * target: a false difference. Committing after the recheck, its row is compared by no one,
+ * although the report says every row up to the bound was. So wait until the writers in flight
+ * when the bounds were read have ended; bounded, because a writer left open for an hour must not
+ * hold verify hostage.
  */
 async function waitForWritersInFlight(source: pg.Client, timeoutMs = 5_000): Promise<void> {
   const { rows } = await source.query<{ xids: string[] | null }>(
