@@ -116,7 +116,7 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
     const materializedViews = await bothSettled(
       timeline.run('restore post-data', async () => {
         await restorePostData(tools, opts.target, archive!, built, jobs);
-        await analyzeTables(opts.target, copied.analyzeAfterPostData);
+        if (copied.analyzeAfterPostData.length) await withClient(opts.target, (c) => analyze(c, copied.analyzeAfterPostData));
       }),
       timeline.run('refresh materialized views', () => refreshMaterializedViews(opts)),
     );
@@ -289,14 +289,14 @@ async function copyTablesAndIndexes(
   const analyzeAfterPostData: TableToCopy[] = [];
 
   const queue = new WorkQueue<LoadTask>(tasksConflict);
-  const analyze = (oid: number) => queue.push({ kind: 'analyze', table: tableByOid.get(oid)! }, true);
+  const queueAnalyze = (oid: number) => queue.push({ kind: 'analyze', table: tableByOid.get(oid)! }, true);
   const tableReady = (oid: number) => {
     ready.add(oid);
     for (const parent of partitioned) {
       if (!parent.leafOids.includes(oid)) continue;
       const left = leavesLeft.get(parent.oid)! - 1;
       leavesLeft.set(parent.oid, left);
-      if (left === 0) analyze(parent.oid);
+      if (left === 0) queueAnalyze(parent.oid);
     }
     for (const fk of pendingForeignKeys) {
       if (ready.has(fk.tableOid) && ready.has(fk.referencedOid)) {
@@ -306,7 +306,7 @@ async function copyTablesAndIndexes(
     }
   };
   // A partitioned table with no leaves holds no rows: nothing to wait for.
-  for (const parent of partitioned) if (parent.leafOids.length === 0) analyze(parent.oid);
+  for (const parent of partitioned) if (parent.leafOids.length === 0) queueAnalyze(parent.oid);
   for (const chunk of chunks) queue.push({ kind: 'copy', chunk });
 
   await queue.drain(workers, async (worker, task) => {
@@ -318,7 +318,7 @@ async function copyTablesAndIndexes(
         return;
       }
       case 'analyze': {
-        await worker.target.query(`ANALYZE ${quoteRelation(task.table)}`);
+        await analyze(worker.target, [task.table]);
         tableReady(task.table.oid);
         return;
       }
@@ -327,7 +327,7 @@ async function copyTablesAndIndexes(
         stats.get(task.build.tableOid)!.indexes++;
         const left = indexesLeft.get(task.build.tableOid)! - 1;
         indexesLeft.set(task.build.tableOid, left);
-        if (left === 0) analyze(task.build.tableOid);
+        if (left === 0) queueAnalyze(task.build.tableOid);
         return;
       }
       case 'copy': {
@@ -348,7 +348,7 @@ async function copyTablesAndIndexes(
         if (builds.length > 0) return;
         // An inheritance parent or child gets its indexes from post-data; analyzed before them,
         // it would miss the statistics of expression indexes. Nothing here waits on it.
-        if (table.standalone || table.partition) analyze(table.oid);
+        if (table.standalone || table.partition) queueAnalyze(table.oid);
         else analyzeAfterPostData.push(table);
       }
     }
@@ -366,7 +366,7 @@ async function copyTablesAndIndexes(
 async function finishWhatNeverBecameReady(target: pg.Client, parents: PartitionedTable[], foreignKeys: ForeignKeyBuild[], log: Logger): Promise<void> {
   if (parents.length === 0 && foreignKeys.length === 0) return;
   log.warn(`${parents.length + foreignKeys.length} step(s) waited on a table that never became ready; running them now: ${[...parents.map((p) => `ANALYZE ${relationKey(p)}`), ...foreignKeys.map((fk) => fk.name)].join(', ')}`);
-  for (const parent of parents) await target.query(`ANALYZE ${quoteRelation(parent)}`);
+  await analyze(target, parents);
   for (const fk of foreignKeys) for (const sql of fk.statements) await target.query(sql);
 }
 
@@ -403,16 +403,14 @@ async function refreshMaterializedViews(opts: FullLoadOptions): Promise<string[]
       pending = failed;
     }
     // Their rows are new: statistics now, like every table's (design rule 11).
-    for (const mv of refreshed) await c.query(`ANALYZE ${quoteRelation(mv)}`);
+    await analyze(c, refreshed);
     return refreshed.map(relationKey);
   });
 }
 
-async function analyzeTables(target: ConnInfo, tables: RelationName[]): Promise<void> {
-  if (tables.length === 0) return;
-  await withClient(target, async (c) => {
-    for (const t of tables) await c.query(`ANALYZE ${quoteRelation(t)}`);
-  });
+/** ANALYZE each relation in turn on one session: every path that gives the target new rows ends here (design rule 11). */
+async function analyze(client: pg.Client, relations: RelationName[]): Promise<void> {
+  for (const rel of relations) await client.query(`ANALYZE ${quoteRelation(rel)}`);
 }
 
 function summarize(stats: TableLoadStat[], seconds: number, copySeconds: number): FullLoadResult['totals'] {

@@ -75,7 +75,8 @@ export class WorkQueue<T> {
   }
 
   private takeFrom(list: T[]): T | undefined {
-    const at = list.findIndex((task) => ![...this.running].some((other) => this.conflicts(task, other)));
+    const running = [...this.running];
+    const at = list.findIndex((task) => !running.some((other) => this.conflicts(task, other)));
     return at < 0 ? undefined : list.splice(at, 1)[0];
   }
 

@@ -24,6 +24,13 @@ export interface TableToCopy extends RelationName {
   binary: boolean;
 }
 
+/**
+ * A relation `c` in namespace `n` that belongs to the application: not in a system schema, and
+ * not part of an extension — those are created (and, for config tables, filled) by CREATE EXTENSION.
+ */
+const APPLICATION_RELATION = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
+
 export async function listTablesToCopy(client: pg.Client): Promise<TableToCopy[]> {
   const res = await client.query(`
     SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name,
@@ -39,9 +46,7 @@ export async function listTablesToCopy(client: pg.Client): Promise<TableToCopy[]
              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') AS binary
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind = 'r' AND c.relpersistence IN ('p', 'u')
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
-       -- tables that belong to an extension are created (and, for config tables, filled) by CREATE EXTENSION
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+       AND ${APPLICATION_RELATION}
      ORDER BY pg_relation_size(c.oid) DESC, n.nspname, c.relname`);
   return res.rows.map((r) => ({
     oid: r.oid,
@@ -69,8 +74,7 @@ export async function listPartitionedTables(client: pg.Client): Promise<Partitio
            ARRAY(SELECT t.relid::int FROM pg_partition_tree(c.oid) t JOIN pg_class l ON l.oid = t.relid
                   WHERE t.isleaf AND l.relkind = 'r') AS leaf_oids
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+     WHERE c.relkind = 'p' AND ${APPLICATION_RELATION}
      ORDER BY 2, 3`);
   return res.rows.map((r) => ({ oid: r.oid, schema: r.schema, name: r.name, leafOids: r.leaf_oids }));
 }
