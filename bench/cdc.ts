@@ -109,7 +109,15 @@ interface MethodResult {
   pgbench: { tps: number; failed: number };
   lagMs: Distribution;
   lagBytes: Distribution;
-  statusVsTruth?: { samples: number; medianAbsDiffMs: number; maxAbsDiffMs: number; medianSignedDiffMs: number; underestimates: number; statusP50Ms: number; truthP50Ms: number };
+  statusVsTruth?: {
+    samples: number;
+    medianAbsDiffMs: number;
+    maxAbsDiffMs: number;
+    medianSignedDiffMs: number;
+    underestimates: number;
+    statusP50Ms: number;
+    truthP50Ms: number;
+  };
   drain: { rows: number; seconds: number; rowsPerSecond: number };
   fullIdentity: { rowsUpdated: number; applySeconds: number; helperIndex: boolean };
   bigTransaction: { rows: number; commitToAppliedSeconds: number; options: string; sourceSpillBytes: number; streamedBytes: number };
@@ -144,7 +152,8 @@ async function runMethod(method: Method, sourceServer: LocalServer, targetServer
   await run(source, SOURCE_SCHEMA);
 
   const setupStarted = Date.now();
-  const { slotName, subscription, stop } = method === 'native' ? await startNative(source, target) : await startPgshift(source, target, `bench_${method.replace('-', '_')}`);
+  const { slotName, subscription, stop } =
+    method === 'native' ? await startNative(source, target) : await startPgshift(source, target, `bench_${method.replace('-', '_')}`);
   const setupSeconds = (Date.now() - setupStarted) / 1000;
   console.error(`  replication running after ${setupSeconds.toFixed(1)} s (slot ${slotName})`);
 
@@ -157,7 +166,9 @@ async function runMethod(method: Method, sourceServer: LocalServer, targetServer
   if (!(await caughtUp(source, slotName, 60_000))) throw new Error(`${method}: did not catch up after the load`);
   const lagMs = await truthLag(target, loadStart);
   const statusVsTruth = method === 'pgshift' ? await compareStatusWithTruth(target, samples) : undefined;
-  console.error(`  load: ${pgbench.tps.toFixed(0)} tps, lag p50 ${lagMs.p50.toFixed(2)} ms, p99 ${lagMs.p99.toFixed(2)} ms, max ${lagMs.max.toFixed(1)} ms`);
+  console.error(
+    `  load: ${pgbench.tps.toFixed(0)} tps, lag p50 ${lagMs.p50.toFixed(2)} ms, p99 ${lagMs.p99.toFixed(2)} ms, max ${lagMs.max.toFixed(1)} ms`,
+  );
 
   const drain = await measureDrain(source, target, slotName, subscription);
   console.error(`  backlog: ${drain.rows} rows in ${drain.seconds.toFixed(2)} s`);
@@ -183,9 +194,15 @@ async function startNative(source: ConnInfo, target: ConnInfo) {
   await run(target, SOURCE_SCHEMA.split('INSERT INTO')[0]);
   await run(target, TARGET_STAMP);
   await run(source, 'CREATE PUBLICATION plan_pub FOR ALL TABLES');
-  await run(target, `CREATE SUBSCRIPTION plan_sub CONNECTION ${literal(libpqConninfo(source, { includePassword: true }))} PUBLICATION plan_pub`);
+  await run(
+    target,
+    `CREATE SUBSCRIPTION plan_sub CONNECTION ${literal(libpqConninfo(source, { includePassword: true }))} PUBLICATION plan_pub`,
+  );
   await waitUntil(async () => {
-    const r = await query(target, `SELECT count(*) FILTER (WHERE srsubstate <> 'r')::int AS pending, count(*)::int AS n FROM pg_subscription_rel`);
+    const r = await query(
+      target,
+      `SELECT count(*) FILTER (WHERE srsubstate <> 'r')::int AS pending, count(*)::int AS n FROM pg_subscription_rel`,
+    );
     return r.rows[0].n > 0 && r.rows[0].pending === 0;
   }, 120_000);
   return {
@@ -204,7 +221,9 @@ async function startPgshift(source: ConnInfo, target: ConnInfo, name: string) {
   await runFullLoad({ source, target, names, jobs: 2, log: silentLogger });
   await run(target, TARGET_STAMP);
   const started = await startCdc({ source, target, names, createHelperIndexes: true, log: silentLogger });
-  console.error(`  options: ${started.options.map((o) => `${o.option}=${o.value}`).join(', ')}; helper indexes: ${started.helperIndexes.map((h) => h.index).join(', ') || 'none'}`);
+  console.error(
+    `  options: ${started.options.map((o) => `${o.option}=${o.value}`).join(', ')}; helper indexes: ${started.helperIndexes.map((h) => h.index).join(', ') || 'none'}`,
+  );
   return {
     slotName: names.slot,
     subscription: names.subscription,
@@ -234,7 +253,9 @@ async function runPgbench(source: ConnInfo): Promise<{ tps: number; failed: numb
   const bin = PGBENCH.find((p) => existsSync(p));
   if (!bin) throw new Error('pgbench not found (apt-get install postgresql-client-15)');
   const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn(bin, ['-n', '-c', '4', '-j', '2', '-R', String(RATE), '-T', String(SECONDS), '-f', script], { env: { ...process.env, ...libpqEnv(source) } });
+    const child = spawn(bin, ['-n', '-c', '4', '-j', '2', '-R', String(RATE), '-T', String(SECONDS), '-f', script], {
+      env: { ...process.env, ...libpqEnv(source) },
+    });
     let text = '';
     child.stdout.on('data', (d) => (text += d));
     child.stderr.on('data', (d) => (text += d));
@@ -322,11 +343,16 @@ async function compareStatusWithTruth(target: ConnInfo, samples: CdcSample[]) {
 
 async function measureDrain(source: ConnInfo, target: ConnInfo, slotName: string, subscription: string) {
   await run(target, `ALTER SUBSCRIPTION ${ident(subscription)} DISABLE`);
-  await waitUntil(async () => !(await query(source, 'SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slotName])).rows[0].active, 30_000);
+  await waitUntil(
+    async () => !(await query(source, 'SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slotName])).rows[0].active,
+    30_000,
+  );
   const c = await connect(source);
   try {
     for (let done = 0; done < BACKLOG; done += 100) {
-      await c.query(`INSERT INTO bench_events (account, amount, note) SELECT i % 1000, i, 'backlog' FROM generate_series(1, $1::int) i`, [Math.min(100, BACKLOG - done)]);
+      await c.query(`INSERT INTO bench_events (account, amount, note) SELECT i % 1000, i, 'backlog' FROM generate_series(1, $1::int) i`, [
+        Math.min(100, BACKLOG - done),
+      ]);
     }
     const lsn = await currentWalLsn(c);
     const started = Date.now();
@@ -341,7 +367,8 @@ async function measureDrain(source: ConnInfo, target: ConnInfo, slotName: string
 }
 
 async function measureFullIdentity(source: ConnInfo, target: ConnInfo, slotName: string) {
-  const helperIndex = Number((await query(target, `SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'bench_full'`)).rows[0].n) > 0;
+  const helperIndex =
+    Number((await query(target, `SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'bench_full'`)).rows[0].n) > 0;
   const c = await connect(source);
   try {
     const started = Date.now();
@@ -356,7 +383,9 @@ async function measureFullIdentity(source: ConnInfo, target: ConnInfo, slotName:
 }
 
 async function measureBigTransaction(source: ConnInfo, target: ConnInfo, slotName: string, subscription: string) {
-  const options = (await query(target, `SELECT substream::text AS streaming, subbinary AS binary FROM pg_subscription WHERE subname = $1`, [subscription])).rows[0];
+  const options = (
+    await query(target, `SELECT substream::text AS streaming, subbinary AS binary FROM pg_subscription WHERE subname = $1`, [subscription])
+  ).rows[0];
   const c = await connect(source);
   try {
     await c.query(`INSERT INTO bench_big SELECT i, repeat(md5(i::text), 3) FROM generate_series(1, ${BIG_TX_ROWS}) i`);
@@ -365,7 +394,8 @@ async function measureBigTransaction(source: ConnInfo, target: ConnInfo, slotNam
     if (!res.reached) throw new Error('the big transaction was not applied');
     const seconds = (Date.now() - committed) / 1000;
     // Where the decoded transaction went: spill files on the source disk, or streamed to the target.
-    const stats = (await c.query(`SELECT spill_bytes, stream_bytes FROM pg_stat_replication_slots WHERE slot_name = $1`, [slotName])).rows[0];
+    const stats = (await c.query(`SELECT spill_bytes, stream_bytes FROM pg_stat_replication_slots WHERE slot_name = $1`, [slotName]))
+      .rows[0];
     return {
       rows: BIG_TX_ROWS,
       commitToAppliedSeconds: seconds,
@@ -410,33 +440,50 @@ function report(results: MethodResult[]): void {
   const label = (r: MethodResult) => (r.method === 'native' ? 'native (plan)' : r.method);
   const width = Math.max(...rows.map(([l]) => l.length));
   const ratios = native ? results.filter((r) => r !== native) : [];
-  const header = [`${'metric'.padEnd(width)}`, ...results.map((r) => label(r).padStart(16)), ...ratios.map((r) => `${r.method}/native`.padStart(24))];
+  const header = [
+    `${'metric'.padEnd(width)}`,
+    ...results.map((r) => label(r).padStart(16)),
+    ...ratios.map((r) => `${r.method}/native`.padStart(24)),
+  ];
   const lines = [header.join('  ')];
   for (const [l, get, digits] of rows) {
     const cells = results.map((r) => get(r).toFixed(digits).padStart(16));
     const ratioCells = ratios.map((r) => (get(r) / get(native!)).toFixed(2).padStart(24));
     lines.push([l.padEnd(width), ...cells, ...ratioCells].join('  '));
   }
-  console.log(`\nCDC benchmark — PostgreSQL 15 → 17, loopback, ${RATE} writes/s × ${SECONDS} s (60% INSERT, 30% UPDATE, 10% DELETE), order ${results.map((r) => r.method).join(', ')}\n`);
+  console.log(
+    `\nCDC benchmark — PostgreSQL 15 → 17, loopback, ${RATE} writes/s × ${SECONDS} s (60% INSERT, 30% UPDATE, 10% DELETE), order ${results.map((r) => r.method).join(', ')}\n`,
+  );
   console.log(lines.join('\n'));
   for (const r of results) {
-    console.log(`${label(r)}: ${r.lagMs.n} truth rows, ${r.lagBytes.n} byte samples; big transaction ${r.bigTransaction.options}; FULL table index on target: ${r.fullIdentity.helperIndex ? 'yes' : 'no'}`);
+    console.log(
+      `${label(r)}: ${r.lagMs.n} truth rows, ${r.lagBytes.n} byte samples; big transaction ${r.bigTransaction.options}; FULL table index on target: ${r.fullIdentity.helperIndex ? 'yes' : 'no'}`,
+    );
   }
   for (const r of results) {
     if (!r.statusVsTruth) continue;
     const s = r.statusVsTruth;
-    console.log(`cdc status lag vs truth (${r.method}): ${s.samples} samples, status p50 ${s.statusP50Ms.toFixed(1)} ms vs truth p50 ${s.truthP50Ms.toFixed(2)} ms; |difference| median ${s.medianAbsDiffMs.toFixed(1)} ms, max ${s.maxAbsDiffMs.toFixed(1)} ms; status below truth in ${s.underestimates} of ${s.samples} samples`);
+    console.log(
+      `cdc status lag vs truth (${r.method}): ${s.samples} samples, status p50 ${s.statusP50Ms.toFixed(1)} ms vs truth p50 ${s.truthP50Ms.toFixed(2)} ms; |difference| median ${s.medianAbsDiffMs.toFixed(1)} ms, max ${s.maxAbsDiffMs.toFixed(1)} ms; status below truth in ${s.underestimates} of ${s.samples} samples`,
+    );
   }
   if (pgshift) {
-    console.log(`\ngoal p99 < 10 ms (${pgshift.method}): ${pgshift.lagMs.p99 < 10 ? 'PASS' : 'MISS'} (${pgshift.lagMs.p99.toFixed(2)} ms); the plan's goal < 1 s: ${pgshift.lagMs.max < 1000 ? 'PASS' : 'MISS'} (max ${pgshift.lagMs.max.toFixed(1)} ms)`);
+    console.log(
+      `\ngoal p99 < 10 ms (${pgshift.method}): ${pgshift.lagMs.p99 < 10 ? 'PASS' : 'MISS'} (${pgshift.lagMs.p99.toFixed(2)} ms); the plan's goal < 1 s: ${pgshift.lagMs.max < 1000 ? 'PASS' : 'MISS'} (max ${pgshift.lagMs.max.toFixed(1)} ms)`,
+    );
   }
   if (native && pgshift) {
     // "Adds nothing": p99 within 1 ms or 20% of native's, whichever is looser (run-to-run noise on 2 cores).
     const addsNothing = pgshift.lagMs.p99 <= Math.max(native.lagMs.p99 * 1.2, native.lagMs.p99 + 1);
-    console.log(`goal ${pgshift.method} adds nothing over native: ${addsNothing ? 'PASS' : 'MISS'} (p99 ratio ${(pgshift.lagMs.p99 / native.lagMs.p99).toFixed(2)})`);
+    console.log(
+      `goal ${pgshift.method} adds nothing over native: ${addsNothing ? 'PASS' : 'MISS'} (p99 ratio ${(pgshift.lagMs.p99 / native.lagMs.p99).toFixed(2)})`,
+    );
   }
   mkdirSync(dirname(RESULTS), { recursive: true });
-  writeFileSync(RESULTS, JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, rate: RATE, backlog: BACKLOG, results }, null, 2));
+  writeFileSync(
+    RESULTS,
+    JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, rate: RATE, backlog: BACKLOG, results }, null, 2),
+  );
   console.log(`\nwritten to ${RESULTS}`);
 }
 
@@ -485,6 +532,6 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 main().catch((err) => {
-  console.error(`bench:cdc failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  console.error(`bench:cdc failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.exit(2);
 });

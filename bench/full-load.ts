@@ -128,7 +128,9 @@ function ensurePgcopydb(): string {
   } catch {
     if (process.getuid?.() !== 0) throw new Error('pgcopydb is not installed: apt-get install -y pgcopydb');
     console.log('installing pgcopydb (apt-get install -y pgcopydb) ...');
-    execFileSync('bash', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgcopydb'], { stdio: 'inherit' });
+    execFileSync('bash', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgcopydb'], {
+      stdio: 'inherit',
+    });
     return /pgcopydb version (\S+)/.exec(version())?.[1] ?? 'unknown';
   }
 }
@@ -157,9 +159,13 @@ async function readFacts(url: string): Promise<DatabaseFacts> {
       if (!r.populated) rows.set(key, 'not populated');
       else rows.set(key, Number((await c.query(`SELECT count(*) AS n FROM ONLY ${ident(r.schema)}.${ident(r.name)}`)).rows[0].n));
     }
-    const indexes = Number((await c.query(`
+    const indexes = Number(
+      (
+        await c.query(`
       SELECT count(*) AS n FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE ${USER_SCHEMAS} AND i.indisvalid`)).rows[0].n);
+       WHERE ${USER_SCHEMAS} AND i.indisvalid`)
+      ).rows[0].n,
+    );
     const cons = await c.query<{ contype: string; n: string }>(`
       SELECT con.contype, count(*) AS n FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace
        WHERE ${USER_SCHEMAS} AND con.contype IN ('p', 'u', 'f', 'c', 'x') AND con.convalidated GROUP BY 1`);
@@ -264,7 +270,9 @@ async function runPgcopydb(ctx: RunContext, version: string): Promise<ToolOutcom
       diskFile: { dataDump: false, bytes: dirBytes(work), what: 'work directory (schema dump and bookkeeping, no table data)' },
       // pgcopydb logs each STEP with a timestamp and ends with its own summary table on stdout.
       details: {
-        steps: redact(run.stderr).split('\n').filter((l) => / STEP \d+:/.test(l)),
+        steps: redact(run.stderr)
+          .split('\n')
+          .filter((l) => / STEP \d+:/.test(l)),
         summary: tail(run.stdout, 40),
         lastLog: tail(run.stderr, 5),
       },
@@ -306,7 +314,9 @@ async function runPgshift(ctx: RunContext): Promise<ToolOutcome> {
     maxProcesses: run.maxProcesses,
     toolCpu: run.cpuSeconds,
     diskFile: { dataDump: false, bytes: 0, what: 'a temporary schema-only archive (kilobytes, removed at the end; not measured)' },
-    details: result ? { engineSeconds: result.totals.seconds, copySeconds: result.totals.copySeconds, steps: result.steps, tables: result.tables } : undefined,
+    details: result
+      ? { engineSeconds: result.totals.seconds, copySeconds: result.totals.copySeconds, steps: result.steps, tables: result.tables }
+      : undefined,
   };
 }
 
@@ -327,7 +337,12 @@ async function settle(servers: LocalServer[]): Promise<void> {
   await Promise.all(servers.map((s) => withUrl(s.url(), (c) => c.query('CHECKPOINT'))));
 }
 
-async function runTool(tool: Tool, servers: { source: LocalServer; target: LocalServer }, sourceFacts: DatabaseFacts, pgcopydbVersion: string): Promise<ToolRun> {
+async function runTool(
+  tool: Tool,
+  servers: { source: LocalServer; target: LocalServer },
+  sourceFacts: DatabaseFacts,
+  pgcopydbVersion: string,
+): Promise<ToolRun> {
   const targetDb = `bench_${tool}`;
   await freshTargetDb(servers.target, targetDb);
   await settle([servers.source, servers.target]);
@@ -335,14 +350,19 @@ async function runTool(tool: Tool, servers: { source: LocalServer; target: Local
   const loadAvgAtStart = loadavg()[0]!;
   process.stdout.write(`  ${tool.padEnd(8)} ... `);
   const [src0, tgt0] = [serverCpuSeconds(postmasterPid(servers.source)), serverCpuSeconds(postmasterPid(servers.target))];
-  const { toolCpu, ...run } = tool === 'plan' ? await runPlan(ctx) : tool === 'pgcopydb' ? await runPgcopydb(ctx, pgcopydbVersion) : await runPgshift(ctx);
+  const { toolCpu, ...run } =
+    tool === 'plan' ? await runPlan(ctx) : tool === 'pgcopydb' ? await runPgcopydb(ctx, pgcopydbVersion) : await runPgshift(ctx);
   // Let the tool's backends finish exiting so the postmasters have reaped (and counted) them.
   await new Promise((r) => setTimeout(r, 500));
   const cpuSource = serverCpuSeconds(postmasterPid(servers.source)) - src0;
   const cpuTarget = serverCpuSeconds(postmasterPid(servers.target)) - tgt0;
   const cpu = { tool: toolCpu, source: cpuSource, target: cpuTarget, total: toolCpu + cpuSource + cpuTarget };
-  const completeness = run.ok ? compareFacts(sourceFacts, await readFacts(servers.target.url(targetDb))) : { complete: false, mismatches: ['the tool failed'] };
-  console.log(`${fmtS(run.seconds)}${run.ok ? '' : ` FAILED: ${run.error}`}${completeness.complete ? '' : `  INCOMPLETE: ${completeness.mismatches.slice(0, 5).join('; ')}`}`);
+  const completeness = run.ok
+    ? compareFacts(sourceFacts, await readFacts(servers.target.url(targetDb)))
+    : { complete: false, mismatches: ['the tool failed'] };
+  console.log(
+    `${fmtS(run.seconds)}${run.ok ? '' : ` FAILED: ${run.error}`}${completeness.complete ? '' : `  INCOMPLETE: ${completeness.mismatches.slice(0, 5).join('; ')}`}`,
+  );
   // Free the space and the cache the copy took before the next tool runs.
   await withUrl(servers.target.url(), (c) => c.query(`DROP DATABASE IF EXISTS ${ident(targetDb)} WITH (FORCE)`));
   return { ...run, cpu, completeness, loadAvgAtStart };
@@ -362,23 +382,37 @@ function printRound(r: RoundResult): void {
   const pgcopydb = by.get('pgcopydb')!.seconds;
   console.log('');
   console.log(`round ${r.round} (order: ${r.order.join(', ')})`);
-  console.log('| tool | seconds | × plan | × pgcopydb | CPU s: tool + source + target = total | peak RSS (process tree) | largest process peak | data dump on disk | complete |');
+  console.log(
+    '| tool | seconds | × plan | × pgcopydb | CPU s: tool + source + target = total | peak RSS (process tree) | largest process peak | data dump on disk | complete |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const tool of TOOLS) {
     const x = by.get(tool)!;
-    const file = x.diskFile.dataDump ? `yes, ${mb(x.diskFile.bytes)}` : x.diskFile.bytes > 0 ? `no (${(x.diskFile.bytes / 1e6).toFixed(1)} MB work dir)` : 'no';
+    const file = x.diskFile.dataDump
+      ? `yes, ${mb(x.diskFile.bytes)}`
+      : x.diskFile.bytes > 0
+        ? `no (${(x.diskFile.bytes / 1e6).toFixed(1)} MB work dir)`
+        : 'no';
     const cpu = `${x.cpu.tool.toFixed(1)} + ${x.cpu.source.toFixed(1)} + ${x.cpu.target.toFixed(1)} = ${x.cpu.total.toFixed(1)}`;
-    console.log(`| ${tool} | ${x.seconds.toFixed(1)} | ${(x.seconds / plan).toFixed(2)} | ${(x.seconds / pgcopydb).toFixed(2)} | ${cpu} | ${mb(x.peakTreeRss)} (${x.maxProcesses} proc) | ${mb(x.maxProcessRss)} | ${file} | ${x.completeness.complete ? 'yes' : 'NO'} |`);
+    console.log(
+      `| ${tool} | ${x.seconds.toFixed(1)} | ${(x.seconds / plan).toFixed(2)} | ${(x.seconds / pgcopydb).toFixed(2)} | ${cpu} | ${mb(x.peakTreeRss)} (${x.maxProcesses} proc) | ${mb(x.maxProcessRss)} | ${file} | ${x.completeness.complete ? 'yes' : 'NO'} |`,
+    );
   }
   console.log(`goal pgshift ≤ 0.5× plan:     ${r.ratios.pgshiftVsPlan.toFixed(2)}  ${r.goals.vsPlan}`);
   console.log(`goal pgshift ≤ 0.9× pgcopydb: ${r.ratios.pgshiftVsPgcopydb.toFixed(2)}  ${r.goals.vsPgcopydb}`);
-  const ours = by.get('pgshift')!.details as { engineSeconds: number; steps: { step: string; ms: number }[]; tables: PgshiftJson['tables'] } | undefined;
+  const ours = by.get('pgshift')!.details as
+    | { engineSeconds: number; steps: { step: string; ms: number }[]; tables: PgshiftJson['tables'] }
+    | undefined;
   if (ours) {
-    console.log(`pgshift steps (engine ${fmtS(ours.engineSeconds)} of ${fmtS(by.get('pgshift')!.seconds)} wall; the rest is node + tsx start-up):`);
+    console.log(
+      `pgshift steps (engine ${fmtS(ours.engineSeconds)} of ${fmtS(by.get('pgshift')!.seconds)} wall; the rest is node + tsx start-up):`,
+    );
     for (const s of ours.steps) if (s.ms >= 100) console.log(`  ${(s.ms / 1000).toFixed(2).padStart(6)} s  ${s.step}`);
     console.log('pgshift biggest tables (seconds from first chunk start to last chunk end):');
     for (const t of [...ours.tables].sort((a, b) => b.bytes - a.bytes).slice(0, 6)) {
-      console.log(`  ${t.seconds.toFixed(1).padStart(5)} s  ${`${t.schema}.${t.name}`.padEnd(34)} ${mb(t.bytes).padStart(7)} ${String(t.rows).padStart(9)} rows  ${t.chunks} chunks, ${t.indexes} indexes`);
+      console.log(
+        `  ${t.seconds.toFixed(1).padStart(5)} s  ${`${t.schema}.${t.name}`.padEnd(34)} ${mb(t.bytes).padStart(7)} ${String(t.rows).padStart(9)} rows  ${t.chunks} chunks, ${t.indexes} indexes`,
+      );
     }
   }
   const plansRun = by.get('plan')!.details as { dumpSeconds: number; restoreSeconds?: number };
@@ -386,7 +420,9 @@ function printRound(r: RoundResult): void {
 }
 
 // ── main ────────────────────────────────────────────────────────────────────────────────
-async function describeSource(url: string): Promise<{ schema: string; name: string; rows: number; bytes: number; totalBytes: number; indexes: number }[]> {
+async function describeSource(
+  url: string,
+): Promise<{ schema: string; name: string; rows: number; bytes: number; totalBytes: number; indexes: number }[]> {
   return withUrl(url, async (c) => {
     const res = await c.query(`
       SELECT n.nspname AS schema, c.relname AS name, c.reltuples::bigint AS rows,
@@ -394,7 +430,14 @@ async function describeSource(url: string): Promise<{ schema: string; name: stri
              (SELECT count(*) FROM pg_index i WHERE i.indrelid = c.oid)::int AS indexes
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE c.relkind IN ('r', 'm') AND ${USER_SCHEMAS} ORDER BY pg_total_relation_size(c.oid) DESC`);
-    return res.rows.map((r) => ({ schema: r.schema, name: r.name, rows: Number(r.rows), bytes: Number(r.bytes), totalBytes: Number(r.total), indexes: r.indexes }));
+    return res.rows.map((r) => ({
+      schema: r.schema,
+      name: r.name,
+      rows: Number(r.rows),
+      bytes: Number(r.bytes),
+      totalBytes: Number(r.total),
+      indexes: r.indexes,
+    }));
   });
 }
 
@@ -405,8 +448,14 @@ async function main(): Promise<number> {
   }
   const pgcopydbVersion = ensurePgcopydb();
   const pgDumpVersion = execFileSync(join(PG15_BIN, 'pg_dump'), ['--version'], { encoding: 'utf8' }).trim();
-  console.log(`bench:full-load — ${GB} GB, PostgreSQL 15 → 17 on loopback, ${cpus().length} cores, pgshift --jobs ${JOBS}; ${pgDumpVersion}; pgcopydb ${pgcopydbVersion}`);
-  console.log(`load average at start: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on this machine adds noise to every figure)`);
+  console.log(
+    `bench:full-load — ${GB} GB, PostgreSQL 15 → 17 on loopback, ${cpus().length} cores, pgshift --jobs ${JOBS}; ${pgDumpVersion}; pgcopydb ${pgcopydbVersion}`,
+  );
+  console.log(
+    `load average at start: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} (other work on this machine adds noise to every figure)`,
+  );
 
   const servers = await Promise.all([
     startLocalServer({ major: 15, name: 'bench-full-load-source', settings: SERVER_SETTINGS }),
@@ -425,14 +474,23 @@ async function main(): Promise<number> {
     }
     const shape = await describeSource(source.url(SOURCE_DB));
     const big = shape.filter((t) => t.totalBytes >= 20e6);
-    console.log(`data: ${(generated.databaseBytes / 1e9).toFixed(2)} GB database (pg_database_size), generated in ${fmtS(generated.seconds)}; ${shape.length} tables and materialized views:`);
-    for (const t of big) console.log(`  ${`${t.schema}.${t.name}`.padEnd(36)} ${String(t.rows).padStart(9)} rows  ${mb(t.bytes).padStart(7)} data  ${mb(t.totalBytes).padStart(7)} with ${t.indexes} indexes`);
-    console.log(`  + ${shape.length - big.length} smaller ones, ${mb(shape.slice(big.length).reduce((s, t) => s + t.totalBytes, 0))} together`);
+    console.log(
+      `data: ${(generated.databaseBytes / 1e9).toFixed(2)} GB database (pg_database_size), generated in ${fmtS(generated.seconds)}; ${shape.length} tables and materialized views:`,
+    );
+    for (const t of big)
+      console.log(
+        `  ${`${t.schema}.${t.name}`.padEnd(36)} ${String(t.rows).padStart(9)} rows  ${mb(t.bytes).padStart(7)} data  ${mb(t.totalBytes).padStart(7)} with ${t.indexes} indexes`,
+      );
+    console.log(
+      `  + ${shape.length - big.length} smaller ones, ${mb(shape.slice(big.length).reduce((s, t) => s + t.totalBytes, 0))} together`,
+    );
 
     // Reading every table once also warms the source's cache the same way for all three tools.
     const sourceFacts = await readFacts(source.url(SOURCE_DB));
     const totalRows = [...sourceFacts.rows.values()].reduce<number>((s, n) => s + (typeof n === 'number' ? n : 0), 0);
-    console.log(`source: ${totalRows.toLocaleString('en')} rows, ${sourceFacts.indexes} indexes, ${[...sourceFacts.constraints.values()].reduce((a, b) => a + b, 0)} constraints, ${sourceFacts.largeObjects} large objects, ${sourceFacts.sequences.size} sequences`);
+    console.log(
+      `source: ${totalRows.toLocaleString('en')} rows, ${sourceFacts.indexes} indexes, ${[...sourceFacts.constraints.values()].reduce((a, b) => a + b, 0)} constraints, ${sourceFacts.largeObjects} large objects, ${sourceFacts.sequences.size} sequences`,
+    );
 
     const rounds: RoundResult[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
@@ -466,7 +524,7 @@ async function main(): Promise<number> {
         'maxProcessRss: GNU time %M (ru_maxrss of the largest single process in the tree). PostgreSQL server backends are not counted.',
       cpuMethod:
         'cpu.tool: GNU time %U + %S of the tool and its reaped descendants; cpu.source/target: growth of utime+stime over each postmaster tree, ' +
-        'live processes plus the postmaster\'s cutime/cstime (reaped backends), read before the tool starts and 0.5 s after it exits.',
+        "live processes plus the postmaster's cutime/cstime (reaped backends), read before the tool starts and 0.5 s after it exits.",
       data: { requestedGb: GB, databaseBytes: generated.databaseBytes, generateSeconds: generated.seconds, rows: totalRows, tables: shape },
       rounds,
     };

@@ -101,7 +101,14 @@ function watchBackends(urls: string[], name: string): { stop: () => Promise<numb
   let peak = 0;
   let running = true;
   const loop = (async () => {
-    const clients = await Promise.all(urls.map(async (u) => { const c = new pg.Client(u); c.on('error', () => undefined); await c.connect(); return c; }));
+    const clients = await Promise.all(
+      urls.map(async (u) => {
+        const c = new pg.Client(u);
+        c.on('error', () => undefined);
+        await c.connect();
+        return c;
+      }),
+    );
     while (running) {
       for (const c of clients) {
         const { rows } = await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [name]);
@@ -111,15 +118,30 @@ function watchBackends(urls: string[], name: string): { stop: () => Promise<numb
     }
     await Promise.all(clients.map((c) => c.end()));
   })();
-  return { stop: async () => { running = false; await loop; return peak; } };
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return peak;
+    },
+  };
 }
 
 /** The plan's Phase 3 script, query for query: counts, then the string_agg checksum, source then target. */
-async function plansScript(sourceUrl: string, targetUrl: string): Promise<{ tables: { table: string; equal: boolean }[]; backendPeak: number }> {
-  const open = async (url: string) => { const c = new pg.Client({ connectionString: url, application_name: 'plan script' }); await c.connect(); return c; };
+async function plansScript(
+  sourceUrl: string,
+  targetUrl: string,
+): Promise<{ tables: { table: string; equal: boolean }[]; backendPeak: number }> {
+  const open = async (url: string) => {
+    const c = new pg.Client({ connectionString: url, application_name: 'plan script' });
+    await c.connect();
+    return c;
+  };
   const [src, tgt] = [await open(sourceUrl), await open(targetUrl)];
   try {
-    const tables = (await src.query<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).rows.map((r) => r.tablename);
+    const tables = (
+      await src.query<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)
+    ).rows.map((r) => r.tablename);
     const out: { table: string; equal: boolean }[] = [];
     let peak = 0;
     const srcPid = (await src.query('SELECT pg_backend_pid() AS p')).rows[0].p;
@@ -154,30 +176,58 @@ async function main(): Promise<void> {
     if (args.keep) console.log(`--keep: source ${sourceUrl}\n        target ${targetUrl}`);
 
     const rows = rowsFor(GB);
-    const gen = await measured(() => Promise.all([sourceUrl, targetUrl].map((u) => withUrl(u, async (c) => {
-      await c.query(schemaSql(rows));
-      // Hint bits and the visibility map set once, so neither method pays for them.
-      await c.query('VACUUM (ANALYZE) public.orders, public.reviews, public.events');
-    }))));
-    const sizes = await withUrl(sourceUrl, async (c) => (await c.query<{ heap: string; total: string; text: string }>(`
+    const gen = await measured(() =>
+      Promise.all(
+        [sourceUrl, targetUrl].map((u) =>
+          withUrl(u, async (c) => {
+            await c.query(schemaSql(rows));
+            // Hint bits and the visibility map set once, so neither method pays for them.
+            await c.query('VACUUM (ANALYZE) public.orders, public.reviews, public.events');
+          }),
+        ),
+      ),
+    );
+    const sizes = await withUrl(
+      sourceUrl,
+      async (c) =>
+        (
+          await c.query<{ heap: string; total: string; text: string }>(`
       SELECT sum(pg_table_size(c.oid))::text AS heap, sum(pg_total_relation_size(c.oid))::text AS total,
              (SELECT sum(octet_length(t::text)) FROM public.reviews t)::text AS text
-      FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'`)).rows[0]);
+      FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'`)
+        ).rows[0],
+    );
     const totalRows = rows.orders + rows.reviews + rows.events;
-    console.log(`data: ${totalRows.toLocaleString('en')} rows in 3 tables, ${mb(Number(sizes.heap))} of table data (${mb(Number(sizes.total))} with indexes) per side; generated in ${seconds(gen.ms)}`);
+    console.log(
+      `data: ${totalRows.toLocaleString('en')} rows in 3 tables, ${mb(Number(sizes.heap))} of table data (${mb(Number(sizes.total))} with indexes) per side; generated in ${seconds(gen.ms)}`,
+    );
     console.log(`      largest table's text form (reviews, what string_agg concatenates): ${mb(Number(sizes.text))}`);
 
     // Warm both servers' caches the same way before either method runs.
-    await Promise.all([sourceUrl, targetUrl].map((u) => withUrl(u, (c) => c.query(`SELECT count(*) FROM public.orders; SELECT count(*) FROM public.reviews; SELECT count(*) FROM public.events`))));
+    await Promise.all(
+      [sourceUrl, targetUrl].map((u) =>
+        withUrl(u, (c) =>
+          c.query(`SELECT count(*) FROM public.orders; SELECT count(*) FROM public.reviews; SELECT count(*) FROM public.events`),
+        ),
+      ),
+    );
 
     const planWatch = watchBackends([source.url(), target.url()], 'plan script');
     const plan = await measured(() => plansScript(sourceUrl, targetUrl));
     const planServerPeak = Math.max(await planWatch.stop(), plan.result.backendPeak);
-    console.log(`plan's script (count + md5(string_agg) per table, sides in turn): ${seconds(plan.ms)}  all equal: ${plan.result.tables.every((t) => t.equal)}`);
+    console.log(
+      `plan's script (count + md5(string_agg) per table, sides in turn): ${seconds(plan.ms)}  all equal: ${plan.result.tables.every((t) => t.equal)}`,
+    );
 
     const oursWatch = watchBackends([source.url(), target.url()], 'pgshift verify');
     const ours = await measured(() =>
-      runVerify({ source: parseConnInfo(sourceUrl, 'source'), target: parseConnInfo(targetUrl, 'target'), mode: 'full', jobs: Number(args.jobs), log: silentLogger }),
+      runVerify({
+        source: parseConnInfo(sourceUrl, 'source'),
+        target: parseConnInfo(targetUrl, 'target'),
+        mode: 'full',
+        jobs: Number(args.jobs),
+        log: silentLogger,
+      }),
     );
     const oursServerPeak = await oursWatch.stop();
     const report = ours.result;
@@ -186,9 +236,17 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`| method | time | ratio | process peak RSS | server backend peak RSS |`);
     console.log(`|---|---|---|---|---|`);
-    console.log(`| plan: count + md5(string_agg(t::text, '' ORDER BY id)), source then target | ${seconds(plan.ms)} | 1.00 | ${mb(plan.peakRss)} | ${mb(planServerPeak)} |`);
-    console.log(`| pgshift verify --mode full | ${seconds(ours.ms)} | ${(ours.ms / plan.ms).toFixed(2)} | ${mb(ours.peakRss)} | ${mb(oursServerPeak)} |`);
-    console.log(`process maxRSS over the whole run: ${mb(process.resourceUsage().maxRSS * 1024)}; machine load average now ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on the machine slows both methods)`);
+    console.log(
+      `| plan: count + md5(string_agg(t::text, '' ORDER BY id)), source then target | ${seconds(plan.ms)} | 1.00 | ${mb(plan.peakRss)} | ${mb(planServerPeak)} |`,
+    );
+    console.log(
+      `| pgshift verify --mode full | ${seconds(ours.ms)} | ${(ours.ms / plan.ms).toFixed(2)} | ${mb(ours.peakRss)} | ${mb(oursServerPeak)} |`,
+    );
+    console.log(
+      `process maxRSS over the whole run: ${mb(process.resourceUsage().maxRSS * 1024)}; machine load average now ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} (other work on the machine slows both methods)`,
+    );
     if (!report.ok || !plan.result.tables.every((t) => t.equal)) throw new Error('the two sides should be equal in this benchmark');
 
     if (args['string-agg-limit']) await stringAggLimit(sourceUrl);
@@ -209,7 +267,9 @@ async function stringAggLimit(sourceUrl: string): Promise<void> {
       await c.query(`SELECT md5(string_agg(t::text, '' ORDER BY id)) FROM public.big_text t`);
       console.log(`string_agg over ${mb(Number(size))} of text unexpectedly succeeded`);
     } catch (err) {
-      console.log(`plan's checksum on a table with ${mb(Number(size))} of text: failed after ${seconds(performance.now() - started)}: ${(err as Error).message}${(err as { detail?: string }).detail ? ` (${(err as { detail?: string }).detail})` : ''}`);
+      console.log(
+        `plan's checksum on a table with ${mb(Number(size))} of text: failed after ${seconds(performance.now() - started)}: ${(err as Error).message}${(err as { detail?: string }).detail ? ` (${(err as { detail?: string }).detail})` : ''}`,
+      );
     }
     const ours = performance.now();
     const { rows } = await c.query(`SELECT count(*) AS n, sum(hashtextextended(t::text, 0)) AS h FROM public.big_text t`);

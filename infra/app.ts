@@ -1,5 +1,5 @@
 // Builds every stack from one configuration. main.ts synthesizes it to disk; the tests build it in memory.
-import { App } from 'cdktf';
+import type { App } from 'cdktf';
 import type { InfraConfig } from './config.js';
 import { SingleVpcRdsStack } from './stacks/single-vpc-rds.js';
 import { BootstrapStack } from './stacks/bootstrap.js';

@@ -146,51 +146,90 @@ export function parseConfig(raw: unknown, origin = 'infra/config.json'): InfraCo
   need(isNonEmpty(c.region), 'region: the AWS region, e.g. "ap-northeast-2"');
   need(c.accountId === undefined || /^\d{12}$/.test(c.accountId), 'accountId: 12 digits, or leave it out');
   need(isNonEmpty(c.state?.bucket), 'state.bucket: the existing S3 bucket for Terraform state');
-  need(isNonEmpty(c.state?.region), 'state.region: the state bucket\'s region');
+  need(isNonEmpty(c.state?.region), "state.region: the state bucket's region");
   need(isNonEmpty(c.state?.keyPrefix) && !c.state.keyPrefix.endsWith('/'), 'state.keyPrefix: e.g. "v1-v2-migration" (no trailing slash)');
   need(/^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/.test(c.github?.repository ?? ''), 'github.repository: "owner/name"');
   need(isNonEmpty(c.github?.runnerLabel), 'github.runnerLabel: e.g. "pgshift-source"');
-  need(/^\/[A-Za-z0-9_.\-/]+$/.test(c.github?.runnerTokenParameter ?? ''), 'github.runnerTokenParameter: an SSM parameter name starting with "/"');
-  need(c.github?.runnerVersion === '' || /^\d+\.\d+\.\d+$/.test(c.github?.runnerVersion ?? ''), 'github.runnerVersion: "" (newest) or e.g. "2.329.0"');
+  need(
+    /^\/[A-Za-z0-9_.\-/]+$/.test(c.github?.runnerTokenParameter ?? ''),
+    'github.runnerTokenParameter: an SSM parameter name starting with "/"',
+  );
+  need(
+    c.github?.runnerVersion === '' || /^\d+\.\d+\.\d+$/.test(c.github?.runnerVersion ?? ''),
+    'github.runnerVersion: "" (newest) or e.g. "2.329.0"',
+  );
   need(typeof c.tags === 'object' && c.tags !== null, 'tags: an object of tag names to values ({} is fine)');
 
   const b = c.bootstrap;
-  need(Array.isArray(b?.migrationEnvironments) && b.migrationEnvironments.every(isEnvironmentName), 'bootstrap.migrationEnvironments: GitHub environment names');
+  need(
+    Array.isArray(b?.migrationEnvironments) && b.migrationEnvironments.every(isEnvironmentName),
+    'bootstrap.migrationEnvironments: GitHub environment names',
+  );
   need(isEnvironmentName(b?.planEnvironment), 'bootstrap.planEnvironment: the GitHub environment of the plan job, e.g. "infra-plan"');
-  need(Array.isArray(b?.applyEnvironments) && b.applyEnvironments.length > 0 && b.applyEnvironments.every(isEnvironmentName), 'bootstrap.applyEnvironments: e.g. ["infra", "infra-destroy"]');
-  need(b?.existingOidcProviderArn === undefined || /^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/.test(b.existingOidcProviderArn), 'bootstrap.existingOidcProviderArn: the ARN of the account\'s token.actions.githubusercontent.com provider, or leave it out');
-  need(!(b?.applyEnvironments ?? []).includes(b?.planEnvironment), 'bootstrap.planEnvironment must differ from the apply environments (it has no reviewers)');
+  need(
+    Array.isArray(b?.applyEnvironments) && b.applyEnvironments.length > 0 && b.applyEnvironments.every(isEnvironmentName),
+    'bootstrap.applyEnvironments: e.g. ["infra", "infra-destroy"]',
+  );
+  need(
+    b?.existingOidcProviderArn === undefined ||
+      /^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/.test(b.existingOidcProviderArn),
+    "bootstrap.existingOidcProviderArn: the ARN of the account's token.actions.githubusercontent.com provider, or leave it out",
+  );
+  need(
+    !(b?.applyEnvironments ?? []).includes(b?.planEnvironment),
+    'bootstrap.planEnvironment must differ from the apply environments (it has no reviewers)',
+  );
 
   const e = c.experiment;
   if (e === undefined) problems.push('experiment: the 01-single-vpc-rds settings');
   else {
     need(e.environment === 'experiment', 'experiment.environment: "experiment"');
-    need(/^ami-[0-9a-f]{8,17}$/.test(e.source?.ami ?? ''), 'experiment.source.ami: the AMI made from the production EC2 (ami-…); it is required');
+    need(
+      /^ami-[0-9a-f]{8,17}$/.test(e.source?.ami ?? ''),
+      'experiment.source.ami: the AMI made from the production EC2 (ami-…); it is required',
+    );
     need(isNonEmpty(e.source?.instanceType), 'experiment.source.instanceType: e.g. "c7i-flex.large"');
-    need(Number.isInteger(e.source?.rootVolumeGb) && e.source.rootVolumeGb >= 8, 'experiment.source.rootVolumeGb: at least the AMI\'s root volume (30 in v1)');
+    need(
+      Number.isInteger(e.source?.rootVolumeGb) && e.source.rootVolumeGb >= 8,
+      "experiment.source.rootVolumeGb: at least the AMI's root volume (30 in v1)",
+    );
     need(isNonEmpty(e.source?.sshUser), 'experiment.source.sshUser: the AMI\'s login user, e.g. "ubuntu"');
     checkAdminCidrs(e.source?.adminCidrs, 'experiment.source.adminCidrs', problems);
-    need(typeof e.source?.runnerDockerExec === 'boolean', 'experiment.source.runnerDockerExec: true only if pgshift must `docker exec` into the source container (docker group = root on the host)');
+    need(
+      typeof e.source?.runnerDockerExec === 'boolean',
+      'experiment.source.runnerDockerExec: true only if pgshift must `docker exec` into the source container (docker group = root on the host)',
+    );
     checkDatabase(e.database, 'experiment.database', problems);
     const cidrs = [e.vpcCidr, e.publicSubnetCidr, ...(e.privateSubnetCidrs ?? [])];
     if (cidrs.every(isCidr) && e.privateSubnetCidrs?.length === 2) {
-      for (const subnet of cidrs.slice(1)) need(cidrContains(e.vpcCidr, subnet), `experiment: subnet ${subnet} is outside the VPC ${e.vpcCidr}`);
+      for (const subnet of cidrs.slice(1))
+        need(cidrContains(e.vpcCidr, subnet), `experiment: subnet ${subnet} is outside the VPC ${e.vpcCidr}`);
       need(!hasOverlap(cidrs.slice(1)), 'experiment: the subnets overlap');
       // The plan picked 10.1.0.0/16 so that it never collides with v1's 172.31.0.0/16 (a later peering needs that).
       need(!cidrsOverlap(e.vpcCidr, '172.31.0.0/16'), `experiment.vpcCidr ${e.vpcCidr} overlaps v1's 172.31.0.0/16`);
     } else problems.push('experiment: vpcCidr, publicSubnetCidr and two privateSubnetCidrs must be IPv4 CIDRs');
-    need(isNonEmpty(e.availabilityZones?.primary) && isNonEmpty(e.availabilityZones?.secondary) && e.availabilityZones.primary !== e.availabilityZones.secondary,
-      'experiment.availabilityZones: two different zones (a DB subnet group needs two)');
+    need(
+      isNonEmpty(e.availabilityZones?.primary) &&
+        isNonEmpty(e.availabilityZones?.secondary) &&
+        e.availabilityZones.primary !== e.availabilityZones.secondary,
+      'experiment.availabilityZones: two different zones (a DB subnet group needs two)',
+    );
   }
 
   const p = c.production;
   if (p !== undefined) {
     need(p.environment === 'production', 'production.environment: "production"');
     need(/^vpc-[0-9a-f]{8,17}$/.test(p.vpcId ?? ''), 'production.vpcId: the existing v1 VPC id (vpc-…)');
-    need(/^sg-[0-9a-f]{8,17}$/.test(p.sourceSecurityGroupId ?? ''), 'production.sourceSecurityGroupId: the existing EC2\'s security group id (sg-…)');
+    need(
+      /^sg-[0-9a-f]{8,17}$/.test(p.sourceSecurityGroupId ?? ''),
+      "production.sourceSecurityGroupId: the existing EC2's security group id (sg-…)",
+    );
     need(isCidr(p.vpcCidr), 'production.vpcCidr: the v1 VPC CIDR, e.g. "172.31.0.0/16"');
     const subnets = p.dbSubnets ?? [];
-    need(subnets.length >= 2 && new Set(subnets.map((s) => s.availabilityZone)).size >= 2, 'production.dbSubnets: at least two subnets in two availability zones');
+    need(
+      subnets.length >= 2 && new Set(subnets.map((s) => s.availabilityZone)).size >= 2,
+      'production.dbSubnets: at least two subnets in two availability zones',
+    );
     if (isCidr(p.vpcCidr) && subnets.every((s) => isCidr(s.cidr))) {
       for (const s of subnets) need(cidrContains(p.vpcCidr, s.cidr), `production.dbSubnets: ${s.cidr} is outside the VPC ${p.vpcCidr}`);
       need(!hasOverlap(subnets.map((s) => s.cidr)), 'production.dbSubnets: the subnets overlap');
@@ -210,12 +249,17 @@ export function parseConfig(raw: unknown, origin = 'infra/config.json'): InfraCo
 export function loadConfig(infraDir: string, env: NodeJS.ProcessEnv = process.env, warn: (line: string) => void = () => {}): InfraConfig {
   const explicit = env.PGSHIFT_INFRA_CONFIG;
   if (explicit !== undefined && explicit !== '') {
-    if (!existsSync(explicit)) throw new InfraConfigError(`PGSHIFT_INFRA_CONFIG=${explicit} does not exist; copy infra/config.example.json there and fill in your values`);
+    if (!existsSync(explicit))
+      throw new InfraConfigError(
+        `PGSHIFT_INFRA_CONFIG=${explicit} does not exist; copy infra/config.example.json there and fill in your values`,
+      );
     return parseConfig(readJson(explicit), explicit);
   }
   const own = `${infraDir}/config.json`;
   if (existsSync(own)) return parseConfig(readJson(own), 'infra/config.json');
-  warn('infra/config.json not found: synthesizing with infra/config.example.json (example AMI and bucket; copy it to infra/config.json before planning)');
+  warn(
+    'infra/config.json not found: synthesizing with infra/config.example.json (example AMI and bucket; copy it to infra/config.json before planning)',
+  );
   return parseConfig(readJson(`${infraDir}/config.example.json`), 'infra/config.example.json');
 }
 
@@ -235,16 +279,27 @@ function checkDatabase(d: DatabaseConfig | undefined, at: string, problems: stri
     problems.push(`${at}: the RDS settings`);
     return;
   }
-  need(/^[a-z][a-z0-9-]{0,62}$/.test(d.identifier ?? '') && !d.identifier.endsWith('-') && !d.identifier.includes('--'), 'identifier: lowercase letters, digits and single hyphens');
+  need(
+    /^[a-z][a-z0-9-]{0,62}$/.test(d.identifier ?? '') && !d.identifier.endsWith('-') && !d.identifier.includes('--'),
+    'identifier: lowercase letters, digits and single hyphens',
+  );
   need(/^\d+$/.test(d.engineVersion ?? ''), 'engineVersion: a major version such as "17"');
-  need(d.parameterGroupFamily === `postgres${d.engineVersion}`, `parameterGroupFamily: "postgres${d.engineVersion}" to match engineVersion`);
+  need(
+    d.parameterGroupFamily === `postgres${d.engineVersion}`,
+    `parameterGroupFamily: "postgres${d.engineVersion}" to match engineVersion`,
+  );
   need(/^db\./.test(d.instanceClass ?? ''), 'instanceClass: e.g. "db.t3.micro"');
   need(Number.isInteger(d.allocatedStorageGb) && d.allocatedStorageGb >= 20, 'allocatedStorageGb: at least 20 (gp3 minimum)');
   need(typeof d.multiAz === 'boolean', 'multiAz: true or false');
   need(/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(d.dbName ?? ''), 'dbName: letters, digits, underscore');
-  need(/^[A-Za-z][A-Za-z0-9_]{0,15}$/.test(d.masterUsername ?? '') && d.masterUsername !== 'rdsadmin', 'masterUsername: letters, digits, underscore (not rdsadmin)');
-  need(Number.isInteger(d.backupRetentionDays) && d.backupRetentionDays >= 1 && d.backupRetentionDays <= 35,
-    'backupRetentionDays: 1–35 (0 turns backups off, and then no pre-cutover snapshot or point-in-time restore)');
+  need(
+    /^[A-Za-z][A-Za-z0-9_]{0,15}$/.test(d.masterUsername ?? '') && d.masterUsername !== 'rdsadmin',
+    'masterUsername: letters, digits, underscore (not rdsadmin)',
+  );
+  need(
+    Number.isInteger(d.backupRetentionDays) && d.backupRetentionDays >= 1 && d.backupRetentionDays <= 35,
+    'backupRetentionDays: 1–35 (0 turns backups off, and then no pre-cutover snapshot or point-in-time restore)',
+  );
 }
 
 function checkAdminCidrs(cidrs: string[] | undefined, at: string, problems: string[]): void {
@@ -255,7 +310,8 @@ function checkAdminCidrs(cidrs: string[] | undefined, at: string, problems: stri
   for (const cidr of cidrs) {
     if (!isCidr(cidr)) problems.push(`${at}: "${cidr}" is not an IPv4 CIDR`);
     // SSH from the whole internet is what the plan does; a source database host must not be that reachable.
-    else if (parseCidr(cidr).prefix < 16) problems.push(`${at}: "${cidr}" is too wide for SSH (narrower than /16 required; use your office or VPN range)`);
+    else if (parseCidr(cidr).prefix < 16)
+      problems.push(`${at}: "${cidr}" is too wide for SSH (narrower than /16 required; use your office or VPN range)`);
   }
 }
 

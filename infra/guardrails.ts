@@ -40,8 +40,10 @@ function openToWorld(doc: Json): Violation[] {
     const world = worldCidrs(rule);
     if (port !== undefined && world.length > 0) found.push({ resource, rule: `${direction} port ${port} open to ${world.join(', ')}` });
   };
-  for (const [name, r] of resources(doc, 'aws_vpc_security_group_ingress_rule')) check(`aws_vpc_security_group_ingress_rule.${name}`, 'ingress', r);
-  for (const [name, r] of resources(doc, 'aws_vpc_security_group_egress_rule')) check(`aws_vpc_security_group_egress_rule.${name}`, 'egress', r);
+  for (const [name, r] of resources(doc, 'aws_vpc_security_group_ingress_rule'))
+    check(`aws_vpc_security_group_ingress_rule.${name}`, 'ingress', r);
+  for (const [name, r] of resources(doc, 'aws_vpc_security_group_egress_rule'))
+    check(`aws_vpc_security_group_egress_rule.${name}`, 'egress', r);
   for (const [name, r] of resources(doc, 'aws_security_group_rule')) check(`aws_security_group_rule.${name}`, String(r.type), r);
   for (const [name, sg] of resources(doc, 'aws_security_group')) {
     for (const direction of ['ingress', 'egress']) {
@@ -57,7 +59,8 @@ function databases(doc: Json): Violation[] {
     const resource = `aws_db_instance.${name}`;
     if (db.publicly_accessible !== false) found.push({ resource, rule: 'publicly_accessible must be false' });
     if (db.storage_encrypted !== true) found.push({ resource, rule: 'storage_encrypted must be true' });
-    if (db.manage_master_user_password !== true) found.push({ resource, rule: 'manage_master_user_password must be true (Secrets Manager keeps the password)' });
+    if (db.manage_master_user_password !== true)
+      found.push({ resource, rule: 'manage_master_user_password must be true (Secrets Manager keeps the password)' });
     if (!(Number(db.backup_retention_period) >= 1)) found.push({ resource, rule: 'backup_retention_period must be at least 1 day' });
   }
   return found;
@@ -67,7 +70,8 @@ function instances(doc: Json): Violation[] {
   const found: Violation[] = [];
   for (const [name, vm] of resources(doc, 'aws_instance')) {
     const tokens = [vm.metadata_options ?? []].flat()[0]?.http_tokens;
-    if (tokens !== 'required') found.push({ resource: `aws_instance.${name}`, rule: 'metadata_options.http_tokens must be "required" (IMDSv2)' });
+    if (tokens !== 'required')
+      found.push({ resource: `aws_instance.${name}`, rule: 'metadata_options.http_tokens must be "required" (IMDSv2)' });
   }
   return found;
 }
@@ -76,8 +80,9 @@ function instances(doc: Json): Violation[] {
 function passwordLiterals(doc: Json): Violation[] {
   const found: Violation[] = [];
   const walk = (value: unknown, path: string): void => {
-    if (Array.isArray(value)) value.forEach((v, i) => walk(v, `${path}[${i}]`));
-    else if (value !== null && typeof value === 'object') {
+    if (Array.isArray(value)) {
+      for (const [i, v] of value.entries()) walk(v, `${path}[${i}]`);
+    } else if (value !== null && typeof value === 'object') {
       for (const [key, v] of Object.entries(value)) {
         if (key === '//') continue;
         if (/pass(word|wd)|secret_string|private_key/i.test(key) && (typeof v === 'string' || typeof v === 'number') && String(v) !== '') {

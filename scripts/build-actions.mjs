@@ -51,7 +51,8 @@ export async function bundleAction(phase) {
   });
   const files = { 'index.js': code };
   for (const [name, asset] of Object.entries(assets)) files[name] = asset.source;
-  if (!files['package.json']) throw new Error(`ncc produced no package.json for ${phase}: the bundle's module type would depend on the checkout`);
+  if (!files['package.json'])
+    throw new Error(`ncc produced no package.json for ${phase}: the bundle's module type would depend on the checkout`);
   return files;
 }
 

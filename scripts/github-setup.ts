@@ -17,7 +17,11 @@ const program = new Command()
   .option('--repo <owner/name>', 'repository (default: GITHUB_REPOSITORY)', process.env.GITHUB_REPOSITORY)
   .requiredOption('--reviewers <list>', 'who approves cutover, rollback and infra: logins and org/team slugs, comma-separated (at most 6)')
   .option('--environments <list>', 'database environments', 'experiment,production')
-  .addOption(new Option('--switch <method>', 'how cutover switches the application (decides which switch settings are needed)').choices(['pgbouncer', 'env-file', 'command', 'none']).default('pgbouncer'))
+  .addOption(
+    new Option('--switch <method>', 'how cutover switches the application (decides which switch settings are needed)')
+      .choices(['pgbouncer', 'env-file', 'command', 'none'])
+      .default('pgbouncer'),
+  )
   .option('--allow-self-review', 'let the person who starts a cutover approve it (one-person teams only)', false)
   .option('--dry-run', 'read only: show what would be created or updated', false)
   .option('--json', 'print the result as JSON', false)
@@ -25,13 +29,24 @@ const program = new Command()
 
 async function main(): Promise<number> {
   program.parse();
-  const o = program.opts<{ repo?: string; reviewers: string; environments: string; switch: SwitchMethod; allowSelfReview: boolean; dryRun: boolean; json: boolean }>();
+  const o = program.opts<{
+    repo?: string;
+    reviewers: string;
+    environments: string;
+    switch: SwitchMethod;
+    allowSelfReview: boolean;
+    dryRun: boolean;
+    json: boolean;
+  }>();
   const repo = parseRepo(o.repo);
   const gh = githubClient({ token: process.env.GITHUB_TOKEN, baseUrl: apiBaseUrl() });
   const result = await setupEnvironments(gh, {
     ...repo,
     reviewers: o.reviewers,
-    environments: o.environments.split(',').map((s) => s.trim()).filter(Boolean),
+    environments: o.environments
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     switchMethod: o.switch,
     allowSelfReview: o.allowSelfReview,
     dryRun: o.dryRun,

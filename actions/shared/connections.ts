@@ -37,12 +37,19 @@ async function targetFromInputs(caBundle: string | undefined): Promise<{ target:
   // With both, the URL wins for the connection; rds-instance-id then only names the instance (pre-cutover snapshot).
   if (url) return { target: parseConnInfo(url, 'target', { caBundle }), awsChecks: [] };
   if (instanceId) return rdsTarget(instanceId, caBundle);
-  throw usageError('no target: target-url and rds-instance-id are both empty', 'pass target-url from a secret, or rds-instance-id with aws-region');
+  throw usageError(
+    'no target: target-url and rds-instance-id are both empty',
+    'pass target-url from a secret, or rds-instance-id with aws-region',
+  );
 }
 
 async function rdsTarget(instanceId: string, caBundle: string | undefined): Promise<{ target: ConnInfo; awsChecks: AwsCheck[] }> {
   const database = text('target-database');
-  if (!database) throw usageError('rds-instance-id is set but target-database is empty', 'set target-database to the database to migrate into on the RDS instance');
+  if (!database)
+    throw usageError(
+      'rds-instance-id is set but target-database is empty',
+      'set target-database to the database to migrate into on the RDS instance',
+    );
   const rds = await resolveRdsTarget({ dbInstanceIdentifier: instanceId, database, region: text('aws-region'), caBundle });
   // The URL carries the RDS-managed master password read from Secrets Manager: mask it before anything logs.
   maskConnectionUrl(rds.url);

@@ -14,16 +14,31 @@ export interface DeploymentTracker {
   finish(state: DeploymentState, description: string): Promise<void>;
 }
 
-export async function startDeployment(kind: 'cutover' | 'rollback', describeTarget: string, annotations: Annotation[]): Promise<DeploymentTracker | undefined> {
+export async function startDeployment(
+  kind: 'cutover' | 'rollback',
+  describeTarget: string,
+  annotations: Annotation[],
+): Promise<DeploymentTracker | undefined> {
   const environment = text('deployment-environment');
   const token = text('github-token');
   if (!environment || !token) return undefined;
-  const warn = (err: unknown) => annotations.push({ level: 'warning', title: 'GitHub deployment not recorded', message: redact((err as { oneLine?: () => string }).oneLine?.() ?? String((err as Error)?.message ?? err)) });
+  const warn = (err: unknown) =>
+    annotations.push({
+      level: 'warning',
+      title: 'GitHub deployment not recorded',
+      message: redact((err as { oneLine?: () => string }).oneLine?.() ?? String((err as Error)?.message ?? err)),
+    });
   try {
     const gh = githubClient({ token, baseUrl: apiBaseUrl() });
     const repo = parseRepo(process.env.GITHUB_REPOSITORY);
     const logUrl = runUrl();
-    const { id } = await createDeployment(gh, { ...repo, ref: process.env.GITHUB_SHA || 'HEAD', environment, description: `pgshift ${kind} to ${describeTarget}`, payload: { kind } });
+    const { id } = await createDeployment(gh, {
+      ...repo,
+      ref: process.env.GITHUB_SHA || 'HEAD',
+      environment,
+      description: `pgshift ${kind} to ${describeTarget}`,
+      payload: { kind },
+    });
     await setDeploymentStatus(gh, { ...repo, deploymentId: id, state: 'in_progress', description: `pgshift ${kind} running`, logUrl });
     return {
       finish: async (state, description) => {

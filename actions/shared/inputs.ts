@@ -9,7 +9,14 @@ import { usageError } from '../../src/errors.js';
 import { registerSecret } from '../../src/postgres/redact.js';
 
 /** Inputs that hold a connection URL with a password. */
-export const SECRET_URL_INPUTS = ['source-url', 'target-url', 'source-from-target-url', 'target-from-source-url', 'pgbouncer-admin-url', 'app-url'] as const;
+export const SECRET_URL_INPUTS = [
+  'source-url',
+  'target-url',
+  'source-from-target-url',
+  'target-from-source-url',
+  'pgbouncer-admin-url',
+  'app-url',
+] as const;
 
 /**
  * Mask one connection string: the whole URL, the password as written (percent-encoded) and
@@ -87,14 +94,16 @@ export function int(name: string, opts: { min?: number; fallback?: number } = {}
   if (v === '') return opts.fallback;
   if (!/^-?\d+$/.test(v)) throw usageError(`input '${name}' must be a whole number, got '${v}'`, `set ${name} to a number`);
   const n = Number(v);
-  if (opts.min !== undefined && n < opts.min) throw usageError(`input '${name}' must be at least ${opts.min}, got ${n}`, `set ${name} to ${opts.min} or more`);
+  if (opts.min !== undefined && n < opts.min)
+    throw usageError(`input '${name}' must be at least ${opts.min}, got ${n}`, `set ${name} to ${opts.min} or more`);
   return n;
 }
 
 export function choice<T extends string>(name: string, options: readonly T[], fallback?: T): T {
   const v = core.getInput(name).trim();
   if (v === '' && fallback !== undefined) return fallback;
-  if (!options.includes(v as T)) throw usageError(`input '${name}' must be one of ${options.join(', ')}, got '${v}'`, `set ${name} to one of ${options.join(', ')}`);
+  if (!options.includes(v as T))
+    throw usageError(`input '${name}' must be one of ${options.join(', ')}, got '${v}'`, `set ${name} to one of ${options.join(', ')}`);
   return v as T;
 }
 

@@ -54,8 +54,18 @@ export function lagChart(points: LagPoint[]): string {
   if (sampled.length === 0) return '';
   const t0 = Date.parse(sampled[0]!.at);
   const xLabels = sampled.map((p) => `${Math.round((Date.parse(p.at) - t0) / 1000)}s`);
-  const byteChart = xyChart({ title: 'replication lag (bytes, by LSN)', xLabels, yLabel: 'bytes', series: [{ name: 'lag bytes', values: sampled.map((p) => p.lagBytes) }] });
-  const msChart = xyChart({ title: 'replication lag (ms, heartbeat)', xLabels, yLabel: 'ms', series: [{ name: 'lag ms', values: sampled.map((p) => p.lagMs) }] });
+  const byteChart = xyChart({
+    title: 'replication lag (bytes, by LSN)',
+    xLabels,
+    yLabel: 'bytes',
+    series: [{ name: 'lag bytes', values: sampled.map((p) => p.lagBytes) }],
+  });
+  const msChart = xyChart({
+    title: 'replication lag (ms, heartbeat)',
+    xLabels,
+    yLabel: 'ms',
+    series: [{ name: 'lag ms', values: sampled.map((p) => p.lagMs) }],
+  });
   return [byteChart, msChart].join('\n\n');
 }
 

@@ -68,7 +68,9 @@ export async function runPhaseAction(action: PhaseAction): Promise<void> {
     if (outcome.failure) core.setFailed(redact(outcome.failure));
   } catch (err) {
     const line = describeFailure(err);
-    await writeSummary([title, runbookLine(action.phase), `❌ **${action.title} stopped:** ${line}`].join('\n\n') + '\n').catch(() => undefined);
+    await writeSummary([title, runbookLine(action.phase), `❌ **${action.title} stopped:** ${line}`].join('\n\n') + '\n').catch(
+      () => undefined,
+    );
     core.setFailed(line);
   }
 }

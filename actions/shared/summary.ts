@@ -16,7 +16,11 @@ export interface Annotation {
 
 /** The runbook of a phase, linked at the commit being run so the page matches the code. */
 export function runbookUrl(phase: Phase, env: NodeJS.ProcessEnv = process.env): string {
-  return repositoryLink(`runbooks/${phase}.md`, { serverUrl: env.GITHUB_SERVER_URL, repository: env.GITHUB_REPOSITORY, sha: env.GITHUB_SHA });
+  return repositoryLink(`runbooks/${phase}.md`, {
+    serverUrl: env.GITHUB_SERVER_URL,
+    repository: env.GITHUB_REPOSITORY,
+    sha: env.GITHUB_SHA,
+  });
 }
 
 export function runbookLine(phase: Phase): string {

@@ -9,7 +9,8 @@ import { choice, text } from './inputs.js';
 
 function need(name: string, kind: SwitchKind): string {
   const v = text(name);
-  if (!v) throw usageError(`switch ${kind} needs input '${name}'`, `set ${name} (in the workflow: the environment's variable or secret for it)`);
+  if (!v)
+    throw usageError(`switch ${kind} needs input '${name}'`, `set ${name} (in the workflow: the environment's variable or secret for it)`);
   return v;
 }
 
@@ -17,7 +18,13 @@ export function switchFromInputs(logger: Logger): Switch {
   const kind = choice<SwitchKind>('switch', SWITCH_KINDS);
   switch (kind) {
     case 'pgbouncer':
-      return makeSwitch({ kind, adminUrl: need('pgbouncer-admin-url', kind), iniPath: need('pgbouncer-ini', kind), dbEntry: need('pgbouncer-db', kind), logger });
+      return makeSwitch({
+        kind,
+        adminUrl: need('pgbouncer-admin-url', kind),
+        iniPath: need('pgbouncer-ini', kind),
+        dbEntry: need('pgbouncer-db', kind),
+        logger,
+      });
     case 'env-file':
       return makeSwitch({ kind, path: need('env-file', kind), key: text('env-var'), restartCommand: text('restart-command'), logger });
     case 'command':

@@ -4,7 +4,7 @@
  * steps in red), and an abort rendered with the timeline up to it.
  */
 import type { SwitchoverOptions, SwitchoverResult } from '../../src/engine/cutover/switchover.js';
-import { SwitchoverAborted } from '../../src/engine/cutover/switchover.js';
+import type { SwitchoverAborted } from '../../src/engine/cutover/switchover.js';
 import { stateDir } from '../../src/engine/cutover/state-file.js';
 import { migrationNames } from '../../src/engine/names.js';
 import { parseConnInfo } from '../../src/postgres/conninfo.js';
@@ -16,7 +16,14 @@ import type { PhaseOutcome } from './run.js';
 import { switchFromInputs } from './switch.js';
 
 /** The steps during which application writes are blocked. */
-const FROZEN = new Set(['freeze writes', 'wait for zero lag', 'sync sequences', 'final verify', 'turn replication around', 'switch the application']);
+const FROZEN = new Set([
+  'freeze writes',
+  'wait for zero lag',
+  'sync sequences',
+  'final verify',
+  'turn replication around',
+  'switch the application',
+]);
 export const isFrozenStep = (step: string) => FROZEN.has(step);
 
 export function switchoverOptions(c: Connections, log: Logger): SwitchoverOptions {
@@ -49,11 +56,22 @@ export function renderSwitchover(r: SwitchoverResult, switchDescription: string)
       ['application switch', switchDescription],
       ['lag when writes froze', `${count(r.lagAtFreezeBytes)} bytes, applied in ${duration(r.waitForApplyMs)}`],
       ['sequences set on the new primary', count(r.sequencesSet)],
-      ['final verify', r.finalVerify ? `${count(r.finalVerify.equal + r.finalVerify.convergedAfterRecheck)} of ${count(r.finalVerify.tables)} tables equal` : 'skipped'],
-      ['replication back (so going back loses nothing)', `subscription ${code(r.replicationBack.subscription)}, slot ${code(r.replicationBack.slot)}`],
+      [
+        'final verify',
+        r.finalVerify
+          ? `${count(r.finalVerify.equal + r.finalVerify.convergedAfterRecheck)} of ${count(r.finalVerify.tables)} tables equal`
+          : 'skipped',
+      ],
+      [
+        'replication back (so going back loses nothing)',
+        `subscription ${code(r.replicationBack.subscription)}, slot ${code(r.replicationBack.slot)}`,
+      ],
       ['roles made read-only on the old primary', r.frozenOnOldPrimary.roles.join(', ') || '–'],
       ['sessions ended on the old primary', count(r.frozenOnOldPrimary.terminatedSessions)],
-      ['post-check write through the application path', r.postCheck.ok ? `✅ landed on the new primary (${duration(r.postCheck.ms)})` : `❌ ${r.postCheck.error ?? 'failed'}`],
+      [
+        'post-check write through the application path',
+        r.postCheck.ok ? `✅ landed on the new primary (${duration(r.postCheck.ms)})` : `❌ ${r.postCheck.error ?? 'failed'}`,
+      ],
     ],
   );
   return [headline, facts, stepsSection(`${r.kind} timeline (red: writes frozen)`, r.steps, { critical: isFrozenStep })].join('\n\n');

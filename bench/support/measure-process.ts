@@ -155,7 +155,10 @@ export function serverCpuSeconds(postmasterPid: number): number {
   const ticks = (pid: number, withChildren: boolean): number => {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+      const f = stat
+        .slice(stat.lastIndexOf(')') + 2)
+        .split(' ')
+        .map(Number);
       // utime stime cutime cstime are fields 14-17 overall, 11-14 here.
       return f[11]! + f[12]! + (withChildren ? f[13]! + f[14]! : 0);
     } catch {

@@ -49,12 +49,16 @@ export function planProblems(input: { plan: PlanFile; currentConfig: string; cur
   const planned = input.plan.config.get(name);
   if (planned === undefined) problems.push(`the plan holds no ${name}: it was not made from this stack`);
   else if (planned !== input.currentConfig) {
-    problems.push(`the synthesized ${name} differs from the one that was planned and reviewed (something else changed infra/ after the review): update the pull request from main so that infra-plan runs again, and merge after reviewing that plan`);
+    problems.push(
+      `the synthesized ${name} differs from the one that was planned and reviewed (something else changed infra/ after the review): update the pull request from main so that infra-plan runs again, and merge after reviewing that plan`,
+    );
   }
   const { state: before } = input.plan;
   const now = input.currentState;
   if (before.lineage !== now.lineage || before.serial !== now.serial) {
-    problems.push(`the state moved since the plan (serial ${before.serial} -> ${now.serial}${before.lineage !== now.lineage ? ', different lineage' : ''}): another apply ran in between; re-run infra-plan on a new pull request (or re-run this workflow after a fresh plan)`);
+    problems.push(
+      `the state moved since the plan (serial ${before.serial} -> ${now.serial}${before.lineage !== now.lineage ? ', different lineage' : ''}): another apply ran in between; re-run infra-plan on a new pull request (or re-run this workflow after a fresh plan)`,
+    );
   }
   return problems;
 }
@@ -71,7 +75,9 @@ function main(): void {
     process.exit(2);
   }
   const plan = readPlanFile(values.plan);
-  const currentState = stateIdentity(execFileSync('terraform', ['state', 'pull'], { cwd: values.dir, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 }));
+  const currentState = stateIdentity(
+    execFileSync('terraform', ['state', 'pull'], { cwd: values.dir, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 }),
+  );
   const problems = planProblems({ plan, currentConfig: readFileSync(configPath, 'utf8'), currentState });
   if (problems.length > 0) {
     for (const p of problems) process.stderr.write(`refusing to apply: ${p}\n`);

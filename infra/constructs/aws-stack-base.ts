@@ -1,5 +1,5 @@
 // What every stack shares: the AWS provider (region, account guard, default tags) and the S3 state backend.
-import { S3Backend, TerraformStack } from 'cdktf';
+import { S3Backend, type TerraformStack } from 'cdktf';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider/index.js';
 import { stateKey, type InfraConfig } from '../config.js';
 

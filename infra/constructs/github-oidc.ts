@@ -52,7 +52,8 @@ export class WorkflowRole extends Construct {
       name: props.name,
       description: props.description,
       maxSessionDuration: 3600,
-      assumeRolePolicy: policyDocument([{
+      assumeRolePolicy: policyDocument([
+        {
           Effect: 'Allow',
           Principal: { Federated: props.providerArn },
           Action: 'sts:AssumeRoleWithWebIdentity',
@@ -63,7 +64,8 @@ export class WorkflowRole extends Construct {
               [`${GITHUB_OIDC_HOST}:sub`]: environmentSubjects(props.repository, props.environments),
             },
           },
-        }]),
+        },
+      ]),
     });
     (props.managedPolicyArns ?? []).forEach((policyArn, i) => {
       new IamRolePolicyAttachment(this, `managed-${i}`, { role: this.role.name, policyArn });

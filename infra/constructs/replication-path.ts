@@ -21,21 +21,29 @@ export class ReplicationPath extends Construct {
 
     // Source host -> RDS: pg_restore and the data copy, the application after cutover, reverse replication.
     new VpcSecurityGroupEgressRule(this, 'source-to-target-out', {
-      ...pg, securityGroupId: source, referencedSecurityGroupId: target,
+      ...pg,
+      securityGroupId: source,
+      referencedSecurityGroupId: target,
       description: 'pgshift: source host to RDS PostgreSQL (load, app, reverse replication)',
     });
     new VpcSecurityGroupIngressRule(this, 'source-to-target-in', {
-      ...pg, securityGroupId: target, referencedSecurityGroupId: source,
+      ...pg,
+      securityGroupId: target,
+      referencedSecurityGroupId: source,
       description: 'pgshift: PostgreSQL from the source host',
     });
 
     // RDS -> source host: the subscription's connection to the source's publication (forward CDC).
     new VpcSecurityGroupEgressRule(this, 'target-to-source-out', {
-      ...pg, securityGroupId: target, referencedSecurityGroupId: source,
+      ...pg,
+      securityGroupId: target,
+      referencedSecurityGroupId: source,
       description: 'pgshift: RDS subscription to the source publication',
     });
     new VpcSecurityGroupIngressRule(this, 'target-to-source-in', {
-      ...pg, securityGroupId: source, referencedSecurityGroupId: target,
+      ...pg,
+      securityGroupId: source,
+      referencedSecurityGroupId: target,
       description: 'pgshift: logical replication from RDS (subscription connects to the source)',
     });
   }

@@ -47,7 +47,10 @@ export class SourceHost extends Construct {
     config.source.adminCidrs.forEach((cidr, i) => {
       new VpcSecurityGroupIngressRule(this, `ssh-${i}`, {
         securityGroupId: this.securityGroup.id,
-        ipProtocol: 'tcp', fromPort: 22, toPort: 22, cidrIpv4: cidr,
+        ipProtocol: 'tcp',
+        fromPort: 22,
+        toPort: 22,
+        cidrIpv4: cidr,
         description: `SSH from admin range ${cidr}`,
       });
     });
@@ -55,7 +58,10 @@ export class SourceHost extends Construct {
     for (const port of [443, 80]) {
       new VpcSecurityGroupEgressRule(this, `egress-${port}`, {
         securityGroupId: this.securityGroup.id,
-        ipProtocol: 'tcp', fromPort: port, toPort: port, cidrIpv4: '0.0.0.0/0',
+        ipProtocol: 'tcp',
+        fromPort: port,
+        toPort: port,
+        cidrIpv4: '0.0.0.0/0',
         description: port === 443 ? 'HTTPS: GitHub, AWS APIs, package repositories' : 'HTTP: package repositories',
       });
     }
@@ -74,12 +80,14 @@ export class SourceHost extends Construct {
     const bootPolicy = new IamRolePolicy(this, 'runner-registration', {
       name: 'runner-registration-token',
       role: this.role.id,
-      policy: policyDocument([{
-        Sid: 'ReadRunnerRegistrationToken',
-        Effect: 'Allow',
-        Action: ['ssm:GetParameter'],
-        Resource: `arn:aws:ssm:${region}:*:parameter${github.runnerTokenParameter}`,
-      }]),
+      policy: policyDocument([
+        {
+          Sid: 'ReadRunnerRegistrationToken',
+          Effect: 'Allow',
+          Action: ['ssm:GetParameter'],
+          Resource: `arn:aws:ssm:${region}:*:parameter${github.runnerTokenParameter}`,
+        },
+      ]),
     });
     const profile = new IamInstanceProfile(this, 'profile', { name, role: this.role.name });
 
@@ -117,44 +125,50 @@ export class SourceHost extends Construct {
       name: 'pgshift-migration',
       role: this.role.id,
       policy: policyDocument([
-          {
-            Sid: 'ReadTargetMasterSecret',
-            Effect: 'Allow',
-            Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-            Resource: props.dbSecretArn,
-          },
-          {
-            Sid: 'DescribeRds',
-            Effect: 'Allow',
-            Action: ['rds:DescribeDBInstances', 'rds:DescribeDBSnapshots', 'rds:DescribeDBParameters', 'rds:DescribeDBParameterGroups', 'rds:DescribePendingMaintenanceActions'],
-            Resource: '*',
-          },
-          {
-            Sid: 'SnapshotTargetBeforeCutover',
-            Effect: 'Allow',
-            Action: ['rds:CreateDBSnapshot', 'rds:AddTagsToResource'],
-            Resource: [props.dbInstanceArn, `arn:aws:rds:${region}:*:snapshot:${props.dbIdentifier}-*`],
-          },
-          {
-            Sid: 'ImageOfSourceBeforeCutover',
-            Effect: 'Allow',
-            Action: ['ec2:CreateImage'],
-            Resource: [this.instance.arn, `arn:aws:ec2:${region}::image/*`, `arn:aws:ec2:${region}::snapshot/*`],
-          },
-          {
-            Sid: 'TagTheImageItMakes',
-            Effect: 'Allow',
-            Action: ['ec2:CreateTags'],
-            Resource: [`arn:aws:ec2:${region}::image/*`, `arn:aws:ec2:${region}::snapshot/*`],
-            Condition: { StringEquals: { 'ec2:CreateAction': 'CreateImage' } },
-          },
-          {
-            Sid: 'DescribeEc2',
-            Effect: 'Allow',
-            Action: ['ec2:DescribeInstances', 'ec2:DescribeImages', 'ec2:DescribeSnapshots'],
-            Resource: '*',
-          },
-        ]),
+        {
+          Sid: 'ReadTargetMasterSecret',
+          Effect: 'Allow',
+          Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+          Resource: props.dbSecretArn,
+        },
+        {
+          Sid: 'DescribeRds',
+          Effect: 'Allow',
+          Action: [
+            'rds:DescribeDBInstances',
+            'rds:DescribeDBSnapshots',
+            'rds:DescribeDBParameters',
+            'rds:DescribeDBParameterGroups',
+            'rds:DescribePendingMaintenanceActions',
+          ],
+          Resource: '*',
+        },
+        {
+          Sid: 'SnapshotTargetBeforeCutover',
+          Effect: 'Allow',
+          Action: ['rds:CreateDBSnapshot', 'rds:AddTagsToResource'],
+          Resource: [props.dbInstanceArn, `arn:aws:rds:${region}:*:snapshot:${props.dbIdentifier}-*`],
+        },
+        {
+          Sid: 'ImageOfSourceBeforeCutover',
+          Effect: 'Allow',
+          Action: ['ec2:CreateImage'],
+          Resource: [this.instance.arn, `arn:aws:ec2:${region}::image/*`, `arn:aws:ec2:${region}::snapshot/*`],
+        },
+        {
+          Sid: 'TagTheImageItMakes',
+          Effect: 'Allow',
+          Action: ['ec2:CreateTags'],
+          Resource: [`arn:aws:ec2:${region}::image/*`, `arn:aws:ec2:${region}::snapshot/*`],
+          Condition: { StringEquals: { 'ec2:CreateAction': 'CreateImage' } },
+        },
+        {
+          Sid: 'DescribeEc2',
+          Effect: 'Allow',
+          Action: ['ec2:DescribeInstances', 'ec2:DescribeImages', 'ec2:DescribeSnapshots'],
+          Resource: '*',
+        },
+      ]),
     });
   }
 }

@@ -4,7 +4,7 @@
 //   apply      (environments infra / infra-destroy, required reviewers): builds the stacks
 //   migration  (the migration workflows' environments): RDS lookups, snapshots, the managed secret, AMIs
 // An administrator applies this stack once by hand (it creates the roles the workflows would need to apply it).
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import { TerraformOutput, TerraformStack } from 'cdktf';
 import { STACKS, type InfraConfig } from '../config.js';
 import { awsProvider, stateBackend } from '../constructs/aws-stack-base.js';
@@ -28,7 +28,12 @@ export class BootstrapStack extends TerraformStack {
     const repository = config.github.repository;
     const oidc = new GitHubOidcProvider(this, 'github-oidc', config.bootstrap.existingOidcProviderArn);
     const stateObjects = `arn:aws:s3:::${bucket}/${keyPrefix}/*`;
-    const listState: PolicyStatement = { Sid: 'ListStateBucket', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: `arn:aws:s3:::${bucket}` };
+    const listState: PolicyStatement = {
+      Sid: 'ListStateBucket',
+      Effect: 'Allow',
+      Action: ['s3:ListBucket'],
+      Resource: `arn:aws:s3:::${bucket}`,
+    };
 
     this.plan = new WorkflowRole(this, 'plan', {
       name: ROLE_NAMES.plan,
@@ -42,7 +47,12 @@ export class BootstrapStack extends TerraformStack {
           listState,
           { Sid: 'ReadState', Effect: 'Allow', Action: ['s3:GetObject'], Resource: stateObjects },
           // A plan takes the lock too; the lock file is the only object it may write.
-          { Sid: 'StateLockFile', Effect: 'Allow', Action: ['s3:PutObject', 's3:DeleteObject'], Resource: `arn:aws:s3:::${bucket}/${keyPrefix}/*.tflock` },
+          {
+            Sid: 'StateLockFile',
+            Effect: 'Allow',
+            Action: ['s3:PutObject', 's3:DeleteObject'],
+            Resource: `arn:aws:s3:::${bucket}/${keyPrefix}/*.tflock`,
+          },
         ],
       },
     });
@@ -64,32 +74,69 @@ export class BootstrapStack extends TerraformStack {
         ],
         'build-stacks': [
           { Sid: 'NetworkComputeDatabase', Effect: 'Allow', Action: ['ec2:*', 'rds:*'], Resource: '*' },
-          { Sid: 'RdsCreatesItsServiceRole', Effect: 'Allow', Action: ['iam:CreateServiceLinkedRole'], Resource: '*', Condition: { StringEquals: { 'iam:AWSServiceName': 'rds.amazonaws.com' } } },
+          {
+            Sid: 'RdsCreatesItsServiceRole',
+            Effect: 'Allow',
+            Action: ['iam:CreateServiceLinkedRole'],
+            Resource: '*',
+            Condition: { StringEquals: { 'iam:AWSServiceName': 'rds.amazonaws.com' } },
+          },
           {
             // manage_master_user_password: RDS creates the secret on the caller's behalf.
-            Sid: 'RdsManagedMasterSecret', Effect: 'Allow',
-            Action: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource', 'secretsmanager:DescribeSecret', 'secretsmanager:DeleteSecret', 'secretsmanager:RotateSecret', 'secretsmanager:UpdateSecret'],
+            Sid: 'RdsManagedMasterSecret',
+            Effect: 'Allow',
+            Action: [
+              'secretsmanager:CreateSecret',
+              'secretsmanager:TagResource',
+              'secretsmanager:DescribeSecret',
+              'secretsmanager:DeleteSecret',
+              'secretsmanager:RotateSecret',
+              'secretsmanager:UpdateSecret',
+            ],
             Resource: `arn:aws:secretsmanager:${region}:*:secret:rds!*`,
           },
           { Sid: 'DefaultKmsKeys', Effect: 'Allow', Action: ['kms:DescribeKey'], Resource: '*' },
           {
-            Sid: 'SourceHostRoleAndProfile', Effect: 'Allow',
+            Sid: 'SourceHostRoleAndProfile',
+            Effect: 'Allow',
             Action: [
-              'iam:CreateRole', 'iam:DeleteRole', 'iam:GetRole', 'iam:UpdateRole', 'iam:UpdateRoleDescription', 'iam:UpdateAssumeRolePolicy', 'iam:TagRole', 'iam:UntagRole',
-              'iam:PutRolePolicy', 'iam:GetRolePolicy', 'iam:DeleteRolePolicy', 'iam:ListRolePolicies', 'iam:ListAttachedRolePolicies', 'iam:ListInstanceProfilesForRole',
-              'iam:CreateInstanceProfile', 'iam:DeleteInstanceProfile', 'iam:GetInstanceProfile', 'iam:AddRoleToInstanceProfile', 'iam:RemoveRoleFromInstanceProfile',
-              'iam:TagInstanceProfile', 'iam:UntagInstanceProfile',
+              'iam:CreateRole',
+              'iam:DeleteRole',
+              'iam:GetRole',
+              'iam:UpdateRole',
+              'iam:UpdateRoleDescription',
+              'iam:UpdateAssumeRolePolicy',
+              'iam:TagRole',
+              'iam:UntagRole',
+              'iam:PutRolePolicy',
+              'iam:GetRolePolicy',
+              'iam:DeleteRolePolicy',
+              'iam:ListRolePolicies',
+              'iam:ListAttachedRolePolicies',
+              'iam:ListInstanceProfilesForRole',
+              'iam:CreateInstanceProfile',
+              'iam:DeleteInstanceProfile',
+              'iam:GetInstanceProfile',
+              'iam:AddRoleToInstanceProfile',
+              'iam:RemoveRoleFromInstanceProfile',
+              'iam:TagInstanceProfile',
+              'iam:UntagInstanceProfile',
             ],
             Resource: [`arn:aws:iam::*:role/${iamPrefix}*`, `arn:aws:iam::*:instance-profile/${iamPrefix}*`],
           },
           {
             // Only Session Manager's policy may be attached: attaching AdministratorAccess would be a way out.
-            Sid: 'AttachOnlySessionManager', Effect: 'Allow', Action: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
+            Sid: 'AttachOnlySessionManager',
+            Effect: 'Allow',
+            Action: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
             Resource: `arn:aws:iam::*:role/${iamPrefix}*`,
             Condition: { ArnEquals: { 'iam:PolicyARN': 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore' } },
           },
           {
-            Sid: 'PassSourceHostRoleToEc2', Effect: 'Allow', Action: ['iam:PassRole'], Resource: `arn:aws:iam::*:role/${iamPrefix}*`,
+            Sid: 'PassSourceHostRoleToEc2',
+            Effect: 'Allow',
+            Action: ['iam:PassRole'],
+            Resource: `arn:aws:iam::*:role/${iamPrefix}*`,
             Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
           },
         ],
@@ -105,24 +152,48 @@ export class BootstrapStack extends TerraformStack {
       inlinePolicies: {
         'pgshift-migration': [
           {
-            Sid: 'Describe', Effect: 'Allow',
-            Action: ['rds:DescribeDBInstances', 'rds:DescribeDBSnapshots', 'rds:DescribeDBParameters', 'rds:DescribeDBParameterGroups', 'rds:DescribePendingMaintenanceActions',
-              'ec2:DescribeInstances', 'ec2:DescribeImages', 'ec2:DescribeSnapshots'],
+            Sid: 'Describe',
+            Effect: 'Allow',
+            Action: [
+              'rds:DescribeDBInstances',
+              'rds:DescribeDBSnapshots',
+              'rds:DescribeDBParameters',
+              'rds:DescribeDBParameterGroups',
+              'rds:DescribePendingMaintenanceActions',
+              'ec2:DescribeInstances',
+              'ec2:DescribeImages',
+              'ec2:DescribeSnapshots',
+            ],
             Resource: '*',
           },
           {
-            Sid: 'SnapshotTargets', Effect: 'Allow', Action: ['rds:CreateDBSnapshot', 'rds:AddTagsToResource'],
+            Sid: 'SnapshotTargets',
+            Effect: 'Allow',
+            Action: ['rds:CreateDBSnapshot', 'rds:AddTagsToResource'],
             Resource: dbIdentifiers.flatMap((id) => [`arn:aws:rds:${region}:*:db:${id}`, `arn:aws:rds:${region}:*:snapshot:${id}-*`]),
           },
           {
             // RDS tags its managed secret with the instance's ARN: only the targets' secrets are readable.
-            Sid: 'ReadTargetsMasterSecrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+            Sid: 'ReadTargetsMasterSecrets',
+            Effect: 'Allow',
+            Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
             Resource: `arn:aws:secretsmanager:${region}:*:secret:rds!*`,
-            Condition: { StringLike: { 'secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn': dbIdentifiers.map((id) => `arn:aws:rds:${region}:*:db:${id}`) } },
+            Condition: {
+              StringLike: {
+                'secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn': dbIdentifiers.map((id) => `arn:aws:rds:${region}:*:db:${id}`),
+              },
+            },
           },
-          { Sid: 'ImageOfSource', Effect: 'Allow', Action: ['ec2:CreateImage'], Resource: [`arn:aws:ec2:${region}:*:instance/*`, `arn:aws:ec2:${region}::image/*`, `arn:aws:ec2:${region}::snapshot/*`] },
           {
-            Sid: 'TagTheImageItMakes', Effect: 'Allow', Action: ['ec2:CreateTags'],
+            Sid: 'ImageOfSource',
+            Effect: 'Allow',
+            Action: ['ec2:CreateImage'],
+            Resource: [`arn:aws:ec2:${region}:*:instance/*`, `arn:aws:ec2:${region}::image/*`, `arn:aws:ec2:${region}::snapshot/*`],
+          },
+          {
+            Sid: 'TagTheImageItMakes',
+            Effect: 'Allow',
+            Action: ['ec2:CreateTags'],
             Resource: [`arn:aws:ec2:${region}::image/*`, `arn:aws:ec2:${region}::snapshot/*`],
             Condition: { StringEquals: { 'ec2:CreateAction': 'CreateImage' } },
           },
@@ -131,8 +202,17 @@ export class BootstrapStack extends TerraformStack {
     });
 
     new TerraformOutput(this, 'github_oidc_provider_arn', { value: oidc.arn, description: 'GitHub OIDC provider' });
-    new TerraformOutput(this, 'plan_role_arn', { value: this.plan.role.arn, description: 'Repository variable PGSHIFT_INFRA_PLAN_ROLE_ARN' });
-    new TerraformOutput(this, 'apply_role_arn', { value: this.apply.role.arn, description: 'Repository variable PGSHIFT_INFRA_APPLY_ROLE_ARN' });
-    new TerraformOutput(this, 'migration_role_arn', { value: this.migration.role.arn, description: 'Repository variable PGSHIFT_AWS_ROLE_ARN (the migration workflows assume it)' });
+    new TerraformOutput(this, 'plan_role_arn', {
+      value: this.plan.role.arn,
+      description: 'Repository variable PGSHIFT_INFRA_PLAN_ROLE_ARN',
+    });
+    new TerraformOutput(this, 'apply_role_arn', {
+      value: this.apply.role.arn,
+      description: 'Repository variable PGSHIFT_INFRA_APPLY_ROLE_ARN',
+    });
+    new TerraformOutput(this, 'migration_role_arn', {
+      value: this.migration.role.arn,
+      description: 'Repository variable PGSHIFT_AWS_ROLE_ARN (the migration workflows assume it)',
+    });
   }
 }

@@ -2,7 +2,7 @@
 // security group are referenced by id and never managed here (no data sources either: ids come from the
 // reviewed config), so a plan can only ever add to them — private subnets, the database, and the four
 // PostgreSQL rules of the replication path (two of them on the existing group).
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import { TerraformOutput, TerraformStack } from 'cdktf';
 import { Subnet } from '@cdktf/provider-aws/lib/subnet/index.js';
 import { RouteTable } from '@cdktf/provider-aws/lib/route-table/index.js';
@@ -52,10 +52,17 @@ export class ProductionStack extends TerraformStack {
     new TerraformOutput(this, 'rds_endpoint', { value: db.address, description: 'RDS endpoint (private; reachable from the v1 EC2)' });
     new TerraformOutput(this, 'rds_port', { value: db.port, description: 'RDS port' });
     new TerraformOutput(this, 'rds_identifier', { value: db.identifier, description: 'RDS instance identifier' });
-    new TerraformOutput(this, 'rds_master_secret_arn', { value: this.target.masterSecretArn, description: 'Secrets Manager secret holding the RDS master credentials' });
-    new TerraformOutput(this, 'rds_security_group_id', { value: this.target.securityGroup.id, description: 'Security group of the RDS instance' });
+    new TerraformOutput(this, 'rds_master_secret_arn', {
+      value: this.target.masterSecretArn,
+      description: 'Secrets Manager secret holding the RDS master credentials',
+    });
+    new TerraformOutput(this, 'rds_security_group_id', {
+      value: this.target.securityGroup.id,
+      description: 'Security group of the RDS instance',
+    });
     new TerraformOutput(this, 'psql_command', {
-      value: `PGPASSWORD="$(aws secretsmanager get-secret-value --region ${config.region} --secret-id '${this.target.masterSecretArn}' --query SecretString --output text | jq -r .password)" ` +
+      value:
+        `PGPASSWORD="$(aws secretsmanager get-secret-value --region ${config.region} --secret-id '${this.target.masterSecretArn}' --query SecretString --output text | jq -r .password)" ` +
         `psql "host=${db.address} port=${POSTGRES_PORT} dbname=${d.dbName} user=${d.masterUsername} sslmode=require"`,
       description: 'psql to RDS, to paste on the v1 EC2',
     });

@@ -1,7 +1,7 @@
 // Experiment 01 (the plan's §3): a VPC of its own, the source EC2 from the production AMI, RDS PostgreSQL 17,
 // with the plan's gaps closed (replication path both ways, no open SSH/PostgreSQL, managed password,
 // encryption, backups, IMDSv2, instance profile, runner registration).
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import { TerraformOutput, TerraformStack } from 'cdktf';
 import { STACKS, type InfraConfig } from '../config.js';
 import { awsProvider, stateBackend } from '../constructs/aws-stack-base.js';
@@ -61,17 +61,30 @@ export class SingleVpcRdsStack extends TerraformStack {
     out('rds_port', `${db.port}`, 'RDS port');
     out('rds_identifier', db.identifier, 'RDS instance identifier');
     out('rds_master_secret_arn', this.target.masterSecretArn, 'Secrets Manager secret holding the RDS master credentials');
-    out('ssm_command', `aws ssm start-session --region ${config.region} --target ${instanceId}`, 'Shell on the source host through Session Manager');
+    out(
+      'ssm_command',
+      `aws ssm start-session --region ${config.region} --target ${instanceId}`,
+      'Shell on the source host through Session Manager',
+    );
     const key = source.keyName === undefined ? '' : `-i ~/.ssh/${source.keyName}.pem `;
-    out('ssh_command', source.adminCidrs.length > 0
-      ? `ssh ${key}${source.sshUser}@${publicIp}`
-      : 'SSH is closed (no adminCidrs configured): use ssm_command', 'SSH to the source host');
+    out(
+      'ssh_command',
+      source.adminCidrs.length > 0
+        ? `ssh ${key}${source.sshUser}@${publicIp}`
+        : 'SSH is closed (no adminCidrs configured): use ssm_command',
+      'SSH to the source host',
+    );
     // Run on the source host: RDS is private. The password comes from Secrets Manager at the moment of use.
-    out('psql_command',
+    out(
+      'psql_command',
       `PGPASSWORD="$(aws secretsmanager get-secret-value --region ${config.region} --secret-id '${this.target.masterSecretArn}' --query SecretString --output text | jq -r .password)" ` +
-      `psql "host=${db.address} port=${POSTGRES_PORT} dbname=${database.dbName} user=${database.masterUsername} sslmode=require"`,
-      'psql to RDS, to paste on the source host');
-    out('source_conninfo_for_rds', `host=${this.source.instance.privateIp} port=${POSTGRES_PORT} dbname=${database.dbName}`,
-      'How RDS reaches the source (for the subscription; add user and password)');
+        `psql "host=${db.address} port=${POSTGRES_PORT} dbname=${database.dbName} user=${database.masterUsername} sslmode=require"`,
+      'psql to RDS, to paste on the source host',
+    );
+    out(
+      'source_conninfo_for_rds',
+      `host=${this.source.instance.privateIp} port=${POSTGRES_PORT} dbname=${database.dbName}`,
+      'How RDS reaches the source (for the subscription; add user and password)',
+    );
   }
 }

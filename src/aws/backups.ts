@@ -30,7 +30,12 @@ export async function takePreCutoverBackups(opts: {
       region: aws.region,
       wait: opts.wait,
     }),
-    createSourceImage(aws.ec2, { instanceId: opts.sourceInstanceId, name: imageName(opts.sourceInstanceId, 'pre-cutover', at), region: aws.region, wait: opts.wait }),
+    createSourceImage(aws.ec2, {
+      instanceId: opts.sourceInstanceId,
+      name: imageName(opts.sourceInstanceId, 'pre-cutover', at),
+      region: aws.region,
+      wait: opts.wait,
+    }),
   ]);
   return { snapshot, image };
 }

@@ -47,15 +47,24 @@ export async function findSourceInstance(ec2: EC2Client, selector: SourceSelecto
     throw explainAwsError(err, { action: 'ec2:DescribeInstances', what: `looking up the source instance ${label}`, region });
   }
   if (instances.length === 0) {
-    throw usageError(`no EC2 instance ${label} in ${region}`, byId ? 'check the instance id and the region' : 'check the Name tag, or pass the instance id instead');
+    throw usageError(
+      `no EC2 instance ${label} in ${region}`,
+      byId ? 'check the instance id and the region' : 'check the Name tag, or pass the instance id instead',
+    );
   }
   if (instances.length > 1) {
     const ids = instances.map((i) => i.InstanceId).join(', ');
-    throw usageError(`${instances.length} EC2 instances are tagged ${label} in ${region} (${ids})`, 'pass the source instance id instead of the Name tag');
+    throw usageError(
+      `${instances.length} EC2 instances are tagged ${label} in ${region} (${ids})`,
+      'pass the source instance id instead of the Name tag',
+    );
   }
   const i = instances[0];
   if (!i.PrivateIpAddress) {
-    throw usageError(`EC2 instance ${i.InstanceId} has no private IP (state ${i.State?.Name ?? 'unknown'})`, 'start the instance, then rerun');
+    throw usageError(
+      `EC2 instance ${i.InstanceId} has no private IP (state ${i.State?.Name ?? 'unknown'})`,
+      'start the instance, then rerun',
+    );
   }
   return {
     instanceId: i.InstanceId ?? label,
@@ -117,10 +126,19 @@ export async function createSourceImage(
     } else if (code === 'InvalidInstanceID.NotFound' || code === 'InvalidInstanceID.Malformed') {
       throw usageError(`EC2 instance ${instanceId} does not exist in ${region}`, 'check the source instance id and the region');
     } else {
-      throw explainAwsError(err, { action: 'ec2:CreateImage', alsoNeeds: ['ec2:CreateTags'], what: `creating an AMI of ${instanceId}`, region });
+      throw explainAwsError(err, {
+        action: 'ec2:CreateImage',
+        alsoNeeds: ['ec2:CreateTags'],
+        what: `creating an AMI of ${instanceId}`,
+        region,
+      });
     }
   }
-  if (!imageId) throw usageError(`EC2 returned no image id for the AMI ${name}`, `look for it: aws ec2 describe-images --owners self --filters Name=name,Values=${name} --region ${region}`);
+  if (!imageId)
+    throw usageError(
+      `EC2 returned no image id for the AMI ${name}`,
+      `look for it: aws ec2 describe-images --owners self --filters Name=name,Values=${name} --region ${region}`,
+    );
   const id = imageId;
   const { state, polls } = await pollUntil(
     async () => {

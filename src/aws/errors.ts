@@ -24,13 +24,25 @@ export function explainAwsError(err: unknown, ctx: { action: string; what: strin
       'in a workflow, add aws-actions/configure-aws-credentials with role-to-assume; on a host, attach an instance profile or set AWS_PROFILE',
     );
   }
-  const firstLine = redact(String(e?.message ?? err)).split('\n')[0].slice(0, 200);
-  return connectionError(`AWS ${ctx.action} failed while ${ctx.what}${where}: ${name}: ${firstLine}`, 'check the region and the resource name, then rerun');
+  const firstLine = redact(String(e?.message ?? err))
+    .split('\n')[0]
+    .slice(0, 200);
+  return connectionError(
+    `AWS ${ctx.action} failed while ${ctx.what}${where}: ${name}: ${firstLine}`,
+    'check the region and the resource name, then rerun',
+  );
 }
 
 /** Error names AWS services use for a missing IAM permission (RDS, Secrets Manager/KMS, EC2). */
 const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'AuthorizationError', 'NotAuthorized']);
-const NO_CREDENTIALS = new Set(['CredentialsProviderError', 'ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId', 'UnrecognizedClientException', 'InvalidSignatureException']);
+const NO_CREDENTIALS = new Set([
+  'CredentialsProviderError',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+]);
 
 /** The error's AWS name (SDK v3 sets `name` to the modeled exception or the wire code). */
 export function awsErrorName(err: unknown): string {

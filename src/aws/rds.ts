@@ -2,11 +2,12 @@ import {
   CreateDBSnapshotCommand,
   DescribeDBInstancesCommand,
   DescribeDBParametersCommand,
+  type DescribeDBParametersCommandOutput,
   DescribeDBSnapshotsCommand,
   type DBInstance,
   type RDSClient,
 } from '@aws-sdk/client-rds';
-import { PgshiftError, usageError } from '../errors.js';
+import { type PgshiftError, usageError } from '../errors.js';
 import type { AwsCheck } from './checks.js';
 import { awsErrorName, explainAwsError } from './errors.js';
 import { pollUntil, type WaitOptions } from './wait.js';
@@ -53,7 +54,10 @@ export async function describeDbInstance(rds: RDSClient, identifier: string, reg
     masterUsername: db.MasterUsername,
     masterUserSecretArn: db.MasterUserSecret?.SecretArn,
     masterUserSecretStatus: db.MasterUserSecret?.SecretStatus,
-    parameterGroups: (db.DBParameterGroups ?? []).map((g) => ({ name: g.DBParameterGroupName ?? '', applyStatus: g.ParameterApplyStatus ?? 'unknown' })),
+    parameterGroups: (db.DBParameterGroups ?? []).map((g) => ({
+      name: g.DBParameterGroupName ?? '',
+      applyStatus: g.ParameterApplyStatus ?? 'unknown',
+    })),
     publiclyAccessible: db.PubliclyAccessible ?? false,
     storageEncrypted: db.StorageEncrypted ?? false,
     backupRetentionDays: db.BackupRetentionPeriod ?? 0,
@@ -61,7 +65,10 @@ export async function describeDbInstance(rds: RDSClient, identifier: string, reg
 }
 
 function notFound(identifier: string, region: string): PgshiftError {
-  return usageError(`RDS instance '${identifier}' does not exist in ${region}`, `check the identifier and region: aws rds describe-db-instances --region ${region} --query 'DBInstances[].DBInstanceIdentifier'`);
+  return usageError(
+    `RDS instance '${identifier}' does not exist in ${region}`,
+    `check the identifier and region: aws rds describe-db-instances --region ${region} --query 'DBInstances[].DBInstanceIdentifier'`,
+  );
 }
 
 /**
@@ -72,12 +79,15 @@ function notFound(identifier: string, region: string): PgshiftError {
 export async function readParameter(rds: RDSClient, groupName: string, parameter: string, region: string): Promise<string | undefined> {
   let marker: string | undefined;
   do {
-    let out;
+    let out: DescribeDBParametersCommandOutput;
     try {
       out = await rds.send(new DescribeDBParametersCommand({ DBParameterGroupName: groupName, Marker: marker, MaxRecords: 100 }));
     } catch (err) {
       if (isNotFound(err, 'DBParameterGroupNotFound')) {
-        throw usageError(`RDS parameter group '${groupName}' does not exist in ${region}`, 'check the parameter group attached to the instance');
+        throw usageError(
+          `RDS parameter group '${groupName}' does not exist in ${region}`,
+          'check the parameter group attached to the instance',
+        );
       }
       throw explainAwsError(err, { action: 'rds:DescribeDBParameters', what: `reading parameter group ${groupName}`, region });
     }
@@ -99,7 +109,12 @@ export function logicalReplicationCheck(instance: RdsInstance, value: string | u
   const region = `--region ${instance.region}`;
   const reboot = `aws rds reboot-db-instance --db-instance-identifier ${instance.identifier} ${region}`;
   if (!group) {
-    return { id, status: 'FAIL', detail: `${instance.identifier} reports no DB parameter group`, remediation: `aws rds describe-db-instances --db-instance-identifier ${instance.identifier} ${region}` };
+    return {
+      id,
+      status: 'FAIL',
+      detail: `${instance.identifier} reports no DB parameter group`,
+      remediation: `aws rds describe-db-instances --db-instance-identifier ${instance.identifier} ${region}`,
+    };
   }
   const setParameter = (name: string) =>
     `aws rds modify-db-parameter-group --db-parameter-group-name ${name} --parameters "ParameterName=${LOGICAL_REPLICATION_PARAMETER},ParameterValue=1,ApplyMethod=pending-reboot" ${region}`;
@@ -152,21 +167,41 @@ export function instanceStatusCheck(instance: RdsInstance): AwsCheck {
   const id = 'rds-status';
   const detail = `${instance.identifier}: ${instance.status}, ${instance.engine} ${instance.engineVersion}`;
   if (instance.engine !== 'postgres') {
-    return { id, status: 'FAIL', detail: `${detail}: pgshift targets RDS for PostgreSQL (engine 'postgres')`, remediation: 'create an RDS for PostgreSQL 17 instance (see infra/)' };
+    return {
+      id,
+      status: 'FAIL',
+      detail: `${detail}: pgshift targets RDS for PostgreSQL (engine 'postgres')`,
+      remediation: 'create an RDS for PostgreSQL 17 instance (see infra/)',
+    };
   }
   if (instance.status === 'available') return { id, status: 'PASS', detail };
   const wait = `aws rds wait db-instance-available --db-instance-identifier ${instance.identifier} --region ${instance.region}`;
   // Transitional states end by themselves; anything else (stopped, failed, storage-full) needs a person.
-  const transitional = ['creating', 'backing-up', 'modifying', 'rebooting', 'starting', 'configuring-enhanced-monitoring', 'maintenance', 'upgrading', 'renaming', 'resetting-master-credentials'];
+  const transitional = [
+    'creating',
+    'backing-up',
+    'modifying',
+    'rebooting',
+    'starting',
+    'configuring-enhanced-monitoring',
+    'maintenance',
+    'upgrading',
+    'renaming',
+    'resetting-master-credentials',
+  ];
   if (transitional.includes(instance.status)) return { id, status: 'WARN', detail, remediation: wait };
-  const remediation = instance.status === 'stopped' ? `aws rds start-db-instance --db-instance-identifier ${instance.identifier} --region ${instance.region}` : `aws rds describe-events --source-type db-instance --source-identifier ${instance.identifier} --region ${instance.region}`;
+  const remediation =
+    instance.status === 'stopped'
+      ? `aws rds start-db-instance --db-instance-identifier ${instance.identifier} --region ${instance.region}`
+      : `aws rds describe-events --source-type db-instance --source-identifier ${instance.identifier} --region ${instance.region}`;
   return { id, status: 'FAIL', detail, remediation };
 }
 
 /** After cutover RDS is the primary: without automated backups there is no point-in-time recovery. */
 export function backupRetentionCheck(instance: RdsInstance): AwsCheck {
   const id = 'rds-backups';
-  if (instance.backupRetentionDays >= 1) return { id, status: 'PASS', detail: `automated backups kept ${instance.backupRetentionDays} day(s)` };
+  if (instance.backupRetentionDays >= 1)
+    return { id, status: 'PASS', detail: `automated backups kept ${instance.backupRetentionDays} day(s)` };
   return {
     id,
     status: 'WARN',
@@ -191,7 +226,12 @@ export function privateAccessCheck(instance: RdsInstance): AwsCheck {
 export async function rdsChecks(rds: RDSClient, instance: RdsInstance): Promise<AwsCheck[]> {
   const group = instance.parameterGroups[0];
   const value = group ? await readParameter(rds, group.name, LOGICAL_REPLICATION_PARAMETER, instance.region) : undefined;
-  return [instanceStatusCheck(instance), logicalReplicationCheck(instance, value), privateAccessCheck(instance), backupRetentionCheck(instance)];
+  return [
+    instanceStatusCheck(instance),
+    logicalReplicationCheck(instance, value),
+    privateAccessCheck(instance),
+    backupRetentionCheck(instance),
+  ];
 }
 
 /**
@@ -202,7 +242,11 @@ export async function rdsChecks(rds: RDSClient, instance: RdsInstance): Promise<
 export function snapshotIdentifier(dbInstanceIdentifier: string, purpose: string, at: Date = new Date()): string {
   const stamp = at.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
   const raw = `${dbInstanceIdentifier}-pgshift-${purpose}-${stamp}`.toLowerCase();
-  return raw.replace(/[^a-z0-9-]/g, '-').replace(/-+/g, '-').replace(/-$/, '').slice(0, 255);
+  return raw
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/-$/, '')
+    .slice(0, 255);
 }
 
 export interface SnapshotResult {
@@ -237,10 +281,22 @@ export async function createDbSnapshot(
     if (name === 'DBSnapshotAlreadyExistsFault' || name === 'DBSnapshotAlreadyExists') reused = true;
     else if (isNotFound(err, 'DBInstanceNotFound')) throw notFound(db, region);
     else if (name === 'SnapshotQuotaExceededFault' || name === 'SnapshotQuotaExceeded') {
-      throw usageError(`the manual snapshot quota in ${region} is used up`, `delete old snapshots: aws rds describe-db-snapshots --snapshot-type manual --region ${region}`);
+      throw usageError(
+        `the manual snapshot quota in ${region} is used up`,
+        `delete old snapshots: aws rds describe-db-snapshots --snapshot-type manual --region ${region}`,
+      );
     } else if (name === 'InvalidDBInstanceStateFault' || name === 'InvalidDBInstanceState') {
-      throw usageError(`RDS instance ${db} cannot be snapshotted in its current state`, `wait for it: aws rds wait db-instance-available --db-instance-identifier ${db} --region ${region}`);
-    } else throw explainAwsError(err, { action: 'rds:CreateDBSnapshot', alsoNeeds: ['rds:AddTagsToResource'], what: `snapshotting ${db}`, region });
+      throw usageError(
+        `RDS instance ${db} cannot be snapshotted in its current state`,
+        `wait for it: aws rds wait db-instance-available --db-instance-identifier ${db} --region ${region}`,
+      );
+    } else
+      throw explainAwsError(err, {
+        action: 'rds:CreateDBSnapshot',
+        alsoNeeds: ['rds:AddTagsToResource'],
+        what: `snapshotting ${db}`,
+        region,
+      });
   }
   let arn: string | undefined;
   const { state, polls } = await pollUntil(

@@ -21,10 +21,16 @@ export async function readMasterCredentials(sm: SecretsManagerClient, secretArn:
   } catch (err) {
     const code = awsErrorName(err);
     if (code === 'ResourceNotFoundException') {
-      throw usageError(`the RDS master secret ${secretArn} does not exist`, 'the instance may have stopped managing its password; check MasterUserSecret in aws rds describe-db-instances');
+      throw usageError(
+        `the RDS master secret ${secretArn} does not exist`,
+        'the instance may have stopped managing its password; check MasterUserSecret in aws rds describe-db-instances',
+      );
     }
     if (code === 'DecryptionFailure') {
-      throw connectionError(`cannot decrypt the RDS master secret ${secretArn}`, 'allow kms:Decrypt on the secret\'s KMS key to the role pgshift runs as');
+      throw connectionError(
+        `cannot decrypt the RDS master secret ${secretArn}`,
+        "allow kms:Decrypt on the secret's KMS key to the role pgshift runs as",
+      );
     }
     if (code === 'AccessDeniedException') {
       throw connectionError(
@@ -39,13 +45,20 @@ export async function readMasterCredentials(sm: SecretsManagerClient, secretArn:
 
 /** Parse the secret's JSON. Errors name the secret and the missing field, never the text (it holds the password). */
 export function parseMasterSecret(text: string | undefined, secretArn: string): MasterCredentials {
-  if (!text) throw usageError(`the RDS master secret ${secretArn} has no SecretString`, 'RDS-managed secrets are JSON strings; check that this is the instance\'s MasterUserSecret');
+  if (!text)
+    throw usageError(
+      `the RDS master secret ${secretArn} has no SecretString`,
+      "RDS-managed secrets are JSON strings; check that this is the instance's MasterUserSecret",
+    );
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
     // JSON.parse's own message quotes the input, which is the password: never pass it on.
-    throw usageError(`the RDS master secret ${secretArn} is not JSON`, 'RDS-managed secrets hold {"username","password"}; check that this is the instance\'s MasterUserSecret');
+    throw usageError(
+      `the RDS master secret ${secretArn} is not JSON`,
+      'RDS-managed secrets hold {"username","password"}; check that this is the instance\'s MasterUserSecret',
+    );
   }
   const obj = (parsed ?? {}) as Record<string, unknown>;
   const password = typeof obj.password === 'string' ? obj.password : undefined;
@@ -53,7 +66,10 @@ export function parseMasterSecret(text: string | undefined, secretArn: string): 
   const username = typeof obj.username === 'string' ? obj.username : undefined;
   if (!password || !username) {
     const missing = [!username && 'username', !password && 'password'].filter(Boolean).join(' and ');
-    throw usageError(`the RDS master secret ${secretArn} has no ${missing}`, 'RDS-managed secrets hold {"username","password"}; check that this is the instance\'s MasterUserSecret');
+    throw usageError(
+      `the RDS master secret ${secretArn} has no ${missing}`,
+      'RDS-managed secrets hold {"username","password"}; check that this is the instance\'s MasterUserSecret',
+    );
   }
   return { username, password };
 }

@@ -35,7 +35,8 @@ export async function resolveSourceFromTarget(opts: SourceFromTargetOptions): Pr
   const u = new URL(opts.sourceUrl);
   u.hostname = instance.privateIp;
   if (opts.port !== undefined) {
-    if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) throw usageError(`port ${opts.port} is not a TCP port`, 'pass the port PostgreSQL is published on, e.g. 5432');
+    if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)
+      throw usageError(`port ${opts.port} is not a TCP port`, 'pass the port PostgreSQL is published on, e.g. 5432');
     u.port = String(opts.port);
   }
   const url = u.toString();

@@ -41,7 +41,13 @@ export async function resolveRdsTarget(opts: RdsTargetOptions): Promise<RdsTarge
   const endpoint = requireEndpoint(instance);
   const secretArn = requireManagedSecret(instance);
   const credentials = await readMasterCredentials(aws.secrets, secretArn, aws.region);
-  const url = buildUrl({ ...endpoint, database: opts.database, ...credentials, sslmode: opts.sslmode ?? (opts.caBundle ? 'verify-full' : 'require'), caBundle: opts.caBundle });
+  const url = buildUrl({
+    ...endpoint,
+    database: opts.database,
+    ...credentials,
+    sslmode: opts.sslmode ?? (opts.caBundle ? 'verify-full' : 'require'),
+    caBundle: opts.caBundle,
+  });
   registerSecret(credentials.password);
   registerSecret(url);
   const info = parseConnInfo(url, 'target', { caBundle: opts.caBundle });
@@ -68,7 +74,15 @@ function requireManagedSecret(instance: RdsInstance): string {
   return instance.masterUserSecretArn;
 }
 
-function buildUrl(p: { host: string; port: number; database: string; username: string; password: string; sslmode: SslMode; caBundle?: string }): string {
+function buildUrl(p: {
+  host: string;
+  port: number;
+  database: string;
+  username: string;
+  password: string;
+  sslmode: SslMode;
+  caBundle?: string;
+}): string {
   const query = new URLSearchParams({ sslmode: p.sslmode });
   if (p.caBundle) query.set('sslrootcert', p.caBundle);
   const enc = encodeURIComponent;

@@ -37,7 +37,11 @@ export async function pollUntil(
     if (spec.ready.includes(state)) return { state, polls, elapsedMs };
     if (spec.failed.includes(state)) throw new PgshiftError('internal', `${spec.what} ended in state '${state}'`, spec.onFailed);
     if (elapsedMs + intervalMs > timeoutMs) {
-      throw new PgshiftError('internal', `${spec.what} is still '${state}' after ${Math.round(elapsedMs / 1000)} s (limit ${Math.round(timeoutMs / 1000)} s)`, spec.onTimeout);
+      throw new PgshiftError(
+        'internal',
+        `${spec.what} is still '${state}' after ${Math.round(elapsedMs / 1000)} s (limit ${Math.round(timeoutMs / 1000)} s)`,
+        spec.onTimeout,
+      );
     }
     await sleep(intervalMs);
   }

@@ -3,7 +3,7 @@
  * and how failures become one line and an exit code (0 ok, 1 check failed / data differs,
  * 2 usage, connection or internal error).
  */
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { migrationNames, type MigrationNames } from '../engine/names.js';
 import { PgshiftError, usageError } from '../errors.js';
 import { parseConnInfo, type ConnInfo } from '../postgres/conninfo.js';
@@ -21,11 +21,22 @@ export interface GlobalOptions {
 }
 
 /** Options every command accepts. The env form is the documented default: argv is visible to every user on the box. */
-export function addConnectionOptions(cmd: Command, sides: { source?: boolean; target?: boolean; sourceFromTarget?: boolean } = { source: true, target: true }): Command {
-  if (sides.source) cmd.addOption(new Option('--source <url>', 'source database URL (default: $PGSHIFT_SOURCE_URL; prefer the env var, argv is visible in ps)'));
+export function addConnectionOptions(
+  cmd: Command,
+  sides: { source?: boolean; target?: boolean; sourceFromTarget?: boolean } = { source: true, target: true },
+): Command {
+  if (sides.source)
+    cmd.addOption(
+      new Option('--source <url>', 'source database URL (default: $PGSHIFT_SOURCE_URL; prefer the env var, argv is visible in ps)'),
+    );
   if (sides.target) cmd.addOption(new Option('--target <url>', 'target database URL (default: $PGSHIFT_TARGET_URL)'));
   if (sides.sourceFromTarget) {
-    cmd.addOption(new Option('--source-from-target <url>', 'how the target reaches the source, e.g. the EC2 private IP (default: $PGSHIFT_SOURCE_FROM_TARGET_URL, else the source URL)'));
+    cmd.addOption(
+      new Option(
+        '--source-from-target <url>',
+        'how the target reaches the source, e.g. the EC2 private IP (default: $PGSHIFT_SOURCE_FROM_TARGET_URL, else the source URL)',
+      ),
+    );
   }
   return cmd
     .addOption(new Option('--ca-bundle <path>', 'CA bundle for sslmode=verify-full (RDS: global-bundle.pem)').env('PGSHIFT_CA_BUNDLE'))
@@ -45,7 +56,8 @@ export interface CommandContext {
 
 function fromEnvOrFlag(flag: string | undefined, env: string, what: string): string {
   const value = flag ?? process.env[env];
-  if (!value) throw usageError(`no ${what} connection`, `set ${env} to a URL like postgres://app@db-host:5432/tasteam (password after app:)`);
+  if (!value)
+    throw usageError(`no ${what} connection`, `set ${env} to a URL like postgres://app@db-host:5432/tasteam (password after app:)`);
   registerSecret(value);
   return value;
 }
@@ -53,7 +65,14 @@ function fromEnvOrFlag(flag: string | undefined, env: string, what: string): str
 export function makeContext(opts: GlobalOptions): CommandContext {
   const log = stderrLogger({ quiet: opts.quiet });
   // Register passwords before anything can print them.
-  for (const url of [opts.source, opts.target, opts.sourceFromTarget, process.env.PGSHIFT_SOURCE_URL, process.env.PGSHIFT_TARGET_URL, process.env.PGSHIFT_SOURCE_FROM_TARGET_URL]) {
+  for (const url of [
+    opts.source,
+    opts.target,
+    opts.sourceFromTarget,
+    process.env.PGSHIFT_SOURCE_URL,
+    process.env.PGSHIFT_TARGET_URL,
+    process.env.PGSHIFT_SOURCE_FROM_TARGET_URL,
+  ]) {
     if (url) {
       try {
         registerSecret(decodeURIComponent(new URL(url).password));
@@ -68,7 +87,9 @@ export function makeContext(opts: GlobalOptions): CommandContext {
   const target = () => parseConnInfo(fromEnvOrFlag(opts.target, 'PGSHIFT_TARGET_URL', 'target'), 'target', { caBundle });
   const sourceFromTarget = () => {
     const url = opts.sourceFromTarget ?? process.env.PGSHIFT_SOURCE_FROM_TARGET_URL;
-    return url ? parseConnInfo(fromEnvOrFlag(url, 'PGSHIFT_SOURCE_FROM_TARGET_URL', 'source-from-target'), 'source', { caBundle }) : source();
+    return url
+      ? parseConnInfo(fromEnvOrFlag(url, 'PGSHIFT_SOURCE_FROM_TARGET_URL', 'source-from-target'), 'source', { caBundle })
+      : source();
   };
   return { opts, log, names, source, target, sourceFromTarget };
 }
@@ -100,6 +121,8 @@ export function reportFailure(err: unknown): number {
   }
   const e = err as { message?: string; code?: string };
   const code = e?.code ? ` (${e.code})` : '';
-  process.stderr.write(`pgshift: internal error${code}: ${redact(String(e?.message ?? err)).split('\n')[0]} — re-run with the same arguments; if it repeats, report it with this line\n`);
+  process.stderr.write(
+    `pgshift: internal error${code}: ${redact(String(e?.message ?? err)).split('\n')[0]} — re-run with the same arguments; if it repeats, report it with this line\n`,
+  );
   return 2;
 }

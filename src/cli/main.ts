@@ -13,7 +13,9 @@ import { reportFailure } from './context.js';
 
 export function buildProgram(): Command {
   const program = new Command('pgshift')
-    .description('Move a live PostgreSQL database to Amazon RDS with near-zero downtime.\nConnections come from PGSHIFT_SOURCE_URL and PGSHIFT_TARGET_URL (or --source/--target).')
+    .description(
+      'Move a live PostgreSQL database to Amazon RDS with near-zero downtime.\nConnections come from PGSHIFT_SOURCE_URL and PGSHIFT_TARGET_URL (or --source/--target).',
+    )
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();

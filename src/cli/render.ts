@@ -14,12 +14,19 @@ const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(cells[0]!), line(widths.map((w) => '-'.repeat(w))), ...cells.slice(1).map(line)].join('\n');
 }
 
 export function renderSteps(steps: { step: string; ms: number; ok: boolean }[]): string {
-  return table(['step', 'ms', ''], steps.map((s) => [s.step, s.ms, s.ok ? 'ok' : 'FAILED']));
+  return table(
+    ['step', 'ms', ''],
+    steps.map((s) => [s.step, s.ms, s.ok ? 'ok' : 'FAILED']),
+  );
 }
 
 export function renderFullLoad(r: FullLoadResult | DumpRestoreResult): string {
@@ -35,15 +42,19 @@ export function renderFullLoad(r: FullLoadResult | DumpRestoreResult): string {
     `slot ${r.slotName} (publication ${r.publication}) streams from LSN ${r.consistentLsn} — next: pgshift cdc start`,
     `roles created on the target: ${r.roles.created.join(', ') || 'none'}`,
   ];
-  if (r.roles.needPassword.length) notes.push(`set their passwords on the target: ${r.roles.needPassword.map((n) => `ALTER ROLE "${n}" PASSWORD '...';`).join(' ')}`);
-  notes.push(`sequences ${r.sequences}, large objects ${r.largeObjects}, materialized views refreshed: ${r.materializedViews.join(', ') || 'none'}`);
+  if (r.roles.needPassword.length)
+    notes.push(`set their passwords on the target: ${r.roles.needPassword.map((n) => `ALTER ROLE "${n}" PASSWORD '...';`).join(' ')}`);
+  notes.push(
+    `sequences ${r.sequences}, large objects ${r.largeObjects}, materialized views refreshed: ${r.materializedViews.join(', ') || 'none'}`,
+  );
   return `${tables}\n\n${renderSteps(r.steps)}\n\n${notes.join('\n')}`;
 }
 
-
 export function renderPreflight(r: PreflightReport): string {
   const rows = r.checks.map((c) => [c.status, c.id, `${c.title}: ${c.detail}`]);
-  const fixes = r.checks.filter((c) => c.status !== 'PASS' && c.remediation).map((c) => `[${c.status}] ${c.id}\n  ${c.remediation!.split('\n').join('\n  ')}`);
+  const fixes = r.checks
+    .filter((c) => c.status !== 'PASS' && c.remediation)
+    .map((c) => `[${c.status}] ${c.id}\n  ${c.remediation!.split('\n').join('\n  ')}`);
   return [
     `source ${r.source.server} (${r.source.version}) -> target ${r.target.server} (${r.target.version})`,
     table(['status', 'check', 'detail'], rows),
@@ -53,10 +64,15 @@ export function renderPreflight(r: PreflightReport): string {
 }
 
 export function renderCdcStart(r: StartCdcResult): string {
-  const lines = [`subscription ${r.subscription} streams from slot ${r.slotName} (publication ${r.publication}, ${r.strategy}) in ${r.seconds.toFixed(1)} s`];
+  const lines = [
+    `subscription ${r.subscription} streams from slot ${r.slotName} (publication ${r.publication}, ${r.strategy}) in ${r.seconds.toFixed(1)} s`,
+  ];
   lines.push(`options: ${r.options.map((o) => `${o.option} = ${o.value}`).join(', ') || 'defaults'}`);
   for (const s of r.skippedOptions) lines.push(`left out ${s.option}: ${s.reason}`);
-  if (r.fullIdentityWithoutIndex.length) lines.push(`WARN REPLICA IDENTITY FULL without an index on the target (every UPDATE/DELETE is a full scan): ${r.fullIdentityWithoutIndex.map(relationKey).join(', ')} — rerun with --create-helper-indexes`);
+  if (r.fullIdentityWithoutIndex.length)
+    lines.push(
+      `WARN REPLICA IDENTITY FULL without an index on the target (every UPDATE/DELETE is a full scan): ${r.fullIdentityWithoutIndex.map(relationKey).join(', ')} — rerun with --create-helper-indexes`,
+    );
   return lines.join('\n');
 }
 
@@ -67,7 +83,9 @@ export function renderCdcStatus(s: CdcStatus): string {
     `WAL retained by the slot: ${mb(s.retained.bytes)} (warn at ${mb(s.retained.warnBytes)}, critical at ${mb(s.retained.maxBytes)})`,
   ];
   const notReady = s.tables.filter((t) => t.state !== 'ready');
-  lines.push(`tables: ${s.tables.length} (${notReady.length ? `not ready: ${notReady.map((t) => `${relationKey(t)} ${t.state}`).join(', ')}` : 'all ready'})`);
+  lines.push(
+    `tables: ${s.tables.length} (${notReady.length ? `not ready: ${notReady.map((t) => `${relationKey(t)} ${t.state}`).join(', ')}` : 'all ready'})`,
+  );
   for (const f of s.findings) lines.push(`${f.level.toUpperCase()} ${f.message}`);
   lines.push(`verdict: ${s.verdict}`);
   return lines.join('\n');
@@ -75,13 +93,21 @@ export function renderCdcStatus(s: CdcStatus): string {
 
 export function renderCdcStop(r: StopCdcResult): string {
   if (r.nothingToDo) return 'nothing to stop: no subscription, slot or publication of this migration';
-  const lines = [`subscription dropped: ${r.droppedSubscription ? 'yes' : 'no'}; slots dropped: ${r.droppedSlots.join(', ') || 'none'}; publication dropped: ${r.droppedPublication ? 'yes' : 'no'}`];
+  const lines = [
+    `subscription dropped: ${r.droppedSubscription ? 'yes' : 'no'}; slots dropped: ${r.droppedSlots.join(', ') || 'none'}; publication dropped: ${r.droppedPublication ? 'yes' : 'no'}`,
+  ];
   for (const l of r.leftovers) lines.push(`LEFT on the source: ${l.kind} ${l.name} — run there: ${l.sql}`);
   return lines.join('\n');
 }
 
 export function renderVerify(r: VerifyReport): string {
-  const rows = r.tables.map((t) => [relationKey(t.table), t.verdict, t.sourceRows, t.targetRows ?? '-', t.differences ? `missing ${t.differences.missingOnTarget}, extra ${t.differences.extraOnTarget}, changed ${t.differences.changed}` : '']);
+  const rows = r.tables.map((t) => [
+    relationKey(t.table),
+    t.verdict,
+    t.sourceRows,
+    t.targetRows ?? '-',
+    t.differences ? `missing ${t.differences.missingOnTarget}, extra ${t.differences.extraOnTarget}, changed ${t.differences.changed}` : '',
+  ]);
   const lines = [table(['table', 'verdict', 'source rows', 'target rows', 'differences'], rows)];
   for (const t of r.tables.filter((t) => t.differences)) {
     const k = t.differences!.keys;
@@ -91,7 +117,10 @@ export function renderVerify(r: VerifyReport): string {
     if (k.changed.length) lines.push(`${relationKey(t.table)} changed: ${fmt(k.changed)}`);
   }
   const seqBehind = r.sequences.filter((s) => s.status !== 'equal');
-  if (seqBehind.length) lines.push(`sequences not equal (expected while CDC runs; cutover sets them): ${seqBehind.map((s) => `${relationKey(s.sequence)} ${s.status}`).join(', ')}`);
+  if (seqBehind.length)
+    lines.push(
+      `sequences not equal (expected while CDC runs; cutover sets them): ${seqBehind.map((s) => `${relationKey(s.sequence)} ${s.status}`).join(', ')}`,
+    );
   for (const d of r.schemaDrift) lines.push(`schema drift: ${JSON.stringify(d)}`);
   lines.push(`${r.mode} verify: ${r.ok ? 'EQUAL' : 'DIFFERS'} (${r.summary.tables} tables, ${r.durationMs} ms)`);
   return lines.join('\n');
@@ -116,5 +145,7 @@ export function renderRollback(r: RollbackResult): string {
 export function renderCleanup(r: CleanupResult): string {
   const dropped = r.dropped.map((d) => `dropped ${d.kind} ${d.name} on the ${d.side}`);
   const left = r.leftovers.map((l) => `LEFT ${l.kind} ${l.name} on the ${l.side}`);
-  return [...dropped, ...left, r.ok ? 'nothing of this migration is left on either side' : 'some objects are left: drop them by hand'].join('\n');
+  return [...dropped, ...left, r.ok ? 'nothing of this migration is left on either side' : 'some objects are left: drop them by hand'].join(
+    '\n',
+  );
 }

@@ -29,7 +29,10 @@ const NAME_PATTERN = /^[a-z][a-z0-9_]{0,39}$/;
 
 export function migrationNames(name = 'pgshift'): MigrationNames {
   if (!NAME_PATTERN.test(name)) {
-    throw usageError(`--name '${name}' is not usable for slot names`, 'use lower-case letters, digits and _ (at most 40, starting with a letter)');
+    throw usageError(
+      `--name '${name}' is not usable for slot names`,
+      'use lower-case letters, digits and _ (at most 40, starting with a letter)',
+    );
   }
   return {
     name,

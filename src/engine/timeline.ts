@@ -28,7 +28,13 @@ export class Timeline {
       this.steps.push({ step, startedAt: new Date(started).toISOString(), ms: Date.now() - started, ok: true, detail });
       return result;
     } catch (err) {
-      this.steps.push({ step, startedAt: new Date(started).toISOString(), ms: Date.now() - started, ok: false, detail: (err as Error).message });
+      this.steps.push({
+        step,
+        startedAt: new Date(started).toISOString(),
+        ms: Date.now() - started,
+        ok: false,
+        detail: (err as Error).message,
+      });
       throw err;
     }
   }

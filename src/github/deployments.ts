@@ -10,7 +10,13 @@ export type DeploymentState = 'queued' | 'in_progress' | 'success' | 'failure' |
  */
 export async function createDeployment(
   gh: GitHubClient,
-  opts: RepoRef & { ref: string; environment: string; description: string; payload?: Record<string, string | number | boolean>; production?: boolean },
+  opts: RepoRef & {
+    ref: string;
+    environment: string;
+    description: string;
+    payload?: Record<string, string | number | boolean>;
+    production?: boolean;
+  },
 ): Promise<{ id: number }> {
   try {
     const res = await gh.rest.repos.createDeployment({
@@ -27,10 +33,14 @@ export async function createDeployment(
       transient_environment: false,
     });
     // 202 means GitHub merged something instead of creating a deployment; with auto_merge off it should not happen.
-    if (res.status !== 201 || !('id' in res.data)) throw Object.assign(new Error('GitHub did not create the deployment'), { status: res.status });
+    if (res.status !== 201 || !('id' in res.data))
+      throw Object.assign(new Error('GitHub did not create the deployment'), { status: res.status });
     return { id: res.data.id };
   } catch (err) {
-    throw explainGitHubError(err, { what: `creating a deployment to ${opts.environment}`, permission: "the 'deployments: write' permission" });
+    throw explainGitHubError(err, {
+      what: `creating a deployment to ${opts.environment}`,
+      permission: "the 'deployments: write' permission",
+    });
   }
 }
 
@@ -53,14 +63,19 @@ export async function setDeploymentStatus(
     });
     return { id: data.id, state: data.state };
   } catch (err) {
-    throw explainGitHubError(err, { what: `setting deployment ${opts.deploymentId} to ${opts.state}`, permission: "the 'deployments: write' permission" });
+    throw explainGitHubError(err, {
+      what: `setting deployment ${opts.deploymentId} to ${opts.state}`,
+      permission: "the 'deployments: write' permission",
+    });
   }
 }
 
 /** The run's URL as the runner describes it, for log_url. */
 export function runUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = env;
-  return GITHUB_SERVER_URL && GITHUB_REPOSITORY && GITHUB_RUN_ID ? `${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}` : undefined;
+  return GITHUB_SERVER_URL && GITHUB_REPOSITORY && GITHUB_RUN_ID
+    ? `${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}`
+    : undefined;
 }
 
 function short(text: string): string {

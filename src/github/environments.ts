@@ -55,18 +55,34 @@ const TARGET: Need = {
   anyOf: [
     [secret('PGSHIFT_TARGET_URL')],
     // Or looked up from RDS (endpoint + RDS-managed master password) with the OIDC role.
-    [variable('PGSHIFT_RDS_INSTANCE_ID'), variable('PGSHIFT_TARGET_DATABASE'), variable('PGSHIFT_AWS_ROLE_ARN'), variable('PGSHIFT_AWS_REGION')],
+    [
+      variable('PGSHIFT_RDS_INSTANCE_ID'),
+      variable('PGSHIFT_TARGET_DATABASE'),
+      variable('PGSHIFT_AWS_ROLE_ARN'),
+      variable('PGSHIFT_AWS_REGION'),
+    ],
   ],
 };
 const SWITCH: Record<SwitchMethod, Need[]> = {
-  pgbouncer: [{ purpose: 'the switch (PgBouncer)', anyOf: [[secret('PGSHIFT_PGBOUNCER_ADMIN_URL'), variable('PGSHIFT_PGBOUNCER_INI'), variable('PGSHIFT_PGBOUNCER_DB')]] }],
+  pgbouncer: [
+    {
+      purpose: 'the switch (PgBouncer)',
+      anyOf: [[secret('PGSHIFT_PGBOUNCER_ADMIN_URL'), variable('PGSHIFT_PGBOUNCER_INI'), variable('PGSHIFT_PGBOUNCER_DB')]],
+    },
+  ],
   'env-file': [{ purpose: 'the switch (env file)', anyOf: [[variable('PGSHIFT_ENV_FILE')]] }],
   command: [{ purpose: 'the switch (command)', anyOf: [[variable('PGSHIFT_SWITCH_COMMAND')]] }],
   none: [],
 };
 // The roles infra/stacks/bootstrap.ts creates, each trusted for its environments only.
-const INFRA_PLAN_ROLE: Need = { purpose: 'the read-only role terraform plan assumes', anyOf: [[variable('PGSHIFT_INFRA_PLAN_ROLE_ARN'), variable('PGSHIFT_AWS_REGION')]] };
-const INFRA_APPLY_ROLE: Need = { purpose: 'the role terraform apply/destroy assumes', anyOf: [[variable('PGSHIFT_INFRA_APPLY_ROLE_ARN'), variable('PGSHIFT_AWS_REGION')]] };
+const INFRA_PLAN_ROLE: Need = {
+  purpose: 'the read-only role terraform plan assumes',
+  anyOf: [[variable('PGSHIFT_INFRA_PLAN_ROLE_ARN'), variable('PGSHIFT_AWS_REGION')]],
+};
+const INFRA_APPLY_ROLE: Need = {
+  purpose: 'the role terraform apply/destroy assumes',
+  anyOf: [[variable('PGSHIFT_INFRA_APPLY_ROLE_ARN'), variable('PGSHIFT_AWS_REGION')]],
+};
 
 export const DATABASE_ENVIRONMENTS = ['experiment', 'production'] as const;
 
@@ -78,8 +94,20 @@ export function environmentSpecs(opts: { environments?: readonly string[]; switc
     if (!/^[A-Za-z0-9_.-]+$/.test(env)) throw usageError(`'${env}' is not a usable environment name`, 'use letters, digits, ., _ and -');
     specs.push(
       { name: env, purpose: 'database phases', gated: false, branches: 'protected', needs: [SOURCE, TARGET] },
-      { name: `${env}-cutover`, purpose: 'cutover approval gate', gated: true, branches: 'protected', needs: [SOURCE, TARGET, ...switchNeeds] },
-      { name: `${env}-rollback`, purpose: 'rollback approval gate', gated: true, branches: 'protected', needs: [SOURCE, TARGET, ...switchNeeds] },
+      {
+        name: `${env}-cutover`,
+        purpose: 'cutover approval gate',
+        gated: true,
+        branches: 'protected',
+        needs: [SOURCE, TARGET, ...switchNeeds],
+      },
+      {
+        name: `${env}-rollback`,
+        purpose: 'rollback approval gate',
+        gated: true,
+        branches: 'protected',
+        needs: [SOURCE, TARGET, ...switchNeeds],
+      },
     );
   }
   specs.push(
@@ -102,9 +130,17 @@ export const MAX_REVIEWERS = 6;
 
 /** Parse `alice,org/team` into logins and team slugs. */
 export function parseReviewers(text: string): { users: string[]; teams: { org: string; slug: string }[] } {
-  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
-  if (items.length === 0) throw usageError('no reviewers given', 'pass --reviewers alice,my-org/dba-team: they approve cutover, rollback and infra changes');
-  if (items.length > MAX_REVIEWERS) throw usageError(`${items.length} reviewers given; GitHub allows ${MAX_REVIEWERS} per environment`, 'name a team instead of its members');
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (items.length === 0)
+    throw usageError('no reviewers given', 'pass --reviewers alice,my-org/dba-team: they approve cutover, rollback and infra changes');
+  if (items.length > MAX_REVIEWERS)
+    throw usageError(
+      `${items.length} reviewers given; GitHub allows ${MAX_REVIEWERS} per environment`,
+      'name a team instead of its members',
+    );
   const users: string[] = [];
   const teams: { org: string; slug: string }[] = [];
   for (const item of items) {
@@ -134,7 +170,11 @@ export async function resolveReviewers(gh: GitHubClient, text: string): Promise<
       const { data } = await gh.rest.teams.getByName({ org, team_slug: slug });
       out.push({ type: 'Team', id: data.id, label: `${org}/${slug}` });
     } catch (err) {
-      if (httpStatus(err) === 404) throw usageError(`team ${org}/${slug} does not exist or the token cannot see it`, "check the team slug, and give the token the organization 'members: read' permission");
+      if (httpStatus(err) === 404)
+        throw usageError(
+          `team ${org}/${slug} does not exist or the token cannot see it`,
+          "check the team slug, and give the token the organization 'members: read' permission",
+        );
       throw explainGitHubError(err, { what: `looking up team ${org}/${slug}`, permission: "organization 'members: read'" });
     }
   }
@@ -215,18 +255,34 @@ export async function setupEnvironments(gh: GitHubClient, opts: SetupOptions): P
   return { repository: `${opts.owner}/${opts.repo}`, dryRun: !!opts.dryRun, environments, missing, defaultBranch };
 }
 
-async function applyEnvironment(gh: GitHubClient, repo: RepoRef, spec: EnvironmentSpec, reviewers: Reviewer[], opts: SetupOptions): Promise<EnvironmentOutcome> {
+async function applyEnvironment(
+  gh: GitHubClient,
+  repo: RepoRef,
+  spec: EnvironmentSpec,
+  reviewers: Reviewer[],
+  opts: SetupOptions,
+): Promise<EnvironmentOutcome> {
   const exists = await environmentExists(gh, repo, spec.name);
   const body = environmentBody(spec, reviewers, opts);
   if (!opts.dryRun) {
     try {
       await gh.rest.repos.createOrUpdateEnvironment({ ...repo, environment_name: spec.name, ...body });
     } catch (err) {
-      throw explainGitHubError(err, { what: `writing environment ${spec.name}`, permission: "the repository 'administration: write' permission (admin role)" });
+      throw explainGitHubError(err, {
+        what: `writing environment ${spec.name}`,
+        permission: "the repository 'administration: write' permission (admin role)",
+      });
     }
   }
   const action: EnvironmentAction = opts.dryRun ? (exists ? 'would update' : 'would create') : exists ? 'updated' : 'created';
-  return { name: spec.name, purpose: spec.purpose, action, reviewers: spec.gated ? reviewers.map((r) => r.label) : [], preventSelfReview: body.prevent_self_review, branches: spec.branches };
+  return {
+    name: spec.name,
+    purpose: spec.purpose,
+    action,
+    reviewers: spec.gated ? reviewers.map((r) => r.label) : [],
+    preventSelfReview: body.prevent_self_review,
+    branches: spec.branches,
+  };
 }
 
 async function environmentExists(gh: GitHubClient, repo: RepoRef, name: string): Promise<boolean> {
@@ -260,13 +316,24 @@ async function environmentNames(gh: GitHubClient, repo: RepoRef, env: string): P
   } catch (err) {
     // In a dry run the environment may not exist yet: then it holds nothing.
     if (httpStatus(err) === 404) return { secrets: new Set(), variables: new Set() };
-    throw explainGitHubError(err, { what: `listing secrets of environment ${env}`, permission: "the repository 'secrets: read' and 'variables: read' permissions" });
+    throw explainGitHubError(err, {
+      what: `listing secrets of environment ${env}`,
+      permission: "the repository 'secrets: read' and 'variables: read' permissions",
+    });
   }
 }
 
-async function missingNeeds(gh: GitHubClient, repo: RepoRef, spec: EnvironmentSpec, repoNames: { secrets: Set<string>; variables: Set<string> }): Promise<MissingNeed[]> {
+async function missingNeeds(
+  gh: GitHubClient,
+  repo: RepoRef,
+  spec: EnvironmentSpec,
+  repoNames: { secrets: Set<string>; variables: Set<string> },
+): Promise<MissingNeed[]> {
   const envNames = await environmentNames(gh, repo, spec.name);
-  const present = (s: Setting) => (s.kind === 'secret' ? envNames.secrets.has(s.name) || repoNames.secrets.has(s.name) : envNames.variables.has(s.name) || repoNames.variables.has(s.name));
+  const present = (s: Setting) =>
+    s.kind === 'secret'
+      ? envNames.secrets.has(s.name) || repoNames.secrets.has(s.name)
+      : envNames.variables.has(s.name) || repoNames.variables.has(s.name);
   return spec.needs
     .map((need) => ({ need, missing: need.anyOf.map((settings) => settings.filter((x) => !present(x))) }))
     .filter(({ missing }) => missing.every((m) => m.length > 0))
@@ -279,7 +346,10 @@ async function defaultBranchProtection(gh: GitHubClient, repo: RepoRef): Promise
     const { data: branch } = await gh.rest.repos.getBranch({ ...repo, branch: data.default_branch });
     return { name: data.default_branch, protected: branch.protected };
   } catch (err) {
-    throw explainGitHubError(err, { what: `reading the default branch of ${repo.owner}/${repo.repo}`, permission: "the repository 'metadata: read' permission" });
+    throw explainGitHubError(err, {
+      what: `reading the default branch of ${repo.owner}/${repo.repo}`,
+      permission: "the repository 'metadata: read' permission",
+    });
   }
 }
 
@@ -288,11 +358,18 @@ export function formatSetupResult(result: SetupResult): string {
   const lines: string[] = [];
   lines.push(`${result.dryRun ? 'Dry run — nothing changed. ' : ''}GitHub environments of ${result.repository}:`);
   for (const e of result.environments) {
-    const gate = e.reviewers.length ? `required reviewers ${e.reviewers.join(', ')}${e.preventSelfReview ? ', no self-review' : ''}` : 'no approval';
-    lines.push(`  ${e.action.padEnd(12)} ${e.name.padEnd(22)} ${e.purpose}; ${gate}; ${e.branches === 'protected' ? 'protected branches only' : 'any branch'}`);
+    const gate = e.reviewers.length
+      ? `required reviewers ${e.reviewers.join(', ')}${e.preventSelfReview ? ', no self-review' : ''}`
+      : 'no approval';
+    lines.push(
+      `  ${e.action.padEnd(12)} ${e.name.padEnd(22)} ${e.purpose}; ${gate}; ${e.branches === 'protected' ? 'protected branches only' : 'any branch'}`,
+    );
   }
   if (result.defaultBranch && !result.defaultBranch.protected) {
-    lines.push('', `WARN the default branch ${result.defaultBranch.name} is not protected: these environments accept deployments from protected branches only, so no workflow can use them until it is.`);
+    lines.push(
+      '',
+      `WARN the default branch ${result.defaultBranch.name} is not protected: these environments accept deployments from protected branches only, so no workflow can use them until it is.`,
+    );
   }
   if (result.missing.length === 0) {
     lines.push('', 'Every environment has the secrets and variables it needs.');
@@ -304,7 +381,10 @@ export function formatSetupResult(result: SetupResult): string {
     }
     const first = result.missing[0].anyOf[0][0];
     const example = first.kind === 'secret' ? `gh secret set ${first.name}` : `gh variable set ${first.name} --body <value>`;
-    lines.push('', `Set one with: ${example} --env ${result.missing[0].environment} --repo ${result.repository} (secrets are read from stdin, never typed on the command line)`);
+    lines.push(
+      '',
+      `Set one with: ${example} --env ${result.missing[0].environment} --repo ${result.repository} (secrets are read from stdin, never typed on the command line)`,
+    );
   }
   return lines.join('\n');
 }

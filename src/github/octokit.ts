@@ -46,11 +46,25 @@ export function httpStatus(err: unknown): number | undefined {
 export function explainGitHubError(err: unknown, ctx: { what: string; permission: string }): PgshiftError {
   if (err instanceof PgshiftError) return err;
   const status = httpStatus(err);
-  const apiMessage = redact(String((err as { message?: string })?.message ?? err)).split('\n')[0].slice(0, 200);
+  const apiMessage = redact(String((err as { message?: string })?.message ?? err))
+    .split('\n')[0]
+    .slice(0, 200);
   if (status === 401) return connectionError(`GitHub rejected the token while ${ctx.what}`, 'set GITHUB_TOKEN to a valid, unexpired token');
   if (status === 403) return connectionError(`GitHub refused ${ctx.what} (403: ${apiMessage})`, `give the token ${ctx.permission}`);
-  if (status === 404) return usageError(`GitHub answered 404 while ${ctx.what}`, `check the name, and that the token can see it (${ctx.permission})`);
-  if (status === 422) return usageError(`GitHub refused ${ctx.what} (422: ${apiMessage})`, 'environment protection rules on a private repository need GitHub Team or Enterprise; otherwise check the names given');
-  if (status === undefined) return connectionError(`cannot reach the GitHub API while ${ctx.what}: ${apiMessage}`, `check GITHUB_API_URL (now ${apiBaseUrl()}) and the network`);
-  return connectionError(`GitHub answered ${status} while ${ctx.what}: ${apiMessage}`, 'retry; if it persists, check https://www.githubstatus.com');
+  if (status === 404)
+    return usageError(`GitHub answered 404 while ${ctx.what}`, `check the name, and that the token can see it (${ctx.permission})`);
+  if (status === 422)
+    return usageError(
+      `GitHub refused ${ctx.what} (422: ${apiMessage})`,
+      'environment protection rules on a private repository need GitHub Team or Enterprise; otherwise check the names given',
+    );
+  if (status === undefined)
+    return connectionError(
+      `cannot reach the GitHub API while ${ctx.what}: ${apiMessage}`,
+      `check GITHUB_API_URL (now ${apiBaseUrl()}) and the network`,
+    );
+  return connectionError(
+    `GitHub answered ${status} while ${ctx.what}: ${apiMessage}`,
+    'retry; if it persists, check https://www.githubstatus.com',
+  );
 }

@@ -33,7 +33,10 @@ export interface UpsertResult {
  * create it. A plan posted on every push would otherwise bury the review under stale plans.
  * The text is redacted first: a plan can echo a connection string.
  */
-export async function upsertPullRequestComment(gh: GitHubClient, opts: RepoRef & { pullNumber: number; marker: string; body: string }): Promise<UpsertResult> {
+export async function upsertPullRequestComment(
+  gh: GitHubClient,
+  opts: RepoRef & { pullNumber: number; marker: string; body: string },
+): Promise<UpsertResult> {
   const repo: RepoRef = { owner: opts.owner, repo: opts.repo };
   const body = commentBody(opts.marker, redact(opts.body));
   const existing = await findMarkedComment(gh, repo, opts.pullNumber, opts.marker);
@@ -52,13 +55,21 @@ export async function upsertPullRequestComment(gh: GitHubClient, opts: RepoRef &
 }
 
 /** The comment whose body starts with the marker line (a quote of it further down in someone's reply does not count). */
-export async function findMarkedComment(gh: GitHubClient, repo: RepoRef, pullNumber: number, marker: string): Promise<{ id: number; body: string; html_url: string } | undefined> {
+export async function findMarkedComment(
+  gh: GitHubClient,
+  repo: RepoRef,
+  pullNumber: number,
+  marker: string,
+): Promise<{ id: number; body: string; html_url: string } | undefined> {
   const line = markerLine(marker);
   try {
     const comments = await gh.paginate(gh.rest.issues.listComments, { ...repo, issue_number: pullNumber, per_page: 100 });
     const found = comments.find((c) => (c.body ?? '').startsWith(line));
     return found ? { id: found.id, body: found.body ?? '', html_url: found.html_url } : undefined;
   } catch (err) {
-    throw explainGitHubError(err, { what: `reading the comments of pull request #${pullNumber}`, permission: "the 'pull-requests: read' permission" });
+    throw explainGitHubError(err, {
+      what: `reading the comments of pull request #${pullNumber}`,
+      permission: "the 'pull-requests: read' permission",
+    });
   }
 }

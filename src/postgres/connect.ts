@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { connectionError, PgshiftError } from '../errors.js';
+import { connectionError, type PgshiftError } from '../errors.js';
 import { describe, tlsOptions, type ConnInfo } from './conninfo.js';
 import { redact } from './redact.js';
 
@@ -59,16 +59,25 @@ export function explainConnectError(err: unknown, info: ConnInfo): PgshiftError 
   const e = err as { code?: string; message?: string };
   const code = e?.code ?? '';
   if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ENETUNREACH', 'EAI_AGAIN'].includes(code)) {
-    return connectionError(`cannot reach the ${where} (${code})`, `check the host and port, that PostgreSQL listens there and that the security group allows 5432 from this machine`);
+    return connectionError(
+      `cannot reach the ${where} (${code})`,
+      `check the host and port, that PostgreSQL listens there and that the security group allows 5432 from this machine`,
+    );
   }
   if (/timeout/i.test(e?.message ?? '')) {
     return connectionError(`timed out connecting to the ${where}`, 'check the host, port and security group rules');
   }
   if (code === '28P01') {
-    return connectionError(`the ${where} refused user ${info.user}: password authentication failed`, `check the password in PGSHIFT_${info.side.toUpperCase()}_URL`);
+    return connectionError(
+      `the ${where} refused user ${info.user}: password authentication failed`,
+      `check the password in PGSHIFT_${info.side.toUpperCase()}_URL`,
+    );
   }
   if (code === '28000') {
-    return connectionError(`the ${where} refused user ${info.user} (pg_hba.conf or role)`, 'allow this host in pg_hba.conf and check that the role may log in');
+    return connectionError(
+      `the ${where} refused user ${info.user} (pg_hba.conf or role)`,
+      'allow this host in pg_hba.conf and check that the role may log in',
+    );
   }
   if (code === '3D000') {
     return connectionError(`database ${info.database} does not exist on the ${where}`, 'check the database name in the URL');

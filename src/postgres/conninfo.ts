@@ -30,10 +30,16 @@ export function parseConnInfo(url: string, side: Side, defaults: { caBundle?: st
   try {
     u = new URL(url);
   } catch {
-    throw usageError(`the ${side} connection is not a postgres:// URL`, `set PGSHIFT_${side.toUpperCase()}_URL to a URL like postgres://app@db-host:5432/tasteam (password after app:)`);
+    throw usageError(
+      `the ${side} connection is not a postgres:// URL`,
+      `set PGSHIFT_${side.toUpperCase()}_URL to a URL like postgres://app@db-host:5432/tasteam (password after app:)`,
+    );
   }
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
-    throw usageError(`the ${side} connection must start with postgres://`, `set PGSHIFT_${side.toUpperCase()}_URL to a URL like postgres://app@db-host:5432/tasteam (password after app:)`);
+    throw usageError(
+      `the ${side} connection must start with postgres://`,
+      `set PGSHIFT_${side.toUpperCase()}_URL to a URL like postgres://app@db-host:5432/tasteam (password after app:)`,
+    );
   }
   const password = u.password ? decodeURIComponent(u.password) : undefined;
   registerSecret(password);
@@ -46,7 +52,10 @@ export function parseConnInfo(url: string, side: Side, defaults: { caBundle?: st
   const sslmode = sslmodeParam as SslMode;
   const sslrootcert = u.searchParams.get('sslrootcert') ?? defaults.caBundle;
   if ((sslmode === 'verify-ca' || sslmode === 'verify-full') && !sslrootcert) {
-    throw usageError(`sslmode=${sslmode} on the ${side} needs a CA bundle`, 'pass --ca-bundle /path/global-bundle.pem (RDS) or add sslrootcert= to the URL');
+    throw usageError(
+      `sslmode=${sslmode} on the ${side} needs a CA bundle`,
+      'pass --ca-bundle /path/global-bundle.pem (RDS) or add sslrootcert= to the URL',
+    );
   }
   return {
     side,
@@ -92,7 +101,10 @@ function readCa(info: ConnInfo): string {
   try {
     return readFileSync(info.sslrootcert!, 'utf8');
   } catch {
-    throw usageError(`cannot read the ${info.side} CA bundle ${info.sslrootcert}`, 'download the RDS global-bundle.pem and pass its path with --ca-bundle');
+    throw usageError(
+      `cannot read the ${info.side} CA bundle ${info.sslrootcert}`,
+      'download the RDS global-bundle.pem and pass its path with --ca-bundle',
+    );
   }
 }
 

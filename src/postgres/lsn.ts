@@ -112,7 +112,10 @@ export async function emitHeartbeat(source: pg.Client): Promise<{ lsn: string; m
   await source.query('BEGIN');
   try {
     await source.query('SET LOCAL synchronous_commit = on');
-    const res = await source.query<{ lsn: string }>('SELECT pg_logical_emit_message(true, $1, $2)::text AS lsn', [HEARTBEAT_PREFIX, new Date().toISOString()]);
+    const res = await source.query<{ lsn: string }>('SELECT pg_logical_emit_message(true, $1, $2)::text AS lsn', [
+      HEARTBEAT_PREFIX,
+      new Date().toISOString(),
+    ]);
     // Every commit acknowledged before this moment lies before the message in the WAL.
     const at = Date.now();
     await source.query('COMMIT');
@@ -165,7 +168,11 @@ export async function waitForApplied(opts: WaitForAppliedOptions): Promise<WaitF
     let lastNudge = 0;
     for (;;) {
       const pos = await readAppliedPosition(client, slotName);
-      if (!pos) throw checkFailed(`replication slot ${slotName} does not exist on the ${describe(opts.source)}`, 'run full-load and cdc start first, or check --name');
+      if (!pos)
+        throw checkFailed(
+          `replication slot ${slotName} does not exist on the ${describe(opts.source)}`,
+          'run full-load and cdc start first, or check --name',
+        );
       if (pos.appliedLsn && compareLsn(pos.appliedLsn, opts.lsn) >= 0) {
         return { reached: true, appliedLsn: pos.appliedLsn, remainingBytes: 0, waitedMs: Date.now() - started };
       }
@@ -189,7 +196,8 @@ async function resolveSlot(opts: WaitForAppliedOptions): Promise<string> {
   if (!opts.subscription) throw new Error('waitForApplied needs slotName or subscription');
   const { target, name } = opts.subscription;
   const slot = await withClient(target, (c) => slotOfSubscription(c, name));
-  if (!slot) throw checkFailed(`subscription ${name} does not exist on the ${describe(target)} or has no slot`, 'run pgshift cdc start first');
+  if (!slot)
+    throw checkFailed(`subscription ${name} does not exist on the ${describe(target)} or has no slot`, 'run pgshift cdc start first');
   return slot;
 }
 

@@ -47,7 +47,9 @@ function candidateBinDirs(): string[] {
   const dirs: string[] = [];
   const debian = '/usr/lib/postgresql';
   if (existsSync(debian)) {
-    for (const major of readdirSync(debian).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a))) {
+    for (const major of readdirSync(debian)
+      .filter((d) => /^\d+$/.test(d))
+      .sort((a, b) => Number(b) - Number(a))) {
       dirs.push(join(debian, major, 'bin'));
     }
   }
@@ -59,7 +61,11 @@ export async function locatePgTools(sourceMajor: number, opts: PgToolsOptions = 
   if (opts.commandPrefix?.length) {
     const pgDump = [...opts.commandPrefix, 'pg_dump'];
     const major = await toolMajor(pgDump);
-    if (major === undefined) throw usageError(`cannot run pg_dump through '${opts.commandPrefix.join(' ')}'`, 'check the container name and that pg_dump exists inside it');
+    if (major === undefined)
+      throw usageError(
+        `cannot run pg_dump through '${opts.commandPrefix.join(' ')}'`,
+        'check the container name and that pg_dump exists inside it',
+      );
     if (major < sourceMajor) throw tooOld(major, sourceMajor, opts.commandPrefix.join(' '));
     // pg_restore must read the archive format that pg_dump wrote: at least the same major.
     const host = await locatePgTools(major, { binDir: opts.binDir });
@@ -81,7 +87,10 @@ export async function locatePgTools(sourceMajor: number, opts: PgToolsOptions = 
     if (major !== undefined && (!newest || major > newest.major)) newest = { major, where: 'PATH' };
   }
   if (newest) throw tooOld(newest.major, sourceMajor, newest.where);
-  throw usageError(opts.binDir ? `no pg_dump in ${opts.binDir}` : 'pg_dump is not installed', `install postgresql-client-${sourceMajor} or pass --pg-bin-dir, or --pg-dump-prefix 'docker exec -i <container>'`);
+  throw usageError(
+    opts.binDir ? `no pg_dump in ${opts.binDir}` : 'pg_dump is not installed',
+    `install postgresql-client-${sourceMajor} or pass --pg-bin-dir, or --pg-dump-prefix 'docker exec -i <container>'`,
+  );
 }
 
 function tooOld(major: number, sourceMajor: number, where: string): PgshiftError {
@@ -128,9 +137,18 @@ export async function runPgTool(run: ToolRun): Promise<{ stdout: string; stderr:
     child.on('error', (err) => reject(usageError(`cannot run ${cmd}: ${redact(err.message)}`)));
     child.on('close', (code) => {
       if (code === 0) return void fileDone.then(() => resolve({ stdout, stderr }), reject);
-      const lines = redact(stderr).trim().split('\n').filter((l) => /error|fatal/i.test(l));
+      const lines = redact(stderr)
+        .trim()
+        .split('\n')
+        .filter((l) => /error|fatal/i.test(l));
       const detail = (lines[0] ?? redact(stderr).trim().split('\n').pop() ?? '').trim();
-      reject(new PgshiftError('internal', `${cmd!.split('/').pop()} failed (exit ${code}): ${detail}`, 'the full tool output is above; fix the named object and re-run with --clean'));
+      reject(
+        new PgshiftError(
+          'internal',
+          `${cmd!.split('/').pop()} failed (exit ${code}): ${detail}`,
+          'the full tool output is above; fix the named object and re-run with --clean',
+        ),
+      );
     });
   });
 }

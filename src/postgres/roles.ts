@@ -86,7 +86,10 @@ export interface RoleCreation {
  * we grant each new role to ourselves so that the restore can make it the owner of its objects.
  */
 export async function createMissingRoles(target: pg.Client, specs: RoleSpec[]): Promise<RoleCreation> {
-  const have = await existingRoles(target, specs.map((s) => s.name));
+  const have = await existingRoles(
+    target,
+    specs.map((s) => s.name),
+  );
   const result: RoleCreation = { created: [], existing: [...have], needPassword: [] };
   const superuser = (await target.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).rows[0]?.rolsuper === true;
   for (const s of specs.filter((s) => !have.has(s.name))) {

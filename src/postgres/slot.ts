@@ -43,9 +43,15 @@ export async function createSlotWithSnapshot(source: ConnInfo, slotName: string)
   } catch (err) {
     await holder.end().catch(() => undefined);
     const e = err as { code?: string; message?: string };
-    if (e.code === '42710') throw usageError(`replication slot ${slotName} already exists on the ${describe(source)}`, `run 'pgshift cleanup' (or cdc stop) first, or pick another --name`);
-    if (e.code === '53400') throw checkFailed(`no free replication slot on the ${describe(source)}`, 'raise max_replication_slots on the source and restart it');
-    if (e.code === '42501') throw checkFailed(`the source role ${source.user} may not create replication slots`, `ALTER ROLE ${source.user} WITH REPLICATION;`);
+    if (e.code === '42710')
+      throw usageError(
+        `replication slot ${slotName} already exists on the ${describe(source)}`,
+        `run 'pgshift cleanup' (or cdc stop) first, or pick another --name`,
+      );
+    if (e.code === '53400')
+      throw checkFailed(`no free replication slot on the ${describe(source)}`, 'raise max_replication_slots on the source and restart it');
+    if (e.code === '42501')
+      throw checkFailed(`the source role ${source.user} may not create replication slots`, `ALTER ROLE ${source.user} WITH REPLICATION;`);
     throw connectionError(`cannot create replication slot ${slotName} on the ${describe(source)}: ${e.message}`);
   }
 }
@@ -102,5 +108,8 @@ export async function dropSlotIfExists(client: pg.Client, slotName: string): Pro
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  throw checkFailed(`replication slot ${slotName} stays in use and cannot be dropped`, `stop the subscriber using it, then SELECT pg_drop_replication_slot('${slotName}') on the source`);
+  throw checkFailed(
+    `replication slot ${slotName} stays in use and cannot be dropped`,
+    `stop the subscriber using it, then SELECT pg_drop_replication_slot('${slotName}') on the source`,
+  );
 }

@@ -8,12 +8,20 @@ import { ident, literal } from './sql.js';
  * (superuser settings; on RDS they may be refused, which is harmless) and the settings are
  * restored afterwards. Callers explain errors; the driver's messages do not quote the statement.
  */
-export async function createSubscription(client: pg.Client, name: string, conninfo: string, publication: string, withOptions: string[]): Promise<void> {
+export async function createSubscription(
+  client: pg.Client,
+  name: string,
+  conninfo: string,
+  publication: string,
+  withOptions: string[],
+): Promise<void> {
   for (const setting of ["SET log_statement = 'none'", 'SET log_min_error_statement = panic']) {
     await client.query(setting).catch(() => undefined);
   }
   try {
-    await client.query(`CREATE SUBSCRIPTION ${ident(name)} CONNECTION ${literal(conninfo)} PUBLICATION ${ident(publication)} WITH (${withOptions.join(', ')})`);
+    await client.query(
+      `CREATE SUBSCRIPTION ${ident(name)} CONNECTION ${literal(conninfo)} PUBLICATION ${ident(publication)} WITH (${withOptions.join(', ')})`,
+    );
   } finally {
     await client.query('RESET log_statement').catch(() => undefined);
     await client.query('RESET log_min_error_statement').catch(() => undefined);
@@ -22,7 +30,10 @@ export async function createSubscription(client: pg.Client, name: string, connin
 
 /** Whether a subscription of this name exists in the current database (pg_subscription is cluster-wide). */
 export async function subscriptionExists(client: pg.Client, name: string): Promise<boolean> {
-  const res = await client.query(`SELECT 1 FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`, [name]);
+  const res = await client.query(
+    `SELECT 1 FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [name],
+  );
   return (res.rowCount ?? 0) > 0;
 }
 

@@ -5,7 +5,19 @@
  * runs as the OS user `postgres`.
  */
 import { execFile as execFileCb, execFileSync, spawnSync } from 'node:child_process';
-import { appendFileSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -78,7 +90,11 @@ export function postgresUser(what = 'PostgreSQL'): RunAs {
     const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
     return { uid, gid };
   } catch {
-    throw new PgshiftError('internal', `${what} refuses to run as root and there is no OS user postgres`, 'run bash scripts/system-deps.sh (installs postgresql-common) or useradd postgres');
+    throw new PgshiftError(
+      'internal',
+      `${what} refuses to run as root and there is no OS user postgres`,
+      'run bash scripts/system-deps.sh (installs postgresql-common) or useradd postgres',
+    );
   }
 }
 
@@ -175,7 +191,12 @@ export class LocalServer {
 
   /** Add settings to postgresql.conf (takes effect on the next start or reload). */
   configure(settings: Record<string, string | number>): void {
-    appendFileSync(join(this.dataDir, 'postgresql.conf'), Object.entries(settings).map(([k, v]) => `${k} = ${v}\n`).join(''));
+    appendFileSync(
+      join(this.dataDir, 'postgresql.conf'),
+      Object.entries(settings)
+        .map(([k, v]) => `${k} = ${v}\n`)
+        .join(''),
+    );
   }
 
   log(): string {
@@ -197,7 +218,21 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
   const bin = serverBinDir(opts.major);
   await execFile(
     join(bin, 'initdb'),
-    ['-D', join(baseDir, 'data'), '-U', 'postgres', '--pwfile', pwFile, '--auth', 'scram-sha-256', '-E', 'UTF8', '--locale', 'C.UTF-8', '--no-sync'],
+    [
+      '-D',
+      join(baseDir, 'data'),
+      '-U',
+      'postgres',
+      '--pwfile',
+      pwFile,
+      '--auth',
+      'scram-sha-256',
+      '-E',
+      'UTF8',
+      '--locale',
+      'C.UTF-8',
+      '--no-sync',
+    ],
     { ...runAs, env: { ...process.env, LC_ALL: 'C.UTF-8' } },
   );
   rmSync(pwFile);

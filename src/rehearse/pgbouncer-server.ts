@@ -63,7 +63,8 @@ export interface LocalPgBouncer {
 
 export function pgbouncerBinary(): string {
   const found = PGBOUNCER_BINARY_CANDIDATES.find((p) => existsSync(p));
-  if (!found) throw new PgshiftError('internal', 'PgBouncer is not installed', 'run bash scripts/system-deps.sh (apt-get install -y pgbouncer)');
+  if (!found)
+    throw new PgshiftError('internal', 'PgBouncer is not installed', 'run bash scripts/system-deps.sh (apt-get install -y pgbouncer)');
   return found;
 }
 
@@ -144,10 +145,12 @@ export async function startPgBouncer(opts: PgBouncerOptions): Promise<LocalPgBou
     stderr += d.toString();
   });
   let exited = false;
-  const exitedPromise = new Promise<void>((resolve) => child.once('exit', () => {
-    exited = true;
-    resolve();
-  }));
+  const exitedPromise = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   child.once('error', () => {
     exited = true;
   });
@@ -170,7 +173,11 @@ export async function startPgBouncer(opts: PgBouncerOptions): Promise<LocalPgBou
     if (exited || Date.now() > deadline) {
       const tail = log().trim().split('\n').slice(-3).join(' | ');
       await stop();
-      throw new PgshiftError('internal', `PgBouncer did not start on ${host}:${port}: ${tail || 'no log output'}`, 'check that /usr/sbin/pgbouncer runs as the OS user postgres');
+      throw new PgshiftError(
+        'internal',
+        `PgBouncer did not start on ${host}:${port}: ${tail || 'no log output'}`,
+        'check that /usr/sbin/pgbouncer runs as the OS user postgres',
+      );
     }
     await sleep(50);
   }

@@ -58,11 +58,24 @@ export interface RehearsalResult {
   phases: { phase: string; seconds: number; ok: boolean; detail?: string }[];
   fullLoad: { seconds: number; rows: number; bytes: number; bytesPerSecond: number };
   cdc: { lagP50Ms: number | null; lagP99Ms: number | null; lagMaxMs: number | null; samples: number };
-  verify: { ok: boolean; tables: number; mode: string; notEqual: { table: string; verdict: string; notes: string[] }[]; schemaDrift: number };
+  verify: {
+    ok: boolean;
+    tables: number;
+    mode: string;
+    notEqual: { table: string; verdict: string; notes: string[] }[];
+    schemaDrift: number;
+  };
   cutover: SwitchSummary;
   rollback: SwitchSummary;
   cutoverAgain: SwitchSummary;
-  writes: { acknowledged: number; failed: number; lost: number; sequenceCollisions: number; failuresByCode: Record<string, number>; ratePerSecond: number };
+  writes: {
+    acknowledged: number;
+    failed: number;
+    lost: number;
+    sequenceCollisions: number;
+    failuresByCode: Record<string, number>;
+    ratePerSecond: number;
+  };
   cleanup: { leftovers: number };
   /** For the report's charts. */
   series: { latencies: LatencySample[]; lag: LagSample[]; switches: { label: string; at: number; freezeMs: number }[]; startedAt: number };
@@ -106,25 +119,57 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
   let bouncer: LocalPgBouncer | undefined;
   let workload: Workload | undefined;
   try {
-    [source, target] = await phase('start servers', () => Promise.all([startLocalServer({ major: 15, name: 'rehearse-source' }), startLocalServer({ major: 17, name: 'rehearse-target' })]));
+    [source, target] = await phase('start servers', () =>
+      Promise.all([startLocalServer({ major: 15, name: 'rehearse-source' }), startLocalServer({ major: 17, name: 'rehearse-target' })]),
+    );
     const src = parseConnInfo(source.url(DB), 'source');
     const tgt = parseConnInfo(target.url(DB), 'target');
     await phase('load the Tasteam database', () => loadSource(source!, target!, opts.rows ?? 20_000, appPassword));
-    bouncer = await phase('start PgBouncer', () => startPgBouncer({ databases: [{ name: ENTRY, host: src.host, port: src.port, dbname: DB }], users: [{ user: APP_ROLE, password: appPassword }] }));
+    bouncer = await phase('start PgBouncer', () =>
+      startPgBouncer({
+        databases: [{ name: ENTRY, host: src.host, port: src.port, dbname: DB }],
+        users: [{ user: APP_ROLE, password: appPassword }],
+      }),
+    );
     const appUrl = bouncer.appUrl(ENTRY, APP_ROLE, appPassword);
     workload = startWorkload({ url: appUrl, ratePerSecond: rate, durationMs: 30 * 60_000, tag: 'rehearsal' });
     const names = migrationNames('pgshift');
 
-    await phase('preflight', async () => {
-      const report = await runPreflight({ source: src, target: tgt, names, log });
-      if (!report.ok) throw checkFailed(`preflight failed: ${report.checks.filter((c) => c.status === 'FAIL').map((c) => c.id).join(', ')}`);
-      return report;
-    }, (r) => `${r.counts.pass} PASS, ${r.counts.warn} WARN`);
-    const load = await phase('full-load', () => runFullLoad({ source: src, target: tgt, names, log: quiet(log) }), (r) => `${r.totals.rows} rows`);
+    await phase(
+      'preflight',
+      async () => {
+        const report = await runPreflight({ source: src, target: tgt, names, log });
+        if (!report.ok)
+          throw checkFailed(
+            `preflight failed: ${report.checks
+              .filter((c) => c.status === 'FAIL')
+              .map((c) => c.id)
+              .join(', ')}`,
+          );
+        return report;
+      },
+      (r) => `${r.counts.pass} PASS, ${r.counts.warn} WARN`,
+    );
+    const load = await phase(
+      'full-load',
+      () => runFullLoad({ source: src, target: tgt, names, log: quiet(log) }),
+      (r) => `${r.totals.rows} rows`,
+    );
     await phase('cdc start', () => startCdc({ source: src, target: tgt, names, log }));
     const lag = await phase('cdc (traffic replicating)', () => sampleLag(src, tgt, names, stageMs));
     // Under live traffic a busy table may need a few rechecks: each waits for the target to apply past the source.
-    const verify = await phase('verify', () => runVerify({ source: src, target: tgt, mode: 'full', rechecks: 5, waitForCatchUp: catchUpWaiter(src, names.slot), log: quiet(log) }), (r) => (r.ok ? 'equal' : `differs: ${r.tables.filter((t) => t.verdict !== 'equal' && t.verdict !== 'converged-after-recheck').map((t) => `${relationKey(t.table)} ${t.verdict}`).join(', ')}`));
+    const verify = await phase(
+      'verify',
+      () =>
+        runVerify({ source: src, target: tgt, mode: 'full', rechecks: 5, waitForCatchUp: catchUpWaiter(src, names.slot), log: quiet(log) }),
+      (r) =>
+        r.ok
+          ? 'equal'
+          : `differs: ${r.tables
+              .filter((t) => t.verdict !== 'equal' && t.verdict !== 'converged-after-recheck')
+              .map((t) => `${relationKey(t.table)} ${t.verdict}`)
+              .join(', ')}`,
+    );
 
     const switchOpts: SwitchoverOptions = {
       source: src,
@@ -140,7 +185,12 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
       const t0 = Date.now();
       const r = await phase(label, fn, (x) => `writes frozen ${x.writeFreezeMs} ms`);
       switches.push({ label, at: t0, freezeMs: r.writeFreezeMs });
-      return { writeFreezeMs: r.writeFreezeMs, seconds: (Date.now() - t0) / 1000, postCheckOk: r.postCheck.ok, stepMs: Object.fromEntries(r.steps.map((st) => [st.step, st.ms])) };
+      return {
+        writeFreezeMs: r.writeFreezeMs,
+        seconds: (Date.now() - t0) / 1000,
+        postCheckOk: r.postCheck.ok,
+        stepMs: Object.fromEntries(r.steps.map((st) => [st.step, st.ms])),
+      };
     };
     const cutover = await doSwitch('cutover', () => runCutover(switchOpts));
     await phase('traffic on the target', () => sleep(stageMs));
@@ -155,15 +205,19 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
 
     const traffic = await workload.stop();
     workload = undefined;
-    const lost = await phase('check the ledger on the final primary', async () => {
-      const c = new pg.Client(target!.url(DB));
-      await c.connect();
-      try {
-        return (await checkLedger(c, traffic.ledger)).missing.length;
-      } finally {
-        await c.end();
-      }
-    }, (n) => `${n} lost`);
+    const lost = await phase(
+      'check the ledger on the final primary',
+      async () => {
+        const c = new pg.Client(target!.url(DB));
+        await c.connect();
+        try {
+          return (await checkLedger(c, traffic.ledger)).missing.length;
+        } finally {
+          await c.end();
+        }
+      },
+      (n) => `${n} lost`,
+    );
     const cleanup = await phase('cleanup', () => runCleanup({ source: src, target: tgt, names, log: quiet(log) }));
 
     const lags = lag.map((s) => s.lagMs).filter((v): v is number => v !== null);
@@ -171,23 +225,48 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
     const result: RehearsalResult = {
       ok: false,
       phases,
-      fullLoad: { seconds: load.totals.seconds, rows: load.totals.rows, bytes: load.totals.bytes, bytesPerSecond: load.totals.bytesPerSecond },
-      cdc: { lagP50Ms: percentile(lags, 50), lagP99Ms: percentile(lags, 99), lagMaxMs: lags.length ? Math.max(...lags) : null, samples: lag.length },
+      fullLoad: {
+        seconds: load.totals.seconds,
+        rows: load.totals.rows,
+        bytes: load.totals.bytes,
+        bytesPerSecond: load.totals.bytesPerSecond,
+      },
+      cdc: {
+        lagP50Ms: percentile(lags, 50),
+        lagP99Ms: percentile(lags, 99),
+        lagMaxMs: lags.length ? Math.max(...lags) : null,
+        samples: lag.length,
+      },
       verify: {
         ok: verify.ok,
         tables: verify.summary.tables,
         mode: verify.mode,
-        notEqual: verify.tables.filter((t) => t.verdict !== 'equal').map((t) => ({ table: relationKey(t.table), verdict: t.verdict, notes: t.notes })),
+        notEqual: verify.tables
+          .filter((t) => t.verdict !== 'equal')
+          .map((t) => ({ table: relationKey(t.table), verdict: t.verdict, notes: t.notes })),
         schemaDrift: verify.schemaDrift.length,
       },
       cutover,
       rollback,
       cutoverAgain,
-      writes: { acknowledged: traffic.acknowledged, failed: traffic.failed, lost, sequenceCollisions: collisions, failuresByCode: traffic.failuresByCode, ratePerSecond: rate },
+      writes: {
+        acknowledged: traffic.acknowledged,
+        failed: traffic.failed,
+        lost,
+        sequenceCollisions: collisions,
+        failuresByCode: traffic.failuresByCode,
+        ratePerSecond: rate,
+      },
       cleanup: { leftovers: cleanup.leftovers.length },
       series: { latencies: traffic.latencies, lag, switches, startedAt },
     };
-    result.ok = verify.ok && traffic.failed === 0 && lost === 0 && collisions === 0 && cleanup.ok && [cutover, rollback, cutoverAgain].every((s) => s.postCheckOk && s.writeFreezeMs <= 2000);
+    result.ok =
+      verify.ok &&
+      traffic.failed === 0 &&
+      lost === 0 &&
+      collisions === 0 &&
+      cleanup.ok &&
+      [cutover, rollback, cutoverAgain].every((s) => s.postCheckOk && s.writeFreezeMs <= 2000);
     return result;
   } finally {
     if (workload) await workload.stop().catch(() => undefined);

@@ -18,10 +18,20 @@ export function rehearsalMarkdown(r: RehearsalResult): string {
     ['acknowledged', 'failed', 'lost', 'sequence collisions', 'rate'],
     [[r.writes.acknowledged, r.writes.failed, r.writes.lost, r.writes.sequenceCollisions, `${r.writes.ratePerSecond}/s`]],
   );
-  const phases = table(['phase', 'seconds', 'result'], r.phases.map((p) => [p.phase, p.seconds.toFixed(2), `${p.ok ? 'ok' : 'FAILED'}${p.detail ? ` — ${p.detail}` : ''}`]));
+  const phases = table(
+    ['phase', 'seconds', 'result'],
+    r.phases.map((p) => [p.phase, p.seconds.toFixed(2), `${p.ok ? 'ok' : 'FAILED'}${p.detail ? ` — ${p.detail}` : ''}`]),
+  );
   const figures = table(
     ['full-load', 'CDC lag p50 / p99 / max', 'verify', 'leftovers after cleanup'],
-    [[`${r.fullLoad.rows} rows, ${(r.fullLoad.bytes / 1e6).toFixed(1)} MB in ${r.fullLoad.seconds.toFixed(1)} s (${(r.fullLoad.bytesPerSecond / 1e6).toFixed(1)} MB/s)`, `${ms(r.cdc.lagP50Ms)} / ${ms(r.cdc.lagP99Ms)} / ${ms(r.cdc.lagMaxMs)} (${r.cdc.samples} samples)`, `${r.verify.mode}: ${r.verify.ok ? 'equal' : 'DIFFERS'} (${r.verify.tables} tables)`, r.cleanup.leftovers]],
+    [
+      [
+        `${r.fullLoad.rows} rows, ${(r.fullLoad.bytes / 1e6).toFixed(1)} MB in ${r.fullLoad.seconds.toFixed(1)} s (${(r.fullLoad.bytesPerSecond / 1e6).toFixed(1)} MB/s)`,
+        `${ms(r.cdc.lagP50Ms)} / ${ms(r.cdc.lagP99Ms)} / ${ms(r.cdc.lagMaxMs)} (${r.cdc.samples} samples)`,
+        `${r.verify.mode}: ${r.verify.ok ? 'equal' : 'DIFFERS'} (${r.verify.tables} tables)`,
+        r.cleanup.leftovers,
+      ],
+    ],
   );
   return [
     `# pgshift rehearsal — ${verdict}`,
@@ -58,7 +68,12 @@ function latencyChart(r: RehearsalResult, at: number): string {
   }
   const n = Math.ceil((to - from) / BUCKET_MS);
   const labels = Array.from({ length: n }, (_, i) => `${((i * BUCKET_MS - 2000) / 1000).toFixed(2)}s`);
-  return xyChart({ title: 'worst write latency per 250 ms (0 = switch start)', xLabels: labels, yLabel: 'ms', series: [{ name: 'latency', values: labels.map((_, i) => buckets.get(i) ?? 0) }] });
+  return xyChart({
+    title: 'worst write latency per 250 ms (0 = switch start)',
+    xLabels: labels,
+    yLabel: 'ms',
+    series: [{ name: 'latency', values: labels.map((_, i) => buckets.get(i) ?? 0) }],
+  });
 }
 
 function lagChart(r: RehearsalResult): string {

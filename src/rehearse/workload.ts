@@ -90,7 +90,12 @@ export function startWorkload(opts: WorkloadOptions): Workload {
   const table = quoteRelation(opts.table ?? DEFAULT_LEDGER_TABLE);
   const tag = opts.tag ?? `w${Date.now().toString(36)}`;
   const insert = `INSERT INTO ${table} (payload) VALUES ($1) RETURNING id`;
-  const pool = new pg.Pool({ connectionString: opts.url, max: opts.connections ?? 8, application_name: 'pgshift-workload', idleTimeoutMillis: 0 });
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.connections ?? 8,
+    application_name: 'pgshift-workload',
+    idleTimeoutMillis: 0,
+  });
   // A pooled client whose server goes away emits 'error' on the pool; the failed query reports it.
   pool.on('error', () => undefined);
 
@@ -182,7 +187,11 @@ export interface LedgerCheck {
 }
 
 /** Which acknowledged writes are missing on the server `client` is connected to. */
-export async function checkLedger(client: pg.Client | pg.PoolClient, ledger: LedgerEntry[], table: RelationName = DEFAULT_LEDGER_TABLE): Promise<LedgerCheck> {
+export async function checkLedger(
+  client: pg.Client | pg.PoolClient,
+  ledger: LedgerEntry[],
+  table: RelationName = DEFAULT_LEDGER_TABLE,
+): Promise<LedgerCheck> {
   const missing: LedgerEntry[] = [];
   const batch = 50_000;
   for (let i = 0; i < ledger.length; i += batch) {

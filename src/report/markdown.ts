@@ -9,12 +9,7 @@ export type Status = 'PASS' | 'WARN' | 'FAIL';
 /** Escape text for a Markdown table cell: pipes, newlines, and HTML-ish characters. */
 export function cell(value: unknown): string {
   if (value === undefined || value === null || value === '') return '';
-  return String(value)
-    .replace(/\\/g, '\\\\')
-    .replace(/\|/g, '\\|')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/\r?\n/g, '<br>');
+  return String(value).replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r?\n/g, '<br>');
 }
 
 /** Inline code that survives backticks inside the value (CommonMark: a longer fence). */

@@ -14,7 +14,11 @@ export interface Series {
 
 /** Make text safe inside a Mermaid double-quoted label. */
 export function label(text: string): string {
-  return text.replace(/["`]/g, "'").replace(/[\r\n]+/g, ' ').replace(/[#;]/g, ' ').trim();
+  return text
+    .replace(/["`]/g, "'")
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/[#;]/g, ' ')
+    .trim();
 }
 
 /** Round to a few significant digits so the chart source stays short and deterministic. */

@@ -65,10 +65,18 @@ export async function runShell(command: string, opts: ShellOptions): Promise<She
   const ms = performance.now() - started;
   const lastLine = clean.split('\n').filter(Boolean).pop();
   if (timedOut) {
-    throw new PgshiftError('internal', `the ${opts.what} did not finish within ${timeoutMs} ms and was killed`, 'make the command finish faster or raise its timeout');
+    throw new PgshiftError(
+      'internal',
+      `the ${opts.what} did not finish within ${timeoutMs} ms and was killed`,
+      'make the command finish faster or raise its timeout',
+    );
   }
   if (exitCode !== 0) {
-    throw new PgshiftError('internal', `the ${opts.what} exited with code ${exitCode}${lastLine ? `: ${lastLine}` : ''}`, `run the ${opts.what} by hand to see why it failed`);
+    throw new PgshiftError(
+      'internal',
+      `the ${opts.what} exited with code ${exitCode}${lastLine ? `: ${lastLine}` : ''}`,
+      `run the ${opts.what} by hand to see why it failed`,
+    );
   }
   return { exitCode, output: clean, ms };
 }
@@ -95,6 +103,10 @@ export function hookEnv(target: ConnInfo): Record<string, string> {
 }
 
 /** The `command` switch: run the user's hook to point the application at `target`. */
-export async function runSwitchHook(command: string, target: ConnInfo, opts: { timeoutMs?: number; logger?: Logger } = {}): Promise<ShellResult> {
+export async function runSwitchHook(
+  command: string,
+  target: ConnInfo,
+  opts: { timeoutMs?: number; logger?: Logger } = {},
+): Promise<ShellResult> {
   return runShell(command, { what: 'switch hook', env: hookEnv(target), timeoutMs: opts.timeoutMs, logger: opts.logger });
 }

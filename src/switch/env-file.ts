@@ -29,14 +29,18 @@ function readEnvFile(path: string): string {
     return readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw usageError(`cannot read the env file ${path}${code ? ` (${code})` : ''}`, 'pass --env-file with the dotenv file the application reads');
+    throw usageError(
+      `cannot read the env file ${path}${code ? ` (${code})` : ''}`,
+      'pass --env-file with the dotenv file the application reads',
+    );
   }
 }
 
 const splitLines = (text: string) => text.match(/[^\n]*\n|[^\n]+$/g) ?? [];
 
 function findKey(text: string, path: string, key: string): { lines: string[]; line: EnvLine } {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw usageError(`${JSON.stringify(key)} is not an environment variable name`, 'pass --env-key like DATABASE_URL');
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
+    throw usageError(`${JSON.stringify(key)} is not an environment variable name`, 'pass --env-key like DATABASE_URL');
   const lines = splitLines(text);
   const pattern = new RegExp(`^(\\s*(?:export\\s+)?${key}\\s*=\\s*)(.*)$`);
   let found: EnvLine | undefined;
@@ -60,7 +64,11 @@ function findKey(text: string, path: string, key: string): { lines: string[]; li
     // dotenv takes the last assignment; so do we.
     found = { index, prefix: m[1]!, quote: q, value, suffix, ending };
   });
-  if (!found) throw usageError(`the env file ${path} has no ${key}= line`, `add ${key}=... to it, or pass --env-key with the variable the application reads`);
+  if (!found)
+    throw usageError(
+      `the env file ${path} has no ${key}= line`,
+      `add ${key}=... to it, or pass --env-key with the variable the application reads`,
+    );
   return { lines, line: found };
 }
 
@@ -85,7 +93,10 @@ export function rewriteEnvText(text: string, path: string, key: string, value: s
   const { lines, line } = findKey(text, path, key);
   registerUrlPassword(line.value);
   if (/[\r\n]/.test(value) || (line.quote && value.includes(line.quote))) {
-    throw usageError(`the new ${key} cannot be written into ${path} as a single line`, 'the connection URL must not contain line breaks or the quote character used in the file');
+    throw usageError(
+      `the new ${key} cannot be written into ${path} as a single line`,
+      'the connection URL must not contain line breaks or the quote character used in the file',
+    );
   }
   const closing = line.quote && line.suffix.startsWith(line.quote) ? '' : line.quote;
   lines[line.index] = `${line.prefix}${line.quote}${value}${closing}${line.suffix}${line.ending}`;
@@ -109,7 +120,10 @@ export async function pointEnvFileAt(opts: EnvFileSwitchOptions, target: ConnInf
     writeFileAtomic(opts.path, rewritten);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw usageError(`cannot write the env file ${opts.path}${code ? ` (${code})` : ''}`, 'run pgshift as a user that may write the file and its directory');
+    throw usageError(
+      `cannot write the env file ${opts.path}${code ? ` (${code})` : ''}`,
+      'run pgshift as a user that may write the file and its directory',
+    );
   }
   opts.logger?.info(`${opts.path}: ${key} now points at ${target.host}:${target.port}/${target.database}`);
   if (!opts.restartCommand) return {};

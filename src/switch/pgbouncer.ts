@@ -7,7 +7,18 @@
  * The admin console speaks only the simple query protocol, so every command here is a
  * parameterless query; database names are validated and double-quoted instead of bound.
  */
-import { chownSync, closeSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  chownSync,
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import pg from 'pg';
 import { connectionError, PgshiftError, usageError } from '../errors.js';
@@ -33,7 +44,10 @@ export async function openAdmin(adminUrl: string, opts: AdminOptions = {}): Prom
   try {
     u = new URL(adminUrl);
   } catch {
-    throw usageError('the PgBouncer admin connection is not a postgres:// URL', 'pass --pgbouncer-admin postgres://admin:password@host:6432/pgbouncer');
+    throw usageError(
+      'the PgBouncer admin connection is not a postgres:// URL',
+      'pass --pgbouncer-admin postgres://admin:password@host:6432/pgbouncer',
+    );
   }
   registerSecret(u.password ? decodeURIComponent(u.password) : undefined);
   const where = describeUrl(adminUrl);
@@ -55,15 +69,27 @@ export async function openAdmin(adminUrl: string, opts: AdminOptions = {}): Prom
     await client.end().catch(() => undefined);
     const e = err as { code?: string; message?: string };
     if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN'].includes(e.code ?? '')) {
-      throw connectionError(`cannot reach the PgBouncer admin console at ${where} (${e.code})`, 'check --pgbouncer-admin: PgBouncer must listen on that host and port');
+      throw connectionError(
+        `cannot reach the PgBouncer admin console at ${where} (${e.code})`,
+        'check --pgbouncer-admin: PgBouncer must listen on that host and port',
+      );
     }
     if (/timeout/i.test(e.message ?? '')) {
-      throw connectionError(`timed out connecting to the PgBouncer admin console at ${where}`, 'check --pgbouncer-admin and that PgBouncer is running');
+      throw connectionError(
+        `timed out connecting to the PgBouncer admin console at ${where}`,
+        'check --pgbouncer-admin and that PgBouncer is running',
+      );
     }
     if (e.code === '28P01' || /password|auth/i.test(e.message ?? '')) {
-      throw connectionError(`PgBouncer at ${where} refused admin user ${user}: ${redact(e.message ?? '')}`, 'check the password in --pgbouncer-admin and that the user is in its auth_file');
+      throw connectionError(
+        `PgBouncer at ${where} refused admin user ${user}: ${redact(e.message ?? '')}`,
+        'check the password in --pgbouncer-admin and that the user is in its auth_file',
+      );
     }
-    throw connectionError(`cannot open the PgBouncer admin console at ${where}: ${redact(e.message ?? String(err))}`, 'the user must be listed in admin_users of pgbouncer.ini');
+    throw connectionError(
+      `cannot open the PgBouncer admin console at ${where}: ${redact(e.message ?? String(err))}`,
+      'the user must be listed in admin_users of pgbouncer.ini',
+    );
   }
   return client;
 }
@@ -80,7 +106,10 @@ async function withAdmin<T>(adminUrl: string, fn: (c: pg.Client) => Promise<T>):
 /** The console does not take bind parameters: accept only names it can parse, double-quoted. */
 export function consoleName(db: string): string {
   if (!db || /["\s;\\]/.test(db) || db.length > 63) {
-    throw usageError(`PgBouncer database name ${JSON.stringify(db)} cannot be used on the admin console`, 'use a [databases] entry name without quotes, spaces, semicolons or backslashes');
+    throw usageError(
+      `PgBouncer database name ${JSON.stringify(db)} cannot be used on the admin console`,
+      'use a [databases] entry name without quotes, spaces, semicolons or backslashes',
+    );
   }
   return `"${db}"`;
 }
@@ -88,9 +117,12 @@ export function consoleName(db: string): string {
 function adminCommandError(command: string, db: string, err: unknown): PgshiftError {
   const message = (err as Error)?.message ?? String(err);
   if (/no such database/i.test(message)) {
-    return usageError(`PgBouncer has no database ${db} (${command})`, 'check --pgbouncer-db: it must be an entry in the [databases] section of pgbouncer.ini');
+    return usageError(
+      `PgBouncer has no database ${db} (${command})`,
+      'check --pgbouncer-db: it must be an entry in the [databases] section of pgbouncer.ini',
+    );
   }
-  return connectionError(`PgBouncer ${command} ${db} failed: ${redact(message)}`, 'check PgBouncer\'s log');
+  return connectionError(`PgBouncer ${command} ${db} failed: ${redact(message)}`, "check PgBouncer's log");
 }
 
 export interface PauseOptions {
@@ -119,7 +151,11 @@ export async function pauseDatabase(adminUrl: string, db: string, opts: PauseOpt
       if (outcome === 'timeout') {
         // The PAUSE is still pending on this session; RESUME from another one lifts it.
         await resumeDatabase(adminUrl, db).catch(() => undefined);
-        throw new PgshiftError('check', `PgBouncer PAUSE ${db} did not complete within ${timeoutMs} ms (a transaction is still running); resumed`, 'find the long transaction in pg_stat_activity on the source, then run the cutover again');
+        throw new PgshiftError(
+          'check',
+          `PgBouncer PAUSE ${db} did not complete within ${timeoutMs} ms (a transaction is still running); resumed`,
+          'find the long transaction in pg_stat_activity on the source, then run the cutover again',
+        );
       }
     } catch (err) {
       if (err instanceof PgshiftError) throw err;
@@ -150,7 +186,10 @@ export async function reloadConfig(adminUrl: string): Promise<void> {
     try {
       await client.query('RELOAD');
     } catch (err) {
-      throw connectionError(`PgBouncer RELOAD failed: ${redact((err as Error)?.message ?? String(err))}`, 'check pgbouncer.ini for syntax errors in PgBouncer\'s log');
+      throw connectionError(
+        `PgBouncer RELOAD failed: ${redact((err as Error)?.message ?? String(err))}`,
+        "check pgbouncer.ini for syntax errors in PgBouncer's log",
+      );
     }
   });
 }
@@ -198,7 +237,10 @@ function readIni(iniPath: string): string {
     return readFileSync(iniPath, 'utf8');
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw usageError(`cannot read the PgBouncer ini ${iniPath}${code ? ` (${code})` : ''}`, 'pass --pgbouncer-ini with the path of the pgbouncer.ini PgBouncer runs with');
+    throw usageError(
+      `cannot read the PgBouncer ini ${iniPath}${code ? ` (${code})` : ''}`,
+      'pass --pgbouncer-ini with the path of the pgbouncer.ini PgBouncer runs with',
+    );
   }
 }
 
@@ -223,8 +265,15 @@ function findEntry(text: string, iniPath: string, dbEntry: string): IniEntry {
     if (eq < 0) continue;
     if (unquoteKey(line.slice(0, eq).trim()) === dbEntry) return { lines, index: i, valueStart: eq + 1 };
   }
-  if (!sawDatabases) throw usageError(`the PgBouncer ini ${iniPath} has no [databases] section`, 'pass --pgbouncer-ini with the pgbouncer.ini that defines the application\'s database');
-  throw usageError(`the PgBouncer ini ${iniPath} has no [databases] entry ${dbEntry}`, 'pass --pgbouncer-db with the name the application connects to (a key under [databases])');
+  if (!sawDatabases)
+    throw usageError(
+      `the PgBouncer ini ${iniPath} has no [databases] section`,
+      "pass --pgbouncer-ini with the pgbouncer.ini that defines the application's database",
+    );
+  throw usageError(
+    `the PgBouncer ini ${iniPath} has no [databases] entry ${dbEntry}`,
+    'pass --pgbouncer-db with the name the application connects to (a key under [databases])',
+  );
 }
 
 interface ConnstrPair {
@@ -286,7 +335,10 @@ function entryPairs(entry: IniEntry, iniPath: string, dbEntry: string): { connst
   try {
     return { connstr, pairs: parseConnstr(connstr) };
   } catch (err) {
-    throw usageError(`the [databases] entry ${dbEntry} in ${iniPath} cannot be parsed (${(err as Error).message})`, 'fix the entry so that it reads like: app = host=10.0.0.5 port=5432 dbname=app');
+    throw usageError(
+      `the [databases] entry ${dbEntry} in ${iniPath} cannot be parsed (${(err as Error).message})`,
+      'fix the entry so that it reads like: app = host=10.0.0.5 port=5432 dbname=app',
+    );
   }
 }
 
@@ -364,14 +416,22 @@ export function writeFileAtomic(target: string, content: string): void {
  * Point one [databases] entry at another server: rewrite its host, port and dbname in the ini
  * (atomically), then RELOAD. Call it while the database is paused; RESUME afterwards.
  */
-export async function pointDatabaseAt(adminUrl: string, iniPath: string, dbEntry: string, target: Required<PgBouncerTarget>): Promise<void> {
+export async function pointDatabaseAt(
+  adminUrl: string,
+  iniPath: string,
+  dbEntry: string,
+  target: Required<PgBouncerTarget>,
+): Promise<void> {
   const text = readIni(iniPath);
   const rewritten = rewriteEntry(text, iniPath, dbEntry, target);
   try {
     writeFileAtomic(iniPath, rewritten);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw usageError(`cannot write the PgBouncer ini ${iniPath}${code ? ` (${code})` : ''}`, 'run pgshift as a user that may write pgbouncer.ini and its directory');
+    throw usageError(
+      `cannot write the PgBouncer ini ${iniPath}${code ? ` (${code})` : ''}`,
+      'run pgshift as a user that may write pgbouncer.ini and its directory',
+    );
   }
   await reloadConfig(adminUrl);
 }

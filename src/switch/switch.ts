@@ -87,7 +87,11 @@ export function makeSwitch(opts: SwitchOptions): Switch {
       };
     }
     case 'command': {
-      if (!opts.command.trim()) throw usageError('--switch command needs --switch-command', 'pass the shell command that points the application at PGSHIFT_NEW_URL');
+      if (!opts.command.trim())
+        throw usageError(
+          '--switch command needs --switch-command',
+          'pass the shell command that points the application at PGSHIFT_NEW_URL',
+        );
       return {
         kind: 'command',
         describe: () => 'the switch hook command',

@@ -25,7 +25,11 @@ function files(dir: string): string[] {
 
 beforeAll(async () => {
   out = mkdtempSync(join(tmpdir(), 'pgshift-dist-'));
-  await promisify(execFile)(process.execPath, [join(root, 'scripts', 'build-actions.mjs'), '--out', out], { cwd: root, timeout: 1_500_000, maxBuffer: 16 * 1024 * 1024 });
+  await promisify(execFile)(process.execPath, [join(root, 'scripts', 'build-actions.mjs'), '--out', out], {
+    cwd: root,
+    timeout: 1_500_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
 }, 1_600_000);
 
 afterAll(() => {

@@ -32,7 +32,9 @@ describe('maskConnectionUrl', () => {
     const lines = captureStdout(() => maskConnectionUrl(url));
     // Workflow commands escape '%' as %25 (the runner unescapes before masking).
     const mask = (v: string) => `::add-mask::${v.replace(/%/g, '%25')}`;
-    expect(lines).toEqual(expect.arrayContaining([mask(url), mask(encodeURIComponent(password)), mask(password), mask(url.split('?')[0]!)]));
+    expect(lines).toEqual(
+      expect.arrayContaining([mask(url), mask(encodeURIComponent(password)), mask(password), mask(url.split('?')[0]!)]),
+    );
     // And pgshift's own redaction hides it wherever it appears later, e.g. in a driver error.
     expect(redact(`auth failed for password ${password}`)).not.toContain(password);
   });
@@ -58,7 +60,8 @@ describe('maskSecretInputs', () => {
     process.env['INPUT_APP-URL'] = 'postgres://app:app-pw-4@127.0.0.1:6432/d';
     process.env['INPUT_GITHUB-TOKEN'] = 'ghs_token_5';
     const lines = captureStdout(() => maskSecretInputs());
-    for (const secret of ['source-pw-1', 'target-pw-2', 'bouncer-pw-3', 'app-pw-4', 'ghs_token_5']) expect(lines).toContain(`::add-mask::${secret}`);
+    for (const secret of ['source-pw-1', 'target-pw-2', 'bouncer-pw-3', 'app-pw-4', 'ghs_token_5'])
+      expect(lines).toContain(`::add-mask::${secret}`);
     expect(lines.filter((l) => l === '::add-mask::source-pw-1')).toHaveLength(1);
     expect(lines.every((l) => l.startsWith('::add-mask::'))).toBe(true);
   });

@@ -40,7 +40,9 @@ describe('markdown', () => {
   });
 
   it('links a runbook at the commit being run, or falls back to the path', () => {
-    expect(repositoryLink('runbooks/cdc.md', { serverUrl: 'https://github.com', repository: 'o/r', sha: 'abc' })).toBe('https://github.com/o/r/blob/abc/runbooks/cdc.md');
+    expect(repositoryLink('runbooks/cdc.md', { serverUrl: 'https://github.com', repository: 'o/r', sha: 'abc' })).toBe(
+      'https://github.com/o/r/blob/abc/runbooks/cdc.md',
+    );
     expect(repositoryLink('runbooks/cdc.md', {})).toBe('runbooks/cdc.md');
   });
 });
@@ -51,7 +53,15 @@ describe('mermaid', () => {
   });
 
   it('an xychart keeps a y range even when every value is zero, and names series in the title', () => {
-    const chart = xyChart({ title: 'lag', xLabels: ['0s', '1s'], yLabel: 'bytes', series: [{ name: 'a', values: [0, 0] }, { name: 'b', values: [null, 2.5] }] });
+    const chart = xyChart({
+      title: 'lag',
+      xLabels: ['0s', '1s'],
+      yLabel: 'bytes',
+      series: [
+        { name: 'a', values: [0, 0] },
+        { name: 'b', values: [null, 2.5] },
+      ],
+    });
     expect(chart).toContain('xychart-beta');
     expect(chart).toContain('title "lag (a, b)"');
     expect(chart).toContain('x-axis ["0s", "1s"]');

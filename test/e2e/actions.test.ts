@@ -114,7 +114,13 @@ function expectNoSecret(r: ActionRun): void {
     .filter((l) => !l.startsWith('::add-mask::'))
     .join('\n');
   for (const s of secrets) {
-    for (const [where, text] of Object.entries({ stdout, stderr: r.stderr, summary: r.summary, outputs: JSON.stringify(r.outputs), report: r.report })) {
+    for (const [where, text] of Object.entries({
+      stdout,
+      stderr: r.stderr,
+      summary: r.summary,
+      outputs: JSON.stringify(r.outputs),
+      report: r.report,
+    })) {
       expect(text.includes(s), `${where} contains a secret`).toBe(false);
     }
   }
@@ -132,7 +138,12 @@ function expectMaskedFirst(r: ActionRun, password: string): void {
   expect(firstOther === -1 || lastMask < firstOther).toBe(true);
 }
 
-const explain = (r: ActionRun) => `exit ${r.code}\n${r.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).slice(-40).join('\n')}\n${r.stderr}`;
+const explain = (r: ActionRun) =>
+  `exit ${r.code}\n${r.stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('::add-mask::'))
+    .slice(-40)
+    .join('\n')}\n${r.stderr}`;
 
 beforeAll(async () => {
   let nextId = 100;
@@ -140,7 +151,12 @@ beforeAll(async () => {
     let raw = '';
     req.on('data', (c) => (raw += c));
     req.on('end', () => {
-      githubCalls.push({ method: req.method ?? '', path: req.url ?? '', auth: req.headers.authorization ?? '', body: raw ? JSON.parse(raw) : {} });
+      githubCalls.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        auth: req.headers.authorization ?? '',
+        body: raw ? JSON.parse(raw) : {},
+      });
       res.writeHead(201, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ id: nextId++, state: raw ? JSON.parse(raw).state : undefined }));
     });
@@ -150,7 +166,9 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'pgshift-actions-e2e-'));
   pair = await freshPair(DB);
   const password = new URL(pair.sourceUrl).password;
-  secrets = [decodeURIComponent(password), password, pair.sourceUrl, pair.targetUrl, GITHUB_TOKEN].filter((s, i, a) => s.length > 0 && a.indexOf(s) === i);
+  secrets = [decodeURIComponent(password), password, pair.sourceUrl, pair.targetUrl, GITHUB_TOKEN].filter(
+    (s, i, a) => s.length > 0 && a.indexOf(s) === i,
+  );
   const c = new pg.Client(pair.sourceUrl);
   await c.connect();
   try {
@@ -320,7 +338,14 @@ describe('failures are one line, annotated, and secret-free', () => {
     const errors = r.stdout.split('\n').filter((l) => l.startsWith('::error'));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/source/);
-    for (const text of [r.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n'), r.stderr, r.summary]) {
+    for (const text of [
+      r.stdout
+        .split('\n')
+        .filter((l) => !l.startsWith('::add-mask::'))
+        .join('\n'),
+      r.stderr,
+      r.summary,
+    ]) {
       expect(text).not.toContain('Wr0ng-p@ss:word');
       expect(text).not.toContain(encodeURIComponent('Wr0ng-p@ss:word'));
     }

@@ -20,7 +20,10 @@ interface CliRun {
 
 async function pgshift(args: string[], env: Record<string, string>): Promise<CliRun> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['bin/pgshift.mjs', ...args], { env: { ...process.env, ...env }, timeout: 120_000 });
+    const { stdout, stderr } = await run(process.execPath, ['bin/pgshift.mjs', ...args], {
+      env: { ...process.env, ...env },
+      timeout: 120_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -92,7 +95,10 @@ describe('bad input: exit 2, one clear line, no secret', () => {
     await pair.tgt('DROP TABLE leftover');
     expect(r.code).toBe(2);
     expectOneCleanLine(r, [pair.source.password!, pair.target.password!], /is not empty .*--clean/);
-    const left = await pair.src(`SELECT (SELECT count(*) FROM pg_replication_slots WHERE database = $1)::int + (SELECT count(*) FROM pg_publication)::int AS n`, ['pgshift_cli']);
+    const left = await pair.src(
+      `SELECT (SELECT count(*) FROM pg_replication_slots WHERE database = $1)::int + (SELECT count(*) FROM pg_publication)::int AS n`,
+      ['pgshift_cli'],
+    );
     expect(left.rows[0].n).toBe(0);
   });
 
@@ -100,7 +106,10 @@ describe('bad input: exit 2, one clear line, no secret', () => {
     // The PostgreSQL 17 server as a source: Debian's pg_dump 15 refuses it.
     await admin('target', 'postgres', (c) => c.query('DROP DATABASE IF EXISTS pgshift_cli_src17'));
     await admin('target', 'postgres', (c) => c.query('CREATE DATABASE pgshift_cli_src17'));
-    const r = await pgshift(['full-load', '--pg-bin-dir', '/usr/lib/postgresql/15/bin'], { ...env, PGSHIFT_SOURCE_URL: serverUrl('target', 'pgshift_cli_src17') });
+    const r = await pgshift(['full-load', '--pg-bin-dir', '/usr/lib/postgresql/15/bin'], {
+      ...env,
+      PGSHIFT_SOURCE_URL: serverUrl('target', 'pgshift_cli_src17'),
+    });
     await admin('target', 'postgres', (c) => c.query('DROP DATABASE pgshift_cli_src17'));
     expect(r.code).toBe(2);
     expectOneCleanLine(r, [pair.target.password!], /pg_dump 15 .* is older than the source \(PostgreSQL 17\)/);

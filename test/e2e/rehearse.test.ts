@@ -14,7 +14,11 @@ const run = promisify(execFile);
 it('rehearses preflight → full-load → cdc → verify → cutover → rollback → cutover → cleanup with no failed or lost write', async () => {
   const report = join(mkdtempSync(join(tmpdir(), 'pgshift-rehearse-')), 'report.md');
   // Exit 1 means a goal was missed; the document still says which, so read it either way.
-  const stdout = await run(process.execPath, ['bin/pgshift.mjs', 'rehearse', '--rows', '2000', '--stage-seconds', '2', '--json', '--report', report], { timeout: 240_000 }).then(
+  const stdout = await run(
+    process.execPath,
+    ['bin/pgshift.mjs', 'rehearse', '--rows', '2000', '--stage-seconds', '2', '--json', '--report', report],
+    { timeout: 240_000 },
+  ).then(
     (r) => r.stdout,
     (e: { stdout?: string; stderr?: string }) => e.stdout || `{"failed": ${JSON.stringify(e.stderr ?? '')}}`,
   );

@@ -19,13 +19,23 @@ describe('plan report', () => {
 
   it('counts like terraform does: a replacement is one add and one destroy', () => {
     expect(summarizePlan(plan)).toEqual({
-      add: 2, change: 1, destroy: 2,
-      destructive: [{ address: 'aws_db_instance.target_db', how: 'replace' }, { address: 'aws_eip.source_eip', how: 'destroy' }],
+      add: 2,
+      change: 1,
+      destroy: 2,
+      destructive: [
+        { address: 'aws_db_instance.target_db', how: 'replace' },
+        { address: 'aws_eip.source_eip', how: 'destroy' },
+      ],
     });
   });
 
   it('puts what gets deleted in front of the reviewer, then the full plan folded', () => {
-    const md = renderPlanReport({ stack: '01-single-vpc-rds', plan, text: 'Plan: 2 to add, 1 to change, 2 to destroy.\n', commit: '0123456789abcdef0123' });
+    const md = renderPlanReport({
+      stack: '01-single-vpc-rds',
+      plan,
+      text: 'Plan: 2 to add, 1 to change, 2 to destroy.\n',
+      commit: '0123456789abcdef0123',
+    });
     expect(md).toContain('### `01-single-vpc-rds`: 2 to add, 1 to change, 2 to destroy');
     expect(md).toContain('Planned from `0123456789ab`.');
     expect(md).toContain('> [!CAUTION]');
@@ -59,9 +69,17 @@ describe('apply guard comparison', () => {
 
   it('passes only with the same configuration and the same state serial and lineage', () => {
     expect(planProblems({ plan, currentConfig: config, currentState: { serial: 4, lineage: 'abc' } })).toEqual([]);
-    expect(planProblems({ plan, currentConfig: config, currentState: { serial: 5, lineage: 'abc' } })).toEqual([expect.stringMatching(/^the state moved since the plan \(serial 4 -> 5\)/)]);
-    expect(planProblems({ plan, currentConfig: config, currentState: { serial: 4, lineage: 'other' } })).toEqual([expect.stringMatching(/different lineage/)]);
-    expect(planProblems({ plan, currentConfig: '{"resource":{"x":1}}', currentState: { serial: 4, lineage: 'abc' } })).toEqual([expect.stringMatching(/differs from the one that was planned and reviewed/)]);
-    expect(planProblems({ plan: { ...plan, config: new Map() }, currentConfig: config, currentState: plan.state })).toEqual([expect.stringMatching(/holds no cdk\.tf\.json/)]);
+    expect(planProblems({ plan, currentConfig: config, currentState: { serial: 5, lineage: 'abc' } })).toEqual([
+      expect.stringMatching(/^the state moved since the plan \(serial 4 -> 5\)/),
+    ]);
+    expect(planProblems({ plan, currentConfig: config, currentState: { serial: 4, lineage: 'other' } })).toEqual([
+      expect.stringMatching(/different lineage/),
+    ]);
+    expect(planProblems({ plan, currentConfig: '{"resource":{"x":1}}', currentState: { serial: 4, lineage: 'abc' } })).toEqual([
+      expect.stringMatching(/differs from the one that was planned and reviewed/),
+    ]);
+    expect(planProblems({ plan: { ...plan, config: new Map() }, currentConfig: config, currentState: plan.state })).toEqual([
+      expect.stringMatching(/holds no cdk\.tf\.json/),
+    ]);
   });
 });

@@ -14,11 +14,17 @@ import { exampleConfig, synthesize, type Json } from './fixtures.js';
 
 const variants = {
   example: synthesize(),
-  'no SSH ranges': synthesize(exampleConfig((c) => { c.experiment.source.adminCidrs = []; })),
-  'pinned account, existing OIDC provider': synthesize(exampleConfig((c) => {
-    c.accountId = '123456789012';
-    c.bootstrap.existingOidcProviderArn = 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com';
-  })),
+  'no SSH ranges': synthesize(
+    exampleConfig((c) => {
+      c.experiment.source.adminCidrs = [];
+    }),
+  ),
+  'pinned account, existing OIDC provider': synthesize(
+    exampleConfig((c) => {
+      c.accountId = '123456789012';
+      c.bootstrap.existingOidcProviderArn = 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com';
+    }),
+  ),
 };
 
 const stacksOf = (s: ReturnType<typeof synthesize>): Array<[string, string]> =>
@@ -31,7 +37,9 @@ describe.each(Object.entries(variants))('every stack (%s config)', (_, synthesiz
 
   it.each(stacksOf(synthesized))('%s has no rule from or to 0.0.0.0/0 or ::/0 on 22 or 5432', (_stack, text) => {
     const doc = JSON.parse(text) as Json;
-    const rules = ['aws_vpc_security_group_ingress_rule', 'aws_vpc_security_group_egress_rule'].flatMap((t) => Object.values<Json>(doc.resource?.[t] ?? {}));
+    const rules = ['aws_vpc_security_group_ingress_rule', 'aws_vpc_security_group_egress_rule'].flatMap((t) =>
+      Object.values<Json>(doc.resource?.[t] ?? {}),
+    );
     for (const r of rules) {
       if (r.cidr_ipv4 === '0.0.0.0/0' || r.cidr_ipv6 === '::/0') {
         expect(r.ip_protocol).toBe('tcp');
@@ -72,13 +80,33 @@ describe('the guardrails fire on the mistakes they exist for', () => {
 
   it('PostgreSQL or SSH open to the internet, in any rule form', () => {
     const text = bad((s) => {
-      const sg = new SecurityGroup(s, 'sg', { name: 'x', ingress: [{ protocol: 'tcp', fromPort: 5432, toPort: 5432, cidrBlocks: ['0.0.0.0/0'] }] });
-      new VpcSecurityGroupIngressRule(s, 'ssh', { securityGroupId: sg.id, ipProtocol: 'tcp', fromPort: 22, toPort: 22, cidrIpv4: '0.0.0.0/0' });
+      const sg = new SecurityGroup(s, 'sg', {
+        name: 'x',
+        ingress: [{ protocol: 'tcp', fromPort: 5432, toPort: 5432, cidrBlocks: ['0.0.0.0/0'] }],
+      });
+      new VpcSecurityGroupIngressRule(s, 'ssh', {
+        securityGroupId: sg.id,
+        ipProtocol: 'tcp',
+        fromPort: 22,
+        toPort: 22,
+        cidrIpv4: '0.0.0.0/0',
+      });
       new VpcSecurityGroupIngressRule(s, 'all', { securityGroupId: sg.id, ipProtocol: '-1', cidrIpv6: '::/0' });
-      new SecurityGroupRule(s, 'range', { type: 'ingress', securityGroupId: sg.id, protocol: 'tcp', fromPort: 5000, toPort: 6000, cidrBlocks: ['0.0.0.0/0'] });
+      new SecurityGroupRule(s, 'range', {
+        type: 'ingress',
+        securityGroupId: sg.id,
+        protocol: 'tcp',
+        fromPort: 5000,
+        toPort: 6000,
+        cidrBlocks: ['0.0.0.0/0'],
+      });
     });
     // ip_protocol -1 (all traffic) counts as every port; it is reported as the first guarded one.
-    expect(guardrailViolations(text).map((v) => v.rule).sort()).toEqual([
+    expect(
+      guardrailViolations(text)
+        .map((v) => v.rule)
+        .sort(),
+    ).toEqual([
       'ingress port 22 open to 0.0.0.0/0',
       'ingress port 22 open to ::/0',
       'ingress port 5432 open to 0.0.0.0/0',
@@ -88,7 +116,13 @@ describe('the guardrails fire on the mistakes they exist for', () => {
 
   it('a public, unencrypted RDS with a password and no backups', () => {
     const text = bad((s) => {
-      new DbInstance(s, 'db', { instanceClass: 'db.t3.micro', engine: 'postgres', publiclyAccessible: true, password: 'hunter2hunter2', backupRetentionPeriod: 0 });
+      new DbInstance(s, 'db', {
+        instanceClass: 'db.t3.micro',
+        engine: 'postgres',
+        publiclyAccessible: true,
+        password: 'hunter2hunter2',
+        backupRetentionPeriod: 0,
+      });
     });
     expect(guardrailViolations(text).map((v) => v.rule)).toEqual([
       'publicly_accessible must be false',
@@ -103,6 +137,8 @@ describe('the guardrails fire on the mistakes they exist for', () => {
     const text = bad((s) => {
       new Instance(s, 'vm', { ami: 'ami-0123456789abcdef0', instanceType: 't3.micro', metadataOptions: { httpTokens: 'optional' } });
     });
-    expect(guardrailViolations(text)).toEqual([{ resource: 'aws_instance.vm', rule: 'metadata_options.http_tokens must be "required" (IMDSv2)' }]);
+    expect(guardrailViolations(text)).toEqual([
+      { resource: 'aws_instance.vm', rule: 'metadata_options.http_tokens must be "required" (IMDSv2)' },
+    ]);
   });
 });

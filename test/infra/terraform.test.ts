@@ -40,8 +40,12 @@ const OFFLINE_OVERRIDE = {
   terraform: { backend: { local: { path: 'terraform.tfstate' } } },
   provider: {
     aws: {
-      access_key: 'offline-test', secret_key: 'offline-test', skip_credentials_validation: true,
-      skip_requesting_account_id: true, skip_metadata_api_check: 'true', skip_region_validation: true,
+      access_key: 'offline-test',
+      secret_key: 'offline-test',
+      skip_credentials_validation: true,
+      skip_requesting_account_id: true,
+      skip_metadata_api_check: 'true',
+      skip_region_validation: true,
     },
   },
 };
@@ -82,15 +86,21 @@ async function validateAndPlan(stack: string): Promise<StackRun> {
 
 beforeAll(async () => {
   // Exactly what `npm run synth` runs, into a temporary directory.
-  const { stderr } = await run(tsx, [join(infraDir, 'main.ts')], { cwd: repoRoot, env: { ...process.env, PGSHIFT_INFRA_OUTDIR: outdir, PGSHIFT_INFRA_CONFIG: join(infraDir, 'config.example.json') } });
+  const { stderr } = await run(tsx, [join(infraDir, 'main.ts')], {
+    cwd: repoRoot,
+    env: { ...process.env, PGSHIFT_INFRA_OUTDIR: outdir, PGSHIFT_INFRA_CONFIG: join(infraDir, 'config.example.json') },
+  });
   synthStderr = stderr;
   const stacks = readdirSync(join(outdir, 'stacks')).sort();
   const results = await Promise.all(stacks.map(validateAndPlan));
-  stacks.forEach((s, i) => runs.set(s, results[i]!));
+  for (const [i, s] of stacks.entries()) runs.set(s, results[i]!);
 }, 240_000);
 
 const changes = (stack: string): Json[] => runs.get(stack)!.plan.resource_changes;
-const planned = (stack: string, type: string): Json[] => changes(stack).filter((r) => r.type === type).map((r) => r.change.after);
+const planned = (stack: string, type: string): Json[] =>
+  changes(stack)
+    .filter((r) => r.type === type)
+    .map((r) => r.change.after);
 const countByType = (stack: string): Record<string, number> => {
   const counts: Record<string, number> = {};
   for (const r of changes(stack)) counts[r.type] = (counts[r.type] ?? 0) + 1;
@@ -106,9 +116,14 @@ describe('npm run synth', () => {
 
   it('is deterministic: a second synth writes byte-identical JSON (the apply guard compares it)', async () => {
     const again = mkdtempSync(join(tmpdir(), 'pgshift-synth-'));
-    await run(tsx, [join(infraDir, 'main.ts')], { cwd: repoRoot, env: { ...process.env, PGSHIFT_INFRA_OUTDIR: again, PGSHIFT_INFRA_CONFIG: join(infraDir, 'config.example.json') } });
+    await run(tsx, [join(infraDir, 'main.ts')], {
+      cwd: repoRoot,
+      env: { ...process.env, PGSHIFT_INFRA_OUTDIR: again, PGSHIFT_INFRA_CONFIG: join(infraDir, 'config.example.json') },
+    });
     for (const stack of runs.keys()) {
-      expect(readFileSync(join(again, 'stacks', stack, 'cdk.tf.json'), 'utf8')).toBe(readFileSync(join(outdir, 'stacks', stack, 'cdk.tf.json'), 'utf8'));
+      expect(readFileSync(join(again, 'stacks', stack, 'cdk.tf.json'), 'utf8')).toBe(
+        readFileSync(join(outdir, 'stacks', stack, 'cdk.tf.json'), 'utf8'),
+      );
     }
   });
 
@@ -117,7 +132,10 @@ describe('npm run synth', () => {
     const raw = JSON.parse(readFileSync(join(infraDir, 'config.example.json'), 'utf8')) as Json;
     delete raw.experiment.source.ami;
     writeFileSync(bad, JSON.stringify(raw));
-    const err = await run(tsx, [join(infraDir, 'main.ts')], { cwd: repoRoot, env: { ...process.env, PGSHIFT_INFRA_OUTDIR: mkdtempSync(join(tmpdir(), 'x-')), PGSHIFT_INFRA_CONFIG: bad } }).catch((e: unknown) => e as { code: number; stderr: string });
+    const err = await run(tsx, [join(infraDir, 'main.ts')], {
+      cwd: repoRoot,
+      env: { ...process.env, PGSHIFT_INFRA_OUTDIR: mkdtempSync(join(tmpdir(), 'x-')), PGSHIFT_INFRA_CONFIG: bad },
+    }).catch((e: unknown) => e as { code: number; stderr: string });
     expect(err).toMatchObject({ code: 2 });
     expect((err as { stderr: string }).stderr).toMatch(/experiment\.source\.ami: the AMI made from the production EC2/);
   });
@@ -142,43 +160,80 @@ describe.each(['01-single-vpc-rds', 'bootstrap', 'production'])('terraform on %s
 describe('offline plan of 01-single-vpc-rds', () => {
   const stack = '01-single-vpc-rds';
 
-  it('creates exactly the plan\'s resources plus the corrections', () => {
+  it("creates exactly the plan's resources plus the corrections", () => {
     expect(countByType(stack)).toEqual({
-      aws_vpc: 1, aws_subnet: 3, aws_internet_gateway: 1, aws_route_table: 2, aws_route: 1, aws_route_table_association: 3,
-      aws_security_group: 2, aws_vpc_security_group_ingress_rule: 3, aws_vpc_security_group_egress_rule: 4,
-      aws_db_subnet_group: 1, aws_db_parameter_group: 1, aws_db_instance: 1,
-      aws_iam_role: 1, aws_iam_role_policy: 2, aws_iam_role_policy_attachment: 1, aws_iam_instance_profile: 1,
-      aws_instance: 1, aws_eip: 1,
+      aws_vpc: 1,
+      aws_subnet: 3,
+      aws_internet_gateway: 1,
+      aws_route_table: 2,
+      aws_route: 1,
+      aws_route_table_association: 3,
+      aws_security_group: 2,
+      aws_vpc_security_group_ingress_rule: 3,
+      aws_vpc_security_group_egress_rule: 4,
+      aws_db_subnet_group: 1,
+      aws_db_parameter_group: 1,
+      aws_db_instance: 1,
+      aws_iam_role: 1,
+      aws_iam_role_policy: 2,
+      aws_iam_role_policy_attachment: 1,
+      aws_iam_instance_profile: 1,
+      aws_instance: 1,
+      aws_eip: 1,
     });
   });
 
   it('the planned RDS is private, encrypted, with a managed password and no password value', () => {
     const [db] = planned(stack, 'aws_db_instance');
     expect(db).toMatchObject({
-      engine: 'postgres', engine_version: '17', instance_class: 'db.t3.micro', allocated_storage: 20, storage_type: 'gp3',
-      multi_az: false, publicly_accessible: false, storage_encrypted: true, manage_master_user_password: true,
-      backup_retention_period: 1, deletion_protection: false, skip_final_snapshot: true,
+      engine: 'postgres',
+      engine_version: '17',
+      instance_class: 'db.t3.micro',
+      allocated_storage: 20,
+      storage_type: 'gp3',
+      multi_az: false,
+      publicly_accessible: false,
+      storage_encrypted: true,
+      manage_master_user_password: true,
+      backup_retention_period: 1,
+      deletion_protection: false,
+      skip_final_snapshot: true,
     });
     expect(db.password ?? null).toBeNull();
-    expect(planned(stack, 'aws_db_parameter_group')[0].parameter).toEqual([{ name: 'rds.logical_replication', value: '1', apply_method: 'pending-reboot' }]);
+    expect(planned(stack, 'aws_db_parameter_group')[0].parameter).toEqual([
+      { name: 'rds.logical_replication', value: '1', apply_method: 'pending-reboot' },
+    ]);
   });
 
   it('the instance receives the user-data script byte for byte (Terraform stores its SHA-1) and requires IMDSv2', () => {
     const [vm] = planned(stack, 'aws_instance');
     const script = renderUserData({
-      region: 'ap-northeast-2', repository: 'tasteam/pgshift', runnerLabel: 'pgshift-source',
-      tokenParameter: '/pgshift/github-runner-registration-token', runnerVersion: '', pgClientMajor: '17', dockerExec: false,
+      region: 'ap-northeast-2',
+      repository: 'tasteam/pgshift',
+      runnerLabel: 'pgshift-source',
+      tokenParameter: '/pgshift/github-runner-registration-token',
+      runnerVersion: '',
+      pgClientMajor: '17',
+      dockerExec: false,
     });
     expect(vm.user_data).toBe(createHash('sha1').update(script).digest('hex'));
-    expect(vm.metadata_options).toEqual([expect.objectContaining({ http_tokens: 'required', http_endpoint: 'enabled', http_put_response_hop_limit: 1 })]);
+    expect(vm.metadata_options).toEqual([
+      expect.objectContaining({ http_tokens: 'required', http_endpoint: 'enabled', http_put_response_hop_limit: 1 }),
+    ]);
     expect(vm.ami).toBe('ami-0123456789abcdef0');
   });
 
   it('no planned rule opens 22 or 5432 to the internet', () => {
-    const world = [...planned(stack, 'aws_vpc_security_group_ingress_rule'), ...planned(stack, 'aws_vpc_security_group_egress_rule')]
-      .filter((r) => r.cidr_ipv4 === '0.0.0.0/0');
+    const world = [
+      ...planned(stack, 'aws_vpc_security_group_ingress_rule'),
+      ...planned(stack, 'aws_vpc_security_group_egress_rule'),
+    ].filter((r) => r.cidr_ipv4 === '0.0.0.0/0');
     expect(world.map((r) => r.from_port).sort()).toEqual([443, 80]);
-    expect(planned(stack, 'aws_vpc_security_group_ingress_rule').filter((r) => r.from_port === 22).map((r) => r.cidr_ipv4)).toEqual(['203.0.113.0/24']);
+    expect(
+      planned(stack, 'aws_vpc_security_group_ingress_rule')
+        .filter((r) => r.from_port === 22)
+        .map((r) => r.cidr_ipv4),
+    ).toEqual(['203.0.113.0/24']);
   });
 
   it('outputs what is known before apply, and the rest after', () => {
@@ -193,24 +248,42 @@ describe('offline plan of 01-single-vpc-rds', () => {
 describe('offline plan of production', () => {
   it('adds rules to the existing EC2 security group by id and places the DB subnets in the existing VPC', () => {
     const ingress = planned('production', 'aws_vpc_security_group_ingress_rule');
-    expect(ingress.filter((r) => r.security_group_id === 'sg-0123456789abcdef0')).toEqual([expect.objectContaining({ from_port: 5432, to_port: 5432, ip_protocol: 'tcp' })]);
+    expect(ingress.filter((r) => r.security_group_id === 'sg-0123456789abcdef0')).toEqual([
+      expect.objectContaining({ from_port: 5432, to_port: 5432, ip_protocol: 'tcp' }),
+    ]);
     expect(planned('production', 'aws_subnet').map((s) => s.vpc_id)).toEqual(['vpc-0123456789abcdef0', 'vpc-0123456789abcdef0']);
-    expect(planned('production', 'aws_db_instance')[0]).toMatchObject({ deletion_protection: true, skip_final_snapshot: false, final_snapshot_identifier: 'tasteam-v2-final', backup_retention_period: 7 });
+    expect(planned('production', 'aws_db_instance')[0]).toMatchObject({
+      deletion_protection: true,
+      skip_final_snapshot: false,
+      final_snapshot_identifier: 'tasteam-v2-final',
+      backup_retention_period: 7,
+    });
     expect(countByType('production').aws_vpc).toBeUndefined();
   });
 });
 
 describe('offline plan of bootstrap', () => {
   it('creates the OIDC provider and the three roles', () => {
-    expect(planned('bootstrap', 'aws_iam_openid_connect_provider')[0]).toMatchObject({ url: 'https://token.actions.githubusercontent.com', client_id_list: ['sts.amazonaws.com'] });
-    expect(planned('bootstrap', 'aws_iam_role').map((r) => r.name).sort()).toEqual(['pgshift-infra-apply', 'pgshift-infra-plan', 'pgshift-migration']);
+    expect(planned('bootstrap', 'aws_iam_openid_connect_provider')[0]).toMatchObject({
+      url: 'https://token.actions.githubusercontent.com',
+      client_id_list: ['sts.amazonaws.com'],
+    });
+    expect(
+      planned('bootstrap', 'aws_iam_role')
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(['pgshift-infra-apply', 'pgshift-infra-plan', 'pgshift-migration']);
   });
 });
 
 describe('the apply guard (infra/ci/check-plan.ts) on a real saved plan', () => {
   const checkPlan = (dir: string): { code: number; out: string } => {
     try {
-      const out = execFileSync(tsx, [join(infraDir, 'ci', 'check-plan.ts'), '--plan', join(dir, 'plan.tfplan'), '--dir', dir], { env: tfEnv, encoding: 'utf8', stdio: 'pipe' });
+      const out = execFileSync(tsx, [join(infraDir, 'ci', 'check-plan.ts'), '--plan', join(dir, 'plan.tfplan'), '--dir', dir], {
+        env: tfEnv,
+        encoding: 'utf8',
+        stdio: 'pipe',
+      });
       return { code: 0, out };
     } catch (err) {
       const e = err as { status: number; stderr: string };
@@ -229,7 +302,16 @@ describe('the apply guard (infra/ci/check-plan.ts) on a real saved plan', () => 
 
   it('refuses when the state moved, and so does terraform apply itself', async () => {
     const dir = copyOfExperiment();
-    const state = (serial: number): string => JSON.stringify({ version: 4, terraform_version: '1.11.4', serial, lineage: '0f9a6e1c-5b7e-4d2a-9c1f-pgshift', outputs: {}, resources: [], check_results: null });
+    const state = (serial: number): string =>
+      JSON.stringify({
+        version: 4,
+        terraform_version: '1.11.4',
+        serial,
+        lineage: '0f9a6e1c-5b7e-4d2a-9c1f-pgshift',
+        outputs: {},
+        resources: [],
+        check_results: null,
+      });
     // A plan made against an existing state (serial 3) is fresh while the state stays at serial 3...
     writeFileSync(join(dir, 'terraform.tfstate'), state(3));
     await terraform(dir, 'plan', '-input=false', '-no-color', '-lock=false', '-out=plan.tfplan');

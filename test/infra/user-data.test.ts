@@ -8,8 +8,13 @@ import { describe, expect, it } from 'vitest';
 import { escapeForTerraform, renderUserData, shellQuote } from '../../infra/constructs/source-host-user-data.js';
 
 const settings = {
-  region: 'ap-northeast-2', repository: 'tasteam/pgshift', runnerLabel: 'pgshift-source',
-  tokenParameter: '/pgshift/github-runner-registration-token', runnerVersion: '', pgClientMajor: '17', dockerExec: false,
+  region: 'ap-northeast-2',
+  repository: 'tasteam/pgshift',
+  runnerLabel: 'pgshift-source',
+  tokenParameter: '/pgshift/github-runner-registration-token',
+  runnerVersion: '',
+  pgClientMajor: '17',
+  dockerExec: false,
 };
 
 const bashSyntaxErrors = (script: string): string => {
@@ -34,15 +39,24 @@ describe('source host user-data', () => {
   });
 
   it('sets every setting once, replacing the marker line', () => {
-    for (const line of ["REGION='ap-northeast-2'", "REPOSITORY='tasteam/pgshift'", "RUNNER_LABEL='pgshift-source'",
-      "TOKEN_PARAMETER='/pgshift/github-runner-registration-token'", "RUNNER_VERSION=''", "PG_CLIENT_MAJOR='17'", 'DOCKER_EXEC=0']) {
+    for (const line of [
+      "REGION='ap-northeast-2'",
+      "REPOSITORY='tasteam/pgshift'",
+      "RUNNER_LABEL='pgshift-source'",
+      "TOKEN_PARAMETER='/pgshift/github-runner-registration-token'",
+      "RUNNER_VERSION=''",
+      "PG_CLIENT_MAJOR='17'",
+      'DOCKER_EXEC=0',
+    ]) {
       expect(script.split('\n').filter((l) => l === line)).toHaveLength(1);
     }
     expect(script).not.toContain('#@pgshift-settings');
   });
 
   it('reads the token from SSM with decryption and hands it to the runner through the environment, not argv', () => {
-    expect(script).toMatch(/ACTIONS_RUNNER_INPUT_TOKEN=\$\(retry aws ssm get-parameter --region "\$REGION" --name "\$TOKEN_PARAMETER" \\\n\s+--with-decryption/);
+    expect(script).toMatch(
+      /ACTIONS_RUNNER_INPUT_TOKEN=\$\(retry aws ssm get-parameter --region "\$REGION" --name "\$TOKEN_PARAMETER" \\\n\s+--with-decryption/,
+    );
     expect(script).not.toMatch(/--token/);
     expect(script).not.toMatch(/set -x|echo "?\$ACTIONS_RUNNER_INPUT_TOKEN/);
     expect(script).toContain('unset ACTIONS_RUNNER_INPUT_TOKEN');
@@ -54,7 +68,7 @@ describe('source host user-data', () => {
     expect(script).toContain('./svc.sh install "$RUNNER_USER"');
     expect(script).toContain('apt-get install -y -qq "postgresql-client-${PG_CLIENT_MAJOR}"');
     expect(script).toContain('dnf install -y -q jq unzip tar "postgresql${PG_CLIENT_MAJOR}"');
-    expect(script).toContain("-X PUT http://169.254.169.254/latest/api/token");
+    expect(script).toContain('-X PUT http://169.254.169.254/latest/api/token');
     expect(script).toContain('sha256sum -c -');
   });
 
@@ -66,7 +80,9 @@ describe('source host user-data', () => {
   it('quotes hostile values so they stay data', () => {
     const hostile = renderUserData({ ...settings, runnerLabel: "it's $(reboot) `x` ${y}" });
     expect(bashSyntaxErrors(hostile)).toBe('');
-    expect(execFileSync('bash', ['-c', `printf %s ${shellQuote("it's $(reboot) `x` ${y}")}`], { encoding: 'utf8' })).toBe("it's $(reboot) `x` ${y}");
+    expect(execFileSync('bash', ['-c', `printf %s ${shellQuote("it's $(reboot) `x` ${y}")}`], { encoding: 'utf8' })).toBe(
+      "it's $(reboot) `x` ${y}",
+    );
   });
 
   it('escapes ${ and %{ for Terraform so the instance receives the script unchanged', () => {

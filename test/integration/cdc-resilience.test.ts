@@ -50,7 +50,10 @@ function startApplication(url: string) {
           await client.connect();
         }
         const id = next;
-        await client.query(`INSERT INTO orders VALUES ($1::bigint, 'order ' || $1::bigint, CASE WHEN $1::bigint % 10 = 0 THEN repeat('큰 값 ', 1000) END)`, [id]);
+        await client.query(
+          `INSERT INTO orders VALUES ($1::bigint, 'order ' || $1::bigint, CASE WHEN $1::bigint % 10 = 0 THEN repeat('큰 값 ', 1000) END)`,
+          [id],
+        );
         acknowledged.push(id);
         next++;
         if (id % 7 === 0) await client.query(`UPDATE orders SET note = note || ' (changed)' WHERE id = $1::bigint`, [id - 3]);
@@ -177,7 +180,10 @@ describe('CDC through outages', () => {
     // Every acknowledged order is on the target exactly once, and both sides are equal.
     const onTarget = new Set((await pair.tgt(`SELECT id::int FROM orders WHERE id > 0`)).rows.map((r) => r.id as number));
     expect(app.acknowledged.filter((id) => !onTarget.has(id))).toEqual([]);
-    const tables = [{ schema: 'public', name: 'orders' }, { schema: 'public', name: 'audit' }];
+    const tables = [
+      { schema: 'public', name: 'orders' },
+      { schema: 'public', name: 'audit' },
+    ];
     const [src, tgt] = await Promise.all([fingerprints(server.url(DB), tables), fingerprints(pair.targetUrl, tables)]);
     expect(tgt).toEqual(src);
 

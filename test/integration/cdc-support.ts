@@ -35,7 +35,9 @@ export async function fingerprints(url: string, tables: RelationName[]): Promise
     const out: TableFingerprint[] = [];
     for (const t of tables) {
       // The alias names the whole row; no fixture table has a column called pgshift_row.
-      const r = await c.query(`SELECT count(*)::int AS rows, md5(string_agg(pgshift_row::text, ',' ORDER BY pgshift_row::text)) AS md5 FROM ${quoteRelation(t)} AS pgshift_row`);
+      const r = await c.query(
+        `SELECT count(*)::int AS rows, md5(string_agg(pgshift_row::text, ',' ORDER BY pgshift_row::text)) AS md5 FROM ${quoteRelation(t)} AS pgshift_row`,
+      );
       out.push({ table: `${t.schema}.${t.name}`, rows: r.rows[0].rows, md5: r.rows[0].md5 });
     }
     return out;

@@ -29,8 +29,14 @@ function startRacingWriter(url: string) {
     await c.connect();
     while (!stop) {
       written++;
-      await c.query(`INSERT INTO analytics.event_log (occurred_at, member_id, event_type, properties) VALUES (now(), $1::bigint, 'racer', jsonb_build_object('n', $1::bigint))`, [written]);
-      await c.query(`INSERT INTO public.review (restaurant_id, member_id, content, is_recommended) VALUES (1, 1, 'racer ' || $1::int, true)`, [written]);
+      await c.query(
+        `INSERT INTO analytics.event_log (occurred_at, member_id, event_type, properties) VALUES (now(), $1::bigint, 'racer', jsonb_build_object('n', $1::bigint))`,
+        [written],
+      );
+      await c.query(
+        `INSERT INTO public.review (restaurant_id, member_id, content, is_recommended) VALUES (1, 1, 'racer ' || $1::int, true)`,
+        [written],
+      );
     }
     await c.end();
   })();
@@ -46,7 +52,9 @@ function startRacingWriter(url: string) {
 /** INSERT, UPDATE, DELETE and TRUNCATE over every hard case the fixture has. */
 async function mixedChanges(src: TestPair['src']): Promise<void> {
   // TOAST: new big values, big values rewritten, and rows whose big value is left unchanged.
-  await src(`INSERT INTO public.review (restaurant_id, member_id, content, is_recommended) SELECT 2, 3, repeat('토스트 ', 1500) || i, false FROM generate_series(1, 20) i`);
+  await src(
+    `INSERT INTO public.review (restaurant_id, member_id, content, is_recommended) SELECT 2, 3, repeat('토스트 ', 1500) || i, false FROM generate_series(1, 20) i`,
+  );
   await src(`UPDATE public.review SET is_recommended = NOT is_recommended WHERE id % 97 = 0`);
   await src(`UPDATE public.review SET content = repeat('x', 6000) || id WHERE id % 50 = 1`);
   await src(`DELETE FROM public.review WHERE id % 11 = 0`);
@@ -55,7 +63,9 @@ async function mixedChanges(src: TestPair['src']): Promise<void> {
   await src(`DELETE FROM analytics.event_log WHERE member_id % 7 = 0`);
   await src(`DELETE FROM analytics.event_log WHERE event_type = 'racer' AND (properties->>'n')::int % 3 = 0`);
   // Partitioned table: inserts into several partitions, a row moved across partitions, deletes.
-  await src(`INSERT INTO public.chat_message (chat_room_id, member_id, content, created_at) SELECT 1, 2, 'cdc ' || i, timestamptz '2026-01-10 00:00+00' + i * interval '9 days' FROM generate_series(1, 15) i`);
+  await src(
+    `INSERT INTO public.chat_message (chat_room_id, member_id, content, created_at) SELECT 1, 2, 'cdc ' || i, timestamptz '2026-01-10 00:00+00' + i * interval '9 days' FROM generate_series(1, 15) i`,
+  );
   await src(`UPDATE public.chat_message SET created_at = created_at + interval '31 days', content = 'moved' WHERE id % 13 = 0`);
   await src(`DELETE FROM public.chat_message WHERE id % 17 = 0`);
   // Text key with a Korean name, and an update of the key itself.
@@ -67,7 +77,9 @@ async function mixedChanges(src: TestPair['src']): Promise<void> {
   await src(`DELETE FROM public.group_member WHERE member_id % 10 = 0`);
   // TRUNCATE, then new rows, in a table with quoted mixed-case names.
   await src(`TRUNCATE analytics."MixedCase Table"`);
-  await src(`INSERT INTO analytics."MixedCase Table" ("Day", "RestaurantId", "viewCount", "weird ""quoted"" col") SELECT date '2026-02-01', i, i * 3, 'after truncate' FROM generate_series(1, 25) i`);
+  await src(
+    `INSERT INTO analytics."MixedCase Table" ("Day", "RestaurantId", "viewCount", "weird ""quoted"" col") SELECT date '2026-02-01', i, i * 3, 'after truncate' FROM generate_series(1, 25) i`,
+  );
   // jsonb and bytea.
   await src(`UPDATE public.member SET profile = profile || '{"cdc": true}', avatar = decode('deadbeef', 'hex') WHERE id % 4 = 1`);
 }
@@ -101,13 +113,20 @@ describe('cdc start / status / stop on a live source', () => {
     await pair?.drop();
   });
 
-  it('hands over from full-load\'s copy to the stream with nothing lost or applied twice while the source takes writes', async () => {
+  it("hands over from full-load's copy to the stream with nothing lost or applied twice while the source takes writes", async () => {
     const racer = startRacingWriter(pair.sourceUrl);
     await sleep(200);
     await runFullLoad({ source: pair.source, target: pair.target, names, jobs: 2, log: silentLogger });
     copiedRacers = Number((await pair.tgt(`SELECT count(*) AS n FROM analytics.event_log WHERE event_type = 'racer'`)).rows[0].n);
     await sleep(200);
-    started = await startCdc({ source: pair.source, target: pair.target, names, strategy: 'slot', createHelperIndexes: true, log: silentLogger });
+    started = await startCdc({
+      source: pair.source,
+      target: pair.target,
+      names,
+      strategy: 'slot',
+      createHelperIndexes: true,
+      log: silentLogger,
+    });
     await sleep(300);
     racersWritten = await racer.stop();
 
@@ -120,9 +139,13 @@ describe('cdc start / status / stop on a live source', () => {
     expect(copiedRacers).toBeGreaterThan(0);
     expect(copiedRacers).toBeLessThan(racersWritten);
     // Exactly once: every marker is on the target once (event_log has no key to stop a duplicate).
-    const dup = await pair.tgt(`SELECT properties->>'n' AS n, count(*) FROM analytics.event_log WHERE event_type = 'racer' GROUP BY 1 HAVING count(*) > 1`);
+    const dup = await pair.tgt(
+      `SELECT properties->>'n' AS n, count(*) FROM analytics.event_log WHERE event_type = 'racer' GROUP BY 1 HAVING count(*) > 1`,
+    );
     expect(dup.rows).toEqual([]);
-    const reviewsByRacer = await pair.tgt(`SELECT count(*)::int AS n, count(DISTINCT content)::int AS d FROM public.review WHERE content LIKE 'racer %'`);
+    const reviewsByRacer = await pair.tgt(
+      `SELECT count(*)::int AS n, count(DISTINCT content)::int AS d FROM public.review WHERE content LIKE 'racer %'`,
+    );
     expect(reviewsByRacer.rows[0].n).toBe(reviewsByRacer.rows[0].d);
 
     const c = await connect(pair.source);
@@ -133,7 +156,7 @@ describe('cdc start / status / stop on a live source', () => {
     expect(src.find((f) => f.table === 'analytics.event_log')!.rows).toBeGreaterThan(100);
   });
 
-  it('started from full-load\'s slot with the options the servers support, and indexed the REPLICA IDENTITY FULL table', () => {
+  it("started from full-load's slot with the options the servers support, and indexed the REPLICA IDENTITY FULL table", () => {
     expect(started.strategy).toBe('slot');
     expect(started.slotName).toBe(names.slot);
     // 15 → 17: streaming, but no parallel apply from a 15 publisher; origin = none needs a 16+ source.
@@ -161,8 +184,15 @@ describe('cdc start / status / stop on a live source', () => {
 
   it('reports lag in bytes while the subscription is paused with writes pending, and catches up after', async () => {
     await pair.tgt(`ALTER SUBSCRIPTION ${names.subscription} DISABLE`);
-    for (let i = 0; i < 50 && (await pair.src(`SELECT active FROM pg_replication_slots WHERE slot_name = $1`, [names.slot])).rows[0].active; i++) await sleep(100);
-    await pair.src(`INSERT INTO analytics.event_log (occurred_at, event_type, properties) SELECT now(), 'paused', jsonb_build_object('i', i) FROM generate_series(1, 3000) i`);
+    for (
+      let i = 0;
+      i < 50 && (await pair.src(`SELECT active FROM pg_replication_slots WHERE slot_name = $1`, [names.slot])).rows[0].active;
+      i++
+    )
+      await sleep(100);
+    await pair.src(
+      `INSERT INTO analytics.event_log (occurred_at, event_type, properties) SELECT now(), 'paused', jsonb_build_object('i', i) FROM generate_series(1, 3000) i`,
+    );
     const paused = await cdcStatus({ source: pair.source, target: pair.target, names });
     expect(paused.lagBytes!).toBeGreaterThan(100_000);
     expect(paused.lagMs).toBeNull();
@@ -187,11 +217,21 @@ describe('cdc start / status / stop on a live source', () => {
 
   it('stop leaves no subscription, slot or publication on either side, and stopping again is fine', async () => {
     const first = await stopCdc({ source: pair.source, target: pair.target, names, log: silentLogger });
-    expect(first).toMatchObject({ droppedSubscription: true, droppedSlots: [names.slot], droppedPublication: true, sourceReachable: true, leftovers: [], nothingToDo: false });
+    expect(first).toMatchObject({
+      droppedSubscription: true,
+      droppedSlots: [names.slot],
+      droppedPublication: true,
+      sourceReachable: true,
+      leftovers: [],
+      nothingToDo: false,
+    });
     for (const side of [pair.src, pair.tgt]) {
       expect(await slotsOf(pair.name, side)).toEqual([]);
       expect((await side(`SELECT pubname FROM pg_publication`)).rows).toEqual([]);
-      expect((await side(`SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`)).rows).toEqual([]);
+      expect(
+        (await side(`SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`))
+          .rows,
+      ).toEqual([]);
     }
     const second = await stopCdc({ source: pair.source, target: pair.target, names, log: silentLogger });
     expect(second).toMatchObject({ droppedSubscription: false, droppedSlots: [], droppedPublication: false, nothingToDo: true });

@@ -128,7 +128,9 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of opened) {
     // A session this module broke may never answer a Terminate; do not let it hold up the run.
-    await within(5_000, 'end', c.end()).catch(() => (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy());
+    await within(5_000, 'end', c.end()).catch(() =>
+      (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy(),
+    );
   }
   await pair?.drop();
 });
@@ -146,7 +148,12 @@ describe('CopyOutFrames -> CopyInFrames between PostgreSQL 15 and 17', () => {
           const { source, target } = await clients();
           await target.query(`TRUNCATE ${table}`);
           const outSql = `COPY ${table} (id, ${table === 'big' ? 'b, t' : 't'}) TO STDOUT${opt}`;
-          const { out, into, done } = await copy(source, target, outSql, `COPY ${table} (id, ${table === 'big' ? 'b, t' : 't'}) FROM STDIN${opt}`);
+          const { out, into, done } = await copy(
+            source,
+            target,
+            outSql,
+            `COPY ${table} (id, ${table === 'big' ? 'b, t' : 't'}) FROM STDIN${opt}`,
+          );
           await done;
 
           const [onSource, onTarget] = await Promise.all([tableHash(source, table), tableHash(target, table)]);
@@ -194,12 +201,19 @@ describe('CopyOutFrames -> CopyInFrames between PostgreSQL 15 and 17', () => {
       const notices: string[] = [];
       source.on('notice', (n) => notices.push(n.message ?? ''));
       await target.query('TRUNCATE one_col');
-      const { into, done } = await copy(source, target, `COPY (SELECT noisy(i) FROM generate_series(1, 50000) i) TO STDOUT`, `COPY one_col (i) FROM STDIN`);
+      const { into, done } = await copy(
+        source,
+        target,
+        `COPY (SELECT noisy(i) FROM generate_series(1, 50000) i) TO STDOUT`,
+        `COPY one_col (i) FROM STDIN`,
+      );
       await done;
 
       expect(into.rowCount).toBe(50_000);
       const expected = await source.query(`SELECT md5(string_agg(i::text, ',' ORDER BY i)) AS h FROM generate_series(1, 50000) i`);
-      const got = await target.query(`SELECT count(*)::int AS n, sum(i)::bigint::text AS s, md5(string_agg(i::text, ',' ORDER BY i)) AS h FROM one_col`);
+      const got = await target.query(
+        `SELECT count(*)::int AS n, sum(i)::bigint::text AS s, md5(string_agg(i::text, ',' ORDER BY i)) AS h FROM one_col`,
+      );
       expect(got.rows[0]).toEqual({ n: 50_000, s: String((50_000 * 50_001) / 2), h: expected.rows[0].h });
       expect(await answers(source, 'source')).toBe(1);
       expect(notices).toEqual(Array.from({ length: 50 }, (_, k) => `noisy ${(k + 1) * 1000} ${'x'.repeat(3000)}`));

@@ -79,7 +79,10 @@ beforeAll(async () => {
   // full-load copies the role with its password verifier, so the application logs in on either server.
   await runFullLoad({ source: pair.source, target: pair.target, names, jobs: 2, log });
   await startCdc({ source: pair.source, target: pair.target, names, log });
-  bouncer = await startPgBouncer({ databases: [{ name: ENTRY, host: pair.source.host, port: pair.source.port, dbname: DB }], users: [{ user: APP_ROLE, password: APP_PASSWORD }] });
+  bouncer = await startPgBouncer({
+    databases: [{ name: ENTRY, host: pair.source.host, port: pair.source.port, dbname: DB }],
+    users: [{ user: APP_ROLE, password: APP_PASSWORD }],
+  });
 });
 
 afterAll(async () => {
@@ -117,7 +120,12 @@ describe('abort paths leave the source primary and lose nothing', () => {
   });
 
   it('aborts when the PgBouncer admin console is unreachable, before freezing anything', async () => {
-    const sw = makeSwitch({ kind: 'pgbouncer', adminUrl: 'postgres://pgbouncer:nope-secret@127.0.0.1:1/pgbouncer', iniPath: bouncer.iniPath, dbEntry: ENTRY });
+    const sw = makeSwitch({
+      kind: 'pgbouncer',
+      adminUrl: 'postgres://pgbouncer:nope-secret@127.0.0.1:1/pgbouncer',
+      iniPath: bouncer.iniPath,
+      dbEntry: ENTRY,
+    });
     const err = await runCutover(options({ switch: sw })).catch((e) => e);
     expect(err).toBeInstanceOf(SwitchoverAborted);
     expect(err.exitCode).toBe(1);
@@ -153,9 +161,14 @@ describe('abort paths leave the source primary and lose nothing', () => {
     expect(after.failed).toBe(0);
     expect(await serverOfEntry()).toBe(pair.source.port);
     // The source is writable again for everyone, and forward replication still runs.
-    const ro = await pair.src(`SELECT count(*)::int AS n FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = $1)`, [DB]);
+    const ro = await pair.src(
+      `SELECT count(*)::int AS n FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = $1)`,
+      [DB],
+    );
     expect(ro.rows[0].n).toBe(0);
-    const sub = await pair.tgt(`SELECT count(*)::int AS n FROM pg_stat_subscription WHERE subname = $1 AND pid IS NOT NULL`, [names.subscription]);
+    const sub = await pair.tgt(`SELECT count(*)::int AS n FROM pg_stat_subscription WHERE subname = $1 AND pid IS NOT NULL`, [
+      names.subscription,
+    ]);
     expect(sub.rows[0].n).toBeGreaterThan(0);
   });
 
@@ -212,7 +225,9 @@ describe('cutover, traffic on the target, rollback, cutover again — under 200 
     const result = await workload.stop();
 
     const freezes = [cut.writeFreezeMs, back.mode === 'lossless' ? back.writeFreezeMs : -1, again.writeFreezeMs];
-    console.log(`write freeze ms: cutover ${freezes[0]}, rollback ${freezes[1]}, cutover again ${freezes[2]}; acknowledged ${result.acknowledged}, failed ${result.failed}`);
+    console.log(
+      `write freeze ms: cutover ${freezes[0]}, rollback ${freezes[1]}, cutover again ${freezes[2]}; acknowledged ${result.acknowledged}, failed ${result.failed}`,
+    );
     for (const ms of freezes) {
       expect(ms).toBeGreaterThan(0);
       expect(ms).toBeLessThan(2_000);
@@ -237,8 +252,14 @@ describe('cutover, traffic on the target, rollback, cutover again — under 200 
     expect(r.leftovers).toEqual([]);
     expect(r.dropped.length).toBeGreaterThan(0);
     const left = await Promise.all([
-      pair.src(`SELECT (SELECT count(*) FROM pg_replication_slots WHERE database = $1) + (SELECT count(*) FROM pg_publication) + (SELECT count(*) FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = $1)) AS n`, [DB]),
-      pair.tgt(`SELECT (SELECT count(*) FROM pg_replication_slots WHERE database = $1) + (SELECT count(*) FROM pg_publication) + (SELECT count(*) FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = $1)) AS n`, [DB]),
+      pair.src(
+        `SELECT (SELECT count(*) FROM pg_replication_slots WHERE database = $1) + (SELECT count(*) FROM pg_publication) + (SELECT count(*) FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = $1)) AS n`,
+        [DB],
+      ),
+      pair.tgt(
+        `SELECT (SELECT count(*) FROM pg_replication_slots WHERE database = $1) + (SELECT count(*) FROM pg_publication) + (SELECT count(*) FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = $1)) AS n`,
+        [DB],
+      ),
     ]);
     expect(left.map((r) => Number(r.rows[0].n))).toEqual([0, 0]);
   });

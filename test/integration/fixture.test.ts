@@ -36,7 +36,14 @@ describe('Tasteam fixture (loaded on the source)', () => {
       (SELECT count(*) FROM review)::int AS reviews, (SELECT count(*) FROM chat_message)::int AS messages,
       (SELECT count(*) FROM analytics.event_log)::int AS events, (SELECT count(*) FROM "리뷰 태그")::int AS tags`);
     // Every 50th event is written twice (duplicate rows in the keyless table).
-    expect(counts).toEqual({ members: c.members, restaurants: c.restaurants, reviews: c.reviews, messages: c.chatMessages, events: c.events + Math.floor(c.events / 50), tags: 8 });
+    expect(counts).toEqual({
+      members: c.members,
+      restaurants: c.restaurants,
+      reviews: c.reviews,
+      messages: c.chatMessages,
+      events: c.events + Math.floor(c.events / 50),
+      tags: 8,
+    });
     const total = await one(`SELECT sum(n_live_tup)::int AS n FROM pg_stat_user_tables`);
     expect(total.n).toBeGreaterThan(10_000);
     // Same content every time: data comes from arithmetic over generate_series, not random().
@@ -51,19 +58,24 @@ describe('Tasteam fixture (loaded on the source)', () => {
     expect(identity.rows).toContainEqual({ relname: 'group', attname: 'id', attidentity: 'a' });
     const serial = await one(`SELECT pg_get_serial_sequence('public.restaurant', 'id') AS s`);
     expect(serial.s).toBe('public.restaurant_id_seq');
-    const textPk = await one(`SELECT format_type(a.atttypid, a.atttypmod) AS t FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+    const textPk =
+      await one(`SELECT format_type(a.atttypid, a.atttypmod) AS t FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
       WHERE k.contype = 'p' AND k.conrelid = 'public."리뷰 태그"'::regclass`);
     expect(textPk.t).toBe('text');
-    const composite = await pair.src(`SELECT conrelid::regclass::text AS rel, array_length(conkey, 1) AS n FROM pg_constraint WHERE contype = 'p' AND array_length(conkey, 1) > 1 ORDER BY 1`);
+    const composite = await pair.src(
+      `SELECT conrelid::regclass::text AS rel, array_length(conkey, 1) AS n FROM pg_constraint WHERE contype = 'p' AND array_length(conkey, 1) > 1 ORDER BY 1`,
+    );
     expect(composite.rows.map((r) => r.rel)).toEqual(expect.arrayContaining(['group_member', 'review_tag', 'analytics."MixedCase Table"']));
   });
 
   it('has a standalone sequence (owned by no column) used by a default', async () => {
-    const seq = await one(`SELECT NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = 'public.hibernate_sequence'::regclass AND d.deptype IN ('a', 'i')) AS standalone,
+    const seq =
+      await one(`SELECT NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = 'public.hibernate_sequence'::regclass AND d.deptype IN ('a', 'i')) AS standalone,
       (SELECT last_value FROM public.hibernate_sequence) AS last_value`);
     expect(seq.standalone).toBe(true);
     expect(Number(seq.last_value)).toBeGreaterThan(1000);
-    const def = await one(`SELECT pg_get_expr(d.adbin, d.adrelid) AS expr FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+    const def =
+      await one(`SELECT pg_get_expr(d.adbin, d.adrelid) AS expr FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
       WHERE d.adrelid = 'public.favorite'::regclass AND a.attname = 'id'`);
     expect(def.expr).toContain('hibernate_sequence');
   });
@@ -90,7 +102,8 @@ describe('Tasteam fixture (loaded on the source)', () => {
   });
 
   it('has a keyless table with REPLICA IDENTITY FULL in a non-public schema, holding duplicate rows', async () => {
-    const t = await one(`SELECT c.relreplident, n.nspname, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk
+    const t =
+      await one(`SELECT c.relreplident, n.nspname, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = 'analytics.event_log'::regclass`);
     expect(t).toEqual({ relreplident: 'f', nspname: 'analytics', has_pk: false });
     const dup = await one(`SELECT count(*)::int AS n FROM (SELECT 1 FROM analytics.event_log GROUP BY event_log.* HAVING count(*) > 1) d`);
@@ -98,10 +111,14 @@ describe('Tasteam fixture (loaded on the source)', () => {
   });
 
   it('has quoted mixed-case, reserved-word and Korean identifiers, and Korean data', async () => {
-    const rels = await pair.src(`SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' ORDER BY 1, 2`);
+    const rels = await pair.src(
+      `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' ORDER BY 1, 2`,
+    );
     const names = rels.rows.map((r) => `${r.nspname}.${r.relname}`);
     expect(names).toEqual(expect.arrayContaining(['analytics.MixedCase Table', 'public.리뷰 태그', 'public.group']));
-    const cols = await pair.src(`SELECT attname FROM pg_attribute WHERE attrelid IN ('public.member'::regclass, 'analytics."MixedCase Table"'::regclass) AND attnum > 0`);
+    const cols = await pair.src(
+      `SELECT attname FROM pg_attribute WHERE attrelid IN ('public.member'::regclass, 'analytics."MixedCase Table"'::regclass) AND attnum > 0`,
+    );
     expect(cols.rows.map((r) => r.attname)).toEqual(expect.arrayContaining(['표시 이름', 'RestaurantId', 'weird "quoted" col']));
     const korean = await one(`SELECT "표시 이름" AS label FROM "리뷰 태그" WHERE "태그 코드" = 'TASTY'`);
     expect(korean.label).toBe('맛있어요');
@@ -117,7 +134,9 @@ describe('Tasteam fixture (loaded on the source)', () => {
     expect(v.n).toBe(1);
     const mv = await one(`SELECT ispopulated FROM pg_matviews WHERE schemaname = 'analytics' AND matviewname = 'restaurant_rating'`);
     expect(mv.ispopulated).toBe(true);
-    const trig = await pair.src(`SELECT tgrelid::regclass::text AS rel, tgfoid::regproc::text AS fn FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1`);
+    const trig = await pair.src(
+      `SELECT tgrelid::regclass::text AS rel, tgfoid::regproc::text AS fn FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1`,
+    );
     expect(trig.rows).toContainEqual({ rel: 'member', fn: 'touch_updated_at' });
   });
 
@@ -138,7 +157,9 @@ describe('Tasteam fixture (loaded on the source)', () => {
     expect(lo.n).toBe(3);
     const checks = await one(`SELECT count(*)::int AS n FROM pg_constraint WHERE contype = 'c' AND connamespace = 'public'::regnamespace`);
     expect(checks.n).toBeGreaterThanOrEqual(3);
-    const expr = await one(`SELECT indexrelid::regclass::text AS idx FROM pg_index WHERE indexprs IS NOT NULL AND indrelid = 'public.member'::regclass`);
+    const expr = await one(
+      `SELECT indexrelid::regclass::text AS idx FROM pg_index WHERE indexprs IS NOT NULL AND indrelid = 'public.member'::regclass`,
+    );
     expect(expr.idx).toBe('member_email_lower_key');
   });
 
@@ -169,16 +190,20 @@ describe('generateData (benchmark scaling)', () => {
       // Not far past the target either: the last round is shrunk to fit.
       expect(Number(size.b)).toBeLessThan(80e6 * 1.6);
       expect(result.databaseBytes).toBe(Number(size.b));
-      const n = (await big.src(`SELECT (SELECT count(*) FROM review)::int AS reviews, (SELECT count(*) FROM chat_message)::int AS messages`)).rows[0];
+      const n = (
+        await big.src(`SELECT (SELECT count(*) FROM review)::int AS reviews, (SELECT count(*) FROM chat_message)::int AS messages`)
+      ).rows[0];
       expect(n).toEqual({ reviews: result.rows.reviews, messages: result.rows.chatMessages });
       // FK triggers are skipped while generating (speed), so prove the data satisfies them.
-      const orphans = (await big.src(`SELECT
+      const orphans = (
+        await big.src(`SELECT
           (SELECT count(*) FROM review r WHERE NOT EXISTS (SELECT 1 FROM member m WHERE m.id = r.member_id)
                                             OR NOT EXISTS (SELECT 1 FROM restaurant t WHERE t.id = r.restaurant_id)
                                             OR (r.group_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "group" g WHERE g.id = r.group_id)))::int AS reviews,
           (SELECT count(*) FROM review_tag x WHERE NOT EXISTS (SELECT 1 FROM review r WHERE r.id = x.review_id))::int AS tags,
           (SELECT count(*) FROM chat_message x WHERE NOT EXISTS (SELECT 1 FROM chat_room r WHERE r.id = x.chat_room_id)
-                                                 OR NOT EXISTS (SELECT 1 FROM member m WHERE m.id = x.member_id))::int AS messages`)).rows[0];
+                                                 OR NOT EXISTS (SELECT 1 FROM member m WHERE m.id = x.member_id))::int AS messages`)
+      ).rows[0];
       expect(orphans).toEqual({ reviews: 0, tags: 0, messages: 0 });
     } finally {
       await c.end();

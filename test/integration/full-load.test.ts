@@ -55,7 +55,10 @@ describe('full-load on real servers (PostgreSQL 15 -> 17)', () => {
       started = true;
       background = (async () => {
         for (let i = 0; i < 40; i++) {
-          const r = await writer.query(`INSERT INTO public.review (restaurant_id, member_id, content, is_recommended, created_at) VALUES (1, 1, $1, true, now()) RETURNING id`, [`during copy ${i}`]);
+          const r = await writer.query(
+            `INSERT INTO public.review (restaurant_id, member_id, content, is_recommended, created_at) VALUES (1, 1, $1, true, now()) RETURNING id`,
+            [`during copy ${i}`],
+          );
           writtenDuringCopy.push(Number(r.rows[0].id));
           await writer.query(`UPDATE public.member SET nickname = nickname || '*' WHERE id = $1`, [i + 1]);
           if (i % 10 === 0) await writer.query(`DELETE FROM public.favorite WHERE id = (SELECT min(id) FROM public.favorite)`);
@@ -99,10 +102,14 @@ describe('full-load on real servers (PostgreSQL 15 -> 17)', () => {
     expect(role.rows).toEqual([{ rolcanlogin: true }]);
     const matview = await pair.tgt(`SELECT count(*)::int AS n FROM analytics.restaurant_rating`);
     expect(matview.rows[0].n).toBeGreaterThan(0);
-    const notAnalyzed = await pair.tgt(`SELECT schemaname || '.' || relname AS t FROM pg_stat_user_tables WHERE last_analyze IS NULL AND last_autoanalyze IS NULL ORDER BY 1`);
+    const notAnalyzed = await pair.tgt(
+      `SELECT schemaname || '.' || relname AS t FROM pg_stat_user_tables WHERE last_analyze IS NULL AND last_autoanalyze IS NULL ORDER BY 1`,
+    );
     expect(notAnalyzed.rows).toEqual([]);
     // Analyzed after its expression index existed: the planner has statistics for lower(note).
-    const expressionStats = await pair.tgt(`SELECT count(*)::int AS n FROM pg_stats WHERE schemaname = 'analytics' AND tablename = 'audit_2025_lower_note'`);
+    const expressionStats = await pair.tgt(
+      `SELECT count(*)::int AS n FROM pg_stats WHERE schemaname = 'analytics' AND tablename = 'audit_2025_lower_note'`,
+    );
     expect(expressionStats.rows[0].n).toBe(1);
     const publications = await pair.tgt(`SELECT count(*)::int AS n FROM pg_publication`);
     expect(publications.rows[0].n).toBe(0);
@@ -110,10 +117,14 @@ describe('full-load on real servers (PostgreSQL 15 -> 17)', () => {
 
   it('delivers exactly the writes made during the copy through the slot (plain subscription)', async () => {
     const conninfo = `host=127.0.0.1 port=${pair.source.port} dbname=${pair.source.database} user=postgres password=${pair.source.password}`;
-    await pair.tgt(`CREATE SUBSCRIPTION fl_plain CONNECTION ${pg.escapeLiteral(conninfo)} PUBLICATION fl_test WITH (create_slot = false, copy_data = false, slot_name = 'fl_test')`);
+    await pair.tgt(
+      `CREATE SUBSCRIPTION fl_plain CONNECTION ${pg.escapeLiteral(conninfo)} PUBLICATION fl_test WITH (create_slot = false, copy_data = false, slot_name = 'fl_test')`,
+    );
     const target = await pair.src(`SELECT pg_current_wal_lsn()::text AS lsn`);
     for (let i = 0; i < 200; i++) {
-      const r = await pair.src(`SELECT confirmed_flush_lsn >= $1::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = 'fl_test'`, [target.rows[0].lsn]);
+      const r = await pair.src(`SELECT confirmed_flush_lsn >= $1::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = 'fl_test'`, [
+        target.rows[0].lsn,
+      ]);
       if (r.rows[0]?.done) break;
       await new Promise((res) => setTimeout(res, 100));
     }
@@ -159,18 +170,27 @@ describe('full-load failures leave nothing behind', () => {
     await pair.src(`CREATE EXTENSION old_snapshot`);
     await pair.src(`CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100)`);
     const log = recordingLogger();
-    const err = await runFullLoad({ source: pair.source, target: pair.target, names: migrationNames('fl_fail'), jobs: 1, log }).catch((e) => e);
+    const err = await runFullLoad({ source: pair.source, target: pair.target, names: migrationNames('fl_fail'), jobs: 1, log }).catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(PgshiftError);
     expect(err.oneLine()).toMatch(/pg_restore failed/);
     expect(err.oneLine()).toMatch(/old_snapshot/);
     expect(err.oneLine()).not.toContain(pair.source.password);
-    const left = await pair.src(`SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'fl_fail')::int AS slots, (SELECT count(*) FROM pg_publication WHERE pubname = 'fl_fail')::int AS pubs`);
+    const left = await pair.src(
+      `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'fl_fail')::int AS slots, (SELECT count(*) FROM pg_publication WHERE pubname = 'fl_fail')::int AS pubs`,
+    );
     expect(left.rows[0]).toEqual({ slots: 0, pubs: 0 });
     expect(log.lines.join('\n')).toMatch(/dropped slot fl_fail/);
   });
 
   it('refuses source = target', async () => {
-    const err = await runFullLoad({ source: pair.source, target: { ...pair.source, side: 'target' }, names: migrationNames('fl_same'), log: recordingLogger() }).catch((e) => e);
+    const err = await runFullLoad({
+      source: pair.source,
+      target: { ...pair.source, side: 'target' },
+      names: migrationNames('fl_same'),
+      log: recordingLogger(),
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(PgshiftError);
     expect(err.exitCode).toBe(2);
     expect(err.oneLine()).toMatch(/same database/);

@@ -128,7 +128,10 @@ class FakeGitHub {
     if ((m = /^\/environments\/([^/]+)\/(secrets|variables)$/.exec(rest)) && req.method === 'GET') {
       if (!this.environments.has(m[1])) return notFound();
       const names = (m[2] === 'secrets' ? this.envSecrets : this.envVariables).get(m[1]) ?? [];
-      return send(200, { total_count: names.length, [m[2]]: names.map((name) => ({ name, created_at: '2026-11-26T00:00:00Z', updated_at: '2026-11-26T00:00:00Z' })) });
+      return send(200, {
+        total_count: names.length,
+        [m[2]]: names.map((name) => ({ name, created_at: '2026-11-26T00:00:00Z', updated_at: '2026-11-26T00:00:00Z' })),
+      });
     }
     if ((m = /^\/actions\/(secrets|variables)$/.exec(rest)) && req.method === 'GET') {
       const names = m[1] === 'secrets' ? this.repoSecrets : this.repoVariables;
@@ -190,7 +193,17 @@ beforeAll(async () => {
 afterAll(() => github.stop());
 beforeEach(() => github.reset());
 
-const ALL_ENVIRONMENTS = ['experiment', 'experiment-cutover', 'experiment-rollback', 'production', 'production-cutover', 'production-rollback', 'infra-plan', 'infra', 'infra-destroy'];
+const ALL_ENVIRONMENTS = [
+  'experiment',
+  'experiment-cutover',
+  'experiment-rollback',
+  'production',
+  'production-cutover',
+  'production-rollback',
+  'infra-plan',
+  'infra',
+  'infra-destroy',
+];
 const GATE = {
   wait_timer: 0,
   prevent_self_review: true,
@@ -200,21 +213,34 @@ const GATE = {
   ],
   deployment_branch_policy: { protected_branches: true, custom_branch_policies: false },
 };
-const UNGATED = { wait_timer: 0, prevent_self_review: false, reviewers: null, deployment_branch_policy: { protected_branches: true, custom_branch_policies: false } };
+const UNGATED = {
+  wait_timer: 0,
+  prevent_self_review: false,
+  reviewers: null,
+  deployment_branch_policy: { protected_branches: true, custom_branch_policies: false },
+};
 
 describe('github:setup environments', () => {
-  const setup = (extra: { dryRun?: boolean; reviewers?: string } = {}) => setupEnvironments(gh, { owner: OWNER, repo: REPO, reviewers: 'alice,tasteam/dba', ...extra });
+  const setup = (extra: { dryRun?: boolean; reviewers?: string } = {}) =>
+    setupEnvironments(gh, { owner: OWNER, repo: REPO, reviewers: 'alice,tasteam/dba', ...extra });
 
   it('resolves reviewers to ids and PUTs every environment with its protection rules', async () => {
     const result = await setup();
-    expect(github.requests.filter((r) => r.path === '/users/alice' || r.path === '/orgs/tasteam/teams/dba').map((r) => `${r.method} ${r.path}`)).toEqual([
-      'GET /users/alice',
-      'GET /orgs/tasteam/teams/dba',
-    ]);
+    expect(
+      github.requests.filter((r) => r.path === '/users/alice' || r.path === '/orgs/tasteam/teams/dba').map((r) => `${r.method} ${r.path}`),
+    ).toEqual(['GET /users/alice', 'GET /orgs/tasteam/teams/dba']);
     const puts = github.writes();
     expect(puts.map((r) => `${r.method} ${r.path}`)).toEqual(ALL_ENVIRONMENTS.map((e) => `PUT /repos/${OWNER}/${REPO}/environments/${e}`));
     const bodyOf = (env: string) => puts.find((r) => r.path.endsWith(`/environments/${env}`))!.body;
-    for (const gated of ['experiment-cutover', 'experiment-rollback', 'production-cutover', 'production-rollback', 'infra', 'infra-destroy']) expect(bodyOf(gated)).toEqual(GATE);
+    for (const gated of [
+      'experiment-cutover',
+      'experiment-rollback',
+      'production-cutover',
+      'production-rollback',
+      'infra',
+      'infra-destroy',
+    ])
+      expect(bodyOf(gated)).toEqual(GATE);
     for (const db of ['experiment', 'production']) expect(bodyOf(db)).toEqual(UNGATED);
     // The pull-request plan job runs on the PR's branch: any branch, and only a read-only role behind it.
     expect(bodyOf('infra-plan')).toEqual({ ...UNGATED, deployment_branch_policy: null });
@@ -258,17 +284,42 @@ describe('github:setup environments', () => {
     ]);
     const text = formatSetupResult(result);
     // Only what is still missing of each alternative: role and region are set at repository level.
-    expect(text).toContain('production-cutover: target connection — secret PGSHIFT_TARGET_URL  or  variable PGSHIFT_RDS_INSTANCE_ID + variable PGSHIFT_TARGET_DATABASE');
-    expect(text).toContain('experiment-rollback: the switch (PgBouncer) — secret PGSHIFT_PGBOUNCER_ADMIN_URL + variable PGSHIFT_PGBOUNCER_INI + variable PGSHIFT_PGBOUNCER_DB');
+    expect(text).toContain(
+      'production-cutover: target connection — secret PGSHIFT_TARGET_URL  or  variable PGSHIFT_RDS_INSTANCE_ID + variable PGSHIFT_TARGET_DATABASE',
+    );
+    expect(text).toContain(
+      'experiment-rollback: the switch (PgBouncer) — secret PGSHIFT_PGBOUNCER_ADMIN_URL + variable PGSHIFT_PGBOUNCER_INI + variable PGSHIFT_PGBOUNCER_DB',
+    );
     expect(text).toContain('gh secret set PGSHIFT_TARGET_URL --env experiment-rollback --repo tasteam/backend');
   });
 
   it('asks for the switch settings of the chosen method only', async () => {
-    const envFile = await setupEnvironments(gh, { owner: OWNER, repo: REPO, reviewers: 'alice', switchMethod: 'env-file', environments: ['experiment'] });
-    expect(envFile.missing.filter((m) => m.environment === 'experiment-cutover').map((m) => m.anyOf)).toContainEqual([[{ name: 'PGSHIFT_ENV_FILE', kind: 'variable' }]]);
-    const none = await setupEnvironments(gh, { owner: OWNER, repo: REPO, reviewers: 'alice', switchMethod: 'none', environments: ['experiment'] });
+    const envFile = await setupEnvironments(gh, {
+      owner: OWNER,
+      repo: REPO,
+      reviewers: 'alice',
+      switchMethod: 'env-file',
+      environments: ['experiment'],
+    });
+    expect(envFile.missing.filter((m) => m.environment === 'experiment-cutover').map((m) => m.anyOf)).toContainEqual([
+      [{ name: 'PGSHIFT_ENV_FILE', kind: 'variable' }],
+    ]);
+    const none = await setupEnvironments(gh, {
+      owner: OWNER,
+      repo: REPO,
+      reviewers: 'alice',
+      switchMethod: 'none',
+      environments: ['experiment'],
+    });
     expect(none.missing.filter((m) => m.purpose.startsWith('the switch'))).toEqual([]);
-    expect(none.environments.map((e) => e.name)).toEqual(['experiment', 'experiment-cutover', 'experiment-rollback', 'infra-plan', 'infra', 'infra-destroy']);
+    expect(none.environments.map((e) => e.name)).toEqual([
+      'experiment',
+      'experiment-cutover',
+      'experiment-rollback',
+      'infra-plan',
+      'infra',
+      'infra-destroy',
+    ]);
   });
 
   it('with nothing set, every environment reports its needs, the infra ones their roles', async () => {
@@ -276,11 +327,26 @@ describe('github:setup environments', () => {
     const result = await setup();
     const infra = result.missing.filter((m) => m.environment.startsWith('infra'));
     expect(infra).toEqual([
-      { environment: 'infra-plan', purpose: 'the read-only role terraform plan assumes', anyOf: [[{ name: 'PGSHIFT_INFRA_PLAN_ROLE_ARN', kind: 'variable' }]] },
-      { environment: 'infra', purpose: 'the role terraform apply/destroy assumes', anyOf: [[{ name: 'PGSHIFT_INFRA_APPLY_ROLE_ARN', kind: 'variable' }]] },
-      { environment: 'infra-destroy', purpose: 'the role terraform apply/destroy assumes', anyOf: [[{ name: 'PGSHIFT_INFRA_APPLY_ROLE_ARN', kind: 'variable' }]] },
+      {
+        environment: 'infra-plan',
+        purpose: 'the read-only role terraform plan assumes',
+        anyOf: [[{ name: 'PGSHIFT_INFRA_PLAN_ROLE_ARN', kind: 'variable' }]],
+      },
+      {
+        environment: 'infra',
+        purpose: 'the role terraform apply/destroy assumes',
+        anyOf: [[{ name: 'PGSHIFT_INFRA_APPLY_ROLE_ARN', kind: 'variable' }]],
+      },
+      {
+        environment: 'infra-destroy',
+        purpose: 'the role terraform apply/destroy assumes',
+        anyOf: [[{ name: 'PGSHIFT_INFRA_APPLY_ROLE_ARN', kind: 'variable' }]],
+      },
     ]);
-    expect(result.missing.filter((m) => m.environment === 'production').map((m) => m.purpose)).toEqual(['source connection', 'target connection']);
+    expect(result.missing.filter((m) => m.environment === 'production').map((m) => m.purpose)).toEqual([
+      'source connection',
+      'target connection',
+    ]);
   });
 
   it('a dry run only reads', async () => {
@@ -306,11 +372,17 @@ describe('github:setup environments', () => {
 });
 
 describe('pull-request comment with a marker', () => {
-  const upsert = (body: string, marker = 'infra-plan/01-single-vpc-rds') => upsertPullRequestComment(gh, { owner: OWNER, repo: REPO, pullNumber: 42, marker, body });
+  const upsert = (body: string, marker = 'infra-plan/01-single-vpc-rds') =>
+    upsertPullRequestComment(gh, { owner: OWNER, repo: REPO, pullNumber: 42, marker, body });
   const seedOthers = (n: number) =>
     github.comments.set(
       42,
-      Array.from({ length: n }, (_, i) => ({ id: i + 1, body: i === 1 ? 'see <!-- pgshift:infra-plan/01-single-vpc-rds --> above' : `review ${i}`, html_url: '', user: { login: 'alice' } })),
+      Array.from({ length: n }, (_, i) => ({
+        id: i + 1,
+        body: i === 1 ? 'see <!-- pgshift:infra-plan/01-single-vpc-rds --> above' : `review ${i}`,
+        html_url: '',
+        user: { login: 'alice' },
+      })),
     );
 
   it('creates the comment once, then updates it in place; an identical body changes nothing', async () => {
@@ -325,7 +397,9 @@ describe('pull-request comment with a marker', () => {
       `/repos/${OWNER}/${REPO}/issues/42/comments?per_page=100`,
       `/repos/${OWNER}/${REPO}/issues/42/comments?per_page=100&page=2`,
     ]);
-    expect(github.writes().map((r) => `${r.method} ${r.path}`)).toEqual([`PATCH /repos/${OWNER}/${REPO}/issues/comments/${first.commentId}`]);
+    expect(github.writes().map((r) => `${r.method} ${r.path}`)).toEqual([
+      `PATCH /repos/${OWNER}/${REPO}/issues/comments/${first.commentId}`,
+    ]);
     const mine = (github.comments.get(42) ?? []).filter((c) => c.body.startsWith('<!-- pgshift:'));
     expect(mine).toHaveLength(1);
     expect(mine[0].body).toBe('<!-- pgshift:infra-plan/01-single-vpc-rds -->\nPlan: 13 to add, 0 to change, 0 to destroy.');
@@ -362,12 +436,35 @@ describe('pull-request comment with a marker', () => {
 
 describe('deployments', () => {
   it('creates a deployment for the database environment and moves it through its states', async () => {
-    const { id } = await createDeployment(gh, { owner: OWNER, repo: REPO, ref: 'main', environment: 'production-database', description: 'cutover to RDS tasteam-v2', payload: { slot: 'pgshift_slot' } });
+    const { id } = await createDeployment(gh, {
+      owner: OWNER,
+      repo: REPO,
+      ref: 'main',
+      environment: 'production-database',
+      description: 'cutover to RDS tasteam-v2',
+      payload: { slot: 'pgshift_slot' },
+    });
     await setDeploymentStatus(gh, { owner: OWNER, repo: REPO, deploymentId: id, state: 'in_progress', description: 'writes frozen' });
-    const done = await setDeploymentStatus(gh, { owner: OWNER, repo: REPO, deploymentId: id, state: 'success', description: `switched; writes blocked 840 ms ${'.'.repeat(200)}`, logUrl: 'https://github.com/tasteam/backend/actions/runs/1' });
+    const done = await setDeploymentStatus(gh, {
+      owner: OWNER,
+      repo: REPO,
+      deploymentId: id,
+      state: 'success',
+      description: `switched; writes blocked 840 ms ${'.'.repeat(200)}`,
+      logUrl: 'https://github.com/tasteam/backend/actions/runs/1',
+    });
     expect(done.state).toBe('success');
     const d = github.deployments[0];
-    expect(d.body).toEqual({ ref: 'main', environment: 'production-database', description: 'cutover to RDS tasteam-v2', auto_merge: false, required_contexts: [], payload: { slot: 'pgshift_slot' }, production_environment: true, transient_environment: false });
+    expect(d.body).toEqual({
+      ref: 'main',
+      environment: 'production-database',
+      description: 'cutover to RDS tasteam-v2',
+      auto_merge: false,
+      required_contexts: [],
+      payload: { slot: 'pgshift_slot' },
+      production_environment: true,
+      transient_environment: false,
+    });
     expect(d.statuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
     expect(d.statuses[1]).toMatchObject({ log_url: 'https://github.com/tasteam/backend/actions/runs/1', auto_inactive: true });
     expect((d.statuses[1].description as string).length).toBeLessThanOrEqual(140);
@@ -391,7 +488,9 @@ describe('the scripts, run as a person or a workflow runs them', () => {
     const res = await run('scripts/github-setup.ts', ['--repo', `${OWNER}/${REPO}`, '--reviewers', 'alice,tasteam/dba']);
     expect(res.stderr).not.toContain('github:setup:');
     expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(/created\s+production-cutover\s+cutover approval gate; required reviewers alice, tasteam\/dba, no self-review; protected branches only/);
+    expect(res.stdout).toMatch(
+      /created\s+production-cutover\s+cutover approval gate; required reviewers alice, tasteam\/dba, no self-review; protected branches only/,
+    );
     expect(res.stdout).toContain('Missing (environment: what');
     expect(res.stdout + res.stderr).not.toContain(TOKEN);
     expect(github.environments.size).toBe(9);
@@ -403,7 +502,9 @@ describe('the scripts, run as a person or a workflow runs them', () => {
     const wrong = `${TOKEN}-revoked`;
     const res = await run('scripts/github-setup.ts', ['--repo', `${OWNER}/${REPO}`, '--reviewers', 'alice'], { GITHUB_TOKEN: wrong });
     expect(res.code).toBe(2);
-    expect(res.stderr.trim()).toBe('github:setup: GitHub rejected the token while looking up user alice — set GITHUB_TOKEN to a valid, unexpired token');
+    expect(res.stderr.trim()).toBe(
+      'github:setup: GitHub rejected the token while looking up user alice — set GITHUB_TOKEN to a valid, unexpired token',
+    );
     expect(res.stdout + res.stderr).not.toContain(wrong);
   });
 
@@ -436,8 +537,13 @@ describe('the scripts, run as a person or a workflow runs them', () => {
     const event = join(dir, 'event.json');
     writeFileSync(event, JSON.stringify({ ref: 'refs/heads/main' }));
     writeFileSync(join(dir, 'b.md'), 'x');
-    const res = await run('scripts/post-plan-comment.ts', ['--marker', 'infra-plan', '--body-file', join(dir, 'b.md')], { GITHUB_REPOSITORY: `${OWNER}/${REPO}`, GITHUB_EVENT_PATH: event });
+    const res = await run('scripts/post-plan-comment.ts', ['--marker', 'infra-plan', '--body-file', join(dir, 'b.md')], {
+      GITHUB_REPOSITORY: `${OWNER}/${REPO}`,
+      GITHUB_EVENT_PATH: event,
+    });
     expect(res.code).toBe(2);
-    expect(res.stderr.trim()).toBe('post-plan-comment: the triggering event is not a pull request — run this in a pull_request workflow, or pass --pr');
+    expect(res.stderr.trim()).toBe(
+      'post-plan-comment: the triggering event is not a pull request — run this in a pull_request workflow, or pass --pr',
+    );
   });
 });

@@ -39,7 +39,10 @@ function expectNoSecret(report: PreflightReport, extra: string[] = []): void {
 async function expectProbeGone(pair: TestPair): Promise<void> {
   expect((await pair.src('SELECT pubname FROM pg_publication')).rows).toEqual([]);
   // pg_subscription is shared by the whole cluster: other test files' subscriptions live there too.
-  expect((await pair.tgt('SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())')).rows).toEqual([]);
+  expect(
+    (await pair.tgt('SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())'))
+      .rows,
+  ).toEqual([]);
   expect((await pair.src('SELECT slot_name FROM pg_replication_slots WHERE database = current_database()')).rows).toEqual([]);
 }
 
@@ -57,10 +60,29 @@ describe('preflight on the Tasteam fixture', () => {
     expect(failed).toEqual([]);
     expect(report.ok).toBe(true);
     expect(report.checks.map((c) => c.id)).toEqual([
-      'source.version', 'source.wal-level', 'source.replication-slots', 'source.wal-senders', 'source.slot-wal-keep', 'source.privileges',
-      'source.replica-identity', 'source.replica-identity-full', 'source.large-objects', 'source.unlogged-tables', 'source.materialized-views',
-      'source.foreign-tables', 'source.long-transactions', 'source.table-sizes', 'target.version', 'target.empty', 'target.extensions',
-      'target.encoding', 'target.collations', 'target.subscription-privilege', 'target.reverse-replication', 'roles.exist', 'path.target-to-source',
+      'source.version',
+      'source.wal-level',
+      'source.replication-slots',
+      'source.wal-senders',
+      'source.slot-wal-keep',
+      'source.privileges',
+      'source.replica-identity',
+      'source.replica-identity-full',
+      'source.large-objects',
+      'source.unlogged-tables',
+      'source.materialized-views',
+      'source.foreign-tables',
+      'source.long-transactions',
+      'source.table-sizes',
+      'target.version',
+      'target.empty',
+      'target.extensions',
+      'target.encoding',
+      'target.collations',
+      'target.subscription-privilege',
+      'target.reverse-replication',
+      'roles.exist',
+      'path.target-to-source',
     ]);
     expect(byId(report, 'path.target-to-source').status).toBe('PASS');
     expect(byId(report, 'source.replica-identity').status).toBe('PASS');
@@ -82,7 +104,9 @@ describe('preflight on the Tasteam fixture', () => {
     const mv = byId(report, 'source.materialized-views');
     expect(mv.objects).toEqual(['analytics.restaurant_rating']);
     const sizes = byId(report, 'source.table-sizes').data as { tables: { table: string; bytes: number }[] };
-    expect(sizes.tables.map((t) => t.table)).toEqual(expect.arrayContaining(['public.review', 'public."리뷰 태그"', 'analytics."MixedCase Table"']));
+    expect(sizes.tables.map((t) => t.table)).toEqual(
+      expect.arrayContaining(['public.review', 'public."리뷰 태그"', 'analytics."MixedCase Table"']),
+    );
     const roles = byId(report, 'roles.exist').data as { role: string; why: string[] }[];
     expect(roles.find((r) => r.role === 'tasteam_app')?.why).toEqual(expect.arrayContaining(['has table grants', 'has schema grants']));
   });
@@ -107,7 +131,9 @@ describe('preflight on the Tasteam fixture', () => {
     expect(path.status).toBe('FAIL');
     expect(report.ok).toBe(false);
     expect(path.detail).toContain(`127.0.0.1:${closed}/preflight_fixture`);
-    expect(path.remediation).toContain(`authorize-security-group-ingress --group-id <ec2-sg> --protocol tcp --port ${closed} --source-group <rds-sg>`);
+    expect(path.remediation).toContain(
+      `authorize-security-group-ingress --group-id <ec2-sg> --protocol tcp --port ${closed} --source-group <rds-sg>`,
+    );
     expect(path.remediation).toContain('pg_hba.conf');
     await expectProbeGone(pair);
     // The failed probe's CONNECTION string (with the password) must not be in the target's log.
@@ -239,7 +265,9 @@ describe('preflight on the hazards', () => {
     const ri = byId(report, 'source.replica-identity');
     expect(ri.status).toBe('FAIL');
     expect(ri.objects).toEqual(['public.legacy_import', 'public."쿠폰 발급"']);
-    expect(ri.remediation).toContain('ALTER TABLE "public"."legacy_import" ADD PRIMARY KEY (<columns>);  -- or: ALTER TABLE "public"."legacy_import" REPLICA IDENTITY FULL;');
+    expect(ri.remediation).toContain(
+      'ALTER TABLE "public"."legacy_import" ADD PRIMARY KEY (<columns>);  -- or: ALTER TABLE "public"."legacy_import" REPLICA IDENTITY FULL;',
+    );
     expect(ri.remediation).toContain('ALTER TABLE "public"."쿠폰 발급" REPLICA IDENTITY DEFAULT;');
     const unlogged = byId(report, 'source.unlogged-tables');
     expect(unlogged.status).toBe('WARN');
@@ -274,7 +302,9 @@ describe('preflight on the hazards', () => {
   it('the FAIL is real: once published, an UPDATE on the keyless table fails on the source', async () => {
     await pair.src('CREATE PUBLICATION pf_demo FOR TABLE public.legacy_import');
     try {
-      await expect(pair.src(`UPDATE public.legacy_import SET payload = '{}' WHERE source_file = 'batch_1.csv'`)).rejects.toThrow(/does not have a replica identity/);
+      await expect(pair.src(`UPDATE public.legacy_import SET payload = '{}' WHERE source_file = 'batch_1.csv'`)).rejects.toThrow(
+        /does not have a replica identity/,
+      );
     } finally {
       await pair.src('DROP PUBLICATION pf_demo');
     }
@@ -297,7 +327,11 @@ describe('preflight on the hazards', () => {
 
 describe('preflight against a source started with wal_level=replica', () => {
   it('FAILs wal_level with the Docker command line and restart, and the printed ALTER SYSTEM + restart fixes it', async () => {
-    const server = await startLocalServer({ major: 15, name: 'pf-replica', settings: { wal_level: 'replica', max_replication_slots: 12, max_wal_senders: 12 } });
+    const server = await startLocalServer({
+      major: 15,
+      name: 'pf-replica',
+      settings: { wal_level: 'replica', max_replication_slots: 12, max_wal_senders: 12 },
+    });
     const pair = await freshPair('preflight_replica');
     try {
       await withUrl(server.url(), (c) => c.query('CREATE DATABASE shop'));
@@ -316,9 +350,17 @@ describe('preflight against a source started with wal_level=replica', () => {
       expectNoSecret(report, [server.password]);
 
       // What a person would do on a Docker host without compose: run the printed ALTER SYSTEM, restart.
-      const alter = wal.remediation!.split('\n').find((l) => l.startsWith('Without compose:'))!.replace('Without compose: ', '').replace(/ then docker restart <container>$/, '');
+      const alter = wal
+        .remediation!.split('\n')
+        .find((l) => l.startsWith('Without compose:'))!
+        .replace('Without compose: ', '')
+        .replace(/ then docker restart <container>$/, '');
       await withUrl(server.url(), async (c) => {
-        for (const stmt of alter.split(';').map((s) => s.trim()).filter(Boolean)) await c.query(stmt);
+        for (const stmt of alter
+          .split(';')
+          .map((s) => s.trim())
+          .filter(Boolean))
+          await c.query(stmt);
         for (const stmt of keep.remediation!.split('\n').filter((l) => /^(ALTER|SELECT)/.test(l))) await c.query(stmt);
       });
       await server.restart();
@@ -349,7 +391,11 @@ describe('preflight as least-privileged users', () => {
       await pair.tgt(`DROP ROLE IF EXISTS ${tgtUser}`);
       await pair.src(`CREATE ROLE ${srcUser} LOGIN REPLICATION PASSWORD '${pw}'`);
       await pair.tgt(`CREATE ROLE ${tgtUser} LOGIN PASSWORD '${pw}'`);
-      const opts = { ...options(pair), source: parseConnInfo(url('source', srcUser), 'source'), target: parseConnInfo(url('target', tgtUser), 'target') };
+      const opts = {
+        ...options(pair),
+        source: parseConnInfo(url('source', srcUser), 'source'),
+        target: parseConnInfo(url('target', tgtUser), 'target'),
+      };
 
       const report = await runPreflight(opts);
       expect(report.ok).toBe(false);
@@ -362,7 +408,9 @@ describe('preflight as least-privileged users', () => {
       expect(priv.remediation).toContain(`GRANT "postgres" TO "${srcUser}";`);
       const sub = byId(report, 'target.subscription-privilege');
       expect(sub.status).toBe('FAIL');
-      expect(sub.remediation).toBe(`As a superuser on the target: GRANT pg_create_subscription TO "${tgtUser}"; GRANT CREATE ON DATABASE "preflight_roles" TO "${tgtUser}";`);
+      expect(sub.remediation).toBe(
+        `As a superuser on the target: GRANT pg_create_subscription TO "${tgtUser}"; GRANT CREATE ON DATABASE "preflight_roles" TO "${tgtUser}";`,
+      );
       const reverse = byId(report, 'target.reverse-replication');
       expect(reverse.status).toBe('FAIL');
       expect(reverse.remediation).toBe(`ALTER ROLE "${tgtUser}" WITH REPLICATION;`);
@@ -372,7 +420,11 @@ describe('preflight as least-privileged users', () => {
       await expectProbeGone(pair);
 
       // Run exactly what was printed, as the superuser of each side.
-      const sql = (text: string) => text.replace(/^As a superuser on the (source|target): /, '').split('\n').filter((l) => /^(GRANT|ALTER)/.test(l));
+      const sql = (text: string) =>
+        text
+          .replace(/^As a superuser on the (source|target): /, '')
+          .split('\n')
+          .filter((l) => /^(GRANT|ALTER)/.test(l));
       for (const line of [...sql(priv.remediation!), ...sql(path.remediation!)]) await pair.src(line);
       for (const line of [...sql(sub.remediation!), ...sql(reverse.remediation!)]) await pair.tgt(line);
 

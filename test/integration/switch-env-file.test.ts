@@ -14,7 +14,10 @@ import { makeSwitch } from '../../src/switch/switch.js';
 
 const OLD_PASSWORD = 'old-s3cret-pw';
 const NEW_PASSWORD = 'n3w:p@ss/word';
-const target = parseConnInfo(`postgres://app:${encodeURIComponent(NEW_PASSWORD)}@tasteam.abc123.ap-northeast-2.rds.amazonaws.com:5432/tasteam?sslmode=require`, 'target');
+const target = parseConnInfo(
+  `postgres://app:${encodeURIComponent(NEW_PASSWORD)}@tasteam.abc123.ap-northeast-2.rds.amazonaws.com:5432/tasteam?sslmode=require`,
+  'target',
+);
 const NEW_URL = `postgres://app:${encodeURIComponent(NEW_PASSWORD)}@tasteam.abc123.ap-northeast-2.rds.amazonaws.com:5432/tasteam?sslmode=require`;
 
 const ENV = [
@@ -39,7 +42,11 @@ beforeEach(() => {
 
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const failure = async (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+const failure = async (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
 const expectClean = (err: unknown, pattern: RegExp) => {
   expect(err).toBeInstanceOf(PgshiftError);
   const line = (err as PgshiftError).oneLine();
@@ -55,7 +62,10 @@ describe('env-file switch', () => {
     await pointEnvFileAt({ path: envPath }, target);
     const after = statSync(envPath);
     expect(readFileSync(envPath, 'utf8')).toBe(
-      ENV.replace(`export DATABASE_URL="postgres://app:${OLD_PASSWORD}@10.0.1.20:5432/tasteam" # written by hand`, `export DATABASE_URL="${NEW_URL}" # written by hand`),
+      ENV.replace(
+        `export DATABASE_URL="postgres://app:${OLD_PASSWORD}@10.0.1.20:5432/tasteam" # written by hand`,
+        `export DATABASE_URL="${NEW_URL}" # written by hand`,
+      ),
     );
     expect(after.ino).not.toBe(before.ino);
     expect([after.mode & 0o777, after.uid, after.gid]).toEqual([0o600, before.uid, before.gid]);
@@ -82,7 +92,12 @@ describe('env-file switch', () => {
 
   it('a failing restart command is an error naming its exit code, with its output redacted', async () => {
     const err = expectClean(
-      await failure(pointEnvFileAt({ path: envPath, restartCommand: `echo "docker: cannot restart, env is $(grep ^export ${envPath})" >&2; exit 3` }, target)),
+      await failure(
+        pointEnvFileAt(
+          { path: envPath, restartCommand: `echo "docker: cannot restart, env is $(grep ^export ${envPath})" >&2; exit 3` },
+          target,
+        ),
+      ),
       /the restart command exited with code 3: docker: cannot restart, env is export DATABASE_URL=.*tasteam\.abc123.* — run the restart command by hand/,
     );
     expect(err.exitCode).toBe(2);
@@ -92,12 +107,18 @@ describe('env-file switch', () => {
 
   it('a restart command that hangs is killed at its timeout', async () => {
     const t0 = Date.now();
-    expectClean(await failure(pointEnvFileAt({ path: envPath, restartCommand: 'sleep 30', restartTimeoutMs: 300 }, target)), /the restart command did not finish within 300 ms and was killed/);
+    expectClean(
+      await failure(pointEnvFileAt({ path: envPath, restartCommand: 'sleep 30', restartTimeoutMs: 300 }, target)),
+      /the restart command did not finish within 300 ms and was killed/,
+    );
     expect(Date.now() - t0).toBeLessThan(5_000);
   });
 
   it('missing file and missing key are usage errors; the file is left untouched', async () => {
-    expectClean(await failure(pointEnvFileAt({ path: join(dir, 'nope.env') }, target)), /cannot read the env file .*nope\.env \(ENOENT\) — pass --env-file/);
+    expectClean(
+      await failure(pointEnvFileAt({ path: join(dir, 'nope.env') }, target)),
+      /cannot read the env file .*nope\.env \(ENOENT\) — pass --env-file/,
+    );
     writeFileSync(envPath, '# DATABASE_URL=commented\nOTHER=1\n');
     const err = expectClean(await failure(pointEnvFileAt({ path: envPath }, target)), /has no DATABASE_URL= line/);
     expect(err.exitCode).toBe(2);
@@ -117,14 +138,21 @@ describe('command switch', () => {
   });
 
   it('a failing hook is an error whose echoed URL is redacted', async () => {
-    const err = expectClean(await failure(runSwitchHook('echo "could not apply $PGSHIFT_NEW_URL"; exit 7', target)), /the switch hook exited with code 7: could not apply tasteam\.abc123\.ap-northeast-2\.rds\.amazonaws\.com:5432\/tasteam/);
+    const err = expectClean(
+      await failure(runSwitchHook('echo "could not apply $PGSHIFT_NEW_URL"; exit 7', target)),
+      /the switch hook exited with code 7: could not apply tasteam\.abc123\.ap-northeast-2\.rds\.amazonaws\.com:5432\/tasteam/,
+    );
     expect(err.exitCode).toBe(2);
   });
 
   it('the none switch changes nothing and says so', async () => {
     const warnings: string[] = [];
-    await makeSwitch({ kind: 'none', logger: { info: () => undefined, progress: () => undefined, warn: (m) => warnings.push(m) } }).pointAt(target);
-    expect(warnings).toEqual(['no switch configured: point the application at tasteam.abc123.ap-northeast-2.rds.amazonaws.com:5432/tasteam yourself']);
+    await makeSwitch({ kind: 'none', logger: { info: () => undefined, progress: () => undefined, warn: (m) => warnings.push(m) } }).pointAt(
+      target,
+    );
+    expect(warnings).toEqual([
+      'no switch configured: point the application at tasteam.abc123.ap-northeast-2.rds.amazonaws.com:5432/tasteam yourself',
+    ]);
     expect(existsSync(join(dir, 'hook.out'))).toBe(false);
   });
 });

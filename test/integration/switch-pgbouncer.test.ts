@@ -13,7 +13,14 @@ import { ident, literal, quoteRelation } from '../../src/postgres/sql.js';
 import { freePort } from '../../src/rehearse/local-server.js';
 import { startPgBouncer, type LocalPgBouncer } from '../../src/rehearse/pgbouncer-server.js';
 import { checkLedger, ledgerTableDdl, startWorkload, worstLatency } from '../../src/rehearse/workload.js';
-import { pauseDatabase, pointDatabaseAt, readDatabaseTarget, resumeDatabase, rewriteEntry, showDatabase } from '../../src/switch/pgbouncer.js';
+import {
+  pauseDatabase,
+  pointDatabaseAt,
+  readDatabaseTarget,
+  resumeDatabase,
+  rewriteEntry,
+  showDatabase,
+} from '../../src/switch/pgbouncer.js';
 import { makeSwitch } from '../../src/switch/switch.js';
 import { freshPair, type TestPair } from '../support/databases.js';
 import { withUrl } from '../../src/postgres/connect.js';
@@ -111,7 +118,10 @@ describe('PgBouncer switch under 200 writes/s', () => {
     expect((await withUrl(pair.targetUrl, (c) => checkLedger(c, onTarget))).missing).toEqual([]);
     // And the check can fail: the target lacks the source's writes.
     expect((await withUrl(pair.targetUrl, (c) => checkLedger(c, onSource))).missing).toHaveLength(onSource.length);
-    const counts = await Promise.all([pair.src('SELECT count(*)::int AS n FROM public.ledger_probe'), pair.tgt('SELECT count(*)::int AS n FROM public.ledger_probe')]);
+    const counts = await Promise.all([
+      pair.src('SELECT count(*)::int AS n FROM public.ledger_probe'),
+      pair.tgt('SELECT count(*)::int AS n FROM public.ledger_probe'),
+    ]);
     expect(counts[0].rows[0].n + counts[1].rows[0].n).toBe(result.acknowledged);
 
     // Switch back (what a rollback does), so later tests start from the source again.
@@ -122,7 +132,12 @@ describe('PgBouncer switch under 200 writes/s', () => {
   });
 
   it('a longer freeze: writes wait in PgBouncer and all go through afterwards; the workload sees the freeze as latency', async () => {
-    const workload = startWorkload({ url: bouncer.appUrl(ENTRY, APP_ROLE, APP_PASSWORD), ratePerSecond: 200, durationMs: 2_500, tag: 'hold' });
+    const workload = startWorkload({
+      url: bouncer.appUrl(ENTRY, APP_ROLE, APP_PASSWORD),
+      ratePerSecond: 200,
+      durationMs: 2_500,
+      tag: 'hold',
+    });
     await new Promise((r) => setTimeout(r, 800));
     await pauseDatabase(bouncer.adminUrl, ENTRY);
     const pausedAt = Date.now();
@@ -152,7 +167,10 @@ describe('PgBouncer switch under 200 writes/s', () => {
     expect(first.failed).toBe(0);
     // Copy the rows as replication would; the target's identity sequence stays at 1.
     const rows = (await pair.src(`SELECT id, payload FROM ${quoteRelation(table)}`)).rows;
-    await pair.tgt(`INSERT INTO ${quoteRelation(table)} (id, payload) SELECT * FROM unnest($1::bigint[], $2::text[])`, [rows.map((r) => r.id), rows.map((r) => r.payload)]);
+    await pair.tgt(`INSERT INTO ${quoteRelation(table)} (id, payload) SELECT * FROM unnest($1::bigint[], $2::text[])`, [
+      rows.map((r) => r.id),
+      rows.map((r) => r.payload),
+    ]);
     await pointDatabaseAt(bouncer.adminUrl, bouncer.iniPath, ENTRY, { host: pair.target.host, port: pair.target.port, dbname: DB });
     try {
       const second = await runToEnd(startWorkload({ url: appUrl, ratePerSecond: 200, maxWrites: 60, table, tag: 'c2' }));
@@ -174,7 +192,12 @@ describe('PgBouncer switch under 200 writes/s', () => {
     const b = after.split('\n');
     expect(b.length).toBe(a.length);
     const changed = a.flatMap((line, i) => (line === b[i] ? [] : [[line, b[i]]]));
-    expect(changed).toEqual([[`${ENTRY} = host=${pair.source.host} port=${pair.source.port} dbname=${DB}`, `${ENTRY} = host=localhost port=${pair.target.port} dbname=${DB}`]]);
+    expect(changed).toEqual([
+      [
+        `${ENTRY} = host=${pair.source.host} port=${pair.source.port} dbname=${DB}`,
+        `${ENTRY} = host=localhost port=${pair.target.port} dbname=${DB}`,
+      ],
+    ]);
     expect(stAfter.ino).not.toBe(stBefore.ino); // replaced by rename, not rewritten in place
     expect([stAfter.mode, stAfter.uid, stAfter.gid]).toEqual([stBefore.mode, stBefore.uid, stBefore.gid]);
     expect((await showDatabase(bouncer.adminUrl, ENTRY))?.host).toBe('localhost');
@@ -196,12 +219,12 @@ describe('PgBouncer switch under 200 writes/s', () => {
     }
   });
 
-  it('keeps the entry\'s other settings, quoting, comments and CRLF line endings; adds keys the entry lacked', () => {
+  it("keeps the entry's other settings, quoting, comments and CRLF line endings; adds keys the entry lacked", () => {
     const ini = [
       '; production pgbouncer',
       '[databases]',
       '# the app',
-      'tasteam = host=10.0.0.5 port=5432 dbname=tasteam pool_size=40 connect_query=\'SET search_path = app, public\' application_name=api',
+      "tasteam = host=10.0.0.5 port=5432 dbname=tasteam pool_size=40 connect_query='SET search_path = app, public' application_name=api",
       '"other db" = host=10.0.0.6 dbname=other',
       'bare =',
       '',
@@ -213,7 +236,7 @@ describe('PgBouncer switch under 200 writes/s', () => {
     const out = rewriteEntry(ini, 'pgbouncer.ini', 'tasteam', { host: 'db.abc.rds.amazonaws.com', port: 5433, dbname: 'tasteam prod' });
     expect(out).toBe(
       ini.replace(
-        "tasteam = host=10.0.0.5 port=5432 dbname=tasteam pool_size=40",
+        'tasteam = host=10.0.0.5 port=5432 dbname=tasteam pool_size=40',
         "tasteam = host=db.abc.rds.amazonaws.com port=5433 dbname='tasteam prod' pool_size=40",
       ),
     );
@@ -236,12 +259,19 @@ describe('PgBouncer switch errors: one line, what to do next, no password', () =
     expect((err as PgshiftError).hint).toBeTruthy();
     return err as PgshiftError;
   };
-  const failure = async (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+  const failure = async (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
 
   it('admin console unreachable', async () => {
     const url = new URL(bouncer.adminUrl);
     url.port = String(await freePort());
-    const err = expectOneLine(await failure(pauseDatabase(url.toString(), ENTRY)), /cannot reach the PgBouncer admin console at 127\.0\.0\.1:\d+\/pgbouncer \(ECONNREFUSED\)/);
+    const err = expectOneLine(
+      await failure(pauseDatabase(url.toString(), ENTRY)),
+      /cannot reach the PgBouncer admin console at 127\.0\.0\.1:\d+\/pgbouncer \(ECONNREFUSED\)/,
+    );
     expect(err.exitCode).toBe(2);
   });
 
@@ -252,21 +282,30 @@ describe('PgBouncer switch errors: one line, what to do next, no password', () =
   });
 
   it('unknown database on PAUSE', async () => {
-    expectOneLine(await failure(pauseDatabase(bouncer.adminUrl, 'no_such_app')), /PgBouncer has no database no_such_app \(PAUSE\).*--pgbouncer-db/);
+    expectOneLine(
+      await failure(pauseDatabase(bouncer.adminUrl, 'no_such_app')),
+      /PgBouncer has no database no_such_app \(PAUSE\).*--pgbouncer-db/,
+    );
   });
 
   it('missing ini, no [databases] section, entry not found — and the running PgBouncer is left alone', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgshift-ini-'));
     try {
       const target = { host: pair.target.host, port: pair.target.port, dbname: DB };
-      expectOneLine(await failure(pointDatabaseAt(bouncer.adminUrl, join(dir, 'missing.ini'), ENTRY, target)), /cannot read the PgBouncer ini .*missing\.ini \(ENOENT\)/);
+      expectOneLine(
+        await failure(pointDatabaseAt(bouncer.adminUrl, join(dir, 'missing.ini'), ENTRY, target)),
+        /cannot read the PgBouncer ini .*missing\.ini \(ENOENT\)/,
+      );
       const noSection = join(dir, 'nosection.ini');
       writeFileSync(noSection, '[pgbouncer]\nlisten_port = 6432\n');
       expectOneLine(await failure(pointDatabaseAt(bouncer.adminUrl, noSection, ENTRY, target)), /has no \[databases\] section/);
       const noEntry = join(dir, 'noentry.ini');
       writeFileSync(noEntry, '[databases]\nsomething_else = host=x\n[pgbouncer]\n');
       chmodSync(noEntry, 0o600);
-      const err = expectOneLine(await failure(pointDatabaseAt(bouncer.adminUrl, noEntry, ENTRY, target)), /has no \[databases\] entry tasteam/);
+      const err = expectOneLine(
+        await failure(pointDatabaseAt(bouncer.adminUrl, noEntry, ENTRY, target)),
+        /has no \[databases\] entry tasteam/,
+      );
       expect(err.exitCode).toBe(2);
       expect(readFileSync(noEntry, 'utf8')).toBe('[databases]\nsomething_else = host=x\n[pgbouncer]\n');
       expect((await showDatabase(bouncer.adminUrl, ENTRY))?.port).toBe(pair.source.port);
@@ -283,7 +322,10 @@ describe('PgBouncer switch errors: one line, what to do next, no password', () =
     await holder.query('BEGIN');
     await holder.query('SELECT 1');
     try {
-      const err = expectOneLine(await failure(pauseDatabase(bouncer.adminUrl, ENTRY, { timeoutMs: 300 })), /PAUSE tasteam did not complete within 300 ms .*resumed/);
+      const err = expectOneLine(
+        await failure(pauseDatabase(bouncer.adminUrl, ENTRY, { timeoutMs: 300 })),
+        /PAUSE tasteam did not complete within 300 ms .*resumed/,
+      );
       expect(err.exitCode).toBe(1);
       expect((await showDatabase(bouncer.adminUrl, ENTRY))?.paused).toBe(false);
       // Other application sessions are not held.

@@ -28,12 +28,18 @@ beforeAll(async () => {
   await pair.tgt(SCHEMA);
   await pair.src(`INSERT INTO public.accounts SELECT i, i, NULL FROM generate_series(1, 20000) AS i`);
   await pair.src(`INSERT INTO public."주문 Lines" SELECT o, l, o + l FROM generate_series(1, 2000) AS o, generate_series(1, 5) AS l`);
-  await pair.src(`INSERT INTO public.events SELECT 'seed', timestamptz '2024-01-01' + i * interval '1 s' FROM generate_series(1, 3000) AS i`);
+  await pair.src(
+    `INSERT INTO public.events SELECT 'seed', timestamptz '2024-01-01' + i * interval '1 s' FROM generate_series(1, 3000) AS i`,
+  );
   await pair.src(`CREATE PUBLICATION verify_live FOR ALL TABLES`);
-  await pair.tgt(`CREATE SUBSCRIPTION verify_live CONNECTION ${literal(libpqConninfo(pair.source, { includePassword: true }))} PUBLICATION verify_live`);
+  await pair.tgt(
+    `CREATE SUBSCRIPTION verify_live CONNECTION ${literal(libpqConninfo(pair.source, { includePassword: true }))} PUBLICATION verify_live`,
+  );
   // The initial copy finishes when every table is 'r'eady.
   for (let i = 0; i < 600; i++) {
-    const { rows } = await pair.tgt(`SELECT count(*) FILTER (WHERE srsubstate <> 'r') AS pending, count(*) AS total FROM pg_subscription_rel`);
+    const { rows } = await pair.tgt(
+      `SELECT count(*) FILTER (WHERE srsubstate <> 'r') AS pending, count(*) AS total FROM pg_subscription_rel`,
+    );
     if (Number(rows[0].total) === 4 && Number(rows[0].pending) === 0) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -86,7 +92,10 @@ it('tables that differ under live writes converge after the target catches up', 
   expect(report.ok).toBe(true);
 
   // And an independent check on the final state: plain counts agree.
-  const [s, t] = await Promise.all([pair.src(`SELECT count(*) AS n FROM public.events`), pair.tgt(`SELECT count(*) AS n FROM public.events`)]);
+  const [s, t] = await Promise.all([
+    pair.src(`SELECT count(*) AS n FROM public.events`),
+    pair.tgt(`SELECT count(*) AS n FROM public.events`),
+  ]);
   expect(t.rows[0].n).toBe(s.rows[0].n);
 });
 

@@ -115,8 +115,14 @@ describe('verify on equal data', () => {
     // The partitioned parent is not compared besides its leaves: each row counted once.
     expect(report.tables.some((t) => t.table.name === 'measurements')).toBe(false);
     expect(tableOf(report, 'public', 'measurements_2024').sourceRows + tableOf(report, 'public', 'measurements_2025').sourceRows).toBe(400);
-    expect(report.sequences.find((s) => s.sequence.name === 'invoice_numbers')).toMatchObject({ source: '5', target: '5', status: 'equal' });
-    expect(report.materializedViews).toEqual([{ view: { schema: 'public', name: 'account_count' }, sourceRows: 1, targetRows: 1, status: 'equal' }]);
+    expect(report.sequences.find((s) => s.sequence.name === 'invoice_numbers')).toMatchObject({
+      source: '5',
+      target: '5',
+      status: 'equal',
+    });
+    expect(report.materializedViews).toEqual([
+      { view: { schema: 'public', name: 'account_count' }, sourceRows: 1, targetRows: 1, status: 'equal' },
+    ]);
     expect(report.ok).toBe(true);
     expect(verifyExitCode(report)).toBe(0);
   });
@@ -149,52 +155,61 @@ describe('verify after the target was changed behind the source', () => {
     await pair.tgt(`DELETE FROM public.order_lines WHERE order_id = 2 AND line_no = 1`);
     await pair.tgt(`UPDATE public.order_lines SET qty = -1 WHERE order_id = 40 AND line_no = 6`);
     // audit_log has duplicates ('kind1','payload 1' exists 5 times): remove exactly one copy.
-    await pair.tgt(`DELETE FROM public.audit_log WHERE ctid = (SELECT min(ctid) FROM public.audit_log WHERE kind = 'kind1' AND payload = 'payload 1')`);
+    await pair.tgt(
+      `DELETE FROM public.audit_log WHERE ctid = (SELECT min(ctid) FROM public.audit_log WHERE kind = 'kind1' AND payload = 'payload 1')`,
+    );
     await pair.tgt(`UPDATE public.measurements SET v = 0 WHERE id = 10`);
   });
   afterAll(() => pair?.drop());
 
-  it.each(['auto', 'text'] as const)('full mode (row digest %s) fails and names each table and the exact keys per category', async (rowDigest) => {
-    const report = await verify(pair, { jobs: 2, rowDigest });
-    expect(report.ok).toBe(false);
-    expect(verifyExitCode(report)).toBe(1);
+  it.each(['auto', 'text'] as const)(
+    'full mode (row digest %s) fails and names each table and the exact keys per category',
+    async (rowDigest) => {
+      const report = await verify(pair, { jobs: 2, rowDigest });
+      expect(report.ok).toBe(false);
+      expect(verifyExitCode(report)).toBe(1);
 
-    const accounts = tableOf(report, 'public', 'accounts');
-    expect(accounts.verdict).toBe('differs');
-    expect(accounts.differences).toMatchObject({
-      missingOnTarget: 1,
-      extraOnTarget: 1,
-      changed: 1,
-      keys: { missingOnTarget: [{ id: '500' }], extraOnTarget: [{ id: '5000' }], changed: [{ id: '7' }] },
-      capped: false,
-    });
+      const accounts = tableOf(report, 'public', 'accounts');
+      expect(accounts.verdict).toBe('differs');
+      expect(accounts.differences).toMatchObject({
+        missingOnTarget: 1,
+        extraOnTarget: 1,
+        changed: 1,
+        keys: { missingOnTarget: [{ id: '500' }], extraOnTarget: [{ id: '5000' }], changed: [{ id: '7' }] },
+        capped: false,
+      });
 
-    const korean = tableOf(report, 'public', KOREAN);
-    expect(korean.verdict).toBe('differs');
-    expect(korean.differences?.keys).toEqual({
-      missingOnTarget: [{ 'Key Col': 'k-0150' }],
-      extraOnTarget: [{ 'Key Col': '가-new' }],
-      changed: [{ 'Key Col': 'k-0003' }],
-    });
+      const korean = tableOf(report, 'public', KOREAN);
+      expect(korean.verdict).toBe('differs');
+      expect(korean.differences?.keys).toEqual({
+        missingOnTarget: [{ 'Key Col': 'k-0150' }],
+        extraOnTarget: [{ 'Key Col': '가-new' }],
+        changed: [{ 'Key Col': 'k-0003' }],
+      });
 
-    const lines = tableOf(report, 'public', 'order_lines');
-    expect(lines.differences?.keys).toEqual({
-      missingOnTarget: [{ order_id: '2', line_no: '1' }],
-      extraOnTarget: [],
-      changed: [{ order_id: '40', line_no: '6' }],
-    });
+      const lines = tableOf(report, 'public', 'order_lines');
+      expect(lines.differences?.keys).toEqual({
+        missingOnTarget: [{ order_id: '2', line_no: '1' }],
+        extraOnTarget: [],
+        changed: [{ order_id: '40', line_no: '6' }],
+      });
 
-    const audit = tableOf(report, 'public', 'audit_log');
-    expect(audit.verdict).toBe('differs');
-    expect(audit).toMatchObject({ sourceRows: 200, targetRows: 199 });
-    expect(audit.differences).toMatchObject({ missingOnTarget: 1, extraOnTarget: 0, keys: { missingOnTarget: [{ row: '(kind1,"payload 1")', copies: '1' }] } });
+      const audit = tableOf(report, 'public', 'audit_log');
+      expect(audit.verdict).toBe('differs');
+      expect(audit).toMatchObject({ sourceRows: 200, targetRows: 199 });
+      expect(audit.differences).toMatchObject({
+        missingOnTarget: 1,
+        extraOnTarget: 0,
+        keys: { missingOnTarget: [{ row: '(kind1,"payload 1")', copies: '1' }] },
+      });
 
-    expect(tableOf(report, 'public', 'measurements_2024').differences?.keys.changed).toEqual([{ id: '10', at: expect.any(String) }]);
-    expect(tableOf(report, 'public', 'measurements_2025').verdict).toBe('equal');
-    expect(tableOf(report, MIXED_SCHEMA, 'Space Table').verdict).toBe('equal');
-    // Only the chunks around the changed keys differed.
-    expect(accounts.mismatchedChunks).toBeLessThan(accounts.chunks!);
-  });
+      expect(tableOf(report, 'public', 'measurements_2024').differences?.keys.changed).toEqual([{ id: '10', at: expect.any(String) }]);
+      expect(tableOf(report, 'public', 'measurements_2025').verdict).toBe('equal');
+      expect(tableOf(report, MIXED_SCHEMA, 'Space Table').verdict).toBe('equal');
+      // Only the chunks around the changed keys differed.
+      expect(accounts.mismatchedChunks).toBeLessThan(accounts.chunks!);
+    },
+  );
 
   it('caps the keys listed per table and says so', async () => {
     await pair.tgt(`DELETE FROM public.accounts WHERE id BETWEEN 900 AND 949`);
@@ -224,9 +239,21 @@ describe('verify: schema drift, sequences, missing tables', () => {
     await pair.src(`SELECT nextval('public.invoice_numbers') FROM generate_series(1, 3)`);
     await pair.src(`SELECT nextval('public."주문 ""번호"" Seq"')`);
     const report = await verify(pair, { mode: 'fast' });
-    expect(report.sequences.find((s) => s.sequence.name === 'invoice_numbers')).toMatchObject({ source: '8', target: '5', status: 'behind' });
-    expect(report.sequences.find((s) => s.sequence.name === '주문 "번호" Seq')).toMatchObject({ source: '2', target: '1', status: 'behind' });
-    expect(report.sequences.find((s) => s.sequence.name === 'accounts_id_seq')).toMatchObject({ source: '1000', target: '1000', status: 'equal' });
+    expect(report.sequences.find((s) => s.sequence.name === 'invoice_numbers')).toMatchObject({
+      source: '8',
+      target: '5',
+      status: 'behind',
+    });
+    expect(report.sequences.find((s) => s.sequence.name === '주문 "번호" Seq')).toMatchObject({
+      source: '2',
+      target: '1',
+      status: 'behind',
+    });
+    expect(report.sequences.find((s) => s.sequence.name === 'accounts_id_seq')).toMatchObject({
+      source: '1000',
+      target: '1000',
+      status: 'equal',
+    });
     expect(report.summary.sequencesBehind).toBe(2);
     expect(report.ok).toBe(true);
     const strict = await verify(pair, { mode: 'fast', strict: true });
@@ -243,7 +270,10 @@ describe('verify: schema drift, sequences, missing tables', () => {
     // The lookup index cdc start may add on the target for a REPLICA IDENTITY FULL table is pgshift's own.
     await pair.tgt(`CREATE INDEX pgshift_ri_audit_log_0a1b2c3d ON public.audit_log (payload)`);
     const report = await verify(pair);
-    expect(report.schemaDrift.filter((d) => d.kind === 'index').map((d) => d.object)).toEqual(['public.accounts_created', 'public.only_on_source_pkey']);
+    expect(report.schemaDrift.filter((d) => d.kind === 'index').map((d) => d.object)).toEqual([
+      'public.accounts_created',
+      'public.only_on_source_pkey',
+    ]);
     expect(report.schemaDrift).toEqual(
       expect.arrayContaining([
         { kind: 'column', object: 'public.accounts.nick name', change: 'missing-on-target', source: 'text' },
@@ -291,7 +321,12 @@ describe('verify under CDC: rechecks after catch-up', () => {
     expect(lsns).toHaveLength(1);
     expect(lsns[0]).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
     expect(tableOf(report, 'public', 'accounts')).toMatchObject({ verdict: 'converged-after-recheck', rechecks: 1 });
-    expect(tableOf(report, 'public', KOREAN)).toMatchObject({ verdict: 'converged-after-recheck', rechecks: 1, sourceRows: 301, targetRows: 301 });
+    expect(tableOf(report, 'public', KOREAN)).toMatchObject({
+      verdict: 'converged-after-recheck',
+      rechecks: 1,
+      sourceRows: 301,
+      targetRows: 301,
+    });
     expect(tableOf(report, 'public', 'order_lines').verdict).toBe('equal');
     expect(report.summary.convergedAfterRecheck).toBe(2);
     expect(report.ok).toBe(true);
@@ -329,7 +364,9 @@ describe('verify when the sides sort text differently', () => {
     await pair.src(`CREATE TABLE public.codes (code text PRIMARY KEY, label text)`);
     await pair.tgt(`CREATE TABLE public.codes (code text COLLATE "POSIX" PRIMARY KEY, label text)`);
     for (const run of [pair.src, pair.tgt]) {
-      await run(`INSERT INTO public.codes SELECT c, 'label ' || c FROM unnest(ARRAY['a', 'B', 'b', 'Z', 'z', '_x', '가', 'Ä', '10', '9', 'a b', 'A']) AS c`);
+      await run(
+        `INSERT INTO public.codes SELECT c, 'label ' || c FROM unnest(ARRAY['a', 'B', 'b', 'Z', 'z', '_x', '가', 'Ä', '10', '9', 'a b', 'A']) AS c`,
+      );
       await run(`INSERT INTO public.codes SELECT 'code-' || i, 'n' FROM generate_series(1, 60) AS i`);
     }
     await pair.tgt(`DELETE FROM public.codes WHERE code = 'Z'`);
@@ -341,7 +378,12 @@ describe('verify when the sides sort text differently', () => {
     const codes = tableOf(report, 'public', 'codes');
     expect(codes.notes.join(' ')).toContain('COLLATE "C"');
     expect(codes.chunks).toBeGreaterThan(5);
-    expect(codes.differences).toMatchObject({ missingOnTarget: 1, extraOnTarget: 0, changed: 0, keys: { missingOnTarget: [{ code: 'Z' }] } });
+    expect(codes.differences).toMatchObject({
+      missingOnTarget: 1,
+      extraOnTarget: 0,
+      changed: 0,
+      keys: { missingOnTarget: [{ code: 'Z' }] },
+    });
     expect(report.schemaDrift).toEqual([expect.objectContaining({ kind: 'column', object: 'public.codes.code', change: 'differs' })]);
   });
 });

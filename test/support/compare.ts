@@ -22,7 +22,9 @@ export async function tableHashes(url: string): Promise<Record<string, string>> 
     const out: Record<string, string> = {};
     for (const { nspname, relname } of tables.rows) {
       const rel = `${pg.escapeIdentifier(nspname)}.${pg.escapeIdentifier(relname)}`;
-      const r = await c.query(`SELECT count(*)::int AS n, md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) AS h FROM ONLY ${rel} t`);
+      const r = await c.query(
+        `SELECT count(*)::int AS n, md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) AS h FROM ONLY ${rel} t`,
+      );
       out[`${nspname}.${relname}`] = `${r.rows[0].n}:${r.rows[0].h}`;
     }
     return out;
@@ -59,7 +61,9 @@ export async function catalogDescription(url: string): Promise<Record<string, st
       matviews: await q(`SELECT schemaname, matviewname, ispopulated FROM pg_matviews WHERE ${nsp('schemaname')} ORDER BY 1, 2`),
       functions: await q(`SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), coalesce(p.proacl::text, '')
                             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ${nsp('n.nspname')} ORDER BY 1, 2, 3`),
-      sequences: await q(`SELECT schemaname, sequencename, coalesce(last_value::text, 'null'), increment_by FROM pg_sequences WHERE ${nsp('schemaname')} ORDER BY 1, 2`),
+      sequences: await q(
+        `SELECT schemaname, sequencename, coalesce(last_value::text, 'null'), increment_by FROM pg_sequences WHERE ${nsp('schemaname')} ORDER BY 1, 2`,
+      ),
       replicaIdentity: await q(`SELECT n.nspname, c.relname, c.relreplident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                                  WHERE ${nsp('n.nspname')} AND c.relkind IN ('r','p') ORDER BY 1, 2`),
       largeObjects: await q(`SELECT l.oid, pg_get_userbyid(l.lomowner), md5(lo_get(l.oid)) FROM pg_largeobject_metadata l ORDER BY 1`),

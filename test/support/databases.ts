@@ -72,10 +72,16 @@ export async function freshPair(name: string): Promise<TestPair> {
 /** Drop the database on both sides, with every subscription in it and every slot made for it. */
 export async function dropEverywhere(name: string): Promise<void> {
   for (const side of ['target', 'source'] as const) {
-    const exists = await admin(side, 'postgres', async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount);
+    const exists = await admin(
+      side,
+      'postgres',
+      async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount,
+    );
     if (exists) {
       await admin(side, name, async (c) => {
-        const subs = await c.query(`SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+        const subs = await c.query(
+          `SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+        );
         for (const { subname } of subs.rows) {
           const q = pg.escapeIdentifier(subname);
           await c.query(`ALTER SUBSCRIPTION ${q} DISABLE`).catch(() => undefined);
@@ -85,7 +91,12 @@ export async function dropEverywhere(name: string): Promise<void> {
       });
     }
     await admin(side, 'postgres', async (c) => {
-      await c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE pid IN (SELECT active_pid FROM pg_replication_slots WHERE database = $1)`, [name]).catch(() => undefined);
+      await c
+        .query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE pid IN (SELECT active_pid FROM pg_replication_slots WHERE database = $1)`,
+          [name],
+        )
+        .catch(() => undefined);
       await c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [name]);
       for (let i = 0; i < 20; i++) {
         const slots = await c.query(`SELECT slot_name, active FROM pg_replication_slots WHERE database = $1`, [name]);

@@ -17,7 +17,14 @@ declare module 'vitest' {
   }
 }
 
-const info = (s: LocalServer): ServerInfo => ({ major: s.major, host: s.host, port: s.port, password: s.password, binDir: s.binDir, dataDir: s.dataDir });
+const info = (s: LocalServer): ServerInfo => ({
+  major: s.major,
+  host: s.host,
+  port: s.port,
+  password: s.password,
+  binDir: s.binDir,
+  dataDir: s.dataDir,
+});
 
 let servers: LocalServer[] = [];
 

@@ -147,9 +147,13 @@ describe('describeDbInstance', () => {
   });
 
   it('names the missing IAM action when AWS denies access', async () => {
-    rds.on(DescribeDBInstancesCommand).rejects(awsError('AccessDenied', 'User: arn:aws:sts::1:assumed-role/gh is not authorized to perform: rds:DescribeDBInstances'));
+    rds
+      .on(DescribeDBInstancesCommand)
+      .rejects(awsError('AccessDenied', 'User: arn:aws:sts::1:assumed-role/gh is not authorized to perform: rds:DescribeDBInstances'));
     const err = await thrown(describeDbInstance(new RDSClient({ region: REGION }), 'tasteam-v2', REGION));
-    expect(err.oneLine()).toMatch(/^AWS denied rds:DescribeDBInstances while describing RDS instance tasteam-v2 in ap-northeast-2 — allow rds:DescribeDBInstances/);
+    expect(err.oneLine()).toMatch(
+      /^AWS denied rds:DescribeDBInstances while describing RDS instance tasteam-v2 in ap-northeast-2 — allow rds:DescribeDBInstances/,
+    );
   });
 });
 
@@ -170,7 +174,10 @@ describe('rds.logical_replication', () => {
   });
 
   it('is FAIL while the group is pending-reboot, with the exact reboot command', () => {
-    const check = logicalReplicationCheck(instance({ parameterGroups: [{ name: 'pgshift-postgres17', applyStatus: 'pending-reboot' }] }), '1');
+    const check = logicalReplicationCheck(
+      instance({ parameterGroups: [{ name: 'pgshift-postgres17', applyStatus: 'pending-reboot' }] }),
+      '1',
+    );
     expect(check.status).toBe('FAIL');
     expect(check.detail).toMatch(/pending-reboot/);
     expect(check.remediation).toBe('aws rds reboot-db-instance --db-instance-identifier tasteam-v2 --region ap-northeast-2');
@@ -186,26 +193,43 @@ describe('rds.logical_replication', () => {
   });
 
   it('on a default group (not modifiable) tells to create and attach a custom group of the right family', () => {
-    const check = logicalReplicationCheck(instance({ parameterGroups: [{ name: 'default.postgres17', applyStatus: 'in-sync' }] }), undefined);
+    const check = logicalReplicationCheck(
+      instance({ parameterGroups: [{ name: 'default.postgres17', applyStatus: 'in-sync' }] }),
+      undefined,
+    );
     expect(check.status).toBe('FAIL');
     expect(check.detail).toContain('not set (default 0)');
-    expect(check.remediation).toContain('create-db-parameter-group --db-parameter-group-name pgshift-postgres17 --db-parameter-group-family postgres17');
-    expect(check.remediation).toContain('modify-db-instance --db-instance-identifier tasteam-v2 --db-parameter-group-name pgshift-postgres17');
+    expect(check.remediation).toContain(
+      'create-db-parameter-group --db-parameter-group-name pgshift-postgres17 --db-parameter-group-family postgres17',
+    );
+    expect(check.remediation).toContain(
+      'modify-db-instance --db-instance-identifier tasteam-v2 --db-parameter-group-name pgshift-postgres17',
+    );
     expect(check.remediation).toMatch(/reboot-db-instance --db-instance-identifier tasteam-v2 --region ap-northeast-2$/);
   });
 
   it('is WARN while applying and PASS when in effect', () => {
     expect(logicalReplicationCheck(instance({ parameterGroups: [{ name: 'g', applyStatus: 'applying' }] }), '1').status).toBe('WARN');
     const pass = logicalReplicationCheck(instance(), '1');
-    expect(pass).toEqual({ id: 'rds-logical-replication', status: 'PASS', detail: 'rds.logical_replication = 1 in pgshift-postgres17 (in-sync)' });
+    expect(pass).toEqual({
+      id: 'rds-logical-replication',
+      status: 'PASS',
+      detail: 'rds.logical_replication = 1 in pgshift-postgres17 (in-sync)',
+    });
   });
 });
 
 describe('resolveRdsTarget', () => {
   function mockHappyTarget(db: Partial<DBInstance> = {}, applyStatus = 'in-sync') {
-    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [dbInstance({ DBParameterGroups: [{ DBParameterGroupName: 'pgshift-postgres17', ParameterApplyStatus: applyStatus }], ...db })] });
+    rds.on(DescribeDBInstancesCommand).resolves({
+      DBInstances: [
+        dbInstance({ DBParameterGroups: [{ DBParameterGroupName: 'pgshift-postgres17', ParameterApplyStatus: applyStatus }], ...db }),
+      ],
+    });
     rds.on(DescribeDBParametersCommand).resolves({ Parameters: [{ ParameterName: 'rds.logical_replication', ParameterValue: '1' }] });
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({ SecretString: JSON.stringify({ username: 'tasteam_admin', password: PASSWORD }) });
+    sm.on(GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({
+      SecretString: JSON.stringify({ username: 'tasteam_admin', password: PASSWORD }),
+    });
   }
   const clients = () => ({ rds: new RDSClient({ region: REGION }), secrets: new SecretsManagerClient({ region: REGION }) });
 
@@ -213,7 +237,14 @@ describe('resolveRdsTarget', () => {
     mockHappyTarget();
     const target = await resolveRdsTarget({ dbInstanceIdentifier: 'tasteam-v2', database: 'tasteam', region: REGION, clients: clients() });
     expect(target.endpoint).toEqual({ host: 'tasteam-v2.abc123.ap-northeast-2.rds.amazonaws.com', port: 5432 });
-    expect(target.info).toMatchObject({ host: target.endpoint.host, port: 5432, database: 'tasteam', user: 'tasteam_admin', password: PASSWORD, sslmode: 'require' });
+    expect(target.info).toMatchObject({
+      host: target.endpoint.host,
+      port: 5432,
+      database: 'tasteam',
+      user: 'tasteam_admin',
+      password: PASSWORD,
+      sslmode: 'require',
+    });
     expect(target.checks.map((c) => [c.id, c.status])).toEqual([
       ['rds-status', 'PASS'],
       ['rds-logical-replication', 'PASS'],
@@ -229,7 +260,13 @@ describe('resolveRdsTarget', () => {
 
   it('uses verify-full with the CA bundle when one is given', async () => {
     mockHappyTarget();
-    const target = await resolveRdsTarget({ dbInstanceIdentifier: 'tasteam-v2', database: 'tasteam', region: REGION, caBundle: '/etc/ssl/rds/global-bundle.pem', clients: clients() });
+    const target = await resolveRdsTarget({
+      dbInstanceIdentifier: 'tasteam-v2',
+      database: 'tasteam',
+      region: REGION,
+      caBundle: '/etc/ssl/rds/global-bundle.pem',
+      clients: clients(),
+    });
     expect(target.info.sslmode).toBe('verify-full');
     expect(target.info.sslrootcert).toBe('/etc/ssl/rds/global-bundle.pem');
   });
@@ -244,13 +281,19 @@ describe('resolveRdsTarget', () => {
 
   it('refuses an instance without an RDS-managed password, pointing to PGSHIFT_TARGET_URL', async () => {
     mockHappyTarget({ MasterUserSecret: undefined });
-    const err = await thrown(resolveRdsTarget({ dbInstanceIdentifier: 'tasteam-v2', database: 'tasteam', region: REGION, clients: clients() }));
-    expect(err.oneLine()).toMatch(/does not keep its master password in Secrets Manager — set PGSHIFT_TARGET_URL instead.*--manage-master-user-password/);
+    const err = await thrown(
+      resolveRdsTarget({ dbInstanceIdentifier: 'tasteam-v2', database: 'tasteam', region: REGION, clients: clients() }),
+    );
+    expect(err.oneLine()).toMatch(
+      /does not keep its master password in Secrets Manager — set PGSHIFT_TARGET_URL instead.*--manage-master-user-password/,
+    );
   });
 
   it('refuses an instance that has no endpoint yet', async () => {
     mockHappyTarget({ Endpoint: undefined, DBInstanceStatus: 'creating' });
-    const err = await thrown(resolveRdsTarget({ dbInstanceIdentifier: 'tasteam-v2', database: 'tasteam', region: REGION, clients: clients() }));
+    const err = await thrown(
+      resolveRdsTarget({ dbInstanceIdentifier: 'tasteam-v2', database: 'tasteam', region: REGION, clients: clients() }),
+    );
     expect(err.message).toBe('RDS instance tasteam-v2 has no endpoint yet (status creating)');
     expect(err.hint).toContain('aws rds wait db-instance-available --db-instance-identifier tasteam-v2');
   });
@@ -260,7 +303,9 @@ describe('Secrets Manager', () => {
   const client = () => new SecretsManagerClient({ region: REGION });
 
   it('reads {username, password} from the secret', async () => {
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({ SecretString: `{"username":"tasteam_admin","password":${JSON.stringify(PASSWORD)}}` });
+    sm.on(GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({
+      SecretString: `{"username":"tasteam_admin","password":${JSON.stringify(PASSWORD)}}`,
+    });
     expect(await readMasterCredentials(client(), SECRET_ARN, REGION)).toEqual({ username: 'tasteam_admin', password: PASSWORD });
   });
 
@@ -292,7 +337,9 @@ describe('Secrets Manager', () => {
 
   it('tells which permission is missing: GetSecretValue, or kms:Decrypt', async () => {
     sm.on(GetSecretValueCommand).rejects(awsError('AccessDeniedException'));
-    expect((await thrown(readMasterCredentials(client(), SECRET_ARN, REGION))).oneLine()).toMatch(/AWS denied secretsmanager:GetSecretValue on .* — allow secretsmanager:GetSecretValue/);
+    expect((await thrown(readMasterCredentials(client(), SECRET_ARN, REGION))).oneLine()).toMatch(
+      /AWS denied secretsmanager:GetSecretValue on .* — allow secretsmanager:GetSecretValue/,
+    );
     sm.reset();
     sm.on(GetSecretValueCommand).rejects(awsError('DecryptionFailure'));
     expect((await thrown(readMasterCredentials(client(), SECRET_ARN, REGION))).oneLine()).toMatch(/allow kms:Decrypt/);
@@ -300,18 +347,30 @@ describe('Secrets Manager', () => {
 
   it('redacts a registered password even if an AWS message were to carry it', async () => {
     parseMasterSecret(JSON.stringify({ username: 'u', password: PASSWORD }), SECRET_ARN); // registers it
-    const err = explainAwsError(awsError('ThrottlingException', `rate exceeded for ${PASSWORD}`), { action: 'secretsmanager:GetSecretValue', what: 'reading' });
+    const err = explainAwsError(awsError('ThrottlingException', `rate exceeded for ${PASSWORD}`), {
+      action: 'secretsmanager:GetSecretValue',
+      what: 'reading',
+    });
     expect(err.oneLine()).toContain('ThrottlingException');
     expect(err.oneLine()).not.toContain(PASSWORD);
   });
 });
 
 describe('RDS snapshot before cutover', () => {
-  const opts = (wait: object) => ({ dbInstanceIdentifier: 'tasteam-v2', snapshotIdentifier: 'tasteam-v2-pgshift-pre-cutover-20261126-0315', region: REGION, wait });
+  const opts = (wait: object) => ({
+    dbInstanceIdentifier: 'tasteam-v2',
+    snapshotIdentifier: 'tasteam-v2-pgshift-pre-cutover-20261126-0315',
+    region: REGION,
+    wait,
+  });
 
   it('builds identifiers RDS accepts, prefixed with the instance (the IAM policy allows <instance>-* only)', () => {
-    expect(snapshotIdentifier('tasteam-v2', 'pre-cutover', new Date('2026-11-26T03:15:42Z'))).toBe('tasteam-v2-pgshift-pre-cutover-20261126-0315');
-    expect(snapshotIdentifier('Tasteam_V2', 'pre cutover', new Date('2026-11-26T03:15:42Z'))).toBe('tasteam-v2-pgshift-pre-cutover-20261126-0315');
+    expect(snapshotIdentifier('tasteam-v2', 'pre-cutover', new Date('2026-11-26T03:15:42Z'))).toBe(
+      'tasteam-v2-pgshift-pre-cutover-20261126-0315',
+    );
+    expect(snapshotIdentifier('Tasteam_V2', 'pre cutover', new Date('2026-11-26T03:15:42Z'))).toBe(
+      'tasteam-v2-pgshift-pre-cutover-20261126-0315',
+    );
   });
 
   it('creates the snapshot and waits until it is available (after 3 polls)', async () => {
@@ -323,12 +382,18 @@ describe('RDS snapshot before cutover', () => {
       .resolves({ DBSnapshots: [{ Status: 'available', DBSnapshotArn: 'arn:aws:rds:ap-northeast-2:1:snapshot:s' }] });
     const clock = fakeClock();
     const polls: string[] = [];
-    const res = await createDbSnapshot(new RDSClient({ region: REGION }), opts({ ...clock, intervalMs: 10_000, onPoll: (s: string) => polls.push(s) }));
+    const res = await createDbSnapshot(
+      new RDSClient({ region: REGION }),
+      opts({ ...clock, intervalMs: 10_000, onPoll: (s: string) => polls.push(s) }),
+    );
     expect(res).toMatchObject({ status: 'available', polls: 3, reused: false, arn: 'arn:aws:rds:ap-northeast-2:1:snapshot:s' });
     expect(polls).toEqual(['creating', 'creating', 'available']);
     expect(clock.sleeps).toEqual([10_000, 10_000]);
     const create = rds.commandCalls(CreateDBSnapshotCommand)[0].args[0].input;
-    expect(create).toMatchObject({ DBInstanceIdentifier: 'tasteam-v2', DBSnapshotIdentifier: 'tasteam-v2-pgshift-pre-cutover-20261126-0315' });
+    expect(create).toMatchObject({
+      DBInstanceIdentifier: 'tasteam-v2',
+      DBSnapshotIdentifier: 'tasteam-v2-pgshift-pre-cutover-20261126-0315',
+    });
     expect(create.Tags).toContainEqual({ Key: 'pgshift:purpose', Value: 'pre-cutover' });
   });
 
@@ -336,7 +401,9 @@ describe('RDS snapshot before cutover', () => {
     rds.on(CreateDBSnapshotCommand).resolves({});
     rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ Status: 'creating' }] });
     const clock = fakeClock();
-    const err = await thrown(createDbSnapshot(new RDSClient({ region: REGION }), opts({ ...clock, intervalMs: 15_000, timeoutMs: 60_000 })));
+    const err = await thrown(
+      createDbSnapshot(new RDSClient({ region: REGION }), opts({ ...clock, intervalMs: 15_000, timeoutMs: 60_000 })),
+    );
     expect(err.message).toBe("RDS snapshot tasteam-v2-pgshift-pre-cutover-20261126-0315 is still 'creating' after 60 s (limit 60 s)");
     expect(err.hint).toContain('aws rds wait db-snapshot-available --db-snapshot-identifier tasteam-v2-pgshift-pre-cutover-20261126-0315');
     expect(rds.commandCalls(DescribeDBSnapshotsCommand)).toHaveLength(5); // t = 0, 15, 30, 45, 60 s
@@ -381,7 +448,14 @@ describe('EC2 source host', () => {
   it('finds the private IP by Name tag (never the public one)', async () => {
     ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [ec2Instance('i-0abc')] }] });
     const src = await findSourceInstance(client(), { nameTag: 'tasteam-v1' }, REGION);
-    expect(src).toEqual({ instanceId: 'i-0abc', name: 'tasteam-v1', state: 'running', privateIp: '10.1.1.25', vpcId: 'vpc-1', securityGroupIds: ['sg-source'] });
+    expect(src).toEqual({
+      instanceId: 'i-0abc',
+      name: 'tasteam-v1',
+      state: 'running',
+      privateIp: '10.1.1.25',
+      vpcId: 'vpc-1',
+      securityGroupIds: ['sg-source'],
+    });
     const filters = ec2.commandCalls(DescribeInstancesCommand)[0].args[0].input.Filters;
     expect(filters).toContainEqual({ Name: 'tag:Name', Values: ['tasteam-v1'] });
   });
@@ -398,15 +472,23 @@ describe('EC2 source host', () => {
   it('refuses an ambiguous Name tag and lists the ids', async () => {
     ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [ec2Instance('i-1'), ec2Instance('i-2')] }] });
     const err = await thrown(findSourceInstance(client(), { nameTag: 'tasteam-v1' }, REGION));
-    expect(err.oneLine()).toBe('2 EC2 instances are tagged Name=tasteam-v1 in ap-northeast-2 (i-1, i-2) — pass the source instance id instead of the Name tag');
+    expect(err.oneLine()).toBe(
+      '2 EC2 instances are tagged Name=tasteam-v1 in ap-northeast-2 (i-1, i-2) — pass the source instance id instead of the Name tag',
+    );
   });
 
   it('reports a missing instance and a denied DescribeInstances', async () => {
     ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
-    expect((await thrown(findSourceInstance(client(), { nameTag: 'nope' }, REGION))).message).toBe('no EC2 instance Name=nope in ap-northeast-2');
+    expect((await thrown(findSourceInstance(client(), { nameTag: 'nope' }, REGION))).message).toBe(
+      'no EC2 instance Name=nope in ap-northeast-2',
+    );
     ec2.reset();
-    ec2.on(DescribeInstancesCommand).rejects(awsError('UnauthorizedOperation', 'You are not authorized. Encoded authorization failure message: AAAA'));
-    expect((await thrown(findSourceInstance(client(), { instanceId: 'i-1' }, REGION))).message).toContain('AWS denied ec2:DescribeInstances');
+    ec2
+      .on(DescribeInstancesCommand)
+      .rejects(awsError('UnauthorizedOperation', 'You are not authorized. Encoded authorization failure message: AAAA'));
+    expect((await thrown(findSourceInstance(client(), { instanceId: 'i-1' }, REGION))).message).toContain(
+      'AWS denied ec2:DescribeInstances',
+    );
   });
 
   it('creates the AMI without rebooting the source and waits until it is available', async () => {
@@ -418,7 +500,13 @@ describe('EC2 source host', () => {
       .resolves({ Images: [{ State: 'available' }] });
     const name = imageName('i-0abc', 'pre-cutover', new Date('2026-11-26T03:15:00Z'));
     const res = await createSourceImage(client(), { instanceId: 'i-0abc', name, region: REGION, wait: fakeClock() });
-    expect(res).toEqual({ imageId: 'ami-0123', name: 'pgshift-i-0abc-pre-cutover-20261126-0315', state: 'available', reused: false, polls: 3 });
+    expect(res).toEqual({
+      imageId: 'ami-0123',
+      name: 'pgshift-i-0abc-pre-cutover-20261126-0315',
+      state: 'available',
+      reused: false,
+      polls: 3,
+    });
     const input = ec2.commandCalls(CreateImageCommand)[0].args[0].input;
     expect(input.NoReboot).toBe(true);
     expect(input.InstanceId).toBe('i-0abc');
@@ -435,20 +523,32 @@ describe('EC2 source host', () => {
   it('stops waiting at the deadline, and fails at once on a failed image', async () => {
     ec2.on(CreateImageCommand).resolves({ ImageId: 'ami-0slow' });
     ec2.on(DescribeImagesCommand).resolves({ Images: [{ State: 'pending' }] });
-    const err = await thrown(createSourceImage(client(), { instanceId: 'i-0abc', name: 'n', region: REGION, wait: { ...fakeClock(), timeoutMs: 120_000, intervalMs: 30_000 } }));
+    const err = await thrown(
+      createSourceImage(client(), {
+        instanceId: 'i-0abc',
+        name: 'n',
+        region: REGION,
+        wait: { ...fakeClock(), timeoutMs: 120_000, intervalMs: 30_000 },
+      }),
+    );
     expect(err.message).toBe("AMI ami-0slow (n) is still 'pending' after 120 s (limit 120 s)");
     expect(err.hint).toContain('aws ec2 wait image-available --image-ids ami-0slow');
     ec2.reset();
     ec2.on(CreateImageCommand).resolves({ ImageId: 'ami-0bad' });
     ec2.on(DescribeImagesCommand).resolves({ Images: [{ State: 'failed' }] });
-    expect((await thrown(createSourceImage(client(), { instanceId: 'i-0abc', name: 'n', region: REGION, wait: fakeClock() }))).message).toMatch(/ended in state 'failed'/);
+    expect(
+      (await thrown(createSourceImage(client(), { instanceId: 'i-0abc', name: 'n', region: REGION, wait: fakeClock() }))).message,
+    ).toMatch(/ended in state 'failed'/);
   });
 });
 
 describe('takePreCutoverBackups', () => {
   it('takes the RDS snapshot and the source AMI and waits for both', async () => {
     rds.on(CreateDBSnapshotCommand).resolves({});
-    rds.on(DescribeDBSnapshotsCommand).resolvesOnce({ DBSnapshots: [{ Status: 'creating' }] }).resolves({ DBSnapshots: [{ Status: 'available' }] });
+    rds
+      .on(DescribeDBSnapshotsCommand)
+      .resolvesOnce({ DBSnapshots: [{ Status: 'creating' }] })
+      .resolves({ DBSnapshots: [{ Status: 'available' }] });
     ec2.on(CreateImageCommand).resolves({ ImageId: 'ami-1' });
     ec2.on(DescribeImagesCommand).resolves({ Images: [{ State: 'available' }] });
     const res = await takePreCutoverBackups({
@@ -459,14 +559,20 @@ describe('takePreCutoverBackups', () => {
       wait: fakeClock(),
       clients: { rds: new RDSClient({ region: REGION }), ec2: new EC2Client({ region: REGION }) },
     });
-    expect(res.snapshot).toMatchObject({ snapshotIdentifier: 'tasteam-v2-pgshift-pre-cutover-20261126-0315', status: 'available', polls: 2 });
+    expect(res.snapshot).toMatchObject({
+      snapshotIdentifier: 'tasteam-v2-pgshift-pre-cutover-20261126-0315',
+      status: 'available',
+      polls: 2,
+    });
     expect(res.image).toMatchObject({ imageId: 'ami-1', name: 'pgshift-i-0abc-pre-cutover-20261126-0315', state: 'available' });
   });
 });
 
 describe('IAM permissions', () => {
   it('lists every IAM action the adapter and the host script name, so the infra policy can grant exactly these', () => {
-    const sources = [...readdirSync('src/aws').map((f) => `src/aws/${f}`), 'scripts/setup-source-host.sh'].filter((f) => !f.endsWith('permissions.ts'));
+    const sources = [...readdirSync('src/aws').map((f) => `src/aws/${f}`), 'scripts/setup-source-host.sh'].filter(
+      (f) => !f.endsWith('permissions.ts'),
+    );
     const named = new Set<string>();
     for (const file of sources) {
       for (const m of readFileSync(file, 'utf8').matchAll(/\b(?:rds|ec2|secretsmanager|kms|ssm):[A-Z][A-Za-z]+/g)) named.add(m[0]);
@@ -481,17 +587,39 @@ describe('IAM permissions', () => {
 describe('resolveSourceFromTarget', () => {
   it("swaps the runner's host for the source instance's private IP, keeping user, password, database and sslmode", async () => {
     ec2.on(DescribeInstancesCommand).resolves({
-      Reservations: [{ Instances: [{ InstanceId: 'i-0abc', PrivateIpAddress: '10.1.1.25', PublicIpAddress: '3.35.1.1', State: { Name: 'running' } }] }],
+      Reservations: [
+        { Instances: [{ InstanceId: 'i-0abc', PrivateIpAddress: '10.1.1.25', PublicIpAddress: '3.35.1.1', State: { Name: 'running' } }] },
+      ],
     });
     const sourceUrl = `postgres://replicator:${encodeURIComponent(PASSWORD)}@localhost:15432/tasteam?sslmode=prefer`;
-    const res = await resolveSourceFromTarget({ sourceUrl, instance: { nameTag: 'tasteam-v1' }, port: 5432, region: REGION, clients: { ec2: new EC2Client({ region: REGION }) } });
-    expect(res.info).toMatchObject({ host: '10.1.1.25', port: 5432, user: 'replicator', password: PASSWORD, database: 'tasteam', sslmode: 'prefer' });
+    const res = await resolveSourceFromTarget({
+      sourceUrl,
+      instance: { nameTag: 'tasteam-v1' },
+      port: 5432,
+      region: REGION,
+      clients: { ec2: new EC2Client({ region: REGION }) },
+    });
+    expect(res.info).toMatchObject({
+      host: '10.1.1.25',
+      port: 5432,
+      user: 'replicator',
+      password: PASSWORD,
+      database: 'tasteam',
+      sslmode: 'prefer',
+    });
     expect(res.url).not.toContain('3.35.1.1');
     expect(redact(`CONNECTION ${res.url}`)).toBe('CONNECTION 10.1.1.25:5432/tasteam');
   });
 
   it('rejects a malformed source URL before calling AWS', async () => {
-    const err = await thrown(resolveSourceFromTarget({ sourceUrl: 'mysql://x@y/z', instance: { instanceId: 'i-1' }, region: REGION, clients: { ec2: new EC2Client({ region: REGION }) } }));
+    const err = await thrown(
+      resolveSourceFromTarget({
+        sourceUrl: 'mysql://x@y/z',
+        instance: { instanceId: 'i-1' },
+        region: REGION,
+        clients: { ec2: new EC2Client({ region: REGION }) },
+      }),
+    );
     expect(err.message).toContain('must start with postgres://');
     expect(ec2.calls()).toHaveLength(0);
   });

@@ -38,7 +38,9 @@ function wholeFrames(chunk: Buffer): boolean {
   return i === chunk.length;
 }
 
-async function runTrial(random: () => number): Promise<{ emitted: Buffer[]; expected: Buffer; toPg: Buffer; tail: Buffer; notices: number }> {
+async function runTrial(
+  random: () => number,
+): Promise<{ emitted: Buffer[]; expected: Buffer; toPg: Buffer; tail: Buffer; notices: number }> {
   const frames: Buffer[] = [];
   let notices = 0;
   const stream: Buffer[] = [message('H', Buffer.from([0, 0, 1, 0, 0]))];
@@ -91,7 +93,9 @@ describe('CopyOutFrames under arbitrary socket splits', () => {
       expect(r.emitted.every(wholeFrames), `trial ${trial}: a chunk ending inside a frame`).toBe(true);
       // pg sees each notice (as one whole message) and then exactly the bytes after CopyDone.
       expect(r.toPg.subarray(r.toPg.length - r.tail.length).equals(r.tail), `trial ${trial}: the tail`).toBe(true);
-      expect(r.toPg.length, `trial ${trial}: bytes handed to pg`).toBe(r.tail.length + r.notices * message('N', Buffer.from('SNOTICE\0Mslow\0\0')).length);
+      expect(r.toPg.length, `trial ${trial}: bytes handed to pg`).toBe(
+        r.tail.length + r.notices * message('N', Buffer.from('SNOTICE\0Mslow\0\0')).length,
+      );
     }
   }, 60_000);
 });

@@ -4,7 +4,16 @@ import { createRoleSql, type SourceRole } from '../../src/engine/preflight/role-
 import { compareVersions } from '../../src/engine/preflight/target-checks.js';
 
 const role = (over: Partial<SourceRole>): SourceRole => ({
-  name: 'app', why: ['has table grants'], superuser: false, login: true, createdb: false, createrole: false, replication: false, bypassrls: false, connlimit: -1, ...over,
+  name: 'app',
+  why: ['has table grants'],
+  superuser: false,
+  login: true,
+  createdb: false,
+  createrole: false,
+  replication: false,
+  bypassrls: false,
+  connlimit: -1,
+  ...over,
 });
 
 describe('preflight helpers', () => {
@@ -39,7 +48,9 @@ describe('preflight helpers', () => {
     const docker = dockerRestartRemediation({ wal_level: 'logical', max_replication_slots: 10, max_wal_senders: 10 });
     expect(docker).toContain('  command: postgres -c wal_level=logical -c max_replication_slots=10 -c max_wal_senders=10');
     expect(docker).toContain('docker compose up -d postgres');
-    expect(docker).toContain("ALTER SYSTEM SET wal_level = 'logical'; ALTER SYSTEM SET max_replication_slots = '10'; ALTER SYSTEM SET max_wal_senders = '10'; then docker restart <container>");
+    expect(docker).toContain(
+      "ALTER SYSTEM SET wal_level = 'logical'; ALTER SYSTEM SET max_replication_slots = '10'; ALTER SYSTEM SET max_wal_senders = '10'; then docker restart <container>",
+    );
     const rds = rdsParameterRemediation({ 'rds.logical_replication': 1 });
     expect(rds).toContain('"ParameterName=rds.logical_replication,ParameterValue=1,ApplyMethod=pending-reboot"');
     expect(rds).toContain('aws rds reboot-db-instance --db-instance-identifier <instance>');

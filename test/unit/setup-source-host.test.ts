@@ -21,7 +21,11 @@ function run(args: string[], env: Record<string, string> = {}) {
 }
 
 /** The step headings, in order. */
-const steps = (out: string) => out.split('\n').filter((l) => l.startsWith('== ')).map((l) => l.slice(3));
+const steps = (out: string) =>
+  out
+    .split('\n')
+    .filter((l) => l.startsWith('== '))
+    .map((l) => l.slice(3));
 
 describe('setup-source-host.sh', () => {
   // scripts/system-deps.sh installs shellcheck before the tests run.
@@ -36,9 +40,24 @@ describe('setup-source-host.sh', () => {
   it('--dry-run lists the steps: non-root user, client tools, runner with the pgshift-source label, systemd service — and changes nothing', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgshift-runner-'));
     const runnerDir = join(dir, 'runner');
-    const res = run(['--repo', 'tasteam/backend', '--pg-major', '16', '--runner-user', 'pgshift-test-runner', '--runner-dir', runnerDir, '--runner-name', 'src-1', '--dry-run'], {
-      RUNNER_REGISTRATION_TOKEN: TOKEN,
-    });
+    const res = run(
+      [
+        '--repo',
+        'tasteam/backend',
+        '--pg-major',
+        '16',
+        '--runner-user',
+        'pgshift-test-runner',
+        '--runner-dir',
+        runnerDir,
+        '--runner-name',
+        'src-1',
+        '--dry-run',
+      ],
+      {
+        RUNNER_REGISTRATION_TOKEN: TOKEN,
+      },
+    );
     expect(res.err).toBe('');
     expect(res.code).toBe(0);
     expect(res.out).toMatch(/^Dry run: nothing is changed\./);
@@ -52,7 +71,9 @@ describe('setup-source-host.sh', () => {
       'register runner src-1 with label pgshift-source',
       'systemd service running as pgshift-test-runner',
     ]);
-    expect(res.out).toContain('would run: useradd --system --user-group --create-home --home-dir /home/pgshift-test-runner --shell /usr/sbin/nologin pgshift-test-runner');
+    expect(res.out).toContain(
+      'would run: useradd --system --user-group --create-home --home-dir /home/pgshift-test-runner --shell /usr/sbin/nologin pgshift-test-runner',
+    );
     expect(res.out).toContain('ok: not requested (no --docker-exec)');
     expect(res.out).not.toContain('usermod');
     expect(res.out).toMatch(/postgresql-client-16|postgresql16/);
@@ -70,11 +91,28 @@ describe('setup-source-host.sh', () => {
   it('--docker-exec adds the docker group, and --container reads the major from the running server', () => {
     const bin = mkdtempSync(join(tmpdir(), 'pgshift-fake-docker-'));
     // Stands in for `docker exec <container> postgres --version` on the source host.
-    writeFileSync(join(bin, 'docker'), '#!/bin/sh\n[ "$1 $2 $3 $4" = "exec tasteam-postgres postgres --version" ] || exit 1\necho "postgres (PostgreSQL) 16.4 (Debian 16.4-1.pgdg120+2)"\n');
+    writeFileSync(
+      join(bin, 'docker'),
+      '#!/bin/sh\n[ "$1 $2 $3 $4" = "exec tasteam-postgres postgres --version" ] || exit 1\necho "postgres (PostgreSQL) 16.4 (Debian 16.4-1.pgdg120+2)"\n',
+    );
     chmodSync(join(bin, 'docker'), 0o755);
-    const res = run(['--repo', 'tasteam/backend', '--container', 'tasteam-postgres', '--docker-exec', '--runner-user', 'pgshift-test-runner', '--token-ssm-parameter', '/pgshift/runner-token', '--dry-run'], {
-      PATH: `${bin}:${process.env.PATH}`,
-    });
+    const res = run(
+      [
+        '--repo',
+        'tasteam/backend',
+        '--container',
+        'tasteam-postgres',
+        '--docker-exec',
+        '--runner-user',
+        'pgshift-test-runner',
+        '--token-ssm-parameter',
+        '/pgshift/runner-token',
+        '--dry-run',
+      ],
+      {
+        PATH: `${bin}:${process.env.PATH}`,
+      },
+    );
     expect(res.err).toBe('');
     expect(res.code).toBe(0);
     expect(res.out).toContain('ok: container tasteam-postgres runs PostgreSQL 16');
@@ -107,10 +145,14 @@ describe('setup-source-host.sh', () => {
     expect(withToken.code).toBe(2);
     expect(withToken.err).toContain('the registration token is never an argument');
     expect(withToken.out + withToken.err).not.toContain(TOKEN);
-    const asRoot = run(['--repo', 'tasteam/backend', '--pg-major', '15', '--runner-user', 'root', '--dry-run'], { RUNNER_REGISTRATION_TOKEN: TOKEN });
+    const asRoot = run(['--repo', 'tasteam/backend', '--pg-major', '15', '--runner-user', 'root', '--dry-run'], {
+      RUNNER_REGISTRATION_TOKEN: TOKEN,
+    });
     expect(asRoot.code).toBe(2);
     expect(asRoot.err).toContain('the runner must not run as root');
-    const noToken = run(['--repo', 'tasteam/backend', '--pg-major', '15', '--runner-dir', '/nonexistent/pgshift', '--dry-run'], { RUNNER_REGISTRATION_TOKEN: '' });
+    const noToken = run(['--repo', 'tasteam/backend', '--pg-major', '15', '--runner-dir', '/nonexistent/pgshift', '--dry-run'], {
+      RUNNER_REGISTRATION_TOKEN: '',
+    });
     expect(noToken.code).toBe(2);
     expect(noToken.err).toContain('no registration token');
     const noMajor = run(['--repo', 'tasteam/backend', '--dry-run'], { RUNNER_REGISTRATION_TOKEN: TOKEN });

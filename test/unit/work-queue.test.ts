@@ -34,7 +34,12 @@ function recorder() {
       maxConcurrent = Math.max(maxConcurrent, running.size);
       if (running.size > 1) overlaps.push([...running].map((t) => t.id).sort());
       runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
-      events.push(`start ${task.id} w${worker.id} [${[...running].map((t) => t.id).sort().join(',')}]`);
+      events.push(
+        `start ${task.id} w${worker.id} [${[...running]
+          .map((t) => t.id)
+          .sort()
+          .join(',')}]`,
+      );
       try {
         await (body ? body() : sleep(task.ms));
       } finally {

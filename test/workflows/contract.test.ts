@@ -19,7 +19,9 @@ import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 const workflowDir = join(root, '.github', 'workflows');
-const workflowFiles = readdirSync(workflowDir).filter((f) => /\.ya?ml$/.test(f)).sort();
+const workflowFiles = readdirSync(workflowDir)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
 
 type Obj = Record<string, any>;
 
@@ -77,7 +79,8 @@ function jobOutputs(job: Obj): string[] {
 
 const needsList = (job: Obj): string[] => (job.needs === undefined ? [] : Array.isArray(job.needs) ? job.needs : [job.needs]);
 const runsOn = (job: Obj): string[] => (Array.isArray(job['runs-on']) ? job['runs-on'] : job['runs-on'] ? [job['runs-on']] : []);
-const localActionSteps = (job: Obj): Obj[] => (job.steps ?? []).filter((s: Obj) => typeof s.uses === 'string' && s.uses.startsWith('./actions/'));
+const localActionSteps = (job: Obj): Obj[] =>
+  (job.steps ?? []).filter((s: Obj) => typeof s.uses === 'string' && s.uses.startsWith('./actions/'));
 const phaseOf = (step: Obj): string => step.uses.replace(/^\.\/actions\//, '').replace(/\/$/, '');
 
 function requiredInputs(inputs: Record<string, { required?: boolean; default?: unknown }>): string[] {
@@ -134,7 +137,9 @@ describe.each(workflowFiles)('%s', (file) => {
           const producer = steps.slice(0, index).find((s) => s.id === id);
           expect(producer, `${jobId}: step '${id}' runs before it is read`).toBeDefined();
           if (typeof producer!.uses === 'string' && producer!.uses.startsWith('./actions/')) {
-            expect(Object.keys(localAction(producer!.uses)!.outputs), `${jobId}: ${producer!.uses} declares output '${name}'`).toContain(name);
+            expect(Object.keys(localAction(producer!.uses)!.outputs), `${jobId}: ${producer!.uses} declares output '${name}'`).toContain(
+              name,
+            );
           }
         }
       });
@@ -142,7 +147,9 @@ describe.each(workflowFiles)('%s', (file) => {
         const producer = steps.find((s) => s.id === id);
         expect(producer, `${jobId}: job output reads step '${id}'`).toBeDefined();
         if (typeof producer!.uses === 'string' && producer!.uses.startsWith('./actions/')) {
-          expect(Object.keys(localAction(producer!.uses)!.outputs), `${jobId}: ${producer!.uses} declares output '${name}'`).toContain(name);
+          expect(Object.keys(localAction(producer!.uses)!.outputs), `${jobId}: ${producer!.uses} declares output '${name}'`).toContain(
+            name,
+          );
         }
       }
     }

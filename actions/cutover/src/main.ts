@@ -21,26 +21,57 @@ async function run(): Promise<PhaseOutcome> {
   const opts = { ...switchoverOptions(connections, log), finalVerify: choice('verify', ['fast', 'full', 'none'] as const, 'fast') };
   const annotations: Annotation[] = [];
   const backups = await preCutoverBackups(annotations);
-  const deployment = await startDeployment('cutover', `${connections.target.host}:${connections.target.port}/${connections.target.database}`, annotations);
-  let result;
+  const deployment = await startDeployment(
+    'cutover',
+    `${connections.target.host}:${connections.target.port}/${connections.target.database}`,
+    annotations,
+  );
+  let result: Awaited<ReturnType<typeof runCutover>>;
   try {
     result = await group('cutover', () => runCutover(opts));
   } catch (err) {
     await deployment?.finish('failure', err instanceof SwitchoverAborted ? err.oneLine() : 'cutover failed');
-    if (err instanceof SwitchoverAborted) return { ...abortedOutcome('cutover', err, { backups }), annotations: [...annotations, { level: 'error', title: 'cutover aborted', message: err.oneLine() }] };
+    if (err instanceof SwitchoverAborted)
+      return {
+        ...abortedOutcome('cutover', err, { backups }),
+        annotations: [...annotations, { level: 'error', title: 'cutover aborted', message: err.oneLine() }],
+      };
     throw err;
   }
-  await deployment?.finish(result.ok ? 'success' : 'failure', `writes frozen ${result.writeFreezeMs} ms; post-check ${result.postCheck.ok ? 'ok' : 'failed'}`);
-  if (!result.postCheck.ok) annotations.push({ level: 'error', title: 'post-check failed', message: `the application path did not write to the new primary: ${result.postCheck.error ?? ''} — see runbooks/cutover.md (rollback is lossless)` });
+  await deployment?.finish(
+    result.ok ? 'success' : 'failure',
+    `writes frozen ${result.writeFreezeMs} ms; post-check ${result.postCheck.ok ? 'ok' : 'failed'}`,
+  );
+  if (!result.postCheck.ok)
+    annotations.push({
+      level: 'error',
+      title: 'post-check failed',
+      message: `the application path did not write to the new primary: ${result.postCheck.error ?? ''} — see runbooks/cutover.md (rollback is lossless)`,
+    });
   const backupSection = backups
-    ? [heading(3, 'Pre-cutover backups'), table(['backup', 'id', 'state'], [['RDS snapshot', code(backups.snapshot.snapshotIdentifier), backups.snapshot.status], ['source AMI', code(backups.image.imageId), backups.image.state]])].join('\n\n')
+    ? [
+        heading(3, 'Pre-cutover backups'),
+        table(
+          ['backup', 'id', 'state'],
+          [
+            ['RDS snapshot', code(backups.snapshot.snapshotIdentifier), backups.snapshot.status],
+            ['source AMI', code(backups.image.imageId), backups.image.state],
+          ],
+        ),
+      ].join('\n\n')
     : '';
   return {
     report: { ...result, backups },
-    outputs: { verdict: result.ok ? 'switched' : 'switched-post-check-failed', 'write-freeze-ms': result.writeFreezeMs, 'reverse-subscription': result.replicationBack.subscription },
+    outputs: {
+      verdict: result.ok ? 'switched' : 'switched-post-check-failed',
+      'write-freeze-ms': result.writeFreezeMs,
+      'reverse-subscription': result.replicationBack.subscription,
+    },
     summary: [renderSwitchover(result, opts.switch.describe()), backupSection].filter(Boolean).join('\n\n'),
     annotations,
-    failure: result.ok ? undefined : `cutover switched, but the post-check write through the application path failed: ${result.postCheck.error ?? 'unknown'} — check the application, or run the rollback workflow`,
+    failure: result.ok
+      ? undefined
+      : `cutover switched, but the post-check write through the application path failed: ${result.postCheck.error ?? 'unknown'} — check the application, or run the rollback workflow`,
   };
 }
 
@@ -49,10 +80,16 @@ async function preCutoverBackups(annotations: Annotation[]): Promise<PreCutoverB
   const dbInstanceIdentifier = text('rds-instance-id');
   const sourceInstanceId = text('source-instance-id');
   if (!dbInstanceIdentifier || !sourceInstanceId) {
-    annotations.push({ level: 'warning', title: 'no pre-cutover backups', message: 'rds-instance-id and source-instance-id are not both set: no RDS snapshot or source AMI was taken before the cutover' });
+    annotations.push({
+      level: 'warning',
+      title: 'no pre-cutover backups',
+      message: 'rds-instance-id and source-instance-id are not both set: no RDS snapshot or source AMI was taken before the cutover',
+    });
     return null;
   }
-  return group('pre-cutover backups (RDS snapshot, source AMI)', () => takePreCutoverBackups({ dbInstanceIdentifier, sourceInstanceId, region: text('aws-region') }));
+  return group('pre-cutover backups (RDS snapshot, source AMI)', () =>
+    takePreCutoverBackups({ dbInstanceIdentifier, sourceInstanceId, region: text('aws-region') }),
+  );
 }
 
 await runPhaseAction({ phase: 'cutover', title: 'cutover', run });

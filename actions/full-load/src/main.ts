@@ -39,7 +39,13 @@ async function run(): Promise<PhaseOutcome> {
     },
     summary: renderFullLoad(result),
     annotations: result.roles.needPassword.length
-      ? [{ level: 'warning', title: 'roles without a password', message: `created on the target without a password: ${result.roles.needPassword.join(', ')} — set each with ALTER ROLE ... PASSWORD before the application switches` }]
+      ? [
+          {
+            level: 'warning',
+            title: 'roles without a password',
+            message: `created on the target without a password: ${result.roles.needPassword.join(', ')} — set each with ALTER ROLE ... PASSWORD before the application switches`,
+          },
+        ]
       : [],
   };
 }
@@ -63,12 +69,30 @@ export function renderFullLoad(r: FullLoadResult): string {
     ],
   );
   const bySize = [...r.tables].sort((a, b) => b.bytes - a.bytes);
-  const rows = bySize.map((s) => [qualifiedName(s), count(s.rows), bytes(s.bytes), count(s.chunks), count(s.indexes), count(s.foreignKeys), duration(s.seconds * 1000), s.seconds > 0 ? `${bytes(s.bytes / s.seconds)}/s` : '–']);
+  const rows = bySize.map((s) => [
+    qualifiedName(s),
+    count(s.rows),
+    bytes(s.bytes),
+    count(s.chunks),
+    count(s.indexes),
+    count(s.foreignKeys),
+    duration(s.seconds * 1000),
+    s.seconds > 0 ? `${bytes(s.bytes / s.seconds)}/s` : '–',
+  ]);
   return [
     headline,
     facts,
     heading(3, 'Tables'),
-    table(['table', 'rows', 'bytes', 'chunks', 'indexes', 'foreign keys', 'took', 'rate'], rows, ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right']),
+    table(['table', 'rows', 'bytes', 'chunks', 'indexes', 'foreign keys', 'took', 'rate'], rows, [
+      'left',
+      'right',
+      'right',
+      'right',
+      'right',
+      'right',
+      'right',
+      'right',
+    ]),
     stepsSection('Steps', r.steps),
   ].join('\n\n');
 }

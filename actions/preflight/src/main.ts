@@ -16,7 +16,14 @@ import type { Annotation } from '../../shared/summary.js';
 async function run(): Promise<PhaseOutcome> {
   const { source, target, sourceFromTarget, awsChecks } = await connectionsFromInputs();
   const report = await group('preflight checks', () =>
-    runPreflight({ source, target, sourceFromTarget, names: migrationNames(text('name') ?? 'pgshift'), clean: bool('clean'), log: actionsLogger() }),
+    runPreflight({
+      source,
+      target,
+      sourceFromTarget,
+      names: migrationNames(text('name') ?? 'pgshift'),
+      clean: bool('clean'),
+      log: actionsLogger(),
+    }),
   );
   const rows = allChecks(report, awsChecks);
   const failed = rows.filter((c) => c.status === 'FAIL');
@@ -31,15 +38,28 @@ async function run(): Promise<PhaseOutcome> {
     },
     summary: renderPreflight(report, rows, verdict),
     annotations: [...failed, ...warned].map(
-      (c): Annotation => ({ level: c.status === 'FAIL' ? 'error' : 'warning', title: `preflight ${c.status} ${c.id}`, message: c.remediation ? `${c.detail} — fix: ${firstLine(c.remediation)}` : c.detail }),
+      (c): Annotation => ({
+        level: c.status === 'FAIL' ? 'error' : 'warning',
+        title: `preflight ${c.status} ${c.id}`,
+        message: c.remediation ? `${c.detail} — fix: ${firstLine(c.remediation)}` : c.detail,
+      }),
     ),
-    failure: failed.length ? `preflight: ${failed.length} check(s) failed (${failed.map((c) => c.id).join(', ')}) — apply the fixes in the job summary, then run preflight again` : undefined,
+    failure: failed.length
+      ? `preflight: ${failed.length} check(s) failed (${failed.map((c) => c.id).join(', ')}) — apply the fixes in the job summary, then run preflight again`
+      : undefined,
   };
 }
 
 function allChecks(report: PreflightReport, aws: AwsCheck[]): CheckRow[] {
   return [
-    ...report.checks.map((c) => ({ id: c.id, scope: c.scope, status: c.status, title: c.title, detail: c.detail, remediation: c.remediation })),
+    ...report.checks.map((c) => ({
+      id: c.id,
+      scope: c.scope,
+      status: c.status,
+      title: c.title,
+      detail: c.detail,
+      remediation: c.remediation,
+    })),
     ...aws.map((c) => ({ id: c.id, scope: 'aws', status: c.status, detail: c.detail, remediation: c.remediation })),
   ];
 }

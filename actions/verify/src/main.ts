@@ -38,14 +38,25 @@ async function run(): Promise<PhaseOutcome> {
     }),
   );
   const differing = report.tables.filter((t) => BAD.has(t.verdict));
-  const annotations: Annotation[] = differing.map((t) => ({ level: 'error', title: `verify: ${relationKey(t.table)} ${t.verdict}`, message: describeDifference(t) }));
-  if (report.schemaDrift.length) annotations.push({ level: 'error', title: 'verify: schema drift', message: `${report.schemaDrift.length} schema difference(s) between source and target (DDL is not replicated)` });
+  const annotations: Annotation[] = differing.map((t) => ({
+    level: 'error',
+    title: `verify: ${relationKey(t.table)} ${t.verdict}`,
+    message: describeDifference(t),
+  }));
+  if (report.schemaDrift.length)
+    annotations.push({
+      level: 'error',
+      title: 'verify: schema drift',
+      message: `${report.schemaDrift.length} schema difference(s) between source and target (DDL is not replicated)`,
+    });
   return {
     report,
     outputs: { verdict: report.ok ? 'equal' : 'differs', 'differing-tables': differing.map((t) => relationKey(t.table)).join(',') },
     summary: renderVerify(report),
     annotations,
-    failure: report.ok ? undefined : `verify ${mode}: ${differing.length} table(s) differ${report.schemaDrift.length ? `, ${report.schemaDrift.length} schema difference(s)` : ''} — the job summary names the tables and keys; see runbooks/verify.md`,
+    failure: report.ok
+      ? undefined
+      : `verify ${mode}: ${differing.length} table(s) differ${report.schemaDrift.length ? `, ${report.schemaDrift.length} schema difference(s)` : ''} — the job summary names the tables and keys; see runbooks/verify.md`,
   };
 }
 
@@ -56,7 +67,10 @@ function describeDifference(t: TableVerdict): string {
   return `${counts}; missing on target ${count(d.missingOnTarget)}, extra on target ${count(d.extraOnTarget)}, changed ${count(d.changed)}`;
 }
 
-const keyText = (k: Record<string, string>) => Object.entries(k).map(([c, v]) => `${c}=${v}`).join(', ');
+const keyText = (k: Record<string, string>) =>
+  Object.entries(k)
+    .map(([c, v]) => `${c}=${v}`)
+    .join(', ');
 
 export function renderVerify(r: VerifyReport): string {
   const s = r.summary;
@@ -68,7 +82,11 @@ export function renderVerify(r: VerifyReport): string {
   const rows = [...r.tables]
     .sort((a, b) => order(a) - order(b) || relationKey(a.table).localeCompare(relationKey(b.table)))
     .map((t) => [
-      BAD.has(t.verdict) ? `❌ ${t.verdict}` : t.verdict === 'converged-after-recheck' ? `✅ converged (${t.rechecks} rechecks)` : '✅ equal',
+      BAD.has(t.verdict)
+        ? `❌ ${t.verdict}`
+        : t.verdict === 'converged-after-recheck'
+          ? `✅ converged (${t.rechecks} rechecks)`
+          : '✅ equal',
       relationKey(t.table),
       count(t.sourceRows),
       count(t.targetRows),
@@ -76,7 +94,18 @@ export function renderVerify(r: VerifyReport): string {
       t.primaryKey ? t.primaryKey.join(', ') : '(no key: row multiset)',
       t.notes.join('; '),
     ]);
-  parts.push(heading(3, 'Tables'), table(['verdict', 'table', 'source rows', 'target rows', 'differing chunks', 'key', 'notes'], rows, ['left', 'left', 'right', 'right', 'right', 'left', 'left']));
+  parts.push(
+    heading(3, 'Tables'),
+    table(['verdict', 'table', 'source rows', 'target rows', 'differing chunks', 'key', 'notes'], rows, [
+      'left',
+      'left',
+      'right',
+      'right',
+      'right',
+      'left',
+      'left',
+    ]),
+  );
   const keyed = r.tables.filter((t) => t.differences && BAD.has(t.verdict));
   if (keyed.length) {
     parts.push(heading(3, 'Differing keys'));
@@ -87,7 +116,10 @@ export function renderVerify(r: VerifyReport): string {
         ...d.keys.extraOnTarget.map((k) => ['extra on target', keyText(k)]),
         ...d.keys.changed.map((k) => ['changed', keyText(k)]),
       ];
-      parts.push(`**${relationKey(t.table)}** — ${describeDifference(t)}${d.capped ? ' (list capped)' : ''}`, table(['difference', 'key'], keyRows));
+      parts.push(
+        `**${relationKey(t.table)}** — ${describeDifference(t)}${d.capped ? ' (list capped)' : ''}`,
+        table(['difference', 'key'], keyRows),
+      );
     }
   }
   const seq = r.sequences.filter((q) => q.status !== 'equal');
@@ -95,14 +127,29 @@ export function renderVerify(r: VerifyReport): string {
     parts.push(
       heading(3, 'Sequences'),
       `${r.strict ? 'Counted as differences (strict).' : 'Expected while CDC runs (sequences are not replicated); cutover sets them.'}`,
-      table(['sequence', 'source', 'target', 'status'], seq.map((q) => [relationKey(q.sequence), q.source ?? '–', q.target ?? '–', q.status])),
+      table(
+        ['sequence', 'source', 'target', 'status'],
+        seq.map((q) => [relationKey(q.sequence), q.source ?? '–', q.target ?? '–', q.status]),
+      ),
     );
   }
   const mv = r.materializedViews.filter((m) => m.status !== 'equal');
-  if (mv.length) parts.push(heading(3, 'Materialized views'), table(['view', 'source rows', 'target rows', 'status'], mv.map((m) => [relationKey(m.view), count(m.sourceRows), count(m.targetRows), m.status])));
+  if (mv.length)
+    parts.push(
+      heading(3, 'Materialized views'),
+      table(
+        ['view', 'source rows', 'target rows', 'status'],
+        mv.map((m) => [relationKey(m.view), count(m.sourceRows), count(m.targetRows), m.status]),
+      ),
+    );
   if (r.schemaDrift.length) {
     parts.push(heading(3, 'Schema drift (DDL is not replicated: apply it on the target, then verify again)'));
-    parts.push(table(['kind', 'object', 'change', 'source', 'target'], r.schemaDrift.map((d) => [d.kind, code(d.object), d.change, d.source ?? '–', d.target ?? '–'])));
+    parts.push(
+      table(
+        ['kind', 'object', 'change', 'source', 'target'],
+        r.schemaDrift.map((d) => [d.kind, code(d.object), d.change, d.source ?? '–', d.target ?? '–']),
+      ),
+    );
   }
   return parts.join('\n\n');
 }

@@ -15,13 +15,24 @@ interface StartFlags extends GlobalOptions {
 export function cdcCommand(): Command {
   const cdc = new Command('cdc').description('change data capture: start, watch and stop the subscription');
 
-  const start = new Command('start').description("subscribe the target to full-load's slot (copy_data = false: nothing lost, nothing twice)");
+  const start = new Command('start').description(
+    "subscribe the target to full-load's slot (copy_data = false: nothing lost, nothing twice)",
+  );
   addConnectionOptions(start, { source: true, target: true, sourceFromTarget: true })
-    .addOption(new Option('--strategy <s>', "slot (from full-load's slot) or subscription-copy (copy_data = true into a schema-only target; small databases)").choices(['slot', 'subscription-copy']).default('slot'))
+    .addOption(
+      new Option(
+        '--strategy <s>',
+        "slot (from full-load's slot) or subscription-copy (copy_data = true into a schema-only target; small databases)",
+      )
+        .choices(['slot', 'subscription-copy'])
+        .default('slot'),
+    )
     .addOption(new Option('--binary', 'binary transfer of column values (needs identical types on both sides)'))
     .addOption(new Option('--no-streaming', 'do not stream large in-progress transactions'))
     .addOption(new Option('--disable-on-error', 'an apply error disables the subscription instead of retrying in a loop'))
-    .addOption(new Option('--create-helper-indexes', 'index REPLICA IDENTITY FULL tables on the target (used by PostgreSQL 16+ subscribers)'));
+    .addOption(
+      new Option('--create-helper-indexes', 'index REPLICA IDENTITY FULL tables on the target (used by PostgreSQL 16+ subscribers)'),
+    );
   start.action(
     action(async (flags: StartFlags) => {
       const ctx = makeContext(flags);
@@ -48,7 +59,13 @@ export function cdcCommand(): Command {
   status.action(
     action(async (flags: GlobalOptions & { watch?: string | boolean; warnRetained: string; maxRetained: string }) => {
       const ctx = makeContext(flags);
-      const opts = { source: ctx.source(), target: ctx.target(), names: ctx.names, warnRetainedBytes: bytes(flags.warnRetained, '--warn-retained'), maxRetainedBytes: bytes(flags.maxRetained, '--max-retained') };
+      const opts = {
+        source: ctx.source(),
+        target: ctx.target(),
+        names: ctx.names,
+        warnRetainedBytes: bytes(flags.warnRetained, '--warn-retained'),
+        maxRetainedBytes: bytes(flags.maxRetained, '--max-retained'),
+      };
       if (!flags.watch) {
         const s = await cdcStatus(opts);
         emit(ctx, s, () => renderCdcStatus(s));
@@ -58,15 +75,28 @@ export function cdcCommand(): Command {
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
       process.once('SIGTERM', () => abort.abort());
-      const series = await watchCdc(opts, interval, (s: CdcSample) => {
-        if (flags.json) process.stdout.write(`${JSON.stringify({ at: s.at, lagBytes: s.lagBytes, lagMs: s.lagMs, retainedBytes: s.retainedBytes, verdict: s.verdict })}\n`);
-        else process.stdout.write(`${s.at}  lag ${s.lagBytes ?? '?'} B  ${s.lagMs ?? (s.lagMsAtLeast ? `>${s.lagMsAtLeast}` : '?')} ms  retained ${s.retainedBytes} B  ${s.verdict}\n`);
-      }, abort.signal);
+      const series = await watchCdc(
+        opts,
+        interval,
+        (s: CdcSample) => {
+          if (flags.json)
+            process.stdout.write(
+              `${JSON.stringify({ at: s.at, lagBytes: s.lagBytes, lagMs: s.lagMs, retainedBytes: s.retainedBytes, verdict: s.verdict })}\n`,
+            );
+          else
+            process.stdout.write(
+              `${s.at}  lag ${s.lagBytes ?? '?'} B  ${s.lagMs ?? (s.lagMsAtLeast ? `>${s.lagMsAtLeast}` : '?')} ms  retained ${s.retainedBytes} B  ${s.verdict}\n`,
+            );
+        },
+        abort.signal,
+      );
       return series.at(-1)?.verdict === 'critical' ? 1 : 0;
     }),
   );
 
-  const stop = new Command('stop').description('drop the subscription, the slot and the publication (detaches when the source is unreachable)');
+  const stop = new Command('stop').description(
+    'drop the subscription, the slot and the publication (detaches when the source is unreachable)',
+  );
   addConnectionOptions(stop);
   stop.action(
     action(async (flags: GlobalOptions) => {

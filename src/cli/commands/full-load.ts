@@ -14,18 +14,25 @@ interface FullLoadFlags extends GlobalOptions {
 }
 
 export function fullLoadCommand(): Command {
-  const cmd = new Command('full-load').description('copy schema and data to the empty target inside a new replication slot\'s snapshot');
+  const cmd = new Command('full-load').description("copy schema and data to the empty target inside a new replication slot's snapshot");
   addConnectionOptions(cmd)
     .addOption(new Option('--jobs <n>', 'parallel copy workers (default: number of cores)'))
     .addOption(new Option('--clean', 'drop what a previous attempt left on the target first'))
-    .addOption(new Option('--strategy <s>', 'snapshot-copy (online, for CDC) or dump-restore (the plan\'s pg_dump -Fc + pg_restore, offline)').choices(['snapshot-copy', 'dump-restore']).default('snapshot-copy'))
+    .addOption(
+      new Option('--strategy <s>', "snapshot-copy (online, for CDC) or dump-restore (the plan's pg_dump -Fc + pg_restore, offline)")
+        .choices(['snapshot-copy', 'dump-restore'])
+        .default('snapshot-copy'),
+    )
     .addOption(new Option('--pg-bin-dir <dir>', 'directory with pg_dump/pg_restore at least as new as the source'))
-    .addOption(new Option('--pg-dump-prefix <words>', "run pg_dump through a prefix, e.g. 'docker exec -i -e PGPASSWORD tasteam-postgres'"));
+    .addOption(
+      new Option('--pg-dump-prefix <words>', "run pg_dump through a prefix, e.g. 'docker exec -i -e PGPASSWORD tasteam-postgres'"),
+    );
   return cmd.action(
     action(async (flags: FullLoadFlags) => {
       const ctx = makeContext(flags);
       const jobs = flags.jobs === undefined ? undefined : Number(flags.jobs);
-      if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw usageError(`--jobs must be a positive integer, got '${flags.jobs}'`);
+      if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1))
+        throw usageError(`--jobs must be a positive integer, got '${flags.jobs}'`);
       const pgTools = { binDir: flags.pgBinDir, commandPrefix: flags.pgDumpPrefix?.split(/\s+/).filter(Boolean) };
       const common = { source: ctx.source(), target: ctx.target(), jobs, clean: flags.clean, pgTools, log: ctx.log };
       const result = flags.strategy === 'dump-restore' ? await runDumpRestore(common) : await runFullLoad({ ...common, names: ctx.names });

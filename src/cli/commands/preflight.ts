@@ -5,11 +5,20 @@ import { renderPreflight } from '../render.js';
 
 export function preflightCommand(): Command {
   const cmd = new Command('preflight').description('check source, target and the path between them (PASS/WARN/FAIL with the fix)');
-  addConnectionOptions(cmd, { source: true, target: true, sourceFromTarget: true }).addOption(new Option('--clean', 'a non-empty target will be emptied by full-load --clean (WARN instead of FAIL)'));
+  addConnectionOptions(cmd, { source: true, target: true, sourceFromTarget: true }).addOption(
+    new Option('--clean', 'a non-empty target will be emptied by full-load --clean (WARN instead of FAIL)'),
+  );
   return cmd.action(
     action(async (flags: GlobalOptions & { clean?: boolean }) => {
       const ctx = makeContext(flags);
-      const report = await runPreflight({ source: ctx.source(), target: ctx.target(), sourceFromTarget: ctx.sourceFromTarget(), names: ctx.names, clean: flags.clean, log: ctx.log });
+      const report = await runPreflight({
+        source: ctx.source(),
+        target: ctx.target(),
+        sourceFromTarget: ctx.sourceFromTarget(),
+        names: ctx.names,
+        clean: flags.clean,
+        log: ctx.log,
+      });
       emit(ctx, report, () => renderPreflight(report));
       return report.ok ? 0 : 1;
     }),

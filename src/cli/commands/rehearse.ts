@@ -16,7 +16,9 @@ interface RehearseFlags {
 
 export function rehearseCommand(): Command {
   return new Command('rehearse')
-    .description('play the whole migration locally: PostgreSQL 15 source, 17 target, PgBouncer, live traffic, cutover, rollback, cutover again, cleanup')
+    .description(
+      'play the whole migration locally: PostgreSQL 15 source, 17 target, PgBouncer, live traffic, cutover, rollback, cutover again, cleanup',
+    )
     .addOption(new Option('--rows <n>', 'database size: Tasteam members (other tables scale with it)').default('20000'))
     .addOption(new Option('--rate <n>', 'application writes per second through PgBouncer').default('200'))
     .addOption(new Option('--stage-seconds <n>', 'seconds of traffic between steps').default('5'))

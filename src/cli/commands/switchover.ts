@@ -34,16 +34,30 @@ interface SwitchFlags extends GlobalOptions {
 
 function addSwitchOptions(cmd: Command): Command {
   return addConnectionOptions(cmd, { source: true, target: true, sourceFromTarget: true })
-    .addOption(new Option('--target-from-source <url>', 'how the source reaches the target for reverse replication (default: the target URL)').env('PGSHIFT_TARGET_FROM_SOURCE_URL'))
-    .addOption(new Option('--switch <kind>', 'how the application is moved').choices(['pgbouncer', 'env-file', 'command', 'none']).default('pgbouncer'))
+    .addOption(
+      new Option('--target-from-source <url>', 'how the source reaches the target for reverse replication (default: the target URL)').env(
+        'PGSHIFT_TARGET_FROM_SOURCE_URL',
+      ),
+    )
+    .addOption(
+      new Option('--switch <kind>', 'how the application is moved')
+        .choices(['pgbouncer', 'env-file', 'command', 'none'])
+        .default('pgbouncer'),
+    )
     .addOption(new Option('--pgbouncer-ini <path>', 'pgbouncer.ini whose entry is rewritten'))
     .addOption(new Option('--pgbouncer-db <entry>', 'the [databases] entry the application uses'))
     .addOption(new Option('--pgbouncer-admin <url>', 'admin console URL (PAUSE/RELOAD/RESUME)').env('PGSHIFT_PGBOUNCER_ADMIN_URL'))
     .addOption(new Option('--env-file <path>', 'env-file switch: file holding DATABASE_URL'))
     .addOption(new Option('--env-key <key>', 'env-file switch: the variable to rewrite').default('DATABASE_URL'))
     .addOption(new Option('--restart-command <cmd>', 'env-file switch: restarts the application after the rewrite'))
-    .addOption(new Option('--switch-command <cmd>', 'command switch: your hook (gets PGSHIFT_NEW_HOST/PORT/DATABASE, and PGSHIFT_NEW_URL in env)'))
-    .addOption(new Option('--app-url <url>', 'the application\'s own connection, for the post-check write (e.g. through PgBouncer)').env('PGSHIFT_APP_URL'))
+    .addOption(
+      new Option('--switch-command <cmd>', 'command switch: your hook (gets PGSHIFT_NEW_HOST/PORT/DATABASE, and PGSHIFT_NEW_URL in env)'),
+    )
+    .addOption(
+      new Option('--app-url <url>', "the application's own connection, for the post-check write (e.g. through PgBouncer)").env(
+        'PGSHIFT_APP_URL',
+      ),
+    )
     .addOption(new Option('--max-lag <size>', 'refuse to freeze with more than this still to apply').default('16MB'))
     .addOption(new Option('--max-freeze <duration>', 'writes stay frozen at most this long, then everything is undone').default('30s'))
     .addOption(new Option('--sequence-margin <n>', 'increments added to every sequence on the new primary').default('1000'))
@@ -55,14 +69,29 @@ function buildSwitch(flags: SwitchFlags, ctx: CommandContext): Switch {
   switch (flags.switch) {
     case 'pgbouncer': {
       if (!flags.pgbouncerIni || !flags.pgbouncerDb || !flags.pgbouncerAdmin) {
-        throw usageError('--switch pgbouncer needs --pgbouncer-ini, --pgbouncer-db and --pgbouncer-admin (or PGSHIFT_PGBOUNCER_ADMIN_URL)', 'or choose --switch env-file | command | none');
+        throw usageError(
+          '--switch pgbouncer needs --pgbouncer-ini, --pgbouncer-db and --pgbouncer-admin (or PGSHIFT_PGBOUNCER_ADMIN_URL)',
+          'or choose --switch env-file | command | none',
+        );
       }
       registerSecret(safePassword(flags.pgbouncerAdmin));
-      return makeSwitch({ kind: 'pgbouncer', adminUrl: flags.pgbouncerAdmin, iniPath: flags.pgbouncerIni, dbEntry: flags.pgbouncerDb, logger: ctx.log });
+      return makeSwitch({
+        kind: 'pgbouncer',
+        adminUrl: flags.pgbouncerAdmin,
+        iniPath: flags.pgbouncerIni,
+        dbEntry: flags.pgbouncerDb,
+        logger: ctx.log,
+      });
     }
     case 'env-file':
       if (!flags.envFile) throw usageError('--switch env-file needs --env-file');
-      return makeSwitch({ kind: 'env-file', path: flags.envFile, key: flags.envKey, restartCommand: flags.restartCommand, logger: ctx.log });
+      return makeSwitch({
+        kind: 'env-file',
+        path: flags.envFile,
+        key: flags.envKey,
+        restartCommand: flags.restartCommand,
+        logger: ctx.log,
+      });
     case 'command':
       if (!flags.switchCommand) throw usageError('--switch command needs --switch-command');
       return makeSwitch({ kind: 'command', command: flags.switchCommand, logger: ctx.log });
@@ -102,12 +131,17 @@ function switchoverOptions(flags: SwitchFlags, ctx: CommandContext): SwitchoverO
 /** An abort still prints its timeline (with --json, the whole document) before the one-line reason. */
 function reportAbort(ctx: CommandContext, err: unknown): void {
   if (err instanceof SwitchoverAborted && ctx.opts.json) {
-    process.stdout.write(`${JSON.stringify({ ok: false, aborted: err.oneLine(), writeFreezeMs: err.writeFreezeMs, steps: err.steps }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ ok: false, aborted: err.oneLine(), writeFreezeMs: err.writeFreezeMs, steps: err.steps }, null, 2)}\n`,
+    );
   }
 }
 
 /** cutover and rollback share their body: build the options, run, print; an abort still prints its timeline. */
-function switchoverAction<R extends { ok: boolean }>(run: (opts: SwitchoverOptions, flags: SwitchFlags) => Promise<R>, render: (r: R) => string) {
+function switchoverAction<R extends { ok: boolean }>(
+  run: (opts: SwitchoverOptions, flags: SwitchFlags) => Promise<R>,
+  render: (r: R) => string,
+) {
   return action(async (flags: SwitchFlags) => {
     const ctx = makeContext(flags);
     try {
@@ -122,19 +156,30 @@ function switchoverAction<R extends { ok: boolean }>(run: (opts: SwitchoverOptio
 }
 
 export function cutoverCommand(): Command {
-  return addSwitchOptions(new Command('cutover').description('freeze writes, wait for zero lag, sync sequences, verify, turn replication around, switch, resume')).action(
-    switchoverAction((opts) => runCutover(opts), renderSwitchover),
-  );
+  return addSwitchOptions(
+    new Command('cutover').description('freeze writes, wait for zero lag, sync sequences, verify, turn replication around, switch, resume'),
+  ).action(switchoverAction((opts) => runCutover(opts), renderSwitchover));
 }
 
 export function rollbackCommand(): Command {
-  return addSwitchOptions(new Command('rollback').description('move the application back to the source; lossless while reverse replication runs'))
-    .addOption(new Option('--accept-data-loss', 'without reverse replication: switch back even though rows written on the target would be left behind'))
+  return addSwitchOptions(
+    new Command('rollback').description('move the application back to the source; lossless while reverse replication runs'),
+  )
+    .addOption(
+      new Option(
+        '--accept-data-loss',
+        'without reverse replication: switch back even though rows written on the target would be left behind',
+      ),
+    )
     .action(switchoverAction((opts, flags) => runRollback({ ...opts, acceptDataLoss: flags.acceptDataLoss }), renderRollback));
 }
 
 export function cleanupCommand(): Command {
-  const cmd = addConnectionOptions(new Command('cleanup').description('drop every subscription, publication and slot this migration made, on both sides; list what is left'));
+  const cmd = addConnectionOptions(
+    new Command('cleanup').description(
+      'drop every subscription, publication and slot this migration made, on both sides; list what is left',
+    ),
+  );
   return cmd.action(
     action(async (flags: GlobalOptions) => {
       const ctx = makeContext(flags);

@@ -17,9 +17,15 @@ interface VerifyFlags extends GlobalOptions {
 }
 
 export function verifyCommand(): Command {
-  const cmd = new Command('verify').description('compare source and target: counts (fast) or chunked checksums down to keys (full), sequences, schema');
+  const cmd = new Command('verify').description(
+    'compare source and target: counts (fast) or chunked checksums down to keys (full), sequences, schema',
+  );
   addConnectionOptions(cmd)
-    .addOption(new Option('--mode <mode>', 'fast: exact row counts; full: checksums, differing keys named').choices(['fast', 'full']).default('fast'))
+    .addOption(
+      new Option('--mode <mode>', 'fast: exact row counts; full: checksums, differing keys named')
+        .choices(['fast', 'full'])
+        .default('fast'),
+    )
     .addOption(new Option('--tables <patterns...>', 'schema.name patterns, * as wildcard'))
     .addOption(new Option('--strict', 'sequences behind and stale materialized views count as differences'))
     .addOption(new Option('--jobs <n>', 'parallel session pairs').default('2'))

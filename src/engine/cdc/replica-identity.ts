@@ -29,7 +29,12 @@ export async function fullIdentityTables(source: pg.Client, target: pg.Client, t
   );
   const out: FullIdentityTable[] = [];
   for (const r of res.rows) {
-    out.push({ schema: r.schema, name: r.name, estimatedRows: Number(r.rows), usableIndexOnTarget: await hasUsableIndex(target, r, targetVersion) });
+    out.push({
+      schema: r.schema,
+      name: r.name,
+      estimatedRows: Number(r.rows),
+      usableIndexOnTarget: await hasUsableIndex(target, r, targetVersion),
+    });
   }
   return out;
 }
@@ -85,7 +90,10 @@ export async function createHelperIndexes(target: pg.Client, tables: FullIdentit
 }
 
 async function indexExists(target: pg.Client, schema: string, index: string): Promise<boolean> {
-  const res = await target.query(`SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`, [schema, index]);
+  const res = await target.query(
+    `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+    [schema, index],
+  );
   return (res.rowCount ?? 0) > 0;
 }
 
@@ -112,7 +120,10 @@ async function indexCandidates(target: pg.Client, table: RelationName): Promise<
   }
   const narrow = (w: number | null) => (w ?? 0) <= 256;
   return [...rows]
-    .sort((a, b) => Number(narrow(b.width)) - Number(narrow(a.width)) || (b.distinct ?? 0) - (a.distinct ?? 0) || (a.width ?? 0) - (b.width ?? 0))
+    .sort(
+      (a, b) =>
+        Number(narrow(b.width)) - Number(narrow(a.width)) || (b.distinct ?? 0) - (a.distinct ?? 0) || (a.width ?? 0) - (b.width ?? 0),
+    )
     .map((r) => r.column);
 }
 

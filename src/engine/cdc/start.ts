@@ -10,7 +10,7 @@
  * and the subscription copies the tables itself (copy_data = true) from a slot it creates.
  */
 import type pg from 'pg';
-import { checkFailed, connectionError, PgshiftError, usageError } from '../../errors.js';
+import { checkFailed, connectionError, type PgshiftError, usageError } from '../../errors.js';
 import { connect } from '../../postgres/connect.js';
 import { describe, libpqConninfo, type ConnInfo } from '../../postgres/conninfo.js';
 import { redact } from '../../postgres/redact.js';
@@ -18,7 +18,14 @@ import { ident, literal, quoteRelation, type RelationName } from '../../postgres
 import type { Logger } from '../../report/logger.js';
 import type { MigrationNames } from '../names.js';
 import { createHelperIndexes, fullIdentityTables, type FullIdentityTable, type HelperIndex } from './replica-identity.js';
-import { chooseSubscriptionOptions, DEFAULT_CDC_OPTIONS, type CdcOptions, type ChosenOption, type ServerVersions, type SkippedOption } from './subscription-options.js';
+import {
+  chooseSubscriptionOptions,
+  DEFAULT_CDC_OPTIONS,
+  type CdcOptions,
+  type ChosenOption,
+  type ServerVersions,
+  type SkippedOption,
+} from './subscription-options.js';
 import { createSubscription as createSubscriptionQuietly } from '../../postgres/subscription.js';
 
 export type CdcStrategy = 'slot' | 'subscription-copy';
@@ -87,7 +94,9 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
         throw err;
       }
       const { fullIdentityWithoutIndex, helperIndexes } = prepared;
-      log.info(`subscription ${names.subscription} created on the ${describe(opts.target)} (${strategy === 'slot' ? `slot ${names.slot}, copy_data = false` : 'copy_data = true'})`);
+      log.info(
+        `subscription ${names.subscription} created on the ${describe(opts.target)} (${strategy === 'slot' ? `slot ${names.slot}, copy_data = false` : 'copy_data = true'})`,
+      );
       const startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
       return {
         subscription: names.subscription,
@@ -131,11 +140,20 @@ async function checkNoSubscription(target: pg.Client, info: ConnInfo, names: Mig
 }
 
 /** Strategy 'slot' needs full-load's publication; 'subscription-copy' creates it when missing. */
-async function checkPublication(source: pg.Client, info: ConnInfo, names: MigrationNames, strategy: CdcStrategy, log: Logger): Promise<boolean> {
+async function checkPublication(
+  source: pg.Client,
+  info: ConnInfo,
+  names: MigrationNames,
+  strategy: CdcStrategy,
+  log: Logger,
+): Promise<boolean> {
   const res = await source.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [names.publication]);
   if (res.rowCount) return false;
   if (strategy === 'slot') {
-    throw usageError(`publication ${names.publication} does not exist on the ${describe(info)}`, `run 'pgshift full-load --name ${names.name}' first (it creates the publication and the slot), or use --strategy subscription-copy`);
+    throw usageError(
+      `publication ${names.publication} does not exist on the ${describe(info)}`,
+      `run 'pgshift full-load --name ${names.name}' first (it creates the publication and the slot), or use --strategy subscription-copy`,
+    );
   }
   const versionNum = Number((await source.query('SHOW server_version_num')).rows[0].server_version_num);
   // publish_via_partition_root (13+): partitioned tables arrive as their root, whatever the target's partitions.
@@ -157,26 +175,45 @@ async function dropPublicationMadeHere(source: pg.Client, names: MigrationNames,
  * Strategy 'subscription-copy': the subscription creates the slot, so none may exist yet.
  */
 async function checkSlot(source: pg.Client, info: ConnInfo, names: MigrationNames, strategy: CdcStrategy): Promise<void> {
-  const res = await source.query<{ plugin: string | null; database: string | null; active: boolean; active_pid: number | null; wal_status: string | null }>(
-    'SELECT plugin, database, active, active_pid, wal_status FROM pg_replication_slots WHERE slot_name = $1',
-    [names.slot],
-  );
+  const res = await source.query<{
+    plugin: string | null;
+    database: string | null;
+    active: boolean;
+    active_pid: number | null;
+    wal_status: string | null;
+  }>('SELECT plugin, database, active, active_pid, wal_status FROM pg_replication_slots WHERE slot_name = $1', [names.slot]);
   const slot = res.rows[0];
   if (strategy === 'subscription-copy') {
-    if (slot) throw usageError(`replication slot ${names.slot} already exists on the ${describe(info)}`, `the subscription-copy strategy creates its own slot: run 'pgshift cdc stop --name ${names.name}' to drop the old one, or use the default --strategy slot after full-load`);
+    if (slot)
+      throw usageError(
+        `replication slot ${names.slot} already exists on the ${describe(info)}`,
+        `the subscription-copy strategy creates its own slot: run 'pgshift cdc stop --name ${names.name}' to drop the old one, or use the default --strategy slot after full-load`,
+      );
     return;
   }
   if (!slot) {
-    throw usageError(`replication slot ${names.slot} does not exist on the ${describe(info)}`, `run 'pgshift full-load --name ${names.name}' first; it creates the slot with the snapshot the data is copied in`);
+    throw usageError(
+      `replication slot ${names.slot} does not exist on the ${describe(info)}`,
+      `run 'pgshift full-load --name ${names.name}' first; it creates the slot with the snapshot the data is copied in`,
+    );
   }
   if (slot.plugin !== 'pgoutput' || slot.database !== info.database) {
-    throw usageError(`replication slot ${names.slot} on the ${describe(info)} is not a pgoutput slot of database ${info.database}`, 'it was not made by pgshift full-load for this database; pick another --name');
+    throw usageError(
+      `replication slot ${names.slot} on the ${describe(info)} is not a pgoutput slot of database ${info.database}`,
+      'it was not made by pgshift full-load for this database; pick another --name',
+    );
   }
   if (slot.wal_status === 'lost') {
-    throw checkFailed(`replication slot ${names.slot} has lost WAL it needs (wal_status = lost)`, 'the copy can no longer be continued: run cdc stop, then full-load again');
+    throw checkFailed(
+      `replication slot ${names.slot} has lost WAL it needs (wal_status = lost)`,
+      'the copy can no longer be continued: run cdc stop, then full-load again',
+    );
   }
   if (slot.active) {
-    throw usageError(`replication slot ${names.slot} is in use by another consumer (pid ${slot.active_pid})`, 'another subscription streams from it: find it with cdc status, or stop that consumer first');
+    throw usageError(
+      `replication slot ${names.slot} is in use by another consumer (pid ${slot.active_pid})`,
+      'another subscription streams from it: find it with cdc status, or stop that consumer first',
+    );
   }
 }
 
@@ -194,7 +231,10 @@ async function checkTargetTablesEmpty(source: pg.Client, target: pg.Client, targ
     if (rows.rows[0].any) nonEmpty.push(`${t.schema}.${t.name}`);
   }
   if (nonEmpty.length) {
-    throw usageError(`--strategy subscription-copy needs empty tables on the ${describe(targetInfo)}, but ${nonEmpty.slice(0, 5).join(', ')}${nonEmpty.length > 5 ? ` and ${nonEmpty.length - 5} more` : ''} hold rows`, 'load the schema only (pg_dump --schema-only), or use the default --strategy slot after full-load');
+    throw usageError(
+      `--strategy subscription-copy needs empty tables on the ${describe(targetInfo)}, but ${nonEmpty.slice(0, 5).join(', ')}${nonEmpty.length > 5 ? ` and ${nonEmpty.length - 5} more` : ''} hold rows`,
+      'load the schema only (pg_dump --schema-only), or use the default --strategy slot after full-load',
+    );
   }
 }
 
@@ -210,14 +250,21 @@ async function prepareFullIdentityTables(
   let helperIndexes: HelperIndex[] = [];
   if (create && versions.target >= 160000) {
     helperIndexes = await createHelperIndexes(target, tables);
-    for (const h of helperIndexes) log.info(`helper index ${h.index} on ${h.schema}.${h.name} (${h.column})${h.created ? '' : ' already existed'}`);
+    for (const h of helperIndexes)
+      log.info(`helper index ${h.index} on ${h.schema}.${h.name} (${h.column})${h.created ? '' : ' already existed'}`);
   } else if (create) {
-    log.warn(`the target is PostgreSQL ${Math.floor(versions.target / 10000)}: only 16+ subscribers use a plain index for REPLICA IDENTITY FULL tables; no helper index created`);
+    log.warn(
+      `the target is PostgreSQL ${Math.floor(versions.target / 10000)}: only 16+ subscribers use a plain index for REPLICA IDENTITY FULL tables; no helper index created`,
+    );
   }
   const covered = new Set(helperIndexes.map((h) => `${h.schema}.${h.name}`));
-  const without = tables.filter((t) => !t.usableIndexOnTarget && !covered.has(`${t.schema}.${t.name}`)).map(({ schema, name }) => ({ schema, name }));
+  const without = tables
+    .filter((t) => !t.usableIndexOnTarget && !covered.has(`${t.schema}.${t.name}`))
+    .map(({ schema, name }) => ({ schema, name }));
   for (const t of without) {
-    log.warn(`${t.schema}.${t.name} has REPLICA IDENTITY FULL and no usable index on the target: each replicated UPDATE/DELETE scans the whole table (add a primary key, or cdc start --create-helper-indexes)`);
+    log.warn(
+      `${t.schema}.${t.name} has REPLICA IDENTITY FULL and no usable index on the target: each replicated UPDATE/DELETE scans the whole table (add a primary key, or cdc start --create-helper-indexes)`,
+    );
   }
   return { fullIdentityWithoutIndex: without, helperIndexes };
 }
@@ -251,9 +298,15 @@ function explainCreateSubscriptionError(err: unknown, from: ConnInfo, target: Co
     );
   }
   if ((err as { code?: string }).code === '42501') {
-    return checkFailed(`the target role ${target.user} may not create subscriptions: ${message}`, 'on RDS grant rds_superuser, elsewhere run as a superuser or grant pg_create_subscription (16+)');
+    return checkFailed(
+      `the target role ${target.user} may not create subscriptions: ${message}`,
+      'on RDS grant rds_superuser, elsewhere run as a superuser or grant pg_create_subscription (16+)',
+    );
   }
-  return connectionError(`CREATE SUBSCRIPTION failed on the ${describe(target)}: ${message}`, 'see the target log; then run cdc stop before trying again');
+  return connectionError(
+    `CREATE SUBSCRIPTION failed on the ${describe(target)}: ${message}`,
+    'see the target log; then run cdc stop before trying again',
+  );
 }
 
 /**
@@ -272,7 +325,9 @@ async function waitForStreaming(source: pg.Client, target: pg.Client, opts: Star
     if (slot.rows[0]?.active) return slot.rows[0].confirmed;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const worker = await target.query(`SELECT pid FROM pg_stat_subscription WHERE subname = $1 AND relid IS NULL AND pid IS NOT NULL`, [names.subscription]);
+  const worker = await target.query(`SELECT pid FROM pg_stat_subscription WHERE subname = $1 AND relid IS NULL AND pid IS NOT NULL`, [
+    names.subscription,
+  ]);
   throw checkFailed(
     `subscription ${names.subscription} was created but is not streaming from slot ${names.slot} after ${Math.round(timeoutMs / 1000)} s (apply worker ${worker.rowCount ? 'running' : 'not running'})`,
     `check the target's log for the apply worker's error (often pg_hba.conf or the password on the source); 'pgshift cdc stop --name ${names.name}' removes it`,

@@ -120,7 +120,9 @@ async function openStatusSession(opts: CdcStatusOptions): Promise<StatusSession>
   let fullIdentity: { at: number; tables: RelationName[] } | undefined;
   const fullIdentityWithoutIndex = async () => {
     if (!fullIdentity || Date.now() - fullIdentity.at > 30_000) {
-      const tables = (await fullIdentityTables(source, target, targetVersion)).filter((t) => !t.usableIndexOnTarget).map(({ schema, name }) => ({ schema, name }));
+      const tables = (await fullIdentityTables(source, target, targetVersion))
+        .filter((t) => !t.usableIndexOnTarget)
+        .map(({ schema, name }) => ({ schema, name }));
       fullIdentity = { at: Date.now(), tables };
     }
     return fullIdentity.tables;
@@ -153,8 +155,24 @@ async function readStatus(
   const probe = slot?.active ? await probeLagMs(source, slotName, opts.probeTimeoutMs ?? 2000) : { lagMs: null, atLeast: null, at: null };
   const fullIdentityWithoutIndex = await fullIdentityTablesWithoutIndex();
   const retainedBytes = slot?.retainedBytes ?? 0;
-  const retainedLevel: Verdict = retainedBytes >= maxBytes || slot?.walStatus === 'lost' ? 'critical' : retainedBytes >= warnBytes || slot?.walStatus === 'unreserved' ? 'warn' : 'ok';
-  const findings = judge({ subscription, slot, tables, retainedBytes, retainedLevel, warnBytes, maxBytes, fullIdentityWithoutIndex, probe, names });
+  const retainedLevel: Verdict =
+    retainedBytes >= maxBytes || slot?.walStatus === 'lost'
+      ? 'critical'
+      : retainedBytes >= warnBytes || slot?.walStatus === 'unreserved'
+        ? 'warn'
+        : 'ok';
+  const findings = judge({
+    subscription,
+    slot,
+    tables,
+    retainedBytes,
+    retainedLevel,
+    warnBytes,
+    maxBytes,
+    fullIdentityWithoutIndex,
+    probe,
+    names,
+  });
   return {
     at: new Date().toISOString(),
     subscription,
@@ -194,7 +212,9 @@ async function readSubscription(target: pg.Client, name: string, targetVersion: 
   let applyErrorCount: number | null = null;
   let syncErrorCount: number | null = null;
   if (targetVersion >= 150000) {
-    const stats = (await target.query('SELECT apply_error_count, sync_error_count FROM pg_stat_subscription_stats WHERE subid = $1', [sub.oid])).rows[0];
+    const stats = (
+      await target.query('SELECT apply_error_count, sync_error_count FROM pg_stat_subscription_stats WHERE subid = $1', [sub.oid])
+    ).rows[0];
     applyErrorCount = stats ? Number(stats.apply_error_count) : 0;
     syncErrorCount = stats ? Number(stats.sync_error_count) : 0;
   }
@@ -225,7 +245,10 @@ async function readTableSync(target: pg.Client, subscription: string): Promise<T
   return res.rows.map((r) => ({ schema: r.schema, name: r.name, state: SYNC_STATE[r.state] ?? 'unknown', lsn: r.lsn }));
 }
 
-async function readSourcePositions(source: pg.Client, slotName: string): Promise<{ slot: SlotState | null; sourceLsn: string; appliedLsn: string | null }> {
+async function readSourcePositions(
+  source: pg.Client,
+  slotName: string,
+): Promise<{ slot: SlotState | null; sourceLsn: string; appliedLsn: string | null }> {
   // Applied position first, then the WAL position: read the other way round, a change landing in
   // between could make the lag look negative.
   const applied = await readAppliedPosition(source, slotName);
@@ -238,7 +261,11 @@ async function readSourcePositions(source: pg.Client, slotName: string): Promise
  * Commit a heartbeat and time how long until the subscriber confirms having applied everything
  * committed before it: the lag a commit made now would see.
  */
-async function probeLagMs(source: pg.Client, slotName: string, timeoutMs: number): Promise<{ lagMs: number | null; atLeast: number | null; at: number | null }> {
+async function probeLagMs(
+  source: pg.Client,
+  slotName: string,
+  timeoutMs: number,
+): Promise<{ lagMs: number | null; atLeast: number | null; at: number | null }> {
   const beat = await emitHeartbeat(source);
   for (;;) {
     const pos = await readAppliedPosition(source, slotName);
@@ -264,18 +291,56 @@ function judge(s: {
 }): Finding[] {
   const f: Finding[] = [];
   const gib = (b: number) => `${(b / GiB).toFixed(2)} GiB`;
-  if (!s.subscription) f.push({ level: 'critical', message: `subscription ${s.names.subscription} does not exist on the target: nothing is replicating (run cdc start)` });
-  else if (!s.subscription.enabled) f.push({ level: 'critical', message: `subscription ${s.names.subscription} is disabled${s.subscription.applyErrorCount ? ` after ${s.subscription.applyErrorCount} apply error(s)` : ''}: the slot keeps WAL and nothing is applied (see the target log, then ALTER SUBSCRIPTION ... ENABLE)` });
-  else if (!s.subscription.workerRunning) f.push({ level: 'warn', message: `subscription ${s.names.subscription} is enabled but its apply worker is not running (restarting after an error or a lost connection?)` });
-  if (s.subscription?.applyErrorCount) f.push({ level: 'warn', message: `${s.subscription.applyErrorCount} apply error(s) recorded on the target (pg_stat_subscription_stats); see the target log` });
-  if (!s.slot) f.push({ level: 'critical', message: `replication slot ${s.subscription?.slotName ?? s.names.slot} does not exist on the source` });
-  else if (s.slot.walStatus === 'lost') f.push({ level: 'critical', message: `replication slot ${s.slot.slotName} lost WAL it needs (wal_status = lost): CDC cannot continue; stop, then full-load again` });
-  if (s.retainedLevel === 'critical' && s.slot?.walStatus !== 'lost') f.push({ level: 'critical', message: `the slot retains ${gib(s.retainedBytes)} of WAL on the source (limit ${gib(s.maxBytes)}): catch up now or run cdc stop before the disk fills` });
-  else if (s.retainedLevel === 'warn') f.push({ level: 'warn', message: `the slot retains ${gib(s.retainedBytes)} of WAL on the source (warning at ${gib(s.warnBytes)})` });
+  if (!s.subscription)
+    f.push({
+      level: 'critical',
+      message: `subscription ${s.names.subscription} does not exist on the target: nothing is replicating (run cdc start)`,
+    });
+  else if (!s.subscription.enabled)
+    f.push({
+      level: 'critical',
+      message: `subscription ${s.names.subscription} is disabled${s.subscription.applyErrorCount ? ` after ${s.subscription.applyErrorCount} apply error(s)` : ''}: the slot keeps WAL and nothing is applied (see the target log, then ALTER SUBSCRIPTION ... ENABLE)`,
+    });
+  else if (!s.subscription.workerRunning)
+    f.push({
+      level: 'warn',
+      message: `subscription ${s.names.subscription} is enabled but its apply worker is not running (restarting after an error or a lost connection?)`,
+    });
+  if (s.subscription?.applyErrorCount)
+    f.push({
+      level: 'warn',
+      message: `${s.subscription.applyErrorCount} apply error(s) recorded on the target (pg_stat_subscription_stats); see the target log`,
+    });
+  if (!s.slot)
+    f.push({ level: 'critical', message: `replication slot ${s.subscription?.slotName ?? s.names.slot} does not exist on the source` });
+  else if (s.slot.walStatus === 'lost')
+    f.push({
+      level: 'critical',
+      message: `replication slot ${s.slot.slotName} lost WAL it needs (wal_status = lost): CDC cannot continue; stop, then full-load again`,
+    });
+  if (s.retainedLevel === 'critical' && s.slot?.walStatus !== 'lost')
+    f.push({
+      level: 'critical',
+      message: `the slot retains ${gib(s.retainedBytes)} of WAL on the source (limit ${gib(s.maxBytes)}): catch up now or run cdc stop before the disk fills`,
+    });
+  else if (s.retainedLevel === 'warn')
+    f.push({ level: 'warn', message: `the slot retains ${gib(s.retainedBytes)} of WAL on the source (warning at ${gib(s.warnBytes)})` });
   const syncing = s.tables.filter((t) => t.state !== 'ready');
-  if (syncing.length) f.push({ level: 'warn', message: `${syncing.length} table(s) still synchronizing: ${syncing.slice(0, 5).map((t) => `${t.schema}.${t.name} (${t.state})`).join(', ')}` });
-  if (s.probe.atLeast !== null && s.slot?.active) f.push({ level: 'warn', message: `a commit made now took more than ${s.probe.atLeast} ms to be applied` });
-  for (const t of s.fullIdentityWithoutIndex) f.push({ level: 'warn', message: `${t.schema}.${t.name} has REPLICA IDENTITY FULL and no usable index on the target: every replicated UPDATE/DELETE scans it (cdc start --create-helper-indexes, or add a key)` });
+  if (syncing.length)
+    f.push({
+      level: 'warn',
+      message: `${syncing.length} table(s) still synchronizing: ${syncing
+        .slice(0, 5)
+        .map((t) => `${t.schema}.${t.name} (${t.state})`)
+        .join(', ')}`,
+    });
+  if (s.probe.atLeast !== null && s.slot?.active)
+    f.push({ level: 'warn', message: `a commit made now took more than ${s.probe.atLeast} ms to be applied` });
+  for (const t of s.fullIdentityWithoutIndex)
+    f.push({
+      level: 'warn',
+      message: `${t.schema}.${t.name} has REPLICA IDENTITY FULL and no usable index on the target: every replicated UPDATE/DELETE scans it (cdc start --create-helper-indexes, or add a key)`,
+    });
   return f;
 }
 
@@ -298,7 +363,12 @@ export interface CdcSample {
  * that fails throws (wrong URL, password); a failure later — the source restarting, a cut network —
  * becomes a 'critical' sample and the watch reconnects, as replication itself does.
  */
-export async function watchCdc(opts: CdcStatusOptions, intervalMs: number, onSample: (s: CdcSample) => void, signal: AbortSignal): Promise<CdcSample[]> {
+export async function watchCdc(
+  opts: CdcStatusOptions,
+  intervalMs: number,
+  onSample: (s: CdcSample) => void,
+  signal: AbortSignal,
+): Promise<CdcSample[]> {
   const sessionOpts = { ...opts, probeTimeoutMs: Math.min(opts.probeTimeoutMs ?? 2000, intervalMs) };
   let session: StatusSession | undefined = await openStatusSession(sessionOpts);
   const series: CdcSample[] = [];
@@ -309,12 +379,29 @@ export async function watchCdc(opts: CdcStatusOptions, intervalMs: number, onSam
       try {
         session ??= await openStatusSession(sessionOpts);
         const status = await session.sample();
-        sample = { at: status.at, lagBytes: status.lagBytes, lagMs: status.lagMs, lagMsAtLeast: status.lagMsAtLeast, retainedBytes: status.retained.bytes, verdict: status.verdict, status };
+        sample = {
+          at: status.at,
+          lagBytes: status.lagBytes,
+          lagMs: status.lagMs,
+          lagMsAtLeast: status.lagMsAtLeast,
+          retainedBytes: status.retained.bytes,
+          verdict: status.verdict,
+          status,
+        };
       } catch (err) {
         await session?.close();
         session = undefined;
         const error = err instanceof PgshiftError ? err.oneLine() : redact((err as Error)?.message ?? String(err));
-        sample = { at: new Date().toISOString(), lagBytes: null, lagMs: null, lagMsAtLeast: null, retainedBytes: null, verdict: 'critical', status: null, error };
+        sample = {
+          at: new Date().toISOString(),
+          lagBytes: null,
+          lagMs: null,
+          lagMsAtLeast: null,
+          retainedBytes: null,
+          verdict: 'critical',
+          status: null,
+          error,
+        };
       }
       series.push(sample);
       onSample(sample);

@@ -68,8 +68,18 @@ export async function stopCdc(opts: StopCdcOptions): Promise<StopCdcResult> {
   const source = await tryConnectSource(opts);
   if (!source.client) {
     const leftovers = leftoversOnSource(slotNames, names.publication, subscription?.oid);
-    log.warn(`the ${describe(opts.source)} is unreachable (${source.error}); left there: ${leftovers.map((l) => `${l.kind} ${l.name}`).join(', ')}. Drop them with: ${leftovers.map((l) => l.sql).join(' ')}`);
-    return { droppedSubscription, droppedSlots: [], droppedPublication: false, sourceReachable: false, sourceError: source.error, leftovers, nothingToDo: false };
+    log.warn(
+      `the ${describe(opts.source)} is unreachable (${source.error}); left there: ${leftovers.map((l) => `${l.kind} ${l.name}`).join(', ')}. Drop them with: ${leftovers.map((l) => l.sql).join(' ')}`,
+    );
+    return {
+      droppedSubscription,
+      droppedSlots: [],
+      droppedPublication: false,
+      sourceReachable: false,
+      sourceError: source.error,
+      leftovers,
+      nothingToDo: false,
+    };
   }
   try {
     const droppedSlots = await dropSlots(source.client, slotNames, subscription?.oid);
@@ -77,7 +87,8 @@ export async function stopCdc(opts: StopCdcOptions): Promise<StopCdcResult> {
     const droppedPublication = await dropPublication(source.client, names.publication);
     if (droppedPublication) log.info(`publication ${names.publication} dropped on the ${describe(opts.source)}`);
     const nothingToDo = !droppedSubscription && droppedSlots.length === 0 && !droppedPublication;
-    if (nothingToDo) log.info(`nothing to stop: no subscription ${names.subscription}, slot ${names.slot} or publication ${names.publication}`);
+    if (nothingToDo)
+      log.info(`nothing to stop: no subscription ${names.subscription}, slot ${names.slot} or publication ${names.publication}`);
     return { droppedSubscription, droppedSlots, droppedPublication, sourceReachable: true, sourceError: null, leftovers: [], nothingToDo };
   } finally {
     await source.client.end().catch(() => undefined);
@@ -95,7 +106,10 @@ async function readSubscription(target: pg.Client, name: string): Promise<{ oid:
 
 async function tryConnectSource(opts: StopCdcOptions): Promise<{ client?: pg.Client; error: string | null }> {
   try {
-    return { client: await connect(opts.source, { applicationName: 'pgshift-stop', connectTimeoutMs: opts.sourceConnectTimeoutMs ?? 5000 }), error: null };
+    return {
+      client: await connect(opts.source, { applicationName: 'pgshift-stop', connectTimeoutMs: opts.sourceConnectTimeoutMs ?? 5000 }),
+      error: null,
+    };
   } catch (err) {
     return { error: err instanceof PgshiftError ? err.oneLine() : redact(String((err as Error)?.message ?? err)) };
   }

@@ -60,7 +60,11 @@ export function chooseSubscriptionOptions(wanted: CdcOptions, v: ServerVersions)
   if (wanted.originNone) {
     // The subscriber sends the origin filter only to 16+ publishers; on an older source it would be a silent no-op.
     if (both(160000)) chosen.push({ option: 'origin', value: 'none' });
-    else skipped.push({ option: 'origin', reason: `origin = none needs PostgreSQL 16 on both sides (source ${major(v.source)}, target ${major(v.target)})` });
+    else
+      skipped.push({
+        option: 'origin',
+        reason: `origin = none needs PostgreSQL 16 on both sides (source ${major(v.source)}, target ${major(v.target)})`,
+      });
   }
   return { chosen, skipped };
 }

@@ -50,16 +50,25 @@ export async function runCleanup(opts: CleanupOptions): Promise<CleanupResult> {
       const n = opts.names;
       await timeline.run('drop subscriptions', async () => {
         if (await dropSubscription(target, n.subscription)) dropped.push({ side: 'target', kind: 'subscription', name: n.subscription });
-        if (await dropSubscription(target, n.probeSubscription)) dropped.push({ side: 'target', kind: 'subscription', name: n.probeSubscription });
-        if (await dropSubscription(source, n.reverseSubscription)) dropped.push({ side: 'source', kind: 'subscription', name: n.reverseSubscription });
+        if (await dropSubscription(target, n.probeSubscription))
+          dropped.push({ side: 'target', kind: 'subscription', name: n.probeSubscription });
+        if (await dropSubscription(source, n.reverseSubscription))
+          dropped.push({ side: 'source', kind: 'subscription', name: n.reverseSubscription });
       });
       await timeline.run('drop slots', async () => {
-        for (const [side, slot] of [['source', n.slot], ['target', n.reverseSlot]] as const) {
+        for (const [side, slot] of [
+          ['source', n.slot],
+          ['target', n.reverseSlot],
+        ] as const) {
           if (await dropSlotIfExists(sides[side], slot)) dropped.push({ side, kind: 'slot', name: slot });
         }
       });
       await timeline.run('drop publications', async () => {
-        for (const [side, pub] of [['source', n.publication], ['source', n.probePublication], ['target', n.reversePublication]] as const) {
+        for (const [side, pub] of [
+          ['source', n.publication],
+          ['source', n.probePublication],
+          ['target', n.reversePublication],
+        ] as const) {
           const r = await sides[side].query('SELECT 1 FROM pg_publication WHERE pubname = $1', [pub]);
           if (r.rowCount) {
             await sides[side].query(`DROP PUBLICATION ${ident(pub)}`);
@@ -67,8 +76,12 @@ export async function runCleanup(opts: CleanupOptions): Promise<CleanupResult> {
           }
         }
       });
-      const leftovers = await timeline.run('list leftovers', async () => [...(await listMine(source, 'source', n)), ...(await listMine(target, 'target', n))]);
-      for (const l of leftovers) opts.log.warn(`left on the ${l.side === 'source' ? describe(opts.source) : describe(opts.target)}: ${l.kind} ${l.name}`);
+      const leftovers = await timeline.run('list leftovers', async () => [
+        ...(await listMine(source, 'source', n)),
+        ...(await listMine(target, 'target', n)),
+      ]);
+      for (const l of leftovers)
+        opts.log.warn(`left on the ${l.side === 'source' ? describe(opts.source) : describe(opts.target)}: ${l.kind} ${l.name}`);
       return { ok: leftovers.length === 0, dropped, leftovers, steps: timeline.steps };
     } finally {
       await target.end().catch(() => undefined);

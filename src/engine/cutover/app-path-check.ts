@@ -29,7 +29,15 @@ export async function serverIdentity(client: pg.Client): Promise<ServerIdentity>
 
 export async function checkWriteThroughAppPath(app: ConnInfo, expected: ServerIdentity): Promise<AppPathCheck> {
   const started = Date.now();
-  const client = new pg.Client({ host: app.host, port: app.port, database: app.database, user: app.user, password: app.password, ssl: tlsOptions(app), connectionTimeoutMillis: 10_000 });
+  const client = new pg.Client({
+    host: app.host,
+    port: app.port,
+    database: app.database,
+    user: app.user,
+    password: app.password,
+    ssl: tlsOptions(app),
+    connectionTimeoutMillis: 10_000,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -40,7 +48,12 @@ export async function checkWriteThroughAppPath(app: ConnInfo, expected: ServerId
     const landedOn = await serverIdentity(client);
     await client.query('COMMIT');
     const same = landedOn.startedAt === expected.startedAt && landedOn.version === expected.version;
-    return { ok: same, landedOn, error: same ? undefined : 'the write landed on another server than the new primary', ms: Date.now() - started };
+    return {
+      ok: same,
+      landedOn,
+      error: same ? undefined : 'the write landed on another server than the new primary',
+      ms: Date.now() - started,
+    };
   } catch (err) {
     return { ok: false, error: (err as Error).message, ms: Date.now() - started };
   } finally {

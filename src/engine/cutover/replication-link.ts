@@ -18,7 +18,8 @@ export interface LinkNames {
 /** Publication for every table (created when missing) and a fresh slot on the publisher. Returns the slot's start LSN. */
 export async function preparePublisher(publisher: pg.Client, names: LinkNames): Promise<string> {
   const pub = await publisher.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [names.publication]);
-  if (!pub.rowCount) await publisher.query(`CREATE PUBLICATION ${ident(names.publication)} FOR ALL TABLES WITH (publish_via_partition_root = true)`);
+  if (!pub.rowCount)
+    await publisher.query(`CREATE PUBLICATION ${ident(names.publication)} FOR ALL TABLES WITH (publish_via_partition_root = true)`);
   // A leftover slot of the same name from an aborted attempt would stream from an old position.
   await dropSlotIfExists(publisher, names.slot);
   const res = await publisher.query(`SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [names.slot]);
@@ -33,7 +34,13 @@ export async function subscribe(subscriber: pg.Client, names: LinkNames, publish
   const version = Number((await subscriber.query('SHOW server_version_num')).rows[0].server_version_num);
   const options = ['create_slot = false', 'copy_data = false', `slot_name = ${literal(names.slot)}`];
   if (version >= 140000) options.push('streaming = on');
-  await createSubscription(subscriber, names.subscription, libpqConninfo(publisherFromSubscriber, { includePassword: true }), names.publication, options);
+  await createSubscription(
+    subscriber,
+    names.subscription,
+    libpqConninfo(publisherFromSubscriber, { includePassword: true }),
+    names.publication,
+    options,
+  );
 }
 
 /** Drop the subscription; its slot on the publisher is dropped by us, not through the subscriber's connection. */

@@ -34,7 +34,17 @@ export type RollbackResult =
   | { mode: 'data-loss-accepted'; ok: boolean; lost: LostRows[]; steps: StepRecord[] };
 
 export async function runRollback(opts: RollbackOptions): Promise<RollbackResult> {
-  const reverseRuns = await withClient(opts.source, async (c) => (await linkState(c, { publication: opts.names.reversePublication, slot: opts.names.reverseSlot, subscription: opts.names.reverseSubscription })).exists);
+  const reverseRuns = await withClient(
+    opts.source,
+    async (c) =>
+      (
+        await linkState(c, {
+          publication: opts.names.reversePublication,
+          slot: opts.names.reverseSlot,
+          subscription: opts.names.reverseSubscription,
+        })
+      ).exists,
+  );
   if (reverseRuns) return { mode: 'lossless', ...(await runSwitchover('rollback', opts)) };
   return rollbackWithoutReverse(opts);
 }
@@ -59,20 +69,35 @@ async function rollbackWithoutReverse(opts: RollbackOptions): Promise<RollbackRe
     await opts.switch.pointAt(opts.source);
     await opts.switch.unfreeze?.();
   });
-  if (total > 0) opts.log.warn(`rolled back to the ${describe(opts.source)}; ${total} row(s) written on the target were left behind (listed in the result)`);
+  if (total > 0)
+    opts.log.warn(
+      `rolled back to the ${describe(opts.source)}; ${total} row(s) written on the target were left behind (listed in the result)`,
+    );
   return { mode: 'data-loss-accepted', ok: true, lost, steps: timeline.steps };
 }
 
 /** Rows present on the target but missing or different on the source, per table (full verify, target as reference). */
 async function writesOnlyOnTarget(opts: RollbackOptions): Promise<LostRows[]> {
-  const report = await runVerify({ source: opts.source, target: opts.target, mode: 'full', rechecks: 0, maxKeysPerTable: 10, log: opts.log });
+  const report = await runVerify({
+    source: opts.source,
+    target: opts.target,
+    mode: 'full',
+    rechecks: 0,
+    maxKeysPerTable: 10,
+    log: opts.log,
+  });
   const lost: LostRows[] = [];
   for (const t of report.tables) {
     const d = t.differences;
     const onlyTarget = (d?.extraOnTarget ?? 0) + (d?.changed ?? 0);
     const byCount = t.targetRows !== null && t.sourceRows < t.targetRows && !d ? t.targetRows - t.sourceRows : 0;
     const rows = onlyTarget || byCount;
-    if (rows > 0) lost.push({ table: relationKey(t.table), rows, sampleKeys: [...(d?.keys.extraOnTarget ?? []), ...(d?.keys.changed ?? [])].slice(0, 10) });
+    if (rows > 0)
+      lost.push({
+        table: relationKey(t.table),
+        rows,
+        sampleKeys: [...(d?.keys.extraOnTarget ?? []), ...(d?.keys.changed ?? [])].slice(0, 10),
+      });
   }
   return lost;
 }

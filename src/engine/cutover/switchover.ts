@@ -105,7 +105,11 @@ interface Ends {
 }
 
 const forward = (n: MigrationNames): LinkNames => ({ publication: n.publication, slot: n.slot, subscription: n.subscription });
-const reverse = (n: MigrationNames): LinkNames => ({ publication: n.reversePublication, slot: n.reverseSlot, subscription: n.reverseSubscription });
+const reverse = (n: MigrationNames): LinkNames => ({
+  publication: n.reversePublication,
+  slot: n.reverseSlot,
+  subscription: n.reverseSubscription,
+});
 
 export const freezeStateKey = (names: MigrationNames, side: 'source' | 'target') => `${names.name}.freeze.${side}`;
 
@@ -113,8 +117,28 @@ function ends(kind: SwitchoverKind, o: SwitchoverOptions): Ends {
   const sourceFromTarget = o.sourceFromTarget ?? o.source;
   const targetFromSource = o.targetFromSource ?? o.target;
   return kind === 'cutover'
-    ? { kind, from: o.source, fromSide: 'source', fromReachedFromTo: sourceFromTarget, to: o.target, toSide: 'target', toReachedFromFrom: targetFromSource, current: forward(o.names), back: reverse(o.names) }
-    : { kind, from: o.target, fromSide: 'target', fromReachedFromTo: targetFromSource, to: o.source, toSide: 'source', toReachedFromFrom: sourceFromTarget, current: reverse(o.names), back: forward(o.names) };
+    ? {
+        kind,
+        from: o.source,
+        fromSide: 'source',
+        fromReachedFromTo: sourceFromTarget,
+        to: o.target,
+        toSide: 'target',
+        toReachedFromFrom: targetFromSource,
+        current: forward(o.names),
+        back: reverse(o.names),
+      }
+    : {
+        kind,
+        from: o.target,
+        fromSide: 'target',
+        fromReachedFromTo: targetFromSource,
+        to: o.source,
+        toSide: 'source',
+        toReachedFromFrom: sourceFromTarget,
+        current: reverse(o.names),
+        back: forward(o.names),
+      };
 }
 
 /** Sessions the run holds for its whole length, plus the advisory lock that refuses a second run. */
@@ -140,8 +164,14 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
     let linkTurned: 'no' | 'current dropped' | 'back made' = 'no';
     try {
       frozen = await timeline.run('freeze writes', () => freezeWrites(e, sessions, opts));
-      const caughtUp = await timeline.run('wait for zero lag', () => waitForZeroLag(e, sessions, freezeLeft()), (r) => `${r.lagBytes} bytes applied in ${r.waitedMs} ms`);
-      const sequencesSet = await timeline.run('sync sequences', async () => applySequences(sessions.to, await readSequences(sessions.from), opts.sequenceMargin ?? 1000));
+      const caughtUp = await timeline.run(
+        'wait for zero lag',
+        () => waitForZeroLag(e, sessions, freezeLeft()),
+        (r) => `${r.lagBytes} bytes applied in ${r.waitedMs} ms`,
+      );
+      const sequencesSet = await timeline.run('sync sequences', async () =>
+        applySequences(sessions.to, await readSequences(sessions.from), opts.sequenceMargin ?? 1000),
+      );
       guardFreeze(freezeLeft, 'syncing sequences');
       const finalVerify = await timeline.run('final verify', () => finalVerifyStep(e, opts));
       guardFreeze(freezeLeft, 'the final verify');
@@ -151,7 +181,10 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
       // ── writes flow again, to the new primary ─────────────────────────────────────────
       opts.log.info(`writes were frozen for ${writeFreezeMs} ms`);
       const postCheck = await timeline.run('post-check through the application path', () => postCheckStep(e, opts, toIdentity));
-      if (!postCheck.ok) opts.log.warn(`post-check failed: ${redact(postCheck.error ?? '')} — the switch is done; check the application path, or run pgshift ${kind === 'cutover' ? 'rollback' : 'cutover'}`);
+      if (!postCheck.ok)
+        opts.log.warn(
+          `post-check failed: ${redact(postCheck.error ?? '')} — the switch is done; check the application path, or run pgshift ${kind === 'cutover' ? 'rollback' : 'cutover'}`,
+        );
       return {
         kind,
         ok: postCheck.ok,
@@ -188,7 +221,11 @@ async function openSessions(e: Ends, opts: SwitchoverOptions): Promise<Sessions>
   try {
     // Session-level advisory lock on the source: a second cutover or rollback of this migration is refused.
     const got = (await lock.query(`SELECT pg_try_advisory_lock(hashtext($1)) AS ok`, [`pgshift:${opts.names.name}`])).rows[0].ok;
-    if (!got) throw checkFailed(`another cutover or rollback of migration '${opts.names.name}' is running`, 'wait for it to finish; never run two at once');
+    if (!got)
+      throw checkFailed(
+        `another cutover or rollback of migration '${opts.names.name}' is running`,
+        'wait for it to finish; never run two at once',
+      );
     const from = await connect(e.from, { applicationName: `pgshift-${e.kind}` });
     const to = await connect(e.to, { applicationName: `pgshift-${e.kind}` }).catch(async (err) => {
       await from.end();
@@ -207,17 +244,30 @@ async function preChecks(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise
   if (!link.exists) {
     throw checkFailed(
       `no subscription ${e.current.subscription} on the ${describe(e.to)}`,
-      e.kind === 'cutover' ? "run 'pgshift cdc start' first (or, if cutover already happened, 'pgshift rollback')" : 'cutover did not set up reverse replication: use rollback --accept-data-loss, which reports what would be lost',
+      e.kind === 'cutover'
+        ? "run 'pgshift cdc start' first (or, if cutover already happened, 'pgshift rollback')"
+        : 'cutover did not set up reverse replication: use rollback --accept-data-loss, which reports what would be lost',
     );
   }
   if (!link.enabled || !link.streaming) {
-    throw checkFailed(`subscription ${e.current.subscription} on the ${describe(e.to)} is not streaming`, "check 'pgshift cdc status' for apply errors and the target's log");
+    throw checkFailed(
+      `subscription ${e.current.subscription} on the ${describe(e.to)} is not streaming`,
+      "check 'pgshift cdc status' for apply errors and the target's log",
+    );
   }
   const [head, pos] = await Promise.all([currentWalLsn(s.from), readAppliedPosition(s.from, e.current.slot)]);
-  if (!pos?.appliedLsn) throw checkFailed(`slot ${e.current.slot} on the ${describe(e.from)} has confirmed nothing yet`, 'wait for the subscription to catch up');
+  if (!pos?.appliedLsn)
+    throw checkFailed(
+      `slot ${e.current.slot} on the ${describe(e.from)} has confirmed nothing yet`,
+      'wait for the subscription to catch up',
+    );
   const lag = Math.max(0, lsnDiff(head, pos.appliedLsn));
   const maxLag = opts.maxLagBytes ?? 16 * 1024 * 1024;
-  if (lag > maxLag) throw checkFailed(`replication lag is ${lag} bytes, over --max-lag ${maxLag}`, 'wait for the backlog to drain (pgshift cdc status --watch), then run again');
+  if (lag > maxLag)
+    throw checkFailed(
+      `replication lag is ${lag} bytes, over --max-lag ${maxLag}`,
+      'wait for the backlog to drain (pgshift cdc status --watch), then run again',
+    );
   // Under live writes row counts of busy tables cannot match at any instant; the exact check is
   // the final verify inside the freeze. Before it, what must hold is the schema, and every table present.
   const report = await runVerify({
@@ -229,12 +279,25 @@ async function preChecks(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise
     log: opts.log,
   });
   if (report.schemaDrift.length) {
-    throw checkFailed(`schema drift between the servers: ${report.schemaDrift.slice(0, 3).map((d) => JSON.stringify(d)).join('; ')}`, 'DDL is not replicated: apply the same DDL on the other side, then run again');
+    throw checkFailed(
+      `schema drift between the servers: ${report.schemaDrift
+        .slice(0, 3)
+        .map((d) => JSON.stringify(d))
+        .join('; ')}`,
+      'DDL is not replicated: apply the same DDL on the other side, then run again',
+    );
   }
   const missing = report.tables.filter((t) => t.verdict === 'missing-on-target');
-  if (missing.length) throw checkFailed(`tables missing on the ${describe(e.to)}: ${missing.map((t) => relationKey(t.table)).join(', ')}`, 'create them there (DDL is not replicated), then run again');
+  if (missing.length)
+    throw checkFailed(
+      `tables missing on the ${describe(e.to)}: ${missing.map((t) => relationKey(t.table)).join(', ')}`,
+      'create them there (DDL is not replicated), then run again',
+    );
   const moving = report.tables.filter((t) => t.verdict === 'did-not-converge' || t.verdict === 'differs');
-  if (moving.length) opts.log.info(`pre-check: ${moving.length} table(s) still changing under live writes (${moving.map((t) => relationKey(t.table)).join(', ')}); the final verify inside the freeze checks them exactly`);
+  if (moving.length)
+    opts.log.info(
+      `pre-check: ${moving.length} table(s) still changing under live writes (${moving.map((t) => relationKey(t.table)).join(', ')}); the final verify inside the freeze checks them exactly`,
+    );
 }
 
 // ── step 2 ──────────────────────────────────────────────────────────────────────────────
@@ -252,13 +315,29 @@ async function waitForZeroLag(e: Ends, s: Sessions, timeoutMs: number): Promise<
   const lsn = await currentWalLsn(s.from);
   const before = await readAppliedPosition(s.from, e.current.slot);
   const lagBytes = before?.appliedLsn ? Math.max(0, lsnDiff(lsn, before.appliedLsn)) : 0;
-  const r = await waitForApplied({ source: e.from, slotName: e.current.slot, lsn, timeoutMs: Math.max(0, timeoutMs), client: s.from, nudgeMs: 50, pollMs: 5 });
-  if (!r.reached) throw checkFailed(`the ${e.toSide} did not apply up to ${lsn} within --max-freeze (${r.remainingBytes} bytes left)`, 'raise --max-freeze or run when the write load is lower');
+  const r = await waitForApplied({
+    source: e.from,
+    slotName: e.current.slot,
+    lsn,
+    timeoutMs: Math.max(0, timeoutMs),
+    client: s.from,
+    nudgeMs: 50,
+    pollMs: 5,
+  });
+  if (!r.reached)
+    throw checkFailed(
+      `the ${e.toSide} did not apply up to ${lsn} within --max-freeze (${r.remainingBytes} bytes left)`,
+      'raise --max-freeze or run when the write load is lower',
+    );
   return { lagBytes, waitedMs: r.waitedMs };
 }
 
 function guardFreeze(left: () => number, after: string): void {
-  if (left() <= 0) throw checkFailed(`--max-freeze ran out after ${after}`, 'raise --max-freeze, or use --verify none to keep the final check out of the freeze');
+  if (left() <= 0)
+    throw checkFailed(
+      `--max-freeze ran out after ${after}`,
+      'raise --max-freeze, or use --verify none to keep the final check out of the freeze',
+    );
 }
 
 // ── step 5 ──────────────────────────────────────────────────────────────────────────────
@@ -269,7 +348,10 @@ async function finalVerifyStep(e: Ends, opts: SwitchoverOptions): Promise<Verify
   const report = await runVerify({ source: e.from, target: e.to, mode, rechecks: 0, rowsOnly: true, log: opts.log });
   const bad = report.tables.filter((t) => t.verdict !== 'equal' && t.verdict !== 'converged-after-recheck');
   if (bad.length || report.schemaDrift.length) {
-    throw checkFailed(`final verify found differences: ${bad.map((t) => relationKey(t.table)).join(', ') || `${report.schemaDrift.length} schema difference(s)`}`, "run 'pgshift verify --mode full' to see the keys");
+    throw checkFailed(
+      `final verify found differences: ${bad.map((t) => relationKey(t.table)).join(', ') || `${report.schemaDrift.length} schema difference(s)`}`,
+      "run 'pgshift verify --mode full' to see the keys",
+    );
   }
   return report.summary;
 }
@@ -298,12 +380,22 @@ async function switchApplication(e: Ends, s: Sessions, opts: SwitchoverOptions):
 }
 
 // ── step 8 ──────────────────────────────────────────────────────────────────────────────
-async function postCheckStep(e: Ends, opts: SwitchoverOptions, expected: Awaited<ReturnType<typeof serverIdentity>>): Promise<AppPathCheck> {
+async function postCheckStep(
+  e: Ends,
+  opts: SwitchoverOptions,
+  expected: Awaited<ReturnType<typeof serverIdentity>>,
+): Promise<AppPathCheck> {
   return checkWriteThroughAppPath(opts.appPath ?? { ...e.to }, expected);
 }
 
 // ── abort ───────────────────────────────────────────────────────────────────────────────
-async function abortBeforeSwitch(e: Ends, s: Sessions, opts: SwitchoverOptions, frozen: FreezeRecord | undefined, linkTurned: 'no' | 'current dropped' | 'back made'): Promise<void> {
+async function abortBeforeSwitch(
+  e: Ends,
+  s: Sessions,
+  opts: SwitchoverOptions,
+  frozen: FreezeRecord | undefined,
+  linkTurned: 'no' | 'current dropped' | 'back made',
+): Promise<void> {
   const undo = async (what: string, fn: () => Promise<unknown>) => {
     try {
       await fn();

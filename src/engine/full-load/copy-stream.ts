@@ -31,7 +31,12 @@ const copyFormat = (chunk: CopyChunk): string => (chunk.table.binary ? ' (FORMAT
 /**
  * Stream one chunk. `source` must already be inside the snapshot transaction.
  */
-export async function copyChunk(source: pg.Client, target: pg.Client, chunk: CopyChunk, onBytes: (n: number) => void): Promise<ChunkResult> {
+export async function copyChunk(
+  source: pg.Client,
+  target: pg.Client,
+  chunk: CopyChunk,
+  onBytes: (n: number) => void,
+): Promise<ChunkResult> {
   const cols = chunk.table.columns.map(ident).join(', ');
   const out = source.query(new CopyOutFrames(chunkSelect(chunk)));
   const into = target.query(new CopyInFrames(`COPY ${quoteRelation(chunk.table)} (${cols}) FROM STDIN${copyFormat(chunk)}`));

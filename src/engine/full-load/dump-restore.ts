@@ -36,10 +36,16 @@ export async function runDumpRestore(opts: DumpRestoreOptions): Promise<DumpRest
   const file = join(dir, 'backup.dump');
   try {
     await timeline.run('pg_dump --format=custom', () =>
-      runPgTool({ argv: [...tools.pgDump, '--format=custom', '--no-owner', '--no-acl', '--no-password'], conn: opts.source, stdoutFile: file }),
+      runPgTool({
+        argv: [...tools.pgDump, '--format=custom', '--no-owner', '--no-acl', '--no-password'],
+        conn: opts.source,
+        stdoutFile: file,
+      }),
     );
     const dumpBytes = statSync(file).size;
-    await timeline.run('pg_restore', () => runPgTool({ argv: [...tools.pgRestore, '--no-owner', '--no-password', `--dbname=${opts.target.database}`, file], conn: opts.target }));
+    await timeline.run('pg_restore', () =>
+      runPgTool({ argv: [...tools.pgRestore, '--no-owner', '--no-password', `--dbname=${opts.target.database}`, file], conn: opts.target }),
+    );
     return { strategy: 'dump-restore', dumpBytes, totals: { seconds: timeline.elapsedSeconds() }, steps: timeline.steps };
   } finally {
     rmSync(dir, { recursive: true, force: true });

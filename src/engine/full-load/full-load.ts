@@ -97,8 +97,14 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
   let workers: SnapshotWorker[] = [];
   let archive: SchemaArchive | undefined;
   try {
-    slot = await timeline.run('create the slot with an exported snapshot', () => createSlotWithSnapshot(opts.source, opts.names.slot), (s) => `consistent LSN ${s.consistentLsn}`);
-    workers = await timeline.run('open copy workers in the snapshot', () => openSnapshotWorkers(opts.source, opts.target, slot!.snapshotName, jobs));
+    slot = await timeline.run(
+      'create the slot with an exported snapshot',
+      () => createSlotWithSnapshot(opts.source, opts.names.slot),
+      (s) => `consistent LSN ${s.consistentLsn}`,
+    );
+    workers = await timeline.run('open copy workers in the snapshot', () =>
+      openSnapshotWorkers(opts.source, opts.target, slot!.snapshotName, jobs),
+    );
     const first = workers[0]!;
     const roles = await timeline.run('create missing roles', () => createRoles(first));
     archive = await timeline.run('dump the schema in the snapshot', () => dumpSchema(tools, opts.source, slot!.snapshotName));
@@ -121,7 +127,9 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
       timeline.run('refresh materialized views', () => refreshMaterializedViews(opts)),
     );
     const totals = summarize(copied.stats, timeline.elapsedSeconds(), copied.seconds);
-    opts.log.info(`full-load done: ${totals.rows} rows, ${(totals.bytes / 1e6).toFixed(1)} MB in ${totals.seconds.toFixed(1)} s; slot ${slot.slotName} streams from ${slot.consistentLsn}`);
+    opts.log.info(
+      `full-load done: ${totals.rows} rows, ${(totals.bytes / 1e6).toFixed(1)} MB in ${totals.seconds.toFixed(1)} s; slot ${slot.slotName} streams from ${slot.consistentLsn}`,
+    );
     return {
       strategy: 'snapshot-copy',
       publication: opts.names.publication,
@@ -148,11 +156,15 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
 }
 
 // ── step 1 ──────────────────────────────────────────────────────────────────────────────
-export async function checkInputs(opts: Pick<FullLoadOptions, 'source' | 'target' | 'pgTools'>): Promise<{ tools: PgTools; sourceMajor: number }> {
+export async function checkInputs(
+  opts: Pick<FullLoadOptions, 'source' | 'target' | 'pgTools'>,
+): Promise<{ tools: PgTools; sourceMajor: number }> {
   if (sameDatabase(opts.source, opts.target)) {
     throw usageError('source and target are the same database', 'point PGSHIFT_TARGET_URL at the new server (RDS)');
   }
-  const sourceMajor = await withClient(opts.source, async (c) => Math.floor(Number((await c.query('SHOW server_version_num')).rows[0].server_version_num) / 10000));
+  const sourceMajor = await withClient(opts.source, async (c) =>
+    Math.floor(Number((await c.query('SHOW server_version_num')).rows[0].server_version_num) / 10000),
+  );
   await withClient(opts.target, async () => undefined);
   const tools = await locatePgTools(sourceMajor, opts.pgTools);
   return { tools, sourceMajor };
@@ -164,7 +176,11 @@ async function createPublication(opts: FullLoadOptions): Promise<boolean> {
   return withClient(opts.source, async (c) => {
     const exists = (await c.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [opts.names.publication])).rowCount;
     if (exists) {
-      if (!opts.clean) throw usageError(`publication ${opts.names.publication} already exists on the ${describe(opts.source)}`, `run 'pgshift cleanup' first, re-run with --clean, or pick another --name`);
+      if (!opts.clean)
+        throw usageError(
+          `publication ${opts.names.publication} already exists on the ${describe(opts.source)}`,
+          `run 'pgshift cleanup' first, re-run with --clean, or pick another --name`,
+        );
       await c.query(`DROP PUBLICATION ${ident(opts.names.publication)}`);
     }
     // Via the partition root, so a partitioned table replicates into the target's partitioning as a whole.
@@ -284,7 +300,9 @@ async function copyTablesAndIndexes(
   const leavesLeft = new Map<number, number>(partitioned.map((p) => [p.oid, p.leafOids.length]));
   const ready = new Set<number>();
   const pendingForeignKeys = new Set(foreignKeys);
-  const stats = new Map<number, TableLoadStat>(tables.map((t) => [t.oid, { schema: t.schema, name: t.name, rows: 0, bytes: 0, chunks: 0, seconds: 0, indexes: 0, foreignKeys: 0 }]));
+  const stats = new Map<number, TableLoadStat>(
+    tables.map((t) => [t.oid, { schema: t.schema, name: t.name, rows: 0, bytes: 0, chunks: 0, seconds: 0, indexes: 0, foreignKeys: 0 }]),
+  );
   const firstStart = new Map<number, number>();
   const analyzeAfterPostData: TableToCopy[] = [];
 
@@ -354,7 +372,12 @@ async function copyTablesAndIndexes(
     }
   });
   progress.finish();
-  await finishWhatNeverBecameReady(workers[0]!.target, partitioned.filter((p) => leavesLeft.get(p.oid)! > 0), [...pendingForeignKeys], opts.log);
+  await finishWhatNeverBecameReady(
+    workers[0]!.target,
+    partitioned.filter((p) => leavesLeft.get(p.oid)! > 0),
+    [...pendingForeignKeys],
+    opts.log,
+  );
   return { stats: [...stats.values()], seconds: (Date.now() - started) / 1000, analyzeAfterPostData };
 }
 
@@ -363,9 +386,16 @@ async function copyTablesAndIndexes(
  * ANALYZE and its foreign keys would be silently missing — post-data skips them, as built
  * here. Run them now instead, one after the other.
  */
-async function finishWhatNeverBecameReady(target: pg.Client, parents: PartitionedTable[], foreignKeys: ForeignKeyBuild[], log: Logger): Promise<void> {
+async function finishWhatNeverBecameReady(
+  target: pg.Client,
+  parents: PartitionedTable[],
+  foreignKeys: ForeignKeyBuild[],
+  log: Logger,
+): Promise<void> {
   if (parents.length === 0 && foreignKeys.length === 0) return;
-  log.warn(`${parents.length + foreignKeys.length} step(s) waited on a table that never became ready; running them now: ${[...parents.map((p) => `ANALYZE ${relationKey(p)}`), ...foreignKeys.map((fk) => fk.name)].join(', ')}`);
+  log.warn(
+    `${parents.length + foreignKeys.length} step(s) waited on a table that never became ready; running them now: ${[...parents.map((p) => `ANALYZE ${relationKey(p)}`), ...foreignKeys.map((fk) => fk.name)].join(', ')}`,
+  );
   await analyze(target, parents);
   for (const fk of foreignKeys) for (const sql of fk.statements) await target.query(sql);
 }
@@ -381,8 +411,13 @@ async function bothSettled<A, B>(a: Promise<A>, b: Promise<B>): Promise<B> {
 // ── step 12 ─────────────────────────────────────────────────────────────────────────────
 /** REFRESH in dependency order: a view built on another view fails until that one has data, so retry. */
 async function refreshMaterializedViews(opts: FullLoadOptions): Promise<string[]> {
-  const populatedOnSource = await withClient(opts.source, async (c) =>
-    (await c.query(`SELECT schemaname AS schema, matviewname AS name FROM pg_matviews WHERE ispopulated ORDER BY 1, 2`)).rows as { schema: string; name: string }[],
+  const populatedOnSource = await withClient(
+    opts.source,
+    async (c) =>
+      (await c.query(`SELECT schemaname AS schema, matviewname AS name FROM pg_matviews WHERE ispopulated ORDER BY 1, 2`)).rows as {
+        schema: string;
+        name: string;
+      }[],
   );
   return withClient(opts.target, async (c) => {
     let pending = populatedOnSource;
@@ -398,7 +433,10 @@ async function refreshMaterializedViews(opts: FullLoadOptions): Promise<string[]
         }
       }
       if (failed.length === pending.length) {
-        throw checkFailed(`cannot refresh materialized views on the target: ${failed.map(relationKey).join(', ')}`, 'refresh them by hand and check their definitions');
+        throw checkFailed(
+          `cannot refresh materialized views on the target: ${failed.map(relationKey).join(', ')}`,
+          'refresh them by hand and check their definitions',
+        );
       }
       pending = failed;
     }

@@ -76,7 +76,11 @@ export interface ForeignKeyBuild extends IndexBuild {
   referencingOids: number[];
 }
 
-export async function listForeignKeyBuilds(client: pg.Client, tables: TableToCopy[], partitioned: PartitionedTable[]): Promise<ForeignKeyBuild[]> {
+export async function listForeignKeyBuilds(
+  client: pg.Client,
+  tables: TableToCopy[],
+  partitioned: PartitionedTable[],
+): Promise<ForeignKeyBuild[]> {
   const standalone = tables.filter((t) => t.standalone);
   if (standalone.length === 0) return [];
   const referencing = new Map<number, RelationName & { leafOids?: number[] }>([...standalone, ...partitioned].map((t) => [t.oid, t]));

@@ -8,7 +8,9 @@ import { ident } from '../../postgres/sql.js';
 const PIECE = 1024 * 1024;
 
 export async function copyLargeObjects(source: pg.Client, target: pg.Client): Promise<number> {
-  const objects = await source.query(`SELECT l.oid::bigint AS oid, r.rolname AS owner FROM pg_largeobject_metadata l JOIN pg_roles r ON r.oid = l.lomowner ORDER BY l.oid`);
+  const objects = await source.query(
+    `SELECT l.oid::bigint AS oid, r.rolname AS owner FROM pg_largeobject_metadata l JOIN pg_roles r ON r.oid = l.lomowner ORDER BY l.oid`,
+  );
   for (const { oid, owner } of objects.rows) {
     await target.query('SELECT lo_create($1::oid)', [oid]);
     for (let offset = 0; ; offset += PIECE) {

@@ -8,7 +8,11 @@ export class LoadProgress {
   private readonly started = Date.now();
   private lastReport = Date.now();
 
-  constructor(tables: TableToCopy[], private readonly log: Logger, private readonly everyMs = 3000) {
+  constructor(
+    tables: TableToCopy[],
+    private readonly log: Logger,
+    private readonly everyMs = 3000,
+  ) {
     // pg_relation_size counts pages on disk; COPY text is usually close to it, so it makes a fair ETA.
     this.total = tables.reduce((s, t) => s + t.bytes, 0);
   }

@@ -20,13 +20,23 @@ export async function dumpSchema(tools: PgTools, source: ConnInfo, snapshotName:
   const dir = mkdtempSync(join(tmpdir(), 'pgshift-schema-'));
   const path = join(dir, 'schema.dump');
   // Publications and subscriptions belong to the source's replication setup, not to the application's schema.
-  const args = ['--schema-only', '--format=custom', `--snapshot=${snapshotName}`, '--no-password', '--no-publications', '--no-subscriptions'];
+  const args = [
+    '--schema-only',
+    '--format=custom',
+    `--snapshot=${snapshotName}`,
+    '--no-password',
+    '--no-publications',
+    '--no-subscriptions',
+  ];
   await runPgTool({ argv: [...tools.pgDump, ...args], conn: source, stdoutFile: path });
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 function restoreArgs(tools: PgTools, target: ConnInfo, archive: SchemaArchive, extra: string[]) {
-  return { argv: [...tools.pgRestore, ...extra, '--exit-on-error', '--no-password', `--dbname=${target.database}`, archive.path], conn: target };
+  return {
+    argv: [...tools.pgRestore, ...extra, '--exit-on-error', '--no-password', `--dbname=${target.database}`, archive.path],
+    conn: target,
+  };
 }
 
 export async function restorePreData(tools: PgTools, target: ConnInfo, archive: SchemaArchive): Promise<void> {
@@ -37,7 +47,13 @@ export async function restorePreData(tools: PgTools, target: ConnInfo, archive: 
  * Restore post-data (foreign keys, triggers, the indexes of partitioned tables, ...) minus
  * the entries full-load already built, matched by catalog OID + object OID in the TOC.
  */
-export async function restorePostData(tools: PgTools, target: ConnInfo, archive: SchemaArchive, built: IndexBuild[], jobs: number): Promise<void> {
+export async function restorePostData(
+  tools: PgTools,
+  target: ConnInfo,
+  archive: SchemaArchive,
+  built: IndexBuild[],
+  jobs: number,
+): Promise<void> {
   const listing = await runPgTool({ argv: [...tools.pgRestore, '--list', archive.path], conn: target, captureStdout: true });
   const skip = new Set(built.map((b) => `${b.tocCatalog} ${b.tocOid}`));
   const list = listing.stdout

@@ -13,7 +13,12 @@ export interface SnapshotWorker {
   target: pg.Client;
 }
 
-export async function openSnapshotWorkers(source: ConnInfo, target: ConnInfo, snapshotName: string, count: number): Promise<SnapshotWorker[]> {
+export async function openSnapshotWorkers(
+  source: ConnInfo,
+  target: ConnInfo,
+  snapshotName: string,
+  count: number,
+): Promise<SnapshotWorker[]> {
   const workers: SnapshotWorker[] = [];
   try {
     for (let id = 0; id < count; id++) {
@@ -38,7 +43,10 @@ export async function openSnapshotWorkers(source: ConnInfo, target: ConnInfo, sn
 export async function closeSnapshotWorkers(workers: SnapshotWorker[]): Promise<void> {
   await Promise.all(
     workers.flatMap((w) => [
-      w.source?.query('COMMIT').catch(() => undefined).then(() => w.source.end().catch(() => undefined)),
+      w.source
+        ?.query('COMMIT')
+        .catch(() => undefined)
+        .then(() => w.source.end().catch(() => undefined)),
       w.target?.end().catch(() => undefined),
     ]),
   );

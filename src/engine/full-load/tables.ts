@@ -95,11 +95,19 @@ export interface CopyChunk {
  * Within a rank, chunks are ordered biggest first so the long ones start early; `rank` puts
  * whole groups of tables before others (lower first).
  */
-export function planChunks(tables: TableToCopy[], jobs: number, minChunkBytes = 32 * 1024 * 1024, rank: (t: TableToCopy) => number = () => 0): CopyChunk[] {
+export function planChunks(
+  tables: TableToCopy[],
+  jobs: number,
+  minChunkBytes = 32 * 1024 * 1024,
+  rank: (t: TableToCopy) => number = () => 0,
+): CopyChunk[] {
   const total = tables.reduce((s, t) => s + t.bytes, 0);
   const target = Math.max(minChunkBytes, Math.ceil(total / Math.max(1, jobs * 4)));
   const chunks: CopyChunk[] = [];
-  const ordered = tables.map((t, i) => ({ t, i, r: rank(t) })).sort((a, b) => a.r - b.r || a.i - b.i).map((x) => x.t);
+  const ordered = tables
+    .map((t, i) => ({ t, i, r: rank(t) }))
+    .sort((a, b) => a.r - b.r || a.i - b.i)
+    .map((x) => x.t);
   for (const table of ordered) {
     const pieces = table.pages > 0 ? Math.min(64, Math.max(1, Math.ceil(table.bytes / target))) : 1;
     if (pieces === 1) {

@@ -54,15 +54,26 @@ export async function cleanTarget(client: pg.Client): Promise<string[]> {
 }
 
 /** Refuse a non-empty target unless `clean`; with `clean`, empty it. Returns what was dropped. */
-export async function ensureTargetEmpty(target: ConnInfo, names: MigrationNames | undefined, clean: boolean | undefined, log: Logger): Promise<string[]> {
+export async function ensureTargetEmpty(
+  target: ConnInfo,
+  names: MigrationNames | undefined,
+  clean: boolean | undefined,
+  log: Logger,
+): Promise<string[]> {
   return withClient(target, async (c) => {
     if (names && (await subscriptionExists(c, names.subscription))) {
-      throw usageError(`subscription ${names.subscription} still runs on the ${describe(target)}`, `run 'pgshift cdc stop' before loading again`);
+      throw usageError(
+        `subscription ${names.subscription} still runs on the ${describe(target)}`,
+        `run 'pgshift cdc stop' before loading again`,
+      );
     }
     const found = await userObjectsOnTarget(c);
     if (found.count === 0) return [];
     if (!clean) {
-      throw usageError(`the ${describe(target)} is not empty (${found.count} objects, e.g. ${found.sample.slice(0, 3).join(', ')})`, 'point at an empty database, or re-run with --clean to drop them');
+      throw usageError(
+        `the ${describe(target)} is not empty (${found.count} objects, e.g. ${found.sample.slice(0, 3).join(', ')})`,
+        'point at an empty database, or re-run with --clean to drop them',
+      );
     }
     log.warn(`--clean: dropping ${found.count} objects on the target`);
     return cleanTarget(c);

@@ -12,7 +12,14 @@ export const USER_SCHEMA_FILTER = `n.nspname NOT IN ('pg_catalog', 'information_
 export const NOT_EXTENSION_MEMBER = (classid: string, oidExpr: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '${classid}'::regclass AND dep.objid = ${oidExpr} AND dep.deptype = 'e')`;
 
-export function check(id: string, scope: CheckScope, status: CheckStatus, title: string, detail: string, extra: Partial<PreflightCheck> = {}): PreflightCheck {
+export function check(
+  id: string,
+  scope: CheckScope,
+  status: CheckStatus,
+  title: string,
+  detail: string,
+  extra: Partial<PreflightCheck> = {},
+): PreflightCheck {
   return { id, scope, status, title, detail, ...extra };
 }
 
@@ -45,7 +52,15 @@ export async function readServerFacts(client: pg.Client): Promise<ServerFacts> {
   );
   const row = r.rows[0];
   const versionNum = Number(row.num);
-  return { versionNum, version: row.version, major: Math.floor(versionNum / 10000), user: row.usr, database: row.db, isSuperuser: row.su, isRds: row.rds };
+  return {
+    versionNum,
+    version: row.version,
+    major: Math.floor(versionNum / 10000),
+    user: row.usr,
+    database: row.db,
+    isSuperuser: row.su,
+    isRds: row.rds,
+  };
 }
 
 export function serverLabel(info: ConnInfo): string {

@@ -26,12 +26,25 @@ export async function checkTargetReachesSource(ctx: CheckContext): Promise<Prefl
     try {
       await ctx.source.query(`CREATE PUBLICATION ${ident(probePublication)}`);
     } catch (err) {
-      return check('path.target-to-source', 'path', 'FAIL', title, `The probe publication could not be created on the source: ${redact((err as Error).message)}`, {
-        remediation: `As a superuser on the source: GRANT CREATE ON DATABASE ${ident(ctx.sourceFacts.database)} TO ${ident(ctx.sourceFacts.user)};`,
-      });
+      return check(
+        'path.target-to-source',
+        'path',
+        'FAIL',
+        title,
+        `The probe publication could not be created on the source: ${redact((err as Error).message)}`,
+        {
+          remediation: `As a superuser on the source: GRANT CREATE ON DATABASE ${ident(ctx.sourceFacts.database)} TO ${ident(ctx.sourceFacts.user)};`,
+        },
+      );
     }
     await createProbeSubscription(ctx.target, probeSubscription, probePublication, via);
-    return check('path.target-to-source', 'path', 'PASS', title, `The target opened a replication connection to the source at ${where} as ${via.user}.`);
+    return check(
+      'path.target-to-source',
+      'path',
+      'PASS',
+      title,
+      `The target opened a replication connection to the source at ${where} as ${via.user}.`,
+    );
   } catch (err) {
     return probeFailure(ctx, err, via, where);
   } finally {
@@ -48,20 +61,40 @@ function sourceAsSeenFromTarget(ctx: CheckContext): ConnInfo {
 
 async function createProbeSubscription(target: pg.Client, subscription: string, publication: string, via: ConnInfo): Promise<void> {
   const conninfo = `${libpqConninfo(via, { includePassword: true })} connect_timeout=${PROBE_CONNECT_TIMEOUT_S}`;
-  await createSubscription(target, subscription, conninfo, publication, ['connect = true', 'enabled = false', 'create_slot = false', 'slot_name = NONE']);
+  await createSubscription(target, subscription, conninfo, publication, [
+    'connect = true',
+    'enabled = false',
+    'create_slot = false',
+    'slot_name = NONE',
+  ]);
 }
 
 /** Leftovers of an interrupted earlier probe are dropped too. Never throws: cleanup must not mask the verdict. */
 async function dropProbe(ctx: CheckContext): Promise<void> {
   const { probePublication, probeSubscription } = ctx.opts.names;
-  const sub = await ctx.target.query('SELECT subslotname FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())', [probeSubscription]).catch(() => null);
+  const sub = await ctx.target
+    .query(
+      'SELECT subslotname FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())',
+      [probeSubscription],
+    )
+    .catch(() => null);
   if (sub && sub.rowCount) {
     // Detach from any slot first so DROP does not try to reach the source again.
     await ctx.target.query(`ALTER SUBSCRIPTION ${ident(probeSubscription)} DISABLE`).catch(() => undefined);
     await ctx.target.query(`ALTER SUBSCRIPTION ${ident(probeSubscription)} SET (slot_name = NONE)`).catch(() => undefined);
-    await ctx.target.query(`DROP SUBSCRIPTION IF EXISTS ${ident(probeSubscription)}`).catch((e: unknown) => ctx.opts.log.warn(`could not drop the probe subscription ${probeSubscription} on the target: ${redact(String((e as Error).message))}`));
+    await ctx.target
+      .query(`DROP SUBSCRIPTION IF EXISTS ${ident(probeSubscription)}`)
+      .catch((e: unknown) =>
+        ctx.opts.log.warn(
+          `could not drop the probe subscription ${probeSubscription} on the target: ${redact(String((e as Error).message))}`,
+        ),
+      );
   }
-  await ctx.source.query(`DROP PUBLICATION IF EXISTS ${ident(probePublication)}`).catch((e: unknown) => ctx.opts.log.warn(`could not drop the probe publication ${probePublication} on the source: ${redact(String((e as Error).message))}`));
+  await ctx.source
+    .query(`DROP PUBLICATION IF EXISTS ${ident(probePublication)}`)
+    .catch((e: unknown) =>
+      ctx.opts.log.warn(`could not drop the probe publication ${probePublication} on the source: ${redact(String((e as Error).message))}`),
+    );
 }
 
 function probeFailure(ctx: CheckContext, err: unknown, via: ConnInfo, where: string): PreflightCheck {
@@ -75,22 +108,36 @@ function probeFailure(ctx: CheckContext, err: unknown, via: ConnInfo, where: str
     });
   }
   if (/password authentication failed|authentication failed/i.test(message)) {
-    return check('path.target-to-source', 'path', 'FAIL', title, `The target reached ${where} but the source refused user ${via.user}: ${message}`, {
-      remediation: 'Check the password of the source user in the URL the target uses (--source-from-target).',
-    });
+    return check(
+      'path.target-to-source',
+      'path',
+      'FAIL',
+      title,
+      `The target reached ${where} but the source refused user ${via.user}: ${message}`,
+      {
+        remediation: 'Check the password of the source user in the URL the target uses (--source-from-target).',
+      },
+    );
   }
   if (/pg_hba\.conf|no pg_hba/i.test(message)) {
     return check('path.target-to-source', 'path', 'FAIL', title, `The target reached ${where} but pg_hba.conf rejected it: ${message}`, {
       remediation: `Add to the source's pg_hba.conf (inside the container's data directory):\n${hba}\nthen on the source: SELECT pg_reload_conf();`,
     });
   }
-  return check('path.target-to-source', 'path', 'FAIL', title, `The target could not open a replication connection to the source at ${where}: ${message}`, {
-    remediation: [
-      `Allow the RDS instance to reach the source: in the EC2 instance's security group, add an inbound rule TCP ${via.port} from the RDS instance's security group`,
-      `(aws ec2 authorize-security-group-ingress --group-id <ec2-sg> --protocol tcp --port ${via.port} --source-group <rds-sg>),`,
-      `publish the container's port on the private interface (docker-compose ports: "${via.port}:5432"), keep listen_addresses = '*',`,
-      `and allow the RDS subnet in pg_hba.conf: ${hba}`,
-      `Pass the address RDS uses for the source (the EC2 private IP) with --source-from-target.`,
-    ].join('\n'),
-  });
+  return check(
+    'path.target-to-source',
+    'path',
+    'FAIL',
+    title,
+    `The target could not open a replication connection to the source at ${where}: ${message}`,
+    {
+      remediation: [
+        `Allow the RDS instance to reach the source: in the EC2 instance's security group, add an inbound rule TCP ${via.port} from the RDS instance's security group`,
+        `(aws ec2 authorize-security-group-ingress --group-id <ec2-sg> --protocol tcp --port ${via.port} --source-group <rds-sg>),`,
+        `publish the container's port on the private interface (docker-compose ports: "${via.port}:5432"), keep listen_addresses = '*',`,
+        `and allow the RDS subnet in pg_hba.conf: ${hba}`,
+        `Pass the address RDS uses for the source (the EC2 private IP) with --source-from-target.`,
+      ].join('\n'),
+    },
+  );
 }

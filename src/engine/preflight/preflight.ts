@@ -80,7 +80,13 @@ export async function runPreflight(opts: PreflightOptions): Promise<PreflightRep
   let target: pg.Client | undefined;
   try {
     target = await connect(opts.target, { applicationName: 'pgshift-preflight' });
-    const ctx: CheckContext = { opts, source, target, sourceFacts: await readServerFacts(source), targetFacts: await readServerFacts(target) };
+    const ctx: CheckContext = {
+      opts,
+      source,
+      target,
+      sourceFacts: await readServerFacts(source),
+      targetFacts: await readServerFacts(target),
+    };
     const checks: PreflightCheck[] = [];
     for (const c of PREFLIGHT_CHECKS) {
       const result = await runOne(ctx, c);

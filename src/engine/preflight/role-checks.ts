@@ -75,19 +75,32 @@ export function createRoleSql(role: SourceRole, targetIsRds: boolean): string {
 export async function checkRolesExist(ctx: CheckContext): Promise<PreflightCheck> {
   const title = 'Roles that own objects or hold privileges exist on the target';
   const roles = await sourceRoles(ctx);
-  if (roles.length === 0) return check('roles.exist', 'roles', 'PASS', title, 'No role owns objects or holds privileges in the source database.');
-  const present = await ctx.target.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [roles.map((r) => r.name)]);
+  if (roles.length === 0)
+    return check('roles.exist', 'roles', 'PASS', title, 'No role owns objects or holds privileges in the source database.');
+  const present = await ctx.target.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [
+    roles.map((r) => r.name),
+  ]);
   const have = new Set(present.rows.map((r) => r.rolname));
   const missing = roles.filter((r) => !have.has(r.name));
   const data = roles.map((r) => ({ role: r.name, why: r.why, onTarget: have.has(r.name) }));
   if (missing.length === 0) {
-    return check('roles.exist', 'roles', 'PASS', title, `All present on the target: ${nameList(roles.map((r) => r.name))}.`, { objects: roles.map((r) => r.name), data });
+    return check('roles.exist', 'roles', 'PASS', title, `All present on the target: ${nameList(roles.map((r) => r.name))}.`, {
+      objects: roles.map((r) => r.name),
+      data,
+    });
   }
   const objects = missing.map((r) => r.name);
   const describeRole = (r: SourceRole) => `${r.name} (${r.why.join(', ')})`;
-  return check('roles.exist', 'roles', 'WARN', title, `Missing on the target, full-load will create them: ${nameList(missing.map(describeRole))}. Their passwords cannot be copied; set them before the application switches.`, {
-    objects,
-    data,
-    remediation: `To create them yourself before full-load (with the passwords from your secret store):\n${missing.map((r) => createRoleSql(r, ctx.targetFacts.isRds)).join('\n')}`,
-  });
+  return check(
+    'roles.exist',
+    'roles',
+    'WARN',
+    title,
+    `Missing on the target, full-load will create them: ${nameList(missing.map(describeRole))}. Their passwords cannot be copied; set them before the application switches.`,
+    {
+      objects,
+      data,
+      remediation: `To create them yourself before full-load (with the passwords from your secret store):\n${missing.map((r) => createRoleSql(r, ctx.targetFacts.isRds)).join('\n')}`,
+    },
+  );
 }

@@ -16,9 +16,16 @@ export async function checkSourceVersion(ctx: CheckContext): Promise<PreflightCh
     });
   }
   if (f.major < 13) {
-    return check('source.version', 'source', 'WARN', title, `PostgreSQL ${f.version}: partitioned tables cannot be published through their root before 13; each partition is replicated on its own.`, {
-      remediation: 'Create the same partitions on the target before cdc start, or upgrade the source to 13 or later.',
-    });
+    return check(
+      'source.version',
+      'source',
+      'WARN',
+      title,
+      `PostgreSQL ${f.version}: partitioned tables cannot be published through their root before 13; each partition is replicated on its own.`,
+      {
+        remediation: 'Create the same partitions on the target before cdc start, or upgrade the source to 13 or later.',
+      },
+    );
   }
   return check('source.version', 'source', 'PASS', title, `PostgreSQL ${f.version}.`);
 }
@@ -72,9 +79,19 @@ export async function checkReplicationSlots(ctx: CheckContext): Promise<Prefligh
   if (free >= 3) return check('source.replication-slots', 'source', 'PASS', title, detail);
   const remediation = dockerRestartRemediation(await recommendedRestartSettings(ctx));
   if (free >= 1) {
-    return check('source.replication-slots', 'source', 'WARN', title, `${detail} Enough for full-load's slot; --strategy subscription-copy needs 2 more while tables sync.`, { remediation });
+    return check(
+      'source.replication-slots',
+      'source',
+      'WARN',
+      title,
+      `${detail} Enough for full-load's slot; --strategy subscription-copy needs 2 more while tables sync.`,
+      { remediation },
+    );
   }
-  return check('source.replication-slots', 'source', 'FAIL', title, `${detail} full-load needs one free slot.`, { remediation, objects: names });
+  return check('source.replication-slots', 'source', 'FAIL', title, `${detail} full-load needs one free slot.`, {
+    remediation,
+    objects: names,
+  });
 }
 
 /** One walsender for the snapshot connection during full-load, one for the subscription. */
@@ -96,18 +113,32 @@ export async function checkWalSenders(ctx: CheckContext): Promise<PreflightCheck
 export async function checkSlotWalKeepSize(ctx: CheckContext): Promise<PreflightCheck> {
   const title = 'Source max_slot_wal_keep_size (WAL a stuck slot may hold)';
   if (ctx.sourceFacts.major < 13) {
-    return check('source.slot-wal-keep', 'source', 'WARN', title, `PostgreSQL ${ctx.sourceFacts.major} cannot cap the WAL a slot retains: a stuck slot can fill the disk.`, {
-      remediation: 'Watch `pgshift cdc status` (retained WAL) and drop the slot with `pgshift cdc stop` if the disk runs low.',
-    });
+    return check(
+      'source.slot-wal-keep',
+      'source',
+      'WARN',
+      title,
+      `PostgreSQL ${ctx.sourceFacts.major} cannot cap the WAL a slot retains: a stuck slot can fill the disk.`,
+      {
+        remediation: 'Watch `pgshift cdc status` (retained WAL) and drop the slot with `pgshift cdc stop` if the disk runs low.',
+      },
+    );
   }
   const row = (await settings(ctx, ['max_slot_wal_keep_size'])).get('max_slot_wal_keep_size')!;
   const mb = Number(row.setting);
   if (mb < 0) {
-    return check('source.slot-wal-keep', 'source', 'WARN', title, 'max_slot_wal_keep_size is unlimited (-1): if replication stalls, the slot keeps WAL until the disk (30 GB on the EC2 host) is full and PostgreSQL stops.', {
-      remediation:
-        "ALTER SYSTEM SET max_slot_wal_keep_size = '10GB';\nSELECT pg_reload_conf();\n" +
-        '(no restart needed; a slot that falls further behind is invalidated and CDC must start again from a new full-load, which is better than a full disk)',
-    });
+    return check(
+      'source.slot-wal-keep',
+      'source',
+      'WARN',
+      title,
+      'max_slot_wal_keep_size is unlimited (-1): if replication stalls, the slot keeps WAL until the disk (30 GB on the EC2 host) is full and PostgreSQL stops.',
+      {
+        remediation:
+          "ALTER SYSTEM SET max_slot_wal_keep_size = '10GB';\nSELECT pg_reload_conf();\n" +
+          '(no restart needed; a slot that falls further behind is invalidated and CDC must start again from a new full-load, which is better than a full disk)',
+      },
+    );
   }
   return check('source.slot-wal-keep', 'source', 'PASS', title, `max_slot_wal_keep_size = ${formatBytes(mb * 1024 * 1024)}.`);
 }
@@ -153,7 +184,10 @@ export async function checkReplicaIdentity(ctx: CheckContext): Promise<Preflight
     'FAIL',
     title,
     `${r.rows.length} table(s) have no usable replica identity: once published, every UPDATE and DELETE on them fails on the source: ${nameList(objects)}.`,
-    { objects, remediation: `Run on the source (a primary key is best; FULL makes every replicated UPDATE/DELETE a full scan on the target unless it has an index):\n${fixes.join('\n')}` },
+    {
+      objects,
+      remediation: `Run on the source (a primary key is best; FULL makes every replicated UPDATE/DELETE a full scan on the target unless it has an index):\n${fixes.join('\n')}`,
+    },
   );
 }
 
@@ -213,10 +247,18 @@ export async function checkLargeObjects(ctx: CheckContext): Promise<PreflightChe
   );
   const { n, bytes } = r.rows[0];
   if (n === 0) return check('source.large-objects', 'source', 'PASS', title, 'No large objects.');
-  return check('source.large-objects', 'source', 'WARN', title, `${n} large object(s) (${formatBytes(Number(bytes))}): full-load copies them as of its snapshot; changes made afterwards never reach the target.`, {
-    remediation: 'Keep the application from creating or changing large objects between full-load and cutover, or move them into bytea columns on the source (UPDATE ... SET data = lo_get(oid)).',
-    data: { count: n, bytes: Number(bytes) },
-  });
+  return check(
+    'source.large-objects',
+    'source',
+    'WARN',
+    title,
+    `${n} large object(s) (${formatBytes(Number(bytes))}): full-load copies them as of its snapshot; changes made afterwards never reach the target.`,
+    {
+      remediation:
+        'Keep the application from creating or changing large objects between full-load and cutover, or move them into bytea columns on the source (UPDATE ... SET data = lo_get(oid)).',
+      data: { count: n, bytes: Number(bytes) },
+    },
+  );
 }
 
 /** Unlogged tables write no WAL, so no change to them is ever decoded. */
@@ -228,10 +270,17 @@ export async function checkUnloggedTables(ctx: CheckContext): Promise<PreflightC
   );
   if (r.rows.length === 0) return check('source.unlogged-tables', 'source', 'PASS', title, 'No unlogged tables.');
   const objects = r.rows.map((t) => displayName(t.schema, t.name));
-  return check('source.unlogged-tables', 'source', 'WARN', title, `${nameList(objects)}: full-load copies their rows, but later changes are not replicated.`, {
-    objects,
-    remediation: `If their changes must reach the target, make them logged on the source (rewrites the table):\n${r.rows.map((t) => `ALTER TABLE ${qualified(t.schema, t.name)} SET LOGGED;`).join('\n')}`,
-  });
+  return check(
+    'source.unlogged-tables',
+    'source',
+    'WARN',
+    title,
+    `${nameList(objects)}: full-load copies their rows, but later changes are not replicated.`,
+    {
+      objects,
+      remediation: `If their changes must reach the target, make them logged on the source (rewrites the table):\n${r.rows.map((t) => `ALTER TABLE ${qualified(t.schema, t.name)} SET LOGGED;`).join('\n')}`,
+    },
+  );
 }
 
 /** Materialized views are not replicated: full-load refreshes them, cutover refreshes them again. */
@@ -266,14 +315,21 @@ export async function checkForeignTables(ctx: CheckContext): Promise<PreflightCh
   if (r.rows.length === 0) return check('source.foreign-tables', 'source', 'PASS', title, 'No foreign tables.');
   const objects = r.rows.map((t) => displayName(t.schema, t.name));
   const servers = [...new Set(r.rows.map((t) => t.server))];
-  return check('source.foreign-tables', 'source', 'WARN', title, `${nameList(objects)} (server ${nameList(servers)}): their data lives elsewhere and is neither copied nor replicated; the definitions come with the schema.`, {
-    objects,
-    remediation:
-      'The server and user-mapping definitions come with the schema. After full-load, on the target, make sure each mapping has working credentials\n' +
-      '(RDS requires a password in the mapping for non-superusers), e.g.\n' +
-      servers.map((s) => `ALTER USER MAPPING FOR CURRENT_USER SERVER ${ident(s)} OPTIONS (ADD password '<password>');`).join('\n') +
-      '\nand allow the RDS security group to reach each foreign server. The wrapper extension must be available on RDS (see target.extensions).',
-  });
+  return check(
+    'source.foreign-tables',
+    'source',
+    'WARN',
+    title,
+    `${nameList(objects)} (server ${nameList(servers)}): their data lives elsewhere and is neither copied nor replicated; the definitions come with the schema.`,
+    {
+      objects,
+      remediation:
+        'The server and user-mapping definitions come with the schema. After full-load, on the target, make sure each mapping has working credentials\n' +
+        '(RDS requires a password in the mapping for non-superusers), e.g.\n' +
+        servers.map((s) => `ALTER USER MAPPING FOR CURRENT_USER SERVER ${ident(s)} OPTIONS (ADD password '<password>');`).join('\n') +
+        '\nand allow the RDS security group to reach each foreign server. The wrapper extension must be available on RDS (see target.extensions).',
+    },
+  );
 }
 
 /** Creating a slot and a publication needs REPLICATION (or superuser) and ownership of the tables. */
@@ -288,12 +344,25 @@ export async function checkSourcePrivileges(ctx: CheckContext): Promise<Prefligh
   );
   const p = r.rows[0];
   if (ctx.sourceFacts.isSuperuser || p.rds_super) {
-    return check('source.privileges', 'source', 'PASS', title, `${user} is ${ctx.sourceFacts.isSuperuser ? 'a superuser' : 'a member of rds_superuser'}.`);
+    return check(
+      'source.privileges',
+      'source',
+      'PASS',
+      title,
+      `${user} is ${ctx.sourceFacts.isSuperuser ? 'a superuser' : 'a member of rds_superuser'}.`,
+    );
   }
   if (!p.replication && !p.rds_repl) {
-    return check('source.privileges', 'source', 'FAIL', title, `${user} has neither REPLICATION nor superuser: it cannot create the replication slot.`, {
-      remediation: `As a superuser on the source: ALTER ROLE ${ident(user)} WITH REPLICATION;`,
-    });
+    return check(
+      'source.privileges',
+      'source',
+      'FAIL',
+      title,
+      `${user} has neither REPLICATION nor superuser: it cannot create the replication slot.`,
+      {
+        remediation: `As a superuser on the source: ALTER ROLE ${ident(user)} WITH REPLICATION;`,
+      },
+    );
   }
   const notOwned = await ctx.source.query<{ schema: string; name: string; owner: string }>(
     `SELECT n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -303,10 +372,17 @@ export async function checkSourcePrivileges(ctx: CheckContext): Promise<Prefligh
   if (notOwned.rows.length > 0) {
     const objects = notOwned.rows.map((t) => displayName(t.schema, t.name));
     const owners = [...new Set(notOwned.rows.map((t) => t.owner))];
-    return check('source.privileges', 'source', 'FAIL', title, `${user} has REPLICATION but does not own ${nameList(objects)}: CREATE PUBLICATION needs ownership of every published table (FOR ALL TABLES needs superuser).`, {
-      objects,
-      remediation: `Run pgshift as a superuser on the source, or make ${user} a member of the owning role(s), as a superuser:\n${owners.map((o) => `GRANT ${ident(o)} TO ${ident(user)};`).join('\n')}`,
-    });
+    return check(
+      'source.privileges',
+      'source',
+      'FAIL',
+      title,
+      `${user} has REPLICATION but does not own ${nameList(objects)}: CREATE PUBLICATION needs ownership of every published table (FOR ALL TABLES needs superuser).`,
+      {
+        objects,
+        remediation: `Run pgshift as a superuser on the source, or make ${user} a member of the owning role(s), as a superuser:\n${owners.map((o) => `GRANT ${ident(o)} TO ${ident(user)};`).join('\n')}`,
+      },
+    );
   }
   return check('source.privileges', 'source', 'PASS', title, `${user} has REPLICATION and owns every table.`);
 }
@@ -318,7 +394,14 @@ export async function checkSourcePrivileges(ctx: CheckContext): Promise<Prefligh
 export async function checkLongTransactions(ctx: CheckContext): Promise<PreflightCheck> {
   const title = 'Long-running and prepared transactions on the source';
   const limit = ctx.opts.longTransactionSeconds ?? 60;
-  const sessions = await ctx.source.query<{ pid: number; usename: string | null; datname: string | null; application_name: string; state: string | null; seconds: number }>(
+  const sessions = await ctx.source.query<{
+    pid: number;
+    usename: string | null;
+    datname: string | null;
+    application_name: string;
+    state: string | null;
+    seconds: number;
+  }>(
     `SELECT pid, usename, datname, application_name, state, extract(epoch FROM now() - xact_start)::int AS seconds
      FROM pg_stat_activity
      WHERE xact_start < now() - make_interval(secs => $1) AND pid <> pg_backend_pid() AND backend_type = 'client backend'
@@ -329,15 +412,26 @@ export async function checkLongTransactions(ctx: CheckContext): Promise<Prefligh
     `SELECT gid, database, extract(epoch FROM now() - prepared)::int AS seconds FROM pg_prepared_xacts ORDER BY prepared`,
   );
   if (sessions.rows.length === 0 && prepared.rows.length === 0) {
-    return check('source.long-transactions', 'source', 'PASS', title, `No transaction open longer than ${limit} s, no prepared transaction.`);
+    return check(
+      'source.long-transactions',
+      'source',
+      'PASS',
+      title,
+      `No transaction open longer than ${limit} s, no prepared transaction.`,
+    );
   }
   const lines = [
-    ...sessions.rows.map((s) => `pid ${s.pid} (${s.usename ?? '?'}@${s.datname ?? '?'}, ${s.application_name || 'no application_name'}, ${s.state ?? '?'}) open ${s.seconds} s`),
+    ...sessions.rows.map(
+      (s) =>
+        `pid ${s.pid} (${s.usename ?? '?'}@${s.datname ?? '?'}, ${s.application_name || 'no application_name'}, ${s.state ?? '?'}) open ${s.seconds} s`,
+    ),
     ...prepared.rows.map((p) => `prepared transaction ${p.gid} in ${p.database}, ${p.seconds} s old`),
   ];
   const fixes = [
     ...sessions.rows.map((s) => `SELECT pg_terminate_backend(${s.pid});`),
-    ...prepared.rows.map((p) => `ROLLBACK PREPARED ${literal(p.gid)};  -- in database ${p.database}, or COMMIT PREPARED if it must complete`),
+    ...prepared.rows.map(
+      (p) => `ROLLBACK PREPARED ${literal(p.gid)};  -- in database ${p.database}, or COMMIT PREPARED if it must complete`,
+    ),
   ];
   return check('source.long-transactions', 'source', 'WARN', title, `${nameList(lines, 5)}. Slot creation waits for them to end.`, {
     objects: lines,
@@ -358,7 +452,14 @@ export async function checkTableSizes(ctx: CheckContext): Promise<PreflightCheck
   const tables = r.rows.map((t) => ({ table: displayName(t.schema, t.name), bytes: Number(t.bytes), rows: Number(t.rows) }));
   const total = Number(db.rows[0].bytes);
   const top = tables.slice(0, 5).map((t) => `${t.table} ${formatBytes(t.bytes)}`);
-  return check('source.table-sizes', 'source', 'PASS', title, `Database ${formatBytes(total)}, ${tables.length} tables; largest: ${top.join(', ') || 'none'}.`, {
-    data: { databaseBytes: total, tables },
-  });
+  return check(
+    'source.table-sizes',
+    'source',
+    'PASS',
+    title,
+    `Database ${formatBytes(total)}, ${tables.length} tables; largest: ${top.join(', ') || 'none'}.`,
+    {
+      data: { databaseBytes: total, tables },
+    },
+  );
 }

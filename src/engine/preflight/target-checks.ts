@@ -3,7 +3,15 @@
  * replicate back to the source for a lossless rollback.
  */
 import { ident, literal } from '../../postgres/sql.js';
-import { check, displayName, dockerRestartRemediation, nameList, NOT_EXTENSION_MEMBER, rdsParameterRemediation, USER_SCHEMA_FILTER } from './common.js';
+import {
+  check,
+  displayName,
+  dockerRestartRemediation,
+  nameList,
+  NOT_EXTENSION_MEMBER,
+  rdsParameterRemediation,
+  USER_SCHEMA_FILTER,
+} from './common.js';
 import type { CheckContext, PreflightCheck } from './types.js';
 
 export async function checkTargetVersion(ctx: CheckContext): Promise<PreflightCheck> {
@@ -11,9 +19,16 @@ export async function checkTargetVersion(ctx: CheckContext): Promise<PreflightCh
   const t = ctx.targetFacts;
   const title = 'Target version ≥ source version';
   if (t.major < s.major) {
-    return check('target.version', 'target', 'FAIL', title, `The target runs PostgreSQL ${t.version}, older than the source's ${s.version}: pg_dump output and replication only go to the same or a newer major.`, {
-      remediation: `Create the RDS instance with engine version ${s.major} or later (the plan uses 17).`,
-    });
+    return check(
+      'target.version',
+      'target',
+      'FAIL',
+      title,
+      `The target runs PostgreSQL ${t.version}, older than the source's ${s.version}: pg_dump output and replication only go to the same or a newer major.`,
+      {
+        remediation: `Create the RDS instance with engine version ${s.major} or later (the plan uses 17).`,
+      },
+    );
   }
   return check('target.version', 'target', 'PASS', title, `Target PostgreSQL ${t.version}, source ${s.version}.`);
 }
@@ -50,12 +65,31 @@ export async function checkTargetEmpty(ctx: CheckContext): Promise<PreflightChec
   );
   const previousRun = (await ctx.target.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [state])).rowCount! > 0;
   if (r.rows.length === 0) {
-    return check('target.empty', 'target', 'PASS', title, previousRun ? `Empty apart from pgshift's own ${state} schema.` : 'No user tables, schemas, functions or types.');
+    return check(
+      'target.empty',
+      'target',
+      'PASS',
+      title,
+      previousRun ? `Empty apart from pgshift's own ${state} schema.` : 'No user tables, schemas, functions or types.',
+    );
   }
-  const objects = r.rows.map((o) => (o.kind === 'schema' ? `schema ${o.schema}` : o.kind === 'subscription' ? `subscription ${o.name}` : `${o.kind} ${displayName(o.schema, o.name!)}`));
+  const objects = r.rows.map((o) =>
+    o.kind === 'schema'
+      ? `schema ${o.schema}`
+      : o.kind === 'subscription'
+        ? `subscription ${o.name}`
+        : `${o.kind} ${displayName(o.schema, o.name!)}`,
+  );
   const origin = previousRun ? ` A previous pgshift run left its ${state} schema here.` : '';
   if (ctx.opts.clean) {
-    return check('target.empty', 'target', 'WARN', title, `${objects.length} object(s) on the target will be dropped by full-load --clean: ${nameList(objects)}.${origin}`, { objects });
+    return check(
+      'target.empty',
+      'target',
+      'WARN',
+      title,
+      `${objects.length} object(s) on the target will be dropped by full-load --clean: ${nameList(objects)}.${origin}`,
+      { objects },
+    );
   }
   return check('target.empty', 'target', 'FAIL', title, `The target database is not empty: ${nameList(objects)}.${origin}`, {
     objects,
@@ -76,10 +110,15 @@ export function compareVersions(a: string, b: string): number {
 
 export async function checkExtensions(ctx: CheckContext): Promise<PreflightCheck> {
   const title = 'Source extensions available on the target';
-  const src = await ctx.source.query<{ name: string; version: string }>(`SELECT extname AS name, extversion AS version FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`);
+  const src = await ctx.source.query<{ name: string; version: string }>(
+    `SELECT extname AS name, extversion AS version FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`,
+  );
   if (src.rows.length === 0) return check('target.extensions', 'target', 'PASS', title, 'The source uses no extension besides plpgsql.');
   const names = src.rows.map((e) => e.name);
-  const avail = await ctx.target.query<{ name: string; default_version: string }>(`SELECT name, default_version FROM pg_available_extensions WHERE name = ANY($1)`, [names]);
+  const avail = await ctx.target.query<{ name: string; default_version: string }>(
+    `SELECT name, default_version FROM pg_available_extensions WHERE name = ANY($1)`,
+    [names],
+  );
   const available = new Map(avail.rows.map((a) => [a.name, a.default_version]));
   // RDS can restrict CREATE EXTENSION to a list in the parameter group.
   const allowed = ctx.targetFacts.isRds
@@ -91,16 +130,32 @@ export async function checkExtensions(ctx: CheckContext): Promise<PreflightCheck
   const list = src.rows.map((e) => `${e.name} ${e.version}`);
   if (missing.length > 0) {
     const objects = missing.map((e) => e.name);
-    return check('target.extensions', 'target', 'FAIL', title, `Not available on the target: ${nameList(objects)} (source uses ${nameList(list)}).`, {
-      objects,
-      remediation:
-        (ctx.targetFacts.isRds ? 'Check `SHOW rds.extensions;` on RDS and add them to rds.allowed_extensions in the parameter group if listed; ' : 'Install the extension packages on the target server; ') +
-        `otherwise remove them from the source if nothing uses them:\n${missing.map((e) => `DROP EXTENSION ${ident(e.name)};`).join('\n')}`,
-    });
+    return check(
+      'target.extensions',
+      'target',
+      'FAIL',
+      title,
+      `Not available on the target: ${nameList(objects)} (source uses ${nameList(list)}).`,
+      {
+        objects,
+        remediation:
+          (ctx.targetFacts.isRds
+            ? 'Check `SHOW rds.extensions;` on RDS and add them to rds.allowed_extensions in the parameter group if listed; '
+            : 'Install the extension packages on the target server; ') +
+          `otherwise remove them from the source if nothing uses them:\n${missing.map((e) => `DROP EXTENSION ${ident(e.name)};`).join('\n')}`,
+      },
+    );
   }
   if (older.length > 0) {
     const objects = older.map((e) => `${e.name} (source ${e.version}, target ${available.get(e.name)})`);
-    return check('target.extensions', 'target', 'WARN', title, `Older on the target than on the source: ${nameList(objects)}; objects that need the newer version may fail to restore.`, { objects });
+    return check(
+      'target.extensions',
+      'target',
+      'WARN',
+      title,
+      `Older on the target than on the source: ${nameList(objects)}; objects that need the newer version may fail to restore.`,
+      { objects },
+    );
   }
   return check('target.extensions', 'target', 'PASS', title, `All available: ${nameList(list)}.`, { objects: names });
 }
@@ -117,10 +172,19 @@ export async function checkEncodingAndCollation(ctx: CheckContext): Promise<Pref
   const detail = `source ${src.encoding} / ${src.collate} / ${src.ctype}, target ${tgt.encoding} / ${tgt.collate} / ${tgt.ctype}.`;
   const recreate = `Re-create the target database to match:\nCREATE DATABASE ${ident(ctx.targetFacts.database)} TEMPLATE template0 ENCODING ${literal(src.encoding)} LC_COLLATE ${literal(src.collate)} LC_CTYPE ${literal(src.ctype)};`;
   if (src.encoding !== tgt.encoding) {
-    return check('target.encoding', 'target', 'FAIL', title, `Encodings differ: ${detail} Text that does not convert would fail to load.`, { remediation: recreate });
+    return check('target.encoding', 'target', 'FAIL', title, `Encodings differ: ${detail} Text that does not convert would fail to load.`, {
+      remediation: recreate,
+    });
   }
   if (normalizeLocale(src.collate) !== normalizeLocale(tgt.collate) || normalizeLocale(src.ctype) !== normalizeLocale(tgt.ctype)) {
-    return check('target.encoding', 'target', 'WARN', title, `Collations differ: ${detail} ORDER BY results, text index order and case rules would change after the switch.`, { remediation: recreate });
+    return check(
+      'target.encoding',
+      'target',
+      'WARN',
+      title,
+      `Collations differ: ${detail} ORDER BY results, text index order and case rules would change after the switch.`,
+      { remediation: recreate },
+    );
   }
   return check('target.encoding', 'target', 'PASS', title, detail);
 }
@@ -137,14 +201,26 @@ export async function checkColumnCollations(ctx: CheckContext): Promise<Prefligh
      GROUP BY 1 ORDER BY 1`,
   );
   if (used.rows.length === 0) return check('target.collations', 'target', 'PASS', title, 'No column uses a named system collation.');
-  const present = await ctx.target.query<{ collname: string }>(`SELECT collname FROM pg_collation WHERE collnamespace = 'pg_catalog'::regnamespace AND collname = ANY($1)`, [used.rows.map((u) => u.name)]);
+  const present = await ctx.target.query<{ collname: string }>(
+    `SELECT collname FROM pg_collation WHERE collnamespace = 'pg_catalog'::regnamespace AND collname = ANY($1)`,
+    [used.rows.map((u) => u.name)],
+  );
   const have = new Set(present.rows.map((p) => p.collname));
   const missing = used.rows.filter((u) => !have.has(u.name));
-  if (missing.length === 0) return check('target.collations', 'target', 'PASS', title, `All present: ${nameList(used.rows.map((u) => u.name))}.`);
-  return check('target.collations', 'target', 'FAIL', title, `Missing on the target: ${nameList(missing.map((m) => `${m.name} (${nameList(m.columns, 3)})`))}.`, {
-    objects: missing.map((m) => m.name),
-    remediation: 'Use an ICU collation that exists on both sides (e.g. "ko-x-icu") on the source columns, or create the collation on the target before full-load: CREATE COLLATION ... (provider = icu, locale = ...);',
-  });
+  if (missing.length === 0)
+    return check('target.collations', 'target', 'PASS', title, `All present: ${nameList(used.rows.map((u) => u.name))}.`);
+  return check(
+    'target.collations',
+    'target',
+    'FAIL',
+    title,
+    `Missing on the target: ${nameList(missing.map((m) => `${m.name} (${nameList(m.columns, 3)})`))}.`,
+    {
+      objects: missing.map((m) => m.name),
+      remediation:
+        'Use an ICU collation that exists on both sides (e.g. "ko-x-icu") on the source columns, or create the collation on the target before full-load: CREATE COLLATION ... (provider = icu, locale = ...);',
+    },
+  );
 }
 
 /** CREATE SUBSCRIPTION: superuser, rds_superuser, or from 16 pg_create_subscription + CREATE on the database. */
@@ -159,7 +235,14 @@ export async function checkSubscriptionPrivilege(ctx: CheckContext): Promise<Pre
   const p = r.rows[0];
   if (ctx.targetFacts.isSuperuser) return check('target.subscription-privilege', 'target', 'PASS', title, `${user} is a superuser.`);
   if (p.rds_super) return check('target.subscription-privilege', 'target', 'PASS', title, `${user} is a member of rds_superuser.`);
-  if (p.create_sub && p.can_create) return check('target.subscription-privilege', 'target', 'PASS', title, `${user} has pg_create_subscription and CREATE on the database.`);
+  if (p.create_sub && p.can_create)
+    return check(
+      'target.subscription-privilege',
+      'target',
+      'PASS',
+      title,
+      `${user} has pg_create_subscription and CREATE on the database.`,
+    );
   return check('target.subscription-privilege', 'target', 'FAIL', title, `${user} cannot create subscriptions on the target.`, {
     remediation: ctx.targetFacts.isRds
       ? `As the RDS master user: GRANT rds_superuser TO ${ident(user)};`
@@ -174,7 +257,13 @@ export async function checkSubscriptionPrivilege(ctx: CheckContext): Promise<Pre
  */
 export async function checkReverseReplication(ctx: CheckContext): Promise<PreflightCheck> {
   const title = 'Target can replicate back to the source (rollback)';
-  const r = await ctx.target.query<{ wal_level: string; slots_free: number; senders_free: number; replication: boolean; rds_repl: boolean }>(
+  const r = await ctx.target.query<{
+    wal_level: string;
+    slots_free: number;
+    senders_free: number;
+    replication: boolean;
+    rds_repl: boolean;
+  }>(
     `SELECT current_setting('wal_level') AS wal_level,
             current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots)::int AS slots_free,
             current_setting('max_wal_senders')::int - (SELECT count(*) FROM pg_stat_replication)::int AS senders_free,
@@ -199,9 +288,20 @@ export async function checkReverseReplication(ctx: CheckContext): Promise<Prefli
     );
   }
   if (!mayReplicate) {
-    fixes.push(ctx.targetFacts.isRds ? `GRANT rds_replication TO ${ident(ctx.targetFacts.user)};` : `ALTER ROLE ${ident(ctx.targetFacts.user)} WITH REPLICATION;`);
+    fixes.push(
+      ctx.targetFacts.isRds
+        ? `GRANT rds_replication TO ${ident(ctx.targetFacts.user)};`
+        : `ALTER ROLE ${ident(ctx.targetFacts.user)} WITH REPLICATION;`,
+    );
   }
-  return check('target.reverse-replication', 'target', 'FAIL', title, `${problems.join('; ')}: cutover could not keep the source in sync for a rollback. ${detail}`, {
-    remediation: fixes.join('\n'),
-  });
+  return check(
+    'target.reverse-replication',
+    'target',
+    'FAIL',
+    title,
+    `${problems.join('; ')}: cutover could not keep the source in sync for a rollback. ${detail}`,
+    {
+      remediation: fixes.join('\n'),
+    },
+  );
 }

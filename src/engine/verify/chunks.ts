@@ -32,7 +32,9 @@ export async function planChunks(source: pg.Client, table: VerifyTable, chunkRow
 
 async function integerBoundaries(source: pg.Client, table: VerifyTable, chunkRows: number): Promise<KeyTuple[]> {
   const key = keyOrderSql(table);
-  const { rows } = await source.query<{ lo: string | null; hi: string | null }>(`SELECT min(${key})::text AS lo, max(${key})::text AS hi ${fromSql(table)}`);
+  const { rows } = await source.query<{ lo: string | null; hi: string | null }>(
+    `SELECT min(${key})::text AS lo, max(${key})::text AS hi ${fromSql(table)}`,
+  );
   if (rows[0].lo === null || rows[0].hi === null) return [];
   const lo = BigInt(rows[0].lo);
   const span = BigInt(rows[0].hi) - lo + 1n;
@@ -75,7 +77,9 @@ export async function splitRange(source: pg.Client, table: VerifyTable, range: K
 
 /** The source's highest key right now, or undefined for an empty table. */
 export async function lastSourceKey(source: pg.Client, table: VerifyTable): Promise<KeyTuple | undefined> {
-  const { rows } = await source.query<Record<string, string>>(`SELECT ${keyTextSql(table)} ${fromSql(table)} ORDER BY ${keyOrderSql(table, 'DESC')} LIMIT 1`);
+  const { rows } = await source.query<Record<string, string>>(
+    `SELECT ${keyTextSql(table)} ${fromSql(table)} ORDER BY ${keyOrderSql(table, 'DESC')} LIMIT 1`,
+  );
   return rows[0] ? table.primaryKey.map((_, i) => rows[0][`k${i}`]) : undefined;
 }
 
@@ -112,7 +116,10 @@ export async function compareChunk(pair: SessionPair, table: VerifyTable, range:
 async function rowHashes(client: pg.Client, table: VerifyTable, range: KeyRange): Promise<Map<string, string>> {
   const params: unknown[] = [];
   const where = rangeWhereSql(table, range, params);
-  const { rows } = await client.query<Record<string, string>>(`SELECT ${keyTextSql(table)}, ${rowHashSql(table)}::text AS h ${fromSql(table)} ${where}`, params);
+  const { rows } = await client.query<Record<string, string>>(
+    `SELECT ${keyTextSql(table)}, ${rowHashSql(table)}::text AS h ${fromSql(table)} ${where}`,
+    params,
+  );
   const out = new Map<string, string>();
   for (const r of rows) out.set(JSON.stringify(table.primaryKey.map((_, i) => r[`k${i}`])), r.h);
   return out;

@@ -12,5 +12,13 @@ export {
   type SequenceStatus,
   type MaterializedViewComparison,
 } from './report.js';
-export { snapshotSchema, diffSchemas, schemaChangesSince, type SchemaSnapshot, type SchemaDifference, type SchemaChange, type SchemaObjectKind } from './schema-snapshot.js';
+export {
+  snapshotSchema,
+  diffSchemas,
+  schemaChangesSince,
+  type SchemaSnapshot,
+  type SchemaDifference,
+  type SchemaChange,
+  type SchemaObjectKind,
+} from './schema-snapshot.js';
 export { PINNED_SETTINGS } from './session.js';

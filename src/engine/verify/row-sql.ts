@@ -76,8 +76,7 @@ export const keyOrderSql = (table: VerifyTable, direction?: 'DESC'): string =>
   table.primaryKey.map((c) => `${keyExpr(table, c, `t.${ident(c.name)}`)}${direction ? ` ${direction}` : ''}`).join(', ');
 
 /** Key columns as text: how keys travel from the source back to both sides and into the report. */
-export const keyTextSql = (table: VerifyTable): string =>
-  table.primaryKey.map((c, i) => `t.${ident(c.name)}::text AS k${i}`).join(', ');
+export const keyTextSql = (table: VerifyTable): string => table.primaryKey.map((c, i) => `t.${ident(c.name)}::text AS k${i}`).join(', ');
 
 /** A WHERE clause for a key range, appending its bind parameters to `params`. */
 export function rangeWhereSql(table: VerifyTable, range: KeyRange, params: unknown[]): string {

@@ -67,7 +67,12 @@ export async function compareMaterializedViews(source: pg.Client, target: pg.Cli
       continue;
     }
     if (!row.populated || !other.populated) {
-      out.push({ view, sourceRows: row.populated ? await countRows(source, view) : null, targetRows: other.populated ? await countRows(target, view) : null, status: 'not-populated' });
+      out.push({
+        view,
+        sourceRows: row.populated ? await countRows(source, view) : null,
+        targetRows: other.populated ? await countRows(target, view) : null,
+        status: 'not-populated',
+      });
       continue;
     }
     const [sourceRows, targetRows] = await Promise.all([countRows(source, view), countRows(target, view)]);
@@ -75,4 +80,3 @@ export async function compareMaterializedViews(source: pg.Client, target: pg.Cli
   }
   return out;
 }
-

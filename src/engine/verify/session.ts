@@ -70,7 +70,11 @@ export async function closeSessionPairs(pairs: SessionPair[]): Promise<void> {
 }
 
 /** Run `work` items on the session pairs, each pair taking the next item when free. */
-export async function runOnPairs<T, R>(pairs: SessionPair[], items: T[], work: (pair: SessionPair, item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function runOnPairs<T, R>(
+  pairs: SessionPair[],
+  items: T[],
+  work: (pair: SessionPair, item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   let failed = false;

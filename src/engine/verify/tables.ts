@@ -77,7 +77,12 @@ export function tableMatcher(patterns: string[] | undefined): (key: string, name
   if (!patterns || patterns.length === 0) return () => true;
   const regexes = patterns.map((p) => ({
     qualified: p.includes('.'),
-    re: new RegExp(`^${p.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`),
+    re: new RegExp(
+      `^${p
+        .split('*')
+        .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+    ),
   }));
   return (key, name, root) =>
     regexes.some(({ qualified, re }) => {
@@ -93,11 +98,20 @@ async function readTables(client: pg.Client, only?: RelationName[]): Promise<(Ca
 }
 
 /** The tables to compare: every user table on the source matching `patterns`, with what the target has of it. */
-export async function listVerifyTables(source: pg.Client, target: pg.Client, patterns?: string[], digest: 'auto' | 'text' = 'auto'): Promise<VerifyTable[]> {
+export async function listVerifyTables(
+  source: pg.Client,
+  target: pg.Client,
+  patterns?: string[],
+  digest: 'auto' | 'text' = 'auto',
+): Promise<VerifyTable[]> {
   const matches = tableMatcher(patterns);
   const sourceTables = (await readTables(source)).filter((t) => matches(relationKey(t), t.name, t.root));
   const targetTables = new Map((await readTables(target, sourceTables)).map((t) => [relationKey(t), t]));
-  const versions = await Promise.all([source, target].map(async (c) => Number((await c.query<{ v: string }>(`SELECT pg_catalog.current_setting('server_version_num') AS v`)).rows[0].v)));
+  const versions = await Promise.all(
+    [source, target].map(async (c) =>
+      Number((await c.query<{ v: string }>(`SELECT pg_catalog.current_setting('server_version_num') AS v`)).rows[0].v),
+    ),
+  );
   const rowDigest = digest === 'auto' && Math.min(...versions) >= RECORD_HASH_MIN_VERSION ? 'record' : 'text';
   return sourceTables.map((s) => ({ ...describeComparison(s, targetTables.get(relationKey(s))), rowDigest }));
 }

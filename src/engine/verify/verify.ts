@@ -21,7 +21,14 @@ import type { Logger } from '../../report/logger.js';
 import { compareChunk, lastSourceKey, narrowChunks, planChunks, splitRange, type ChunkComparison } from './chunks.js';
 import { compareMultiset, narrowMultiset, type MultisetComparison } from './multiset.js';
 import type { KeyRange, KeyTuple } from './row-sql.js';
-import { diffSchemas, schemaChangesSince, snapshotSchema, type SchemaChange, type SchemaDifference, type SchemaSnapshot } from './schema-snapshot.js';
+import {
+  diffSchemas,
+  schemaChangesSince,
+  snapshotSchema,
+  type SchemaChange,
+  type SchemaDifference,
+  type SchemaSnapshot,
+} from './schema-snapshot.js';
 import { compareMaterializedViews, compareSequences } from './sequences.js';
 import { closeSessionPairs, openSessionPairs, runOnPairs, type SessionPair } from './session.js';
 import { listVerifyTables, type VerifyTable } from './tables.js';
@@ -103,7 +110,16 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyReport> {
     await narrowDifferences(pairs, checks, settings, log);
     const sequences = opts.rowsOnly ? [] : await compareSequences(pairs[0].source, pairs[0].target);
     const materializedViews = opts.rowsOnly ? [] : await compareMaterializedViews(pairs[0].source, pairs[0].target);
-    return buildReport({ opts, startedAt, checks, schema, sequences, materializedViews, hadCatchUp: opts.waitForCatchUp !== undefined, settings });
+    return buildReport({
+      opts,
+      startedAt,
+      checks,
+      schema,
+      sequences,
+      materializedViews,
+      hadCatchUp: opts.waitForCatchUp !== undefined,
+      settings,
+    });
   } finally {
     await closeSessionPairs(pairs);
   }
@@ -130,14 +146,21 @@ function resolveSettings(opts: VerifyOptions): Settings {
 async function listTables(pair: SessionPair, opts: VerifyOptions): Promise<VerifyTable[]> {
   const tables = await listVerifyTables(pair.source, pair.target, opts.tables, opts.rowDigest ?? 'auto');
   if (opts.tables?.length && tables.length === 0) {
-    throw new PgshiftError('usage', `verify: no table on the source matches ${opts.tables.join(', ')}`, 'use schema.name patterns, * as a wildcard');
+    throw new PgshiftError(
+      'usage',
+      `verify: no table on the source matches ${opts.tables.join(', ')}`,
+      'use schema.name patterns, * as a wildcard',
+    );
   }
   opts.log.info(`verify: ${tables.length} table(s) to compare`);
   return tables;
 }
 
 // Step 3
-async function compareSchemas(pair: SessionPair, opts: VerifyOptions): Promise<{ drift: SchemaDifference[]; sinceSnapshot?: SchemaChange[] }> {
+async function compareSchemas(
+  pair: SessionPair,
+  opts: VerifyOptions,
+): Promise<{ drift: SchemaDifference[]; sinceSnapshot?: SchemaChange[] }> {
   const [source, target] = await Promise.all([snapshotSchema(pair.source), snapshotSchema(pair.target)]);
   const drift = diffSchemas(source, target);
   if (drift.length) opts.log.warn(`verify: ${drift.length} schema difference(s) between source and target`);
@@ -151,12 +174,22 @@ async function onTable<T>(table: VerifyTable, fn: () => Promise<T>): Promise<T> 
   } catch (err) {
     if (err instanceof PgshiftError) throw err;
     const message = redact((err as Error)?.message ?? String(err));
-    throw new PgshiftError('internal', `verify could not compare ${relationKey(table)}: ${message}`, 'check that the verify user can SELECT the table on both sides, then rerun');
+    throw new PgshiftError(
+      'internal',
+      `verify could not compare ${relationKey(table)}: ${message}`,
+      'check that the verify user can SELECT the table on both sides, then rerun',
+    );
   }
 }
 
 // Step 4
-async function firstCheck(pairs: SessionPair[], tables: VerifyTable[], mode: VerifyMode, settings: Settings, log: Logger): Promise<TableCheck[]> {
+async function firstCheck(
+  pairs: SessionPair[],
+  tables: VerifyTable[],
+  mode: VerifyMode,
+  settings: Settings,
+  log: Logger,
+): Promise<TableCheck[]> {
   const checks: TableCheck[] = tables.map((table) => ({
     table,
     kind: !table.existsOnTarget ? 'missing' : mode === 'fast' ? 'count' : table.primaryKey.length ? 'chunks' : 'multiset',
@@ -173,7 +206,9 @@ async function firstCheck(pairs: SessionPair[], tables: VerifyTable[], mode: Ver
   await runOnPairs(pairs, counted, (pair, check) => onTable(check.table, () => countBoth(pair, check)));
 
   const chunked = checks.filter((c) => c.kind === 'chunks');
-  const plans = await runOnPairs(pairs, chunked, (pair, check) => onTable(check.table, () => planChunks(pair.source, check.table, settings.chunkRows)));
+  const plans = await runOnPairs(pairs, chunked, (pair, check) =>
+    onTable(check.table, () => planChunks(pair.source, check.table, settings.chunkRows)),
+  );
   const units: { check: TableCheck; range?: KeyRange }[] = [
     ...chunked.flatMap((check, i) => plans[i].map((range) => ({ check, range }))),
     ...checks.filter((c) => c.kind === 'multiset').map((check) => ({ check })),
@@ -181,7 +216,9 @@ async function firstCheck(pairs: SessionPair[], tables: VerifyTable[], mode: Ver
   log.info(`verify: hashing ${units.length} chunk(s) on both sides with ${pairs.length} worker(s)`);
   let done = 0;
   const results = await runOnPairs(pairs, units, async (pair, unit) => {
-    const result = await onTable(unit.check.table, async () => (unit.range ? compareChunk(pair, unit.check.table, unit.range) : compareMultiset(pair, unit.check.table)));
+    const result = await onTable(unit.check.table, async () =>
+      unit.range ? compareChunk(pair, unit.check.table, unit.range) : compareMultiset(pair, unit.check.table),
+    );
     if (++done % 50 === 0) log.progress(`verify: ${done}/${units.length} chunks`);
     return result;
   });
@@ -238,10 +275,13 @@ async function recheckUntilConverged(pairs: SessionPair[], checks: TableCheck[],
     // commit a committed row can sit past the write position for a while, and a recheck that
     // waited only for that would miss it every time (seen in the rehearsal under load).
     const lsn = await currentWalLsn(pairs[0].source);
-    log.info(`verify: ${pending.length} table(s) differ; waiting for the target to apply past ${lsn} (recheck ${round}/${settings.rechecks})`);
+    log.info(
+      `verify: ${pending.length} table(s) differ; waiting for the target to apply past ${lsn} (recheck ${round}/${settings.rechecks})`,
+    );
     if (!(await waitForCatchUp(lsn))) {
       log.warn(`verify: the target did not catch up to ${lsn}; reporting the differences as they are`);
-      for (const check of pending) check.table.notes.push(`the target did not apply past the source's ${lsn} in time; not rechecked after that`);
+      for (const check of pending)
+        check.table.notes.push(`the target did not apply past the source's ${lsn} in time; not rechecked after that`);
       return;
     }
     await recheck(pairs, pending);
@@ -261,7 +301,9 @@ async function closeOpenEnds(pair: SessionPair, pending: TableCheck[]): Promise<
       const last = await lastSourceKey(pair.source, check.table);
       if (!last || (chunk.range.lower && last.join() === chunk.range.lower.join())) continue;
       chunk.range = { lower: chunk.range.lower, upper: last };
-      check.table.notes.push(`rechecked up to the source's key (${last.join(', ')}) at the recheck; rows written after it are left to the next verify`);
+      check.table.notes.push(
+        `rechecked up to the source's key (${last.join(', ')}) at the recheck; rows written after it are left to the next verify`,
+      );
       bounded = true;
     }
   }
@@ -327,9 +369,18 @@ async function narrowDifferences(pairs: SessionPair[], checks: TableCheck[], set
 }
 
 async function narrowKeyed(pair: SessionPair, check: TableCheck, settings: Settings): Promise<RowDifferences> {
-  const differing = await refineLargeChunks(pair, check, check.chunks.filter((c) => !c.equal), settings);
+  const differing = await refineLargeChunks(
+    pair,
+    check,
+    check.chunks.filter((c) => !c.equal),
+    settings,
+  );
   const narrowed = differing.slice(0, settings.maxNarrowedChunks);
-  const found = await narrowChunks(pair, check.table, narrowed.map((c) => c.range));
+  const found = await narrowChunks(
+    pair,
+    check.table,
+    narrowed.map((c) => c.range),
+  );
   const asKey = (tuple: KeyTuple): RowKey => Object.fromEntries(check.table.primaryKey.map((c, i) => [c.name, tuple[i]]));
   const cap = (tuples: KeyTuple[]) => tuples.slice(0, settings.maxKeys).map(asKey);
   return {
@@ -344,7 +395,12 @@ async function narrowKeyed(pair: SessionPair, check: TableCheck, settings: Setti
 }
 
 /** A differing chunk far above chunkRows is split and re-hashed first; only its differing parts are narrowed. */
-async function refineLargeChunks(pair: SessionPair, check: TableCheck, differing: ChunkComparison[], settings: Settings): Promise<ChunkComparison[]> {
+async function refineLargeChunks(
+  pair: SessionPair,
+  check: TableCheck,
+  differing: ChunkComparison[],
+  settings: Settings,
+): Promise<ChunkComparison[]> {
   const out: ChunkComparison[] = [];
   for (const chunk of differing) {
     const rows = Math.max(chunk.source.rows, chunk.target.rows);
@@ -426,7 +482,9 @@ function buildReport(input: {
   const catchUpObjectsOk = !strict || (summary.sequencesBehind === 0 && summary.staleMaterializedViews === 0);
   const ok = dataOk && schema.drift.length === 0 && catchUpObjectsOk;
   if (!catchUpObjectsOk || (!strict && (summary.sequencesBehind || summary.staleMaterializedViews))) {
-    opts.log.info(`verify: ${summary.sequencesBehind} sequence(s) behind, ${summary.staleMaterializedViews} materialized view(s) stale${strict ? ' (strict: counted)' : ' (expected while CDC runs)'}`);
+    opts.log.info(
+      `verify: ${summary.sequencesBehind} sequence(s) behind, ${summary.staleMaterializedViews} materialized view(s) stale${strict ? ' (strict: counted)' : ' (expected while CDC runs)'}`,
+    );
   }
   return {
     ok,
