@@ -161,7 +161,7 @@ export function crossAccountProblems(
 }
 
 function others(ctx: { experiment01VpcCidr?: string }): Record<string, string> {
-  const named: Record<string, string> = { [`v1's VPC`]: V1_VPC_CIDR };
+  const named: Record<string, string> = { "v1's VPC": V1_VPC_CIDR };
   if (ctx.experiment01VpcCidr !== undefined && isCidr(ctx.experiment01VpcCidr)) named["experiment 01's VPC"] = ctx.experiment01VpcCidr;
   for (const pool of DOCKER_DEFAULT_POOLS) named[`Docker's default address pool ${pool} on the source host`] = pool;
   return named;
