@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admin, freshPair, type TestPair } from '../support/databases.js';
 import { snapshotSchema } from '../../src/engine/verify/schema-snapshot.js';
-import { silentLogger } from '../../src/report/logger.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { runVerify, type VerifyOptions } from '../../src/engine/verify/verify.js';
 import { verifyExitCode, type TableVerdict, type VerifyReport } from '../../src/engine/verify/report.js';
 

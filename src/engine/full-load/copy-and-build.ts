@@ -6,7 +6,7 @@
  * table lock (tasksConflict).
  */
 import type pg from 'pg';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import { quoteRelation, relationKey, type RelationName } from '../../postgres/sql.js';
 import { copyChunk } from './copy-stream.js';
 import { listForeignKeyBuilds, listIndexBuilds, type ForeignKeyBuild, type IndexBuild } from './indexes.js';

@@ -30,7 +30,7 @@ import { createMissingRoles, describeRoles, rolesUsedByDatabase, type RoleCreati
 import { applySequences, readSequences } from '../../postgres/sequences.js';
 import { createSlotWithSnapshot, dropSlotIfExists, type ExportedSlot } from '../../postgres/slot.js';
 import { ident, quoteRelation, relationKey, type RelationName } from '../../postgres/sql.js';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import type { MigrationNames } from '../names.js';
 import { Timeline, type StepRecord } from '../timeline.js';
 import { analyze, copyTablesAndIndexes, planLoad, type TableLoadStat } from './copy-and-build.js';

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { currentWalLsn } from '../../postgres/lsn.js';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import { compareChunk, lastSourceKey, narrowChunks } from './chunks.js';
 import { compareMultiset } from './multiset.js';
 import type { KeyTuple } from './row-sql.js';

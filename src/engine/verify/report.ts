@@ -2,7 +2,7 @@
  * What verify hands back: per-table verdicts, sequences, materialized views, schema drift —
  * and step 8, which turns the checks into that report. Adapters (CLI, action) render it as text.
  */
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import type { RelationName } from '../../postgres/sql.js';
 import type { SchemaChange, SchemaDifference } from './schema-snapshot.js';
 import type { TableCheck } from './table-check.js';

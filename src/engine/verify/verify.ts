@@ -14,7 +14,7 @@
 import { PgshiftError } from '../../errors.js';
 import type { ConnInfo } from '../../postgres/conninfo.js';
 import { relationKey } from '../../postgres/sql.js';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import { compareChunk, narrowChunks, planChunks, splitRange, type ChunkComparison } from './chunks.js';
 import { compareMultiset, narrowMultiset, type MultisetComparison } from './multiset.js';
 import { recheckUntilConverged } from './recheck.js';
