@@ -101,13 +101,11 @@ describe('the runner in account A reading RDS in account B (aws-target-role-arn)
   });
 
   it('a refused AssumeRole stops before any lookup, with one line naming the role and what to fix', async () => {
-    sts
-      .on(AssumeRoleCommand)
-      .rejects(
-        Object.assign(new Error('User: arn:aws:sts::123456789012:assumed-role/pgshift-migration/x is not authorized'), {
-          name: 'AccessDenied',
-        }),
-      );
+    sts.on(AssumeRoleCommand).rejects(
+      Object.assign(new Error('User: arn:aws:sts::123456789012:assumed-role/pgshift-migration/x is not authorized'), {
+        name: 'AccessDenied',
+      }),
+    );
     const err = await resolveRdsTarget({
       dbInstanceIdentifier: 'pgshift-02-target',
       database: 'tasteam',
