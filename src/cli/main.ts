@@ -8,6 +8,7 @@ import { fullLoadCommand } from './commands/full-load.js';
 import { preflightCommand } from './commands/preflight.js';
 import { rehearseCommand } from './commands/rehearse.js';
 import { cleanupCommand, cutoverCommand, rollbackCommand } from './commands/switchover.js';
+import { ddlTopCommand } from './commands/ddl.js';
 import { verifyCommand } from './commands/verify.js';
 import { reportFailure } from './context.js';
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   program.addCommand(cutoverCommand());
   program.addCommand(rollbackCommand());
   program.addCommand(cleanupCommand());
+  program.addCommand(ddlTopCommand());
   program.addCommand(rehearseCommand());
   return program;
 }

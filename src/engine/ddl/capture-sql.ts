@@ -143,6 +143,11 @@ BEGIN
   IF kept = 0 THEN tags := ARRAY[tg_tag]; idents := dropped; END IF;
 
   lex := _pgshift.ddl_lex(q);
+  -- Commands an extension's script runs belong to CREATE/ALTER EXTENSION, which is captured itself.
+  IF tg_tag NOT LIKE '% EXTENSION' AND q ~* '^\s*(create|alter|drop)\s+extension\s' AND lex.statements = 1 THEN
+    PERFORM set_config('search_path', caller_path, true);
+    RETURN;
+  END IF;
   stmts := ARRAY[q];
   SELECT coalesce(bit_or(split_part(r, ':', 2)::int), 0) INTO rewrite_bits
     FROM unnest(string_to_array(trim(rewrites), ' ')) r WHERE r <> '';

@@ -7,6 +7,8 @@
  * Runbook order:
  *   1. check inputs            source ≠ target, pg_dump new enough
  *   2. check the target         empty, or emptied with --clean
+ *   2b. guard DDL                freeze DDL while copying; --ddl replay installs the capture
+ *                               before the slot (docs/design.md rule 6)  (undo: lift, remove)
  *   3. create the publication   FOR ALL TABLES              (undo: drop it)
  *   4. create the slot          with an exported snapshot    (undo: drop it)
  *   5. open copy workers        each inside that snapshot
@@ -42,6 +44,7 @@ import { closeSnapshotWorkers, openSnapshotWorkers, WorkQueue, type SnapshotWork
 import { listPartitionedTables, listTablesToCopy, planChunks, type CopyChunk, type PartitionedTable, type TableToCopy } from './tables.js';
 import { ensureTargetEmpty } from './target-state.js';
 import { LoadProgress } from './progress.js';
+import { DEFAULT_DDL_MODE, guardDdlForLoad, liftLoadFreeze, undoDdlGuard, type DdlMode } from '../ddl/index.js';
 
 export interface FullLoadOptions {
   source: ConnInfo;
@@ -54,6 +57,8 @@ export interface FullLoadOptions {
   pgTools?: PgToolsOptions;
   /** Tables smaller than this are copied whole (tests lower it to exercise range splitting). */
   minChunkBytes?: number;
+  /** Schema changes on the source from here on: replay (captured; frozen while copying), freeze (while copying) or off. */
+  ddl?: DdlMode;
   log: Logger;
 }
 
@@ -92,7 +97,16 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
   opts.log.info(`pg_dump ${tools.major} from ${tools.where} for a PostgreSQL ${sourceMajor} source`);
   const droppedByClean = await timeline.run('check the target', () => ensureTargetEmpty(opts.target, opts.names, opts.clean, opts.log));
 
-  const createdPublication = await timeline.run('create the publication', () => createPublication(opts));
+  const ddlGuard = await timeline.run('freeze DDL and install the DDL capture', () =>
+    guardDdlForLoad(opts.source, opts.ddl ?? DEFAULT_DDL_MODE),
+  );
+  let createdPublication: boolean;
+  try {
+    createdPublication = await timeline.run('create the publication', () => createPublication(opts));
+  } catch (err) {
+    await undoDdlGuard(opts.source, ddlGuard);
+    throw err;
+  }
   let slot: ExportedSlot | undefined;
   let workers: SnapshotWorker[] = [];
   let archive: SchemaArchive | undefined;
@@ -126,6 +140,7 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
       }),
       timeline.run('refresh materialized views', () => refreshMaterializedViews(opts)),
     );
+    await timeline.run('lift the DDL freeze', () => liftLoadFreeze(opts.source, ddlGuard));
     const totals = summarize(copied.stats, timeline.elapsedSeconds(), copied.seconds);
     opts.log.info(
       `full-load done: ${totals.rows} rows, ${(totals.bytes / 1e6).toFixed(1)} MB in ${totals.seconds.toFixed(1)} s; slot ${slot.slotName} streams from ${slot.consistentLsn}`,
@@ -149,6 +164,7 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
     await closeSnapshotWorkers(workers);
     await slot?.release();
     await undoSlotAndPublication(opts, slot !== undefined, createdPublication);
+    await undoDdlGuard(opts.source, ddlGuard);
     throw err;
   } finally {
     archive?.remove();
