@@ -132,7 +132,8 @@ BEGIN
   SELECT array_agg(command_tag ORDER BY ord), array_agg(coalesce(object_identity, '') ORDER BY ord), count(*)
     INTO tags, idents, kept
     FROM pg_event_trigger_ddl_commands() WITH ORDINALITY AS x(classid, objid, objsubid, command_tag, object_type, schema_name, object_identity, in_extension, command, ord)
-   WHERE NOT in_extension
+   -- CREATE/ALTER EXTENSION itself is reported with in_extension = true; the commands of its script are left out.
+   WHERE (NOT in_extension OR command_tag IN ('CREATE EXTENSION', 'ALTER EXTENSION'))
      AND schema_name IS DISTINCT FROM '_pgshift'
      AND coalesce(schema_name, '') NOT LIKE 'pg\_temp%'
      AND NOT (object_type = 'schema' AND object_identity = '_pgshift');

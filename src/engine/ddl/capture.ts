@@ -12,6 +12,7 @@ import {
   CAPTURE_TRIGGERS_SQL,
 } from './capture-sql.js';
 import { LEXER_SQL } from './lexer-sql.js';
+import { DDL_BOOKKEEPING_TABLES_SQL } from './replay-sql.js';
 import { eventTriggersPresent, explainEventTriggerError } from './event-triggers.js';
 
 /** Whether the capture's event triggers are all in place in this database. */
@@ -25,6 +26,7 @@ export async function installDdlCapture(client: pg.Client): Promise<boolean> {
   try {
     await client.query('BEGIN');
     await client.query(CAPTURE_TABLE_SQL);
+    await client.query(DDL_BOOKKEEPING_TABLES_SQL);
     await client.query(LEXER_SQL);
     await client.query(CAPTURE_FUNCTIONS_SQL);
     await client.query(CAPTURE_START_SQL);

@@ -78,7 +78,24 @@ export async function listDdl(source: pg.Client, target: pg.Client, subscription
     }
     return entry;
   });
-  return { subscriptionEnabled, entries, stoppedOn };
+  const stopped = stoppedOn as DdlEntry | null;
+  if (stopped && !stopped.reason) stopped.reason = await whyItFailed(target, stopped);
+  return { subscriptionEnabled, entries, stoppedOn: stopped };
+}
+
+/**
+ * A replay-class statement that failed on the target: the trigger's error is in the target's
+ * log only, so name what can be checked from here.
+ */
+async function whyItFailed(target: pg.Client, e: DdlEntry): Promise<string> {
+  if (e.commandTags.includes('CREATE EXTENSION')) {
+    const res = await target.query<{ name: string }>(
+      'SELECT x AS name FROM unnest($1::text[]) x WHERE NOT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = x)',
+      [e.objects],
+    );
+    if (res.rowCount) return `extension ${res.rows.map((r) => r.name).join(', ')} is not available on the target`;
+  }
+  return `failed on the target: the error is in the target's log ("pgshift DDL #${e.id} failed on the target: …")`;
 }
 
 export interface Resolution {

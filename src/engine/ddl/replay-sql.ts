@@ -12,6 +12,27 @@
  *     apply worker's own search_path is empty), CONCURRENTLY removed (it cannot run inside a
  *     transaction), and the id goes into ddl_applied in the same transaction.
  */
+/**
+ * What the target records about replayed DDL. The source gets the same (empty) tables: after
+ * cutover the reverse publication on the target is FOR ALL TABLES too, and a subscription needs
+ * every published table on its own side.
+ */
+export const DDL_BOOKKEEPING_TABLES_SQL = `
+CREATE TABLE IF NOT EXISTS _pgshift.ddl_applied (
+  id bigint PRIMARY KEY,
+  applied_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  how text NOT NULL CHECK (how IN ('replay', 'derived', 'resolved-sql', 'marked-applied')),
+  statements text[] NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _pgshift.ddl_resolution (
+  id bigint PRIMARY KEY,
+  sql text,
+  mark_applied boolean NOT NULL,
+  resolved_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  CHECK (mark_applied OR sql IS NOT NULL)
+);
+`;
+
 export const REPLAY_TABLES_SQL = `
 CREATE SCHEMA IF NOT EXISTS _pgshift;
 CREATE TABLE IF NOT EXISTS _pgshift.ddl_log (
@@ -28,20 +49,7 @@ CREATE TABLE IF NOT EXISTS _pgshift.ddl_log (
   rewrite_reason int,
   empty_created boolean NOT NULL DEFAULT false
 );
-CREATE TABLE IF NOT EXISTS _pgshift.ddl_applied (
-  id bigint PRIMARY KEY,
-  applied_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-  how text NOT NULL CHECK (how IN ('replay', 'derived', 'resolved-sql', 'marked-applied')),
-  statements text[] NOT NULL
-);
-CREATE TABLE IF NOT EXISTS _pgshift.ddl_resolution (
-  id bigint PRIMARY KEY,
-  sql text,
-  mark_applied boolean NOT NULL,
-  resolved_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-  CHECK (mark_applied OR sql IS NOT NULL)
-);
-`;
+${DDL_BOOKKEEPING_TABLES_SQL}`;
 
 export const REPLAY_FUNCTIONS_SQL = String.raw`
 -- CREATE INDEX / DROP INDEX / REINDEX … CONCURRENTLY and DETACH PARTITION … CONCURRENTLY cannot
