@@ -7,7 +7,7 @@
  * The failure path and a signal handler may both ask for the undo: it runs once, and every
  * caller waits for that one run.
  */
-import type { Logger } from '../report/logger.js';
+import type { Logger } from '../log/logger.js';
 
 export interface Creation {
   /** What it is, as the log names it: "publication pgshift on the source". */

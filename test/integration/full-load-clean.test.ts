@@ -12,7 +12,7 @@ import { runFullLoad } from '../../src/engine/full-load/full-load.js';
 import { migrationNames } from '../../src/engine/names.js';
 import { PgshiftError } from '../../src/errors.js';
 import { loadFixture } from '../../src/rehearse/fixture/load.js';
-import { silentLogger } from '../../src/report/logger.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { runCli, startCli } from '../support/cli-process.js';
 import { tableHashes } from '../support/compare.js';
 import { admin, freshPair, serverUrl, type TestPair } from '../support/databases.js';

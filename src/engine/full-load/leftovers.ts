@@ -14,7 +14,7 @@ import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import { readSlot, type SlotState } from '../../postgres/slot.js';
 import { ident } from '../../postgres/sql.js';
 import { subscriptionExists } from '../../postgres/subscription.js';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import type { MigrationNames } from '../names.js';
 import { cleanTarget, userObjectsOnTarget } from './target-state.js';
 
