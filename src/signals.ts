@@ -8,7 +8,7 @@
  * follows SIGINT cannot cut the undo short (only SIGKILL can, and `pgshift recover` is for that).
  */
 import { Cancelled } from './cancel.js';
-import type { Logger } from './report/logger.js';
+import type { Logger } from './log/logger.js';
 
 export const CANCELLING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 

@@ -1,7 +1,7 @@
 /** `pgshift status`: the whole migration in one read-only look; exit 1 when anything needs attention. */
 import { Command, Option } from 'commander';
 import { readStatus } from '../../engine/status/status.js';
-import { postAlert, statusAlertLine } from '../../report/alert.js';
+import { postAlert, statusAlertLine } from '../../render/alert.js';
 import { registerSecret } from '../../postgres/redact.js';
 import { action, emit, makeContext } from '../context.js';
 import { bytes } from '../options.js';

@@ -21,7 +21,7 @@ import { connect, withClient } from '../../postgres/connect.js';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import { redact } from '../../postgres/redact.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import type { Switch } from '../../switch/switch.js';
 import { checkWriteThroughAppPath, serverIdentity, type AppPathCheck } from '../cutover/app-path-check.js';
 import { preparePublisher, subscribe, unsubscribe, type LinkNames } from '../cutover/replication-link.js';
