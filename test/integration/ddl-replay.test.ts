@@ -17,7 +17,7 @@ import { migrationNames } from '../../src/engine/names.js';
 import { runVerify } from '../../src/engine/verify/verify.js';
 import { catchUpWaiter, currentWalLsn, waitForApplied } from '../../src/postgres/lsn.js';
 import { checkLedger, ledgerTableDdl, startWorkload, type Workload } from '../../src/rehearse/workload.js';
-import { silentLogger } from '../../src/report/logger.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { freshPair, type TestPair } from '../support/databases.js';
 
 const names = migrationNames('ddl_matrix');

@@ -12,7 +12,7 @@
  */
 import type pg from 'pg';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import { captureInstalled, installDdlCapture, removeDdlCapture } from './capture.js';
 import { freezeDdl, unfreezeDdl } from './freeze.js';
 import type { DdlMode } from './mode.js';

@@ -7,4 +7,4 @@ export { removeDdlMachinery, ddlLeftovers, type DdlCleanup } from './cleanup.js'
 export { DDL_MODES, DEFAULT_DDL_MODE, type DdlMode } from './mode.js';
 export { prepareDdl, undoPrepareDdl, type DdlSetup } from './cdc-setup.js';
 export { ddlReport, resolveDdlCommand, unfreezeAfterCutover, type DdlReport } from './operator.js';
-export { guardDdlForLoad, liftLoadFreeze, undoDdlGuard, type LoadDdlGuard } from './full-load-guard.js';
+export { guardDdlForLoad, liftLoadFreeze, type LoadDdlGuard } from './full-load-guard.js';

@@ -5,7 +5,7 @@
 import { usageError } from '../../errors.js';
 import { connect } from '../../postgres/connect.js';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import type { MigrationNames } from '../names.js';
 import { ddlFrozen, unfreezeDdl } from './freeze.js';
 import { listDdl, resolveDdl, type DdlListing, type Resolution } from './log.js';

@@ -11,7 +11,7 @@ import { checkFailed } from '../../errors.js';
 import type { ConnInfo } from '../../postgres/conninfo.js';
 import { currentWalLsn, waitForApplied } from '../../postgres/lsn.js';
 import { ident, quoteRelation, type RelationName } from '../../postgres/sql.js';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import type { MigrationNames } from '../names.js';
 import { createHelperIndexes, fullIdentityTables } from '../cdc/replica-identity.js';
 

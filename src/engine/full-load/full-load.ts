@@ -6,45 +6,46 @@
  *
  * Runbook order:
  *   1. check inputs            source ≠ target, pg_dump new enough
- *   2. check the target         empty, or emptied with --clean
- *   2b. guard DDL                freeze DDL while copying; --ddl replay installs the capture
+ *   2. check what an earlier    its slot and publication on the source, its tables on the target;
+ *      attempt left             refuse (touching nothing) while CDC runs on them, or without --clean
+ *   3. clean it (--clean)       the inactive slot, the publication, the target's objects
+ *   3b. guard DDL                freeze DDL while copying; --ddl replay installs the capture
  *                               before the slot (docs/design.md rule 6)  (undo: lift, remove)
- *   3. create the publication   FOR ALL TABLES              (undo: drop it)
- *   4. create the slot          with an exported snapshot    (undo: drop it)
- *   5. open copy workers        each inside that snapshot
- *   6. create missing roles     owners and grantees of the source database
- *   7. dump the schema          pg_dump --schema-only --snapshot
- *   8. restore pre-data         tables, types, functions, grants
- *   9. copy data + indexes      parallel streamed COPY, big tables in page ranges; as soon as a
+ *   4. create the publication   FOR ALL TABLES              (undo: drop it)
+ *   5. create the slot          with an exported snapshot    (undo: drop it); waits for open
+ *                               transactions, naming them every 10 s, at most --wait-for-transactions
+ *   6. open copy workers        each inside that snapshot
+ *   7. create missing roles     owners and grantees of the source database
+ *   8. dump the schema          pg_dump --schema-only --snapshot
+ *   9. restore pre-data         tables, types, functions, grants
+ *  10. copy data + indexes      (copy-and-build.ts) parallel streamed COPY, big tables in page ranges; as soon as a
  *                               table's data is in: its indexes, then ANALYZE (design rule 11),
  *                               then the foreign keys whose both sides are done
- *  10. copy large objects and sequences, as of the snapshot
- *  11. restore post-data        partitioned parents' indexes, triggers, what step 9 could not build;
+ *  11. copy large objects and sequences, as of the snapshot
+ *  12. restore post-data        partitioned parents' indexes, triggers, what step 10 could not build;
  *                               then ANALYZE the inheritance tables it gave indexes to
- *  12. refresh materialized views, then ANALYZE them — side by side with step 11
+ *  13. refresh materialized views, then ANALYZE them — side by side with step 12
  */
 import { cpus } from 'node:os';
-import type pg from 'pg';
 import { checkFailed, usageError } from '../../errors.js';
 import { withClient } from '../../postgres/connect.js';
 import { describe, sameDatabase, type ConnInfo } from '../../postgres/conninfo.js';
+import { describeOpenTransaction } from '../../postgres/open-transactions.js';
 import { locatePgTools, type PgTools, type PgToolsOptions } from '../../postgres/pg-tools.js';
 import { createMissingRoles, describeRoles, rolesUsedByDatabase, type RoleCreation } from '../../postgres/roles.js';
 import { applySequences, readSequences } from '../../postgres/sequences.js';
 import { createSlotWithSnapshot, dropSlotIfExists, type ExportedSlot } from '../../postgres/slot.js';
 import { ident, quoteRelation, relationKey, type RelationName } from '../../postgres/sql.js';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
+import { CreatedByRun } from '../created-by-run.js';
 import type { MigrationNames } from '../names.js';
 import { Timeline, type StepRecord } from '../timeline.js';
-import { copyChunk } from './copy-stream.js';
-import { listForeignKeyBuilds, listIndexBuilds, type ForeignKeyBuild, type IndexBuild } from './indexes.js';
+import { analyze, copyTablesAndIndexes, planLoad, type TableLoadStat } from './copy-and-build.js';
 import { copyLargeObjects } from './large-objects.js';
 import { dumpSchema, restorePostData, restorePreData, type SchemaArchive } from './schema.js';
-import { closeSnapshotWorkers, openSnapshotWorkers, WorkQueue, type SnapshotWorker } from './snapshot-workers.js';
-import { listPartitionedTables, listTablesToCopy, planChunks, type CopyChunk, type PartitionedTable, type TableToCopy } from './tables.js';
-import { ensureTargetEmpty } from './target-state.js';
-import { LoadProgress } from './progress.js';
-import { DEFAULT_DDL_MODE, guardDdlForLoad, liftLoadFreeze, undoDdlGuard, type DdlMode } from '../ddl/index.js';
+import { closeSnapshotWorkers, openSnapshotWorkers, type SnapshotWorker } from './snapshot-workers.js';
+import { cleanLeftovers, findLeftovers, refuseUnlessCleanable } from './leftovers.js';
+import { DEFAULT_DDL_MODE, guardDdlForLoad, liftLoadFreeze, type DdlMode } from '../ddl/index.js';
 
 export interface FullLoadOptions {
   source: ConnInfo;
@@ -52,8 +53,10 @@ export interface FullLoadOptions {
   names: MigrationNames;
   /** Parallel copy workers; default = cores. */
   jobs?: number;
-  /** Empty a non-empty target first. */
+  /** Drop what an earlier attempt with the same name left: its inactive slot and publication, the target's objects. */
   clean?: boolean;
+  /** How long slot creation may wait for open transactions on the source (default 10 minutes). */
+  waitForTransactionsMs?: number;
   pgTools?: PgToolsOptions;
   /** Tables smaller than this are copied whole (tests lower it to exercise range splitting). */
   minChunkBytes?: number;
@@ -62,16 +65,7 @@ export interface FullLoadOptions {
   log: Logger;
 }
 
-export interface TableLoadStat {
-  schema: string;
-  name: string;
-  rows: number;
-  bytes: number;
-  chunks: number;
-  seconds: number;
-  indexes: number;
-  foreignKeys: number;
-}
+export type { TableLoadStat } from './copy-and-build.js';
 
 export interface FullLoadResult {
   strategy: 'snapshot-copy';
@@ -95,25 +89,30 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
   const jobs = Math.max(1, opts.jobs ?? cpus().length);
   const { tools, sourceMajor } = await timeline.run('check inputs', () => checkInputs(opts));
   opts.log.info(`pg_dump ${tools.major} from ${tools.where} for a PostgreSQL ${sourceMajor} source`);
-  const droppedByClean = await timeline.run('check the target', () => ensureTargetEmpty(opts.target, opts.names, opts.clean, opts.log));
+  const leftovers = await timeline.run('check what an earlier attempt left', async () => {
+    const found = await findLeftovers(opts.source, opts.target, opts.names);
+    refuseUnlessCleanable(found, opts.names, opts.source, opts.target, opts.clean === true);
+    return found;
+  });
+  const anythingLeft = leftovers.slot || leftovers.publication || leftovers.targetObjects.count > 0;
+  const droppedByClean = anythingLeft
+    ? await timeline.run('clean what an earlier attempt left', () =>
+        cleanLeftovers(opts.source, opts.target, opts.names, leftovers, opts.log),
+      )
+    : [];
 
+  const created = new CreatedByRun('full-load');
   const ddlGuard = await timeline.run('freeze DDL and install the DDL capture', () =>
-    guardDdlForLoad(opts.source, opts.ddl ?? DEFAULT_DDL_MODE),
+    guardDdlForLoad(opts.source, opts.ddl ?? DEFAULT_DDL_MODE, created),
   );
-  let createdPublication: boolean;
-  try {
-    createdPublication = await timeline.run('create the publication', () => createPublication(opts));
-  } catch (err) {
-    await undoDdlGuard(opts.source, ddlGuard);
-    throw err;
-  }
   let slot: ExportedSlot | undefined;
   let workers: SnapshotWorker[] = [];
   let archive: SchemaArchive | undefined;
   try {
+    await timeline.run('create the publication', () => createPublication(opts, created));
     slot = await timeline.run(
       'create the slot with an exported snapshot',
-      () => createSlotWithSnapshot(opts.source, opts.names.slot),
+      () => createSlot(opts, created),
       (s) => `consistent LSN ${s.consistentLsn}`,
     );
     workers = await timeline.run('open copy workers in the snapshot', () =>
@@ -163,8 +162,7 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
   } catch (err) {
     await closeSnapshotWorkers(workers);
     await slot?.release();
-    await undoSlotAndPublication(opts, slot !== undefined, createdPublication);
-    await undoDdlGuard(opts.source, ddlGuard);
+    await created.undo(opts.log, 'failed');
     throw err;
   } finally {
     archive?.remove();
@@ -186,236 +184,55 @@ export async function checkInputs(
   return { tools, sourceMajor };
 }
 
-// ── step 3 ──────────────────────────────────────────────────────────────────────────────
-/** Returns whether this run created it (and so must drop it on failure). */
-async function createPublication(opts: FullLoadOptions): Promise<boolean> {
-  return withClient(opts.source, async (c) => {
-    const exists = (await c.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [opts.names.publication])).rowCount;
-    if (exists) {
-      if (!opts.clean)
-        throw usageError(
-          `publication ${opts.names.publication} already exists on the ${describe(opts.source)}`,
-          `run 'pgshift cleanup' first, re-run with --clean, or pick another --name`,
-        );
-      await c.query(`DROP PUBLICATION ${ident(opts.names.publication)}`);
-    }
+// ── step 4 ──────────────────────────────────────────────────────────────────────────────
+/** Step 2 made sure no publication of this name exists (or --clean dropped it): this run creates it. */
+async function createPublication(opts: FullLoadOptions, created: CreatedByRun): Promise<void> {
+  const name = opts.names.publication;
+  await withClient(opts.source, async (c) => {
     // Via the partition root, so a partitioned table replicates into the target's partitioning as a whole.
-    await c.query(`CREATE PUBLICATION ${ident(opts.names.publication)} FOR ALL TABLES WITH (publish_via_partition_root = true)`);
-    return true;
+    await c.query(`CREATE PUBLICATION ${ident(name)} FOR ALL TABLES WITH (publish_via_partition_root = true)`);
+  });
+  created.record({
+    what: `publication ${name} on the ${describe(opts.source)}`,
+    undo: () => withClient(opts.source, async (c) => void (await c.query(`DROP PUBLICATION IF EXISTS ${ident(name)}`))),
+    byHand: `DROP PUBLICATION IF EXISTS ${ident(name)}; on the source`,
   });
 }
 
-async function undoSlotAndPublication(opts: FullLoadOptions, slotCreated: boolean, publicationCreated: boolean): Promise<void> {
-  try {
-    await withClient(opts.source, async (c) => {
-      if (slotCreated) await dropSlotIfExists(c, opts.names.slot);
-      if (publicationCreated) await c.query(`DROP PUBLICATION IF EXISTS ${ident(opts.names.publication)}`);
-    });
-    opts.log.warn(`full-load failed: dropped slot ${opts.names.slot} and publication ${opts.names.publication} on the source`);
-  } catch (err) {
-    opts.log.warn(
-      `full-load failed AND the slot could not be dropped (${(err as Error).message}). A forgotten slot keeps WAL until the source disk fills: ` +
-        `run SELECT pg_drop_replication_slot('${opts.names.slot}'); on the source now`,
-    );
-  }
+// ── step 5 ──────────────────────────────────────────────────────────────────────────────
+/** --wait-for-transactions: the one default of the CLI, the action and the workflows. */
+export const DEFAULT_WAIT_FOR_TRANSACTIONS = '10m';
+const DEFAULT_WAIT_FOR_TRANSACTIONS_MS = 10 * 60_000;
+
+/**
+ * The slot's snapshot waits for every open transaction on the source server. Name them while
+ * it waits; past the limit, give up with nothing left behind (the step 4 undo drops the publication).
+ */
+async function createSlot(opts: FullLoadOptions, created: CreatedByRun): Promise<ExportedSlot> {
+  const limitMs = opts.waitForTransactionsMs ?? DEFAULT_WAIT_FOR_TRANSACTIONS_MS;
+  const slot = await createSlotWithSnapshot(opts.source, opts.names.slot, {
+    waitForTransactionsMs: limitMs,
+    onWaiting: (blockers, waitedMs) =>
+      opts.log.warn(
+        `the slot waits for ${blockers.length} open transaction(s) on the ${describe(opts.source)} (${Math.round(waitedMs / 1000)} s of at most ${Math.round(limitMs / 1000)} s): ${blockers.map(describeOpenTransaction).join('; ') || 'none visible to this role'}`,
+      ),
+  });
+  const name = opts.names.slot;
+  // A forgotten slot keeps WAL until the source disk fills (docs/design.md rule 7).
+  created.record({
+    what: `replication slot ${name} on the ${describe(opts.source)}`,
+    undo: () => withClient(opts.source, async (c) => void (await dropSlotIfExists(c, name))),
+    byHand: `SELECT pg_drop_replication_slot('${name}'); on the source`,
+  });
+  return slot;
 }
 
-// ── step 6 ──────────────────────────────────────────────────────────────────────────────
+// ── step 7 ──────────────────────────────────────────────────────────────────────────────
 async function createRoles(worker: SnapshotWorker): Promise<RoleCreation> {
   const names = await rolesUsedByDatabase(worker.source);
   const specs = await describeRoles(worker.source, names);
   return createMissingRoles(worker.target, specs);
 }
-
-/** What step 9 does, read from the source inside the snapshot. */
-async function planLoad(source: pg.Client): Promise<LoadPlan> {
-  const tables = await listTablesToCopy(source);
-  const partitioned = await listPartitionedTables(source);
-  const indexBuilds = await listIndexBuilds(source, tables);
-  const foreignKeys = await listForeignKeyBuilds(source, tables, partitioned);
-  return { tables, partitioned, indexBuilds, foreignKeys };
-}
-
-// ── step 9 ──────────────────────────────────────────────────────────────────────────────
-type LoadTask =
-  | { kind: 'copy'; chunk: CopyChunk }
-  | { kind: 'index'; build: IndexBuild }
-  | { kind: 'analyze'; table: RelationName & { oid: number } }
-  | { kind: 'foreign key'; build: ForeignKeyBuild };
-
-/** Tables a task locks beyond what a COPY takes (ROW EXCLUSIVE, which blocks none of these). */
-function lockedTables(task: LoadTask): number[] {
-  switch (task.kind) {
-    case 'copy':
-      return [];
-    case 'index':
-      return [task.build.tableOid];
-    case 'analyze':
-      return [task.table.oid];
-    case 'foreign key':
-      return [task.build.tableOid, ...task.build.referencingOids, task.build.referencedOid];
-  }
-}
-
-/**
- * Two tasks that would wait on each other's table lock: ADD CONSTRAINT takes ACCESS EXCLUSIVE,
- * ADD FOREIGN KEY takes SHARE ROW EXCLUSIVE on both tables (which conflicts with itself), and
- * ANALYZE conflicts with both. Only plain CREATE INDEX (SHARE) on one table run side by side.
- */
-function tasksConflict(a: LoadTask, b: LoadTask): boolean {
-  if (a.kind === 'index' && b.kind === 'index' && a.build.sharedLock && b.build.sharedLock) return false;
-  const locked = lockedTables(b);
-  return lockedTables(a).some((oid) => locked.includes(oid));
-}
-
-interface LoadPlan {
-  tables: TableToCopy[];
-  partitioned: PartitionedTable[];
-  indexBuilds: Map<number, IndexBuild[]>;
-  foreignKeys: ForeignKeyBuild[];
-}
-
-/**
- * Which tables to copy first. A foreign-key check can only start once both its tables are in,
- * and the tables other tables point at are mostly small (members, restaurants): copied last,
- * as size order has it, they left the checks of the biggest tables queued up at the very end.
- * Tables with nothing to build after their copy (no index, no foreign key, not a partition)
- * go last: nothing waits on them, so they fill the gaps while the last checks run.
- */
-function copyRank(plan: LoadPlan): (t: TableToCopy) => number {
-  const referenced = new Set(plan.foreignKeys.map((fk) => fk.referencedOid));
-  const referencing = new Set(plan.foreignKeys.flatMap((fk) => fk.referencingOids));
-  return (t) => {
-    if (referenced.has(t.oid)) return 0;
-    const followUps = (plan.indexBuilds.get(t.oid)?.length ?? 0) > 0 || referencing.has(t.oid) || t.partition;
-    return followUps ? 1 : 2;
-  };
-}
-
-/**
- * Copy every chunk. When a table's last chunk lands, its indexes go ahead of the remaining
- * copies; once they are built the table is analyzed, so foreign-key checks are planned with
- * real statistics and no ANALYZE pass over everything is left for the end. A partitioned
- * table is analyzed once all its leaves are. Then each foreign key whose both sides are
- * ready follows.
- */
-async function copyTablesAndIndexes(
-  opts: FullLoadOptions,
-  workers: SnapshotWorker[],
-  plan: LoadPlan,
-  jobs: number,
-): Promise<{ stats: TableLoadStat[]; seconds: number; analyzeAfterPostData: TableToCopy[] }> {
-  const started = Date.now();
-  const { tables, partitioned, indexBuilds, foreignKeys } = plan;
-  const chunks = planChunks(tables, jobs, opts.minChunkBytes, copyRank(plan));
-  const progress = new LoadProgress(tables, opts.log);
-  const tableByOid = new Map<number, RelationName & { oid: number }>([...tables, ...partitioned].map((t) => [t.oid, t]));
-  const chunksLeft = new Map<number, number>(tables.map((t) => [t.oid, 0]));
-  for (const c of chunks) chunksLeft.set(c.table.oid, chunksLeft.get(c.table.oid)! + 1);
-  const indexesLeft = new Map<number, number>(tables.map((t) => [t.oid, indexBuilds.get(t.oid)?.length ?? 0]));
-  const leavesLeft = new Map<number, number>(partitioned.map((p) => [p.oid, p.leafOids.length]));
-  const ready = new Set<number>();
-  const pendingForeignKeys = new Set(foreignKeys);
-  const stats = new Map<number, TableLoadStat>(
-    tables.map((t) => [t.oid, { schema: t.schema, name: t.name, rows: 0, bytes: 0, chunks: 0, seconds: 0, indexes: 0, foreignKeys: 0 }]),
-  );
-  const firstStart = new Map<number, number>();
-  const analyzeAfterPostData: TableToCopy[] = [];
-
-  const queue = new WorkQueue<LoadTask>(tasksConflict);
-  const queueAnalyze = (oid: number) => queue.push({ kind: 'analyze', table: tableByOid.get(oid)! }, true);
-  const tableReady = (oid: number) => {
-    ready.add(oid);
-    for (const parent of partitioned) {
-      if (!parent.leafOids.includes(oid)) continue;
-      const left = leavesLeft.get(parent.oid)! - 1;
-      leavesLeft.set(parent.oid, left);
-      if (left === 0) queueAnalyze(parent.oid);
-    }
-    for (const fk of pendingForeignKeys) {
-      if (ready.has(fk.tableOid) && ready.has(fk.referencedOid)) {
-        pendingForeignKeys.delete(fk);
-        queue.push({ kind: 'foreign key', build: fk }, true);
-      }
-    }
-  };
-  // A partitioned table with no leaves holds no rows: nothing to wait for.
-  for (const parent of partitioned) if (parent.leafOids.length === 0) queueAnalyze(parent.oid);
-  for (const chunk of chunks) queue.push({ kind: 'copy', chunk });
-
-  await queue.drain(workers, async (worker, task) => {
-    switch (task.kind) {
-      case 'foreign key': {
-        for (const sql of task.build.statements) await worker.target.query(sql);
-        const stat = stats.get(task.build.tableOid);
-        if (stat) stat.foreignKeys++;
-        return;
-      }
-      case 'analyze': {
-        await analyze(worker.target, [task.table]);
-        tableReady(task.table.oid);
-        return;
-      }
-      case 'index': {
-        for (const sql of task.build.statements) await worker.target.query(sql);
-        stats.get(task.build.tableOid)!.indexes++;
-        const left = indexesLeft.get(task.build.tableOid)! - 1;
-        indexesLeft.set(task.build.tableOid, left);
-        if (left === 0) queueAnalyze(task.build.tableOid);
-        return;
-      }
-      case 'copy': {
-        const { table } = task.chunk;
-        if (!firstStart.has(table.oid)) firstStart.set(table.oid, Date.now());
-        const moved = await copyChunk(worker.source, worker.target, task.chunk, (n) => progress.addBytes(n));
-        const stat = stats.get(table.oid)!;
-        stat.rows += moved.rows;
-        stat.bytes += moved.bytes;
-        stat.chunks++;
-        const left = chunksLeft.get(table.oid)! - 1;
-        chunksLeft.set(table.oid, left);
-        if (left > 0) return;
-        stat.seconds = (Date.now() - firstStart.get(table.oid)!) / 1000;
-        progress.tableDone(relationKey(table), stat.rows, stat.bytes, stat.seconds);
-        const builds = indexBuilds.get(table.oid) ?? [];
-        for (const build of builds) queue.push({ kind: 'index', build }, true);
-        if (builds.length > 0) return;
-        // An inheritance parent or child gets its indexes from post-data; analyzed before them,
-        // it would miss the statistics of expression indexes. Nothing here waits on it.
-        if (table.standalone || table.partition) queueAnalyze(table.oid);
-        else analyzeAfterPostData.push(table);
-      }
-    }
-  });
-  progress.finish();
-  await finishWhatNeverBecameReady(
-    workers[0]!.target,
-    partitioned.filter((p) => leavesLeft.get(p.oid)! > 0),
-    [...pendingForeignKeys],
-    opts.log,
-  );
-  return { stats: [...stats.values()], seconds: (Date.now() - started) / 1000, analyzeAfterPostData };
-}
-
-/**
- * Should a table never have become ready (a leaf the plan did not list, say), its parent's
- * ANALYZE and its foreign keys would be silently missing — post-data skips them, as built
- * here. Run them now instead, one after the other.
- */
-async function finishWhatNeverBecameReady(
-  target: pg.Client,
-  parents: PartitionedTable[],
-  foreignKeys: ForeignKeyBuild[],
-  log: Logger,
-): Promise<void> {
-  if (parents.length === 0 && foreignKeys.length === 0) return;
-  log.warn(
-    `${parents.length + foreignKeys.length} step(s) waited on a table that never became ready; running them now: ${[...parents.map((p) => `ANALYZE ${relationKey(p)}`), ...foreignKeys.map((fk) => fk.name)].join(', ')}`,
-  );
-  await analyze(target, parents);
-  for (const fk of foreignKeys) for (const sql of fk.statements) await target.query(sql);
-}
-
 /** Wait for both (so nothing still runs when the failure path starts); the first failure wins. */
 async function bothSettled<A, B>(a: Promise<A>, b: Promise<B>): Promise<B> {
   const [ra, rb] = await Promise.allSettled([a, b]);
@@ -424,7 +241,7 @@ async function bothSettled<A, B>(a: Promise<A>, b: Promise<B>): Promise<B> {
   return rb.value;
 }
 
-// ── step 12 ─────────────────────────────────────────────────────────────────────────────
+// ── step 13 ─────────────────────────────────────────────────────────────────────────────
 /** REFRESH in dependency order: a view built on another view fails until that one has data, so retry. */
 async function refreshMaterializedViews(opts: FullLoadOptions): Promise<string[]> {
   const populatedOnSource = await withClient(
@@ -460,11 +277,6 @@ async function refreshMaterializedViews(opts: FullLoadOptions): Promise<string[]
     await analyze(c, refreshed);
     return refreshed.map(relationKey);
   });
-}
-
-/** ANALYZE each relation in turn on one session: every path that gives the target new rows ends here (design rule 11). */
-async function analyze(client: pg.Client, relations: RelationName[]): Promise<void> {
-  for (const rel of relations) await client.query(`ANALYZE ${quoteRelation(rel)}`);
 }
 
 function summarize(stats: TableLoadStat[], seconds: number, copySeconds: number): FullLoadResult['totals'] {
