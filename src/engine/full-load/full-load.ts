@@ -54,6 +54,11 @@ export interface FullLoadOptions {
   clean?: boolean;
   /** How long slot creation may wait for open transactions on the source (default 10 minutes). */
   waitForTransactionsMs?: number;
+  /**
+   * Where the run records what it creates. Pass one in to undo this run's objects from outside —
+   * a signal handler calls `created.undo(log, 'interrupted')`; the failure path shares that one undo.
+   */
+  created?: CreatedByRun;
   pgTools?: PgToolsOptions;
   /** Tables smaller than this are copied whole (tests lower it to exercise range splitting). */
   minChunkBytes?: number;
@@ -96,7 +101,7 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
       )
     : [];
 
-  const created = new CreatedByRun('full-load');
+  const created = opts.created ?? new CreatedByRun('full-load');
   let slot: ExportedSlot | undefined;
   let workers: SnapshotWorker[] = [];
   let archive: SchemaArchive | undefined;
