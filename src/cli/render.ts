@@ -5,7 +5,7 @@ import type { PreflightReport } from '../engine/preflight/preflight.js';
 import type { StartCdcResult, CdcStatus, StopCdcResult } from '../engine/cdc/index.js';
 import type { VerifyReport } from '../engine/verify/report.js';
 import type { SwitchoverResult } from '../engine/cutover/switchover.js';
-import type { RollbackResult } from '../engine/cutover/rollback.js';
+import type { RollbackResult } from '../engine/rollback/rollback.js';
 import type { CleanupResult } from '../engine/cleanup/cleanup.js';
 import { relationKey } from '../postgres/sql.js';
 
