@@ -59,6 +59,8 @@ export interface FullLoadOptions {
    * a signal handler calls `created.undo(log, 'interrupted')`; the failure path shares that one undo.
    */
   created?: CreatedByRun;
+  /** Cancels the run (a signal). While the slot waits for open transactions, it cancels the creation too. */
+  signal?: AbortSignal;
   pgTools?: PgToolsOptions;
   /** Tables smaller than this are copied whole (tests lower it to exercise range splitting). */
   minChunkBytes?: number;
@@ -208,6 +210,7 @@ async function createSlot(opts: FullLoadOptions, created: CreatedByRun): Promise
   const limitMs = opts.waitForTransactionsMs ?? DEFAULT_WAIT_FOR_TRANSACTIONS_MS;
   const slot = await createSlotWithSnapshot(opts.source, opts.names.slot, {
     waitForTransactionsMs: limitMs,
+    signal: opts.signal,
     onWaiting: (blockers, waitedMs) =>
       opts.log.warn(
         `the slot waits for ${blockers.length} open transaction(s) on the ${describe(opts.source)} (${Math.round(waitedMs / 1000)} s of at most ${Math.round(limitMs / 1000)} s): ${blockers.map(describeOpenTransaction).join('; ') || 'none visible to this role'}`,
