@@ -9,6 +9,8 @@
  *   2. check what an earlier    its slot and publication on the source, its tables on the target;
  *      attempt left             refuse (touching nothing) while CDC runs on them, or without --clean
  *   3. clean it (--clean)       the inactive slot, the publication, the target's objects
+ *   3b. guard DDL                freeze DDL while copying; --ddl replay installs the capture
+ *                               before the slot (docs/design.md rule 6)  (undo: lift, remove)
  *   4. create the publication   FOR ALL TABLES              (undo: drop it)
  *   5. create the slot          with an exported snapshot    (undo: drop it); waits for open
  *                               transactions, naming them every 10 s, at most --wait-for-transactions
@@ -43,6 +45,7 @@ import { copyLargeObjects } from './large-objects.js';
 import { dumpSchema, restorePostData, restorePreData, type SchemaArchive } from './schema.js';
 import { closeSnapshotWorkers, openSnapshotWorkers, type SnapshotWorker } from './snapshot-workers.js';
 import { cleanLeftovers, findLeftovers, refuseUnlessCleanable } from './leftovers.js';
+import { DEFAULT_DDL_MODE, guardDdlForLoad, liftLoadFreeze, type DdlMode } from '../ddl/index.js';
 
 export interface FullLoadOptions {
   source: ConnInfo;
@@ -64,6 +67,8 @@ export interface FullLoadOptions {
   pgTools?: PgToolsOptions;
   /** Tables smaller than this are copied whole (tests lower it to exercise range splitting). */
   minChunkBytes?: number;
+  /** Schema changes on the source from here on: replay (captured; frozen while copying), freeze (while copying) or off. */
+  ddl?: DdlMode;
   log: Logger;
 }
 
@@ -104,6 +109,9 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
     : [];
 
   const created = opts.created ?? new CreatedByRun('full-load');
+  const ddlGuard = await timeline.run('freeze DDL and install the DDL capture', () =>
+    guardDdlForLoad(opts.source, opts.ddl ?? DEFAULT_DDL_MODE, created),
+  );
   let slot: ExportedSlot | undefined;
   let workers: SnapshotWorker[] = [];
   let archive: SchemaArchive | undefined;
@@ -138,6 +146,7 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
       }),
       timeline.run('refresh materialized views', () => refreshMaterializedViews(opts)),
     );
+    await timeline.run('lift the DDL freeze', () => liftLoadFreeze(opts.source, ddlGuard));
     const totals = summarize(copied.stats, timeline.elapsedSeconds(), copied.seconds);
     opts.log.info(
       `full-load done: ${totals.rows} rows, ${(totals.bytes / 1e6).toFixed(1)} MB in ${totals.seconds.toFixed(1)} s; slot ${slot.slotName} streams from ${slot.consistentLsn}`,
