@@ -33,6 +33,13 @@ async function onSource<T>(fn: (c: pg.Client) => Promise<T>, url = sourceUrl): P
   }
 }
 
+/** The abort path's one line: exactly the publication and the DDL guard this run made — no slot. */
+const abortLine = () =>
+  new RegExp(
+    `full-load failed: dropped what this run created: publication fl_block on the source 127\\.0\\.0\\.1:${server.port}/shop, DDL capture on the source[^,\\n]*, DDL freeze on the source[^,\\n]*$`,
+    'm',
+  );
+
 beforeAll(async () => {
   server = await startLocalServer({ major: 15, name: 'fl-open-xact' });
   // The shared target gives this file its own empty database; the source database lives on the private server.
@@ -78,8 +85,8 @@ describe('full-load while a transaction stays open on the source', () => {
     expect(failure[0]).toContain(`SELECT pg_terminate_backend(${blockerPid});`);
     // Reports came every 10 s: one at 10 s; the 20 s mark is the give-up.
     expect(cli.lines.filter((l) => l.includes('the slot waits for'))).toHaveLength(1);
-    // The abort path names exactly what this run created: the publication, no slot.
-    expect(end.stderr).toMatch(/full-load failed: dropped what this run created: publication fl_block on the source [^,]*\n/);
+    // The abort path names exactly what this run created: the publication and the DDL guard, no slot.
+    expect(end.stderr).toMatch(abortLine());
     expect(end.stderr).not.toMatch(/slot fl_block on the source/);
     expect(end.stderr).not.toContain(server.password);
 
@@ -88,11 +95,12 @@ describe('full-load while a transaction stays open on the source', () => {
       async (c) =>
         (
           await c.query(
-            `SELECT (SELECT count(*) FROM pg_replication_slots)::int AS slots, (SELECT count(*) FROM pg_publication)::int AS publications`,
+            `SELECT (SELECT count(*) FROM pg_replication_slots)::int AS slots, (SELECT count(*) FROM pg_publication)::int AS publications,
+                    (SELECT count(*) FROM pg_event_trigger)::int AS event_triggers`,
           )
         ).rows[0],
     );
-    expect(left).toEqual({ slots: 0, publications: 0 });
+    expect(left).toEqual({ slots: 0, publications: 0, event_triggers: 0 });
     const onTarget = await pair.tgt(
       `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`,
     );
@@ -123,9 +131,9 @@ describe('full-load while a transaction stays open on the source', () => {
     });
     const err = await run.catch((e) => e);
     expect(err).toBeInstanceOf(Cancelled);
-    expect(lines.filter((l) => l.includes('dropped'))).toEqual([
-      `full-load failed: dropped what this run created: publication fl_block on the source 127.0.0.1:${server.port}/shop`,
-    ]);
+    const dropped = lines.filter((l) => l.includes('dropped'));
+    expect(dropped).toHaveLength(1);
+    expect(dropped[0]).toMatch(abortLine());
     // No walsender of this run is left waiting: one would create the slot for good the moment the blocker ends.
     await blocker.query('COMMIT');
     const left = await onSource(

@@ -101,7 +101,7 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
     refuseUnlessCleanable(found, opts.names, opts.source, opts.target, opts.clean === true);
     return found;
   });
-  const anythingLeft = leftovers.slot || leftovers.publication || leftovers.targetObjects.count > 0;
+  const anythingLeft = leftovers.slot || leftovers.publication || leftovers.ddlFreeze || leftovers.targetObjects.count > 0;
   const droppedByClean = anythingLeft
     ? await timeline.run('clean what an earlier attempt left', () =>
         cleanLeftovers(opts.source, opts.target, opts.names, leftovers, opts.log),
@@ -109,13 +109,13 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
     : [];
 
   const created = opts.created ?? new CreatedByRun('full-load');
-  const ddlGuard = await timeline.run('freeze DDL and install the DDL capture', () =>
-    guardDdlForLoad(opts.source, opts.ddl ?? DEFAULT_DDL_MODE, created),
-  );
   let slot: ExportedSlot | undefined;
   let workers: SnapshotWorker[] = [];
   let archive: SchemaArchive | undefined;
   try {
+    const ddlGuard = await timeline.run('freeze DDL and install the DDL capture', () =>
+      guardDdlForLoad(opts.source, opts.ddl ?? DEFAULT_DDL_MODE, created),
+    );
     await timeline.run('create the publication', () => createPublication(opts, created));
     slot = await timeline.run(
       'create the slot with an exported snapshot',
