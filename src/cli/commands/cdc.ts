@@ -140,7 +140,7 @@ function ddlCommand(): Command {
     }),
   );
   const resolve = new Command('resolve')
-    .description("unblock a stopped DDL: the SQL to run on the target in its place, or that it was applied by hand; then 'cdc start'")
+    .description('unblock a stopped DDL: the SQL to run on the target in its place, or that it was applied by hand')
     .argument('<id>', 'the id shown by pgshift cdc ddl');
   addConnectionOptions(resolve)
     .addOption(new Option('--sql <sql>', 'run this on the target instead, at the same place in the stream'))
@@ -157,7 +157,12 @@ function ddlCommand(): Command {
         id: Number(id),
         resolution: { sql: flags.sql, markApplied: flags.markApplied },
       });
-      emit(ctx, result, () => `DDL #${result.id} (${result.class}) resolved; next: pgshift cdc start --name ${ctx.names.name}`);
+      emit(
+        ctx,
+        result,
+        () =>
+          `DDL #${result.id} (${result.class}) resolved: the apply worker's next retry applies it; check with pgshift cdc ddl (a disabled subscription: pgshift cdc start --name ${ctx.names.name})`,
+      );
       return 0;
     }),
   );

@@ -55,7 +55,7 @@ export async function resolveDdlCommand(opts: Sides & { id: number; resolution: 
     try {
       const klass = await resolveDdl(source, target, opts.id, opts.resolution);
       opts.log.info(
-        `DDL #${opts.id} resolved (${opts.resolution.markApplied ? 'marked applied' : 'replaced by the given SQL'}); 'pgshift cdc start --name ${opts.names.name}' enables the subscription again`,
+        `DDL #${opts.id} resolved (${opts.resolution.markApplied ? 'marked applied' : 'replaced by the given SQL'}); the apply worker's next retry uses it (if the subscription is disabled, 'pgshift cdc start --name ${opts.names.name}' enables it again)`,
       );
       return { id: opts.id, class: klass };
     } finally {
