@@ -167,11 +167,13 @@ describe('a full migration from the terminal, --json on stdout', () => {
     expect(c.steps.map((s: { step: string }) => s.step)).toEqual([
       'pre-checks',
       'freeze writes',
+      'freeze DDL on the old primary',
       'wait for zero lag',
       'sync sequences',
       'final verify',
       'turn replication around',
       'switch the application',
+      'move the DDL freeze to the new primary',
       'post-check through the application path',
     ]);
     const cleanup = await pgshift(['cleanup', '--json'], env);

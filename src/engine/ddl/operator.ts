@@ -34,8 +34,9 @@ export async function ddlReport(opts: Sides & { refresh: boolean }): Promise<Ddl
         );
       let refresh: RefreshResult | null = null;
       let listing = await listDdl(source, target, opts.names.subscription);
-      // REFRESH needs a running subscription; on a stopped one the new tables wait for the resolution.
-      if (opts.refresh && listing.subscriptionEnabled) {
+      // REFRESH needs a running subscription that can get past the listing's position; while it
+      // stands on a DDL stop, the new tables wait for the resolution.
+      if (opts.refresh && listing.subscriptionEnabled && !listing.stoppedOn) {
         refresh = await refreshNewTables(source, opts.source, target, opts.names, opts.log);
         listing = await listDdl(source, target, opts.names.subscription);
       }
