@@ -50,6 +50,21 @@ function rehearsal(): RehearsalResult {
     rollback: sw(910),
     cutoverAgain: sw(580),
     writes: { acknowledged: 8000, failed: 0, lost: 0, sequenceCollisions: 0, failuresByCode: {}, ratePerSecond: 200 },
+    deploy: {
+      statements: [
+        {
+          id: 1,
+          tags: ['ALTER TABLE'],
+          statement: 'ALTER TABLE public.member ADD COLUMN nickname text',
+          capturedAt: new Date(T0 - 5000).toISOString(),
+          appliedAt: new Date(T0 - 4880).toISOString(),
+          applyDelayMs: 120,
+        },
+      ],
+      tablesAdded: ['public.coupon'],
+      appliedAfterMs: 140,
+      lagMaxMs: 119,
+    },
     cleanup: { leftovers: 0 },
     series: { latencies, lag, switches, startedAt: T0 - 20_000 },
   };
