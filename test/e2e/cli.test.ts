@@ -4,6 +4,9 @@
  * password or connection string appears anywhere in the output.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,7 +55,9 @@ beforeAll(async () => {
   await c.connect();
   await loadFixture(c, { rows: 200 });
   await c.end();
-  env = { PGSHIFT_SOURCE_URL: pair.sourceUrl, PGSHIFT_TARGET_URL: pair.targetUrl, PGSHIFT_STATE_DIR: '/tmp/pgshift-cli-test-state' };
+  // A state directory of this run's own: a fixed path would hand this run the freeze records another run left there.
+  const stateDir = mkdtempSync(join(tmpdir(), 'pgshift-cli-test-state-'));
+  env = { PGSHIFT_SOURCE_URL: pair.sourceUrl, PGSHIFT_TARGET_URL: pair.targetUrl, PGSHIFT_STATE_DIR: stateDir };
 });
 
 afterAll(async () => {
