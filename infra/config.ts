@@ -3,6 +3,7 @@
 // reviewed in the pull request that changes infra/config.json.
 import { existsSync, readFileSync } from 'node:fs';
 import { parseCidr, cidrContains, cidrsOverlap } from './cidr.js';
+import { checkDmsConfig, type DmsConfig } from './dms-config.js';
 
 export type EnvironmentName = 'experiment' | 'production';
 
@@ -115,6 +116,8 @@ export interface InfraConfig {
   bootstrap: BootstrapConfig;
   experiment: ExperimentConfig;
   production?: ProductionConfig;
+  /** Experiment 03: AWS DMS as a second replication engine (stacks 03-dms and production-dms). */
+  dms?: DmsConfig;
 }
 
 export class InfraConfigError extends Error {
@@ -236,6 +239,8 @@ export function parseConfig(raw: unknown, origin = 'infra/config.json'): InfraCo
     } else problems.push('production.dbSubnets: every cidr must be an IPv4 CIDR');
     checkDatabase(p.database, 'production.database', problems);
   }
+
+  checkDmsConfig(c.dms, problems);
 
   if (problems.length > 0) throw new InfraConfigError(`${origin} is not usable:\n  - ${problems.join('\n  - ')}`);
   return c;

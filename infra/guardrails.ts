@@ -3,7 +3,9 @@
 //  - nothing on SSH (22) or PostgreSQL (5432) from or to the whole internet;
 //  - RDS private, encrypted, with backups, its password managed by Secrets Manager;
 //  - no password literal anywhere;
-//  - EC2 instances require IMDSv2.
+//  - EC2 instances require IMDSv2;
+//  - DMS (experiment 03): see guardrails-dms.ts.
+import { dmsViolations } from './guardrails-dms.js';
 
 type Json = Record<string, any>;
 
@@ -98,5 +100,5 @@ function passwordLiterals(doc: Json): Violation[] {
 
 export function guardrailViolations(synthesized: string | Json): Violation[] {
   const doc: Json = typeof synthesized === 'string' ? JSON.parse(synthesized) : synthesized;
-  return [...openToWorld(doc), ...databases(doc), ...instances(doc), ...passwordLiterals(doc)];
+  return [...openToWorld(doc), ...databases(doc), ...instances(doc), ...passwordLiterals(doc), ...dmsViolations(doc)];
 }

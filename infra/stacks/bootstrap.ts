@@ -10,6 +10,7 @@ import { STACKS, type InfraConfig } from '../config.js';
 import { awsProvider, stateBackend } from '../constructs/aws-stack-base.js';
 import { GitHubOidcProvider, WorkflowRole } from '../constructs/github-oidc.js';
 import type { PolicyStatement } from '../constructs/policy.js';
+import { dmsApplyStatements, dmsMigrationStatements, dmsServiceRoles } from './bootstrap-dms.js';
 
 export const ROLE_NAMES = { plan: 'pgshift-infra-plan', apply: 'pgshift-infra-apply', migration: 'pgshift-migration' } as const;
 
@@ -140,6 +141,8 @@ export class BootstrapStack extends TerraformStack {
             Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
           },
         ],
+        // Experiment 03 (AWS DMS), only with a `dms` block: see bootstrap-dms.ts.
+        ...(config.dms ? { 'build-dms': dmsApplyStatements(config) } : {}),
       },
     });
 
@@ -198,8 +201,10 @@ export class BootstrapStack extends TerraformStack {
             Condition: { StringEquals: { 'ec2:CreateAction': 'CreateImage' } },
           },
         ],
+        ...(config.dms ? { 'pgshift-dms': dmsMigrationStatements(config) } : {}),
       },
     });
+    dmsServiceRoles(this, config);
 
     new TerraformOutput(this, 'github_oidc_provider_arn', { value: oidc.arn, description: 'GitHub OIDC provider' });
     new TerraformOutput(this, 'plan_role_arn', {

@@ -18,18 +18,29 @@ export interface ExportedSlot {
 }
 
 /**
+ * Output plugins a pgshift slot may use: pgoutput for native logical replication (a subscription reads
+ * it), test_decoding for AWS DMS (experiment 03: DMS reads test_decoding or pglogical, and pglogical would
+ * need an extension on the source).
+ */
+export const SLOT_PLUGINS = ['pgoutput', 'test_decoding'] as const;
+export type SlotPlugin = (typeof SLOT_PLUGINS)[number];
+
+/**
  * Correctness rule 1: create the slot and export its snapshot in one step, so that the
  * copy sees exactly the data before `consistentLsn` and the slot streams exactly what came after.
+ * The plugin only changes how the slot's changes are encoded, never which changes it holds.
  */
-export async function createSlotWithSnapshot(source: ConnInfo, slotName: string): Promise<ExportedSlot> {
+export async function createSlotWithSnapshot(source: ConnInfo, slotName: string, plugin: SlotPlugin = 'pgoutput'): Promise<ExportedSlot> {
+  // The plugin name goes into a replication command, which takes no parameters: only known names pass.
+  if (!SLOT_PLUGINS.includes(plugin)) throw usageError(`unknown slot plugin '${plugin}'`, `use one of ${SLOT_PLUGINS.join(', ')}`);
   const holder = await connect(source, { replication: 'database', applicationName: 'pgshift-snapshot' });
   try {
     const version = Number((await holder.query('SHOW server_version_num')).rows[0].server_version_num);
     // PostgreSQL 15 introduced the parenthesised option list; older sources need the old keyword form.
     const command =
       version >= 150000
-        ? `CREATE_REPLICATION_SLOT ${ident(slotName)} LOGICAL pgoutput (SNAPSHOT 'export')`
-        : `CREATE_REPLICATION_SLOT ${ident(slotName)} LOGICAL pgoutput EXPORT_SNAPSHOT`;
+        ? `CREATE_REPLICATION_SLOT ${ident(slotName)} LOGICAL ${plugin} (SNAPSHOT 'export')`
+        : `CREATE_REPLICATION_SLOT ${ident(slotName)} LOGICAL ${plugin} EXPORT_SNAPSHOT`;
     const res = await holder.query(command);
     const row = res.rows[0];
     return {

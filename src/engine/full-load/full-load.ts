@@ -29,7 +29,7 @@ import { describe, sameDatabase, type ConnInfo } from '../../postgres/conninfo.j
 import { locatePgTools, type PgTools, type PgToolsOptions } from '../../postgres/pg-tools.js';
 import { createMissingRoles, describeRoles, rolesUsedByDatabase, type RoleCreation } from '../../postgres/roles.js';
 import { applySequences, readSequences } from '../../postgres/sequences.js';
-import { createSlotWithSnapshot, dropSlotIfExists, type ExportedSlot } from '../../postgres/slot.js';
+import { createSlotWithSnapshot, dropSlotIfExists, type ExportedSlot, type SlotPlugin } from '../../postgres/slot.js';
 import { ident, quoteRelation, relationKey, type RelationName } from '../../postgres/sql.js';
 import type { Logger } from '../../report/logger.js';
 import type { MigrationNames } from '../names.js';
@@ -54,6 +54,8 @@ export interface FullLoadOptions {
   pgTools?: PgToolsOptions;
   /** Tables smaller than this are copied whole (tests lower it to exercise range splitting). */
   minChunkBytes?: number;
+  /** The slot's output plugin: pgoutput for the native engine (default), test_decoding for AWS DMS. */
+  slotPlugin?: SlotPlugin;
   log: Logger;
 }
 
@@ -72,6 +74,7 @@ export interface FullLoadResult {
   strategy: 'snapshot-copy';
   publication: string;
   slotName: string;
+  slotPlugin: SlotPlugin;
   /** The slot streams changes from here on; everything before is in the copy. */
   consistentLsn: string;
   pgDump: { major: number; where: string };
@@ -99,7 +102,7 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
   try {
     slot = await timeline.run(
       'create the slot with an exported snapshot',
-      () => createSlotWithSnapshot(opts.source, opts.names.slot),
+      () => createSlotWithSnapshot(opts.source, opts.names.slot, opts.slotPlugin ?? 'pgoutput'),
       (s) => `consistent LSN ${s.consistentLsn}`,
     );
     workers = await timeline.run('open copy workers in the snapshot', () =>
@@ -134,6 +137,7 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
       strategy: 'snapshot-copy',
       publication: opts.names.publication,
       slotName: slot.slotName,
+      slotPlugin: opts.slotPlugin ?? 'pgoutput',
       consistentLsn: slot.consistentLsn,
       pgDump: { major: tools.major, where: tools.where },
       tables: copied.stats,
