@@ -30,7 +30,7 @@ import { checkFailed } from '../errors.js';
 import { parseConnInfo, type ConnInfo } from '../postgres/conninfo.js';
 import { catchUpWaiter } from '../postgres/lsn.js';
 import { ident, literal, relationKey } from '../postgres/sql.js';
-import type { Logger } from '../report/logger.js';
+import type { Logger } from '../log/logger.js';
 import { makeSwitch } from '../switch/switch.js';
 import { loadFixture } from './fixture/load.js';
 import { startLocalServer, type LocalServer } from './local-server.js';
