@@ -10,7 +10,7 @@ import { runFullLoad, type FullLoadResult } from '../../src/engine/full-load/ful
 import { migrationNames } from '../../src/engine/names.js';
 import { PgshiftError } from '../../src/errors.js';
 import { createSlotWithSnapshot, type SlotPlugin } from '../../src/postgres/slot.js';
-import { silentLogger } from '../../src/report/logger.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { freshPair, type TestPair } from '../support/databases.js';
 
 let pair: TestPair;
