@@ -346,8 +346,17 @@ export interface TaskState {
 
 /** undefined when the task does not exist. */
 export async function describeTask(c: DmsClients, arn: string): Promise<TaskState | undefined> {
+  return readTask(c, { Name: 'replication-task-arn', Values: [arn] }, arn);
+}
+
+/** The task pgshift named `identifier` (tasks are found by name, so no run needs another run's state file). */
+export async function findTask(c: DmsClients, identifier: string): Promise<TaskState | undefined> {
+  return readTask(c, { Name: 'replication-task-id', Values: [identifier] }, '');
+}
+
+async function readTask(c: DmsClients, filter: { Name: string; Values: string[] }, arn: string): Promise<TaskState | undefined> {
   try {
-    const out = await c.dms.send(new DescribeReplicationTasksCommand({ Filters: [{ Name: 'replication-task-arn', Values: [arn] }] }));
+    const out = await c.dms.send(new DescribeReplicationTasksCommand({ Filters: [filter] }));
     const t = out.ReplicationTasks?.[0];
     if (!t) return undefined;
     return {

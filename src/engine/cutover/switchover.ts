@@ -19,7 +19,7 @@ import type pg from 'pg';
 import { PgshiftError, checkFailed } from '../../errors.js';
 import { connect } from '../../postgres/connect.js';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
-import { currentWalLsn, lsnDiff, readAppliedPosition, waitForApplied, catchUpWaiter } from '../../postgres/lsn.js';
+import { currentWalLsn, lsnDiff, readAppliedPosition, catchUpWaiter } from '../../postgres/lsn.js';
 import { redact } from '../../postgres/redact.js';
 import { applySequences, readSequences } from '../../postgres/sequences.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
@@ -31,7 +31,9 @@ import { Timeline, type StepRecord } from '../timeline.js';
 import { runVerify } from '../verify/verify.js';
 import type { VerifySummary } from '../verify/report.js';
 import { checkWriteThroughAppPath, serverIdentity, type AppPathCheck } from './app-path-check.js';
-import { linkState, preparePublisher, subscribe, unsubscribe, type LinkNames } from './replication-link.js';
+import type { Link, ReplicationEngine } from '../replication/engine.js';
+import { NativeEngine } from '../replication/native.js';
+import type { LinkNames } from './replication-link.js';
 import { loadState, removeState, saveState } from './state-file.js';
 import { freezeDatabaseWrites, thawDatabaseWrites, type FreezeRecord } from './write-freeze.js';
 
@@ -56,6 +58,10 @@ export interface SwitchoverOptions {
   /** The application's own connection (e.g. through PgBouncer) for the post-check write. */
   appPath?: ConnInfo;
   stateDir: string;
+  /** What replicates source -> target (default native). Cutover and rollback talk only to it. */
+  engine?: ReplicationEngine;
+  /** What replicates target -> source after cutover (default native: the source subscribes to RDS). */
+  reverseEngine?: ReplicationEngine;
   log: Logger;
 }
 
@@ -74,6 +80,8 @@ export interface SwitchoverResult {
   replicationBack: LinkNames;
   frozenOnOldPrimary: FreezeRecord;
   postCheck: AppPathCheck;
+  /** Set when replication back could not be started after the switch (engines that stop outside the freeze). */
+  replicationBackError?: string;
   steps: StepRecord[];
 }
 
@@ -102,6 +110,9 @@ interface Ends {
   current: LinkNames;
   /** Replication to -> from that takes over. */
   back: LinkNames;
+  /** The engines of the two directions. */
+  currentEngine: ReplicationEngine;
+  backEngine: ReplicationEngine;
 }
 
 const forward = (n: MigrationNames): LinkNames => ({ publication: n.publication, slot: n.slot, subscription: n.subscription });
@@ -116,6 +127,8 @@ export const freezeStateKey = (names: MigrationNames, side: 'source' | 'target')
 function ends(kind: SwitchoverKind, o: SwitchoverOptions): Ends {
   const sourceFromTarget = o.sourceFromTarget ?? o.source;
   const targetFromSource = o.targetFromSource ?? o.target;
+  const forwardEngine = o.engine ?? new NativeEngine();
+  const reverseEngine = o.reverseEngine ?? new NativeEngine();
   return kind === 'cutover'
     ? {
         kind,
@@ -127,6 +140,8 @@ function ends(kind: SwitchoverKind, o: SwitchoverOptions): Ends {
         toReachedFromFrom: targetFromSource,
         current: forward(o.names),
         back: reverse(o.names),
+        currentEngine: forwardEngine,
+        backEngine: reverseEngine,
       }
     : {
         kind,
@@ -138,6 +153,8 @@ function ends(kind: SwitchoverKind, o: SwitchoverOptions): Ends {
         toReachedFromFrom: sourceFromTarget,
         current: reverse(o.names),
         back: forward(o.names),
+        currentEngine: reverseEngine,
+        backEngine: forwardEngine,
       };
 }
 
@@ -146,6 +163,31 @@ interface Sessions {
   from: pg.Client;
   to: pg.Client;
   lock: pg.Client;
+}
+
+/** The replication that runs now (old primary -> new) and the one that takes over (new -> old), for the engines. */
+function links(e: Ends, s: Sessions): { current: Link; back: Link } {
+  const forwardIsCurrent = e.kind === 'cutover';
+  return {
+    current: {
+      names: e.current,
+      publisher: s.from,
+      subscriber: s.to,
+      publisherInfo: e.from,
+      subscriberInfo: e.to,
+      publisherFromSubscriber: e.fromReachedFromTo,
+      direction: forwardIsCurrent ? 'forward' : 'reverse',
+    },
+    back: {
+      names: e.back,
+      publisher: s.to,
+      subscriber: s.from,
+      publisherInfo: e.to,
+      subscriberInfo: e.from,
+      publisherFromSubscriber: e.toReachedFromFrom,
+      direction: forwardIsCurrent ? 'reverse' : 'forward',
+    },
+  };
 }
 
 export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOptions): Promise<SwitchoverResult> {
@@ -180,6 +222,10 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
       const writeFreezeMs = Date.now() - freezeStarted;
       // ── writes flow again, to the new primary ─────────────────────────────────────────
       opts.log.info(`writes were frozen for ${writeFreezeMs} ms`);
+      // Never throws: the switch is done, and an abort path from here on would undo the wrong thing.
+      const backError = e.currentEngine.stopsInFreeze
+        ? undefined
+        : await timeline.run('stop the old direction, then start the new one', () => replicationBackAfterResume(e, sessions, opts));
       const postCheck = await timeline.run('post-check through the application path', () => postCheckStep(e, opts, toIdentity));
       if (!postCheck.ok)
         opts.log.warn(
@@ -187,7 +233,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
         );
       return {
         kind,
-        ok: postCheck.ok,
+        ok: postCheck.ok && backError === undefined,
         from: describe(e.from),
         to: describe(e.to),
         writeFreezeMs,
@@ -198,6 +244,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
         replicationBack: e.back,
         frozenOnOldPrimary: frozen,
         postCheck,
+        ...(backError === undefined ? {} : { replicationBackError: backError }),
         steps: timeline.steps,
       };
     } catch (err) {
@@ -240,18 +287,18 @@ async function openSessions(e: Ends, opts: SwitchoverOptions): Promise<Sessions>
 
 // ── step 1 ──────────────────────────────────────────────────────────────────────────────
 async function preChecks(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise<void> {
-  const link = await linkState(s.to, e.current);
+  const link = await e.currentEngine.status(links(e, s).current);
   if (!link.exists) {
     throw checkFailed(
-      `no subscription ${e.current.subscription} on the ${describe(e.to)}`,
+      e.currentEngine.name === 'native' ? `no subscription ${e.current.subscription} on the ${describe(e.to)}` : link.detail,
       e.kind === 'cutover'
         ? "run 'pgshift cdc start' first (or, if cutover already happened, 'pgshift rollback')"
         : 'cutover did not set up reverse replication: use rollback --accept-data-loss, which reports what would be lost',
     );
   }
-  if (!link.enabled || !link.streaming) {
+  if (!link.running) {
     throw checkFailed(
-      `subscription ${e.current.subscription} on the ${describe(e.to)} is not streaming`,
+      e.currentEngine.name === 'native' ? `subscription ${e.current.subscription} on the ${describe(e.to)} is not streaming` : link.detail,
       "check 'pgshift cdc status' for apply errors and the target's log",
     );
   }
@@ -303,7 +350,8 @@ async function preChecks(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise
 // ── step 2 ──────────────────────────────────────────────────────────────────────────────
 async function freezeWrites(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise<FreezeRecord> {
   await opts.switch.freeze?.();
-  const record = await freezeDatabaseWrites(s.from);
+  // An engine's own sessions (the AWS DMS user) keep running: ending them would stop replication.
+  const record = await freezeDatabaseWrites(s.from, { spareRoles: [...e.currentEngine.sparedRoles(), ...e.backEngine.sparedRoles()] });
   // Persisted before anything else can fail, so a crashed run can still be thawed by hand (pgshift unfreeze).
   saveState(opts.stateDir, freezeStateKey(opts.names, e.fromSide), record);
   opts.log.info(`old primary frozen: ${record.roles.length} role(s) read-only, ${record.terminatedSessions} session(s) ended`);
@@ -315,15 +363,7 @@ async function waitForZeroLag(e: Ends, s: Sessions, timeoutMs: number): Promise<
   const lsn = await currentWalLsn(s.from);
   const before = await readAppliedPosition(s.from, e.current.slot);
   const lagBytes = before?.appliedLsn ? Math.max(0, lsnDiff(lsn, before.appliedLsn)) : 0;
-  const r = await waitForApplied({
-    source: e.from,
-    slotName: e.current.slot,
-    lsn,
-    timeoutMs: Math.max(0, timeoutMs),
-    client: s.from,
-    nudgeMs: 50,
-    pollMs: 5,
-  });
+  const r = await e.currentEngine.appliedPast(links(e, s).current, lsn, Math.max(0, timeoutMs));
   if (!r.reached)
     throw checkFailed(
       `the ${e.toSide} did not apply up to ${lsn} within --max-freeze (${r.remainingBytes} bytes left)`,
@@ -358,13 +398,37 @@ async function finalVerifyStep(e: Ends, opts: SwitchoverOptions): Promise<Verify
 
 // ── step 6 ──────────────────────────────────────────────────────────────────────────────
 async function turnReplicationAround(e: Ends, s: Sessions, progress: (state: 'current dropped' | 'back made') => void): Promise<void> {
+  const l = links(e, s);
   // The slot on the new primary first: it captures every write made there from now on.
-  await preparePublisher(s.to, e.back);
+  await e.backEngine.prepare(l.back);
+  // An engine that cannot stop within the freeze (AWS DMS) is stopped after writes resume; the new
+  // direction starts only then (replicationBackAfterResume), so the two never run at once.
+  if (!e.currentEngine.stopsInFreeze) return;
   // Then the old link goes, so nothing can loop back, and the new one starts from that slot.
-  await unsubscribe(s.to, s.from, e.current);
+  await e.currentEngine.stop(l.current);
   progress('current dropped');
-  await subscribe(s.from, e.back, e.toReachedFromFrom);
+  await e.backEngine.start(l.back);
   progress('back made');
+}
+
+/**
+ * After the switch, for an engine whose stop takes long (AWS DMS: about a minute): stop the old direction
+ * and wait until it is stopped, then start the new one from the slot made inside the freeze, which has
+ * kept every write on the new primary since. A failure here does not undo the switch: the new primary
+ * takes writes, the slot keeps them, and the message says how to start the reverse replication.
+ */
+async function replicationBackAfterResume(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise<string | undefined> {
+  const l = links(e, s);
+  try {
+    await e.currentEngine.stop(l.current);
+    await e.backEngine.start(l.back);
+    return undefined;
+  } catch (err) {
+    const reason = err instanceof PgshiftError ? err.oneLine() : redact((err as Error).message);
+    const message = `the switch to the ${describe(e.to)} is done, but replication back to the ${describe(e.from)} did not start: ${reason} — slot ${e.back.slot} on the ${describe(e.to)} keeps every write since the switch; fix the cause, then start it with cdc start --engine ${e.backEngine.name} (rollback is not lossless until it runs)`;
+    opts.log.warn(message);
+    return message;
+  }
 }
 
 // ── step 7 ──────────────────────────────────────────────────────────────────────────────
@@ -405,10 +469,11 @@ async function abortBeforeSwitch(
   };
   if (linkTurned !== 'no') {
     // Going back to the old link: the old primary is still frozen, so a fresh slot misses nothing.
-    await undo(`drop the new replication ${e.back.subscription}`, () => unsubscribe(s.from, s.to, e.back));
+    const l = links(e, s);
+    await undo(`drop the new replication ${e.back.subscription}`, () => e.backEngine.stop(l.back));
     await undo(`restore replication ${e.current.subscription}`, async () => {
-      await preparePublisher(s.from, e.current);
-      await subscribe(s.to, e.current, e.fromReachedFromTo);
+      await e.currentEngine.prepare(l.current);
+      await e.currentEngine.start(l.current);
     });
   } else {
     await undo(`drop the unused slot ${e.back.slot}`, () => dropSlotIfExists(s.to, e.back.slot));

@@ -20,9 +20,20 @@ export interface FreezeRecord {
   database_level: boolean;
   frozenAt: string;
   terminatedSessions: number;
+  /**
+   * Roles spared from the freeze that we pinned writable in this database (they had no setting before):
+   * the AWS DMS user, whose sessions replicate (experiment 03). Reset on thaw. Absent in older records.
+   */
+  sparedRoles?: string[];
 }
 
-export async function freezeDatabaseWrites(client: pg.Client): Promise<FreezeRecord> {
+export interface FreezeOptions {
+  /** Login roles whose sessions keep running and stay writable: a replication engine's own user (AWS DMS). */
+  spareRoles?: string[];
+}
+
+export async function freezeDatabaseWrites(client: pg.Client, opts: FreezeOptions = {}): Promise<FreezeRecord> {
+  const spare = new Set(opts.spareRoles ?? []);
   const database = (await client.query('SELECT current_database() AS db')).rows[0].db as string;
   const candidates = await client.query(
     `SELECT r.rolname,
@@ -34,8 +45,15 @@ export async function freezeDatabaseWrites(client: pg.Client): Promise<FreezeRec
       ORDER BY 1`,
   );
   const roles: string[] = [];
+  const sparedRoles: string[] = [];
   for (const r of candidates.rows) {
     if (r.has_setting) continue; // someone chose this role's setting here; leave it as it is
+    if (spare.has(r.rolname)) {
+      // A role's own setting in this database outranks the database-level one set below.
+      await client.query(`ALTER ROLE ${ident(r.rolname)} IN DATABASE ${ident(database)} SET default_transaction_read_only = off`);
+      sparedRoles.push(r.rolname);
+      continue;
+    }
     await client.query(`ALTER ROLE ${ident(r.rolname)} IN DATABASE ${ident(database)} SET default_transaction_read_only = on`);
     roles.push(r.rolname);
   }
@@ -46,20 +64,29 @@ export async function freezeDatabaseWrites(client: pg.Client): Promise<FreezeRec
   );
   const databaseLevel = (dbHas.rowCount ?? 0) === 0;
   if (databaseLevel) await client.query(`ALTER DATABASE ${ident(database)} SET default_transaction_read_only = on`);
-  const terminated = await endWritingSessions(client);
-  return { database, roles, database_level: databaseLevel, frozenAt: new Date().toISOString(), terminatedSessions: terminated };
+  const terminated = await endWritingSessions(client, [...spare]);
+  return {
+    database,
+    roles,
+    database_level: databaseLevel,
+    frozenAt: new Date().toISOString(),
+    terminatedSessions: terminated,
+    sparedRoles,
+  };
 }
 
 /**
- * End every client session in this database except pgshift's own. Sessions held by a paused
- * PgBouncer are idle (PAUSE waits for their transactions), so nothing in flight is lost.
+ * End every client session in this database except pgshift's own and those of `spareRoles`. Sessions
+ * held by a paused PgBouncer are idle (PAUSE waits for their transactions), so nothing in flight is lost.
  */
-export async function endWritingSessions(client: pg.Client): Promise<number> {
+export async function endWritingSessions(client: pg.Client, spareRoles: string[] = []): Promise<number> {
   const res = await client.query(
     `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n
        FROM pg_stat_activity
       WHERE datname = current_database() AND pid <> pg_backend_pid()
-        AND backend_type = 'client backend' AND application_name NOT LIKE 'pgshift%'`,
+        AND backend_type = 'client backend' AND application_name NOT LIKE 'pgshift%'
+        AND NOT (usename = ANY ($1::text[]))`,
+    [spareRoles],
   );
   return res.rows[0].n;
 }
@@ -67,6 +94,9 @@ export async function endWritingSessions(client: pg.Client): Promise<number> {
 /** Undo exactly what freezeDatabaseWrites did. */
 export async function thawDatabaseWrites(client: pg.Client, record: FreezeRecord): Promise<void> {
   for (const role of record.roles) {
+    await client.query(`ALTER ROLE ${ident(role)} IN DATABASE ${ident(record.database)} RESET default_transaction_read_only`);
+  }
+  for (const role of record.sparedRoles ?? []) {
     await client.query(`ALTER ROLE ${ident(role)} IN DATABASE ${ident(record.database)} RESET default_transaction_read_only`);
   }
   if (record.database_level) await client.query(`ALTER DATABASE ${ident(record.database)} RESET default_transaction_read_only`);
