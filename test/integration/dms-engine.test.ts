@@ -6,7 +6,19 @@
  *    slot with pg_logical_slot_get_changes (which confirms as it reads) and applies the inserts.
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { DatabaseMigrationServiceClient } from '@aws-sdk/client-database-migration-service';
+import {
+  CreateReplicationTaskCommand,
+  DatabaseMigrationServiceClient,
+  DeleteReplicationTaskCommand,
+  DescribeConnectionsCommand,
+  DescribeEndpointsCommand,
+  DescribeReplicationInstancesCommand,
+  DescribeReplicationTasksCommand,
+  StartReplicationTaskCommand,
+  StopReplicationTaskCommand,
+  TestConnectionCommand,
+} from '@aws-sdk/client-database-migration-service';
+import { mockClient } from 'aws-sdk-client-mock';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dmsClients } from '../../src/aws/dms.js';
@@ -232,5 +244,149 @@ describe('the marker round-trip (appliedPast) against a stand-in for DMS', () =>
     await ensureMarkerTable(source);
     for (const c of [source, target])
       expect((await c.query(`SELECT to_regclass('_pgshift.replication_marker') IS NOT NULL AS ok`)).rows[0].ok).toBe(true);
+  });
+});
+
+describe('the dms engine against real PostgreSQL and a mocked DMS API', () => {
+  const dmsApi = mockClient(DatabaseMigrationServiceClient);
+  const TASK_ARN = 'arn:aws:dms:ap-northeast-2:123456789012:task:FWDTASK';
+  const ENGINE_SLOT = 'dms_engine_start';
+  let source: pg.Client;
+  let target: pg.Client;
+  let link: Link;
+  const fast = () => {
+    let t = 0;
+    return { now: () => t, sleep: async (ms: number) => void (t += ms) };
+  };
+  const started = new DmsEngine({
+    clients: dmsClients({ region: REGION }),
+    replicationInstanceArn: 'arn:aws:dms:ap-northeast-2:123456789012:rep:INST',
+    endpoints: { forward: { source: 'arn:src', target: 'arn:tgt' } },
+    users: [DMS_ROLE],
+    migrationName: 'dms_engine',
+    wait: fast(),
+    log: silentLogger,
+  });
+
+  beforeAll(async () => {
+    source = await connect(pair.source, { applicationName: 'pgshift-test' });
+    target = await connect(pair.target, { applicationName: 'pgshift-test' });
+    await source.query(`CREATE TABLE docs (id int PRIMARY KEY, body text, blob bytea, meta jsonb, code varchar(10))`);
+    await source.query(
+      `INSERT INTO docs VALUES (1, repeat('x', 100000), '\\x00', '{}', 'a'), (2, 'short', decode(repeat('ff', 3000), 'hex'), '{"k": 1}', 'b')`,
+    );
+    await source.query(`SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, [ENGINE_SLOT]);
+    link = {
+      names: { publication: 'unused', slot: ENGINE_SLOT, subscription: 'unused' },
+      publisher: source,
+      subscriber: target,
+      publisherInfo: pair.source,
+      subscriberInfo: pair.target,
+      publisherFromSubscriber: pair.source,
+      direction: 'forward',
+    };
+    dmsApi.on(DescribeReplicationInstancesCommand).resolves({
+      ReplicationInstances: [
+        {
+          ReplicationInstanceArn: 'arn:aws:dms:ap-northeast-2:123456789012:rep:INST',
+          ReplicationInstanceIdentifier: 'pgshift-01-dms',
+          ReplicationInstanceStatus: 'available',
+          EngineVersion: '3.6.1',
+          PubliclyAccessible: false,
+        },
+      ],
+    });
+    dmsApi.on(DescribeEndpointsCommand).resolves({
+      Endpoints: [
+        {
+          EndpointArn: 'arn:src',
+          EndpointIdentifier: 'src',
+          PostgreSQLSettings: { SlotName: ENGINE_SLOT, PluginName: 'test-decoding', CaptureDdls: false, FailTasksOnLobTruncation: true },
+        },
+      ],
+    });
+    dmsApi.on(TestConnectionCommand).resolves({});
+    dmsApi.on(DescribeConnectionsCommand).resolves({ Connections: [{ Status: 'successful' }] });
+    dmsApi.on(CreateReplicationTaskCommand).resolves({ ReplicationTask: { ReplicationTaskArn: TASK_ARN, Status: 'creating' } });
+    dmsApi.on(StartReplicationTaskCommand).resolves({});
+  });
+
+  afterAll(async () => {
+    dmsApi.restore();
+    await source
+      ?.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [ENGINE_SLOT])
+      .catch(() => undefined);
+    await Promise.all([source?.end(), target?.end()]);
+  });
+
+  const task = (Status: string) => ({
+    ReplicationTasks: [{ ReplicationTaskArn: TASK_ARN, ReplicationTaskIdentifier: 'dms-engine-forward', Status }],
+  });
+
+  it("start creates the cdc task at the slot's position, over the leaf tables and the marker, with LobMaxSize from the data", async () => {
+    const slotStart = (
+      await source.query(`SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1`, [ENGINE_SLOT])
+    ).rows[0].lsn;
+    dmsApi
+      .on(DescribeReplicationTasksCommand)
+      .resolvesOnce(task('creating'))
+      .resolvesOnce(task('ready'))
+      .resolvesOnce(task('starting'))
+      .resolves(task('running'));
+    await started.start(link);
+    const input = dmsApi.commandCalls(CreateReplicationTaskCommand)[0]!.args[0].input;
+    expect(input.ReplicationTaskIdentifier).toBe('dms-engine-forward');
+    expect(input.CdcStartPosition).toBe(slotStart);
+    const included = JSON.parse(input.TableMappings!)
+      .rules.filter((r: { 'rule-action': string }) => r['rule-action'] === 'include')
+      .map(
+        (r: { 'object-locator': { 'schema-name': string; 'table-name': string } }) =>
+          `${r['object-locator']['schema-name']}.${r['object-locator']['table-name']}`,
+      );
+    expect(included).toEqual(['public.docs', 'public.ledger', '_pgshift.replication_marker']);
+    // The largest value is the 100,000-byte text: twice that, in KB, rounded up.
+    expect(JSON.parse(input.ReplicationTaskSettings!).TargetMetadata.LobMaxSize).toBe(Math.ceil(200_000 / 1024));
+    expect(dmsApi.commandCalls(TestConnectionCommand).map((c) => c.args[0].input.EndpointArn)).toEqual(['arn:src', 'arn:tgt']);
+  });
+
+  it('start refuses a slot that is not test_decoding, before any AWS write', async () => {
+    await source.query(`SELECT pg_create_logical_replication_slot('dms_engine_pgoutput', 'pgoutput')`);
+    dmsApi.on(DescribeEndpointsCommand).resolves({
+      Endpoints: [
+        {
+          EndpointArn: 'arn:src',
+          EndpointIdentifier: 'src',
+          PostgreSQLSettings: {
+            SlotName: 'dms_engine_pgoutput',
+            PluginName: 'test-decoding',
+            CaptureDdls: false,
+            FailTasksOnLobTruncation: true,
+          },
+        },
+      ],
+    });
+    const calls = dmsApi.commandCalls(CreateReplicationTaskCommand).length;
+    const err = await started.start({ ...link, names: { ...link.names, slot: 'dms_engine_pgoutput' } }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/uses pgoutput, but DMS reads test_decoding/);
+    expect(dmsApi.commandCalls(CreateReplicationTaskCommand)).toHaveLength(calls);
+    await source.query(`SELECT pg_drop_replication_slot('dms_engine_pgoutput')`);
+  });
+
+  it("cleanup stops and deletes the task, drops the slot and DMS's control schema; a second cleanup finds nothing", async () => {
+    await target.query(`CREATE SCHEMA awsdms_control; CREATE TABLE awsdms_control.awsdms_status (x int)`);
+    dmsApi.reset();
+    dmsApi.on(StopReplicationTaskCommand).resolves({});
+    dmsApi.on(DeleteReplicationTaskCommand).resolves({});
+    dmsApi
+      .on(DescribeReplicationTasksCommand)
+      .resolvesOnce(task('running'))
+      .resolvesOnce(task('running'))
+      .resolvesOnce(task('stopped'))
+      .resolvesOnce(task('deleting'))
+      .resolves({ ReplicationTasks: [] });
+    const removed = await started.cleanup(link);
+    expect(removed).toEqual(['DMS task dms-engine-forward', `slot ${ENGINE_SLOT}`, 'schema awsdms_control on the subscriber']);
+    expect((await source.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [ENGINE_SLOT])).rowCount).toBe(0);
+    expect(await started.cleanup(link)).toEqual([]);
   });
 });
