@@ -12,6 +12,7 @@
  */
 import type pg from 'pg';
 import {
+  cdcLatency,
   checkReplicationInstance,
   checkSourceEndpoint,
   createReplicationTask,
@@ -20,12 +21,15 @@ import {
   describeReplicationInstance,
   DMS_CONTROL_SCHEMA,
   type DmsClients,
+  type DmsLatency,
+  type DmsTableStat,
   failOnTableErrors,
   findTask,
   startReplicationTask,
   stopReplicationTask,
   tableStatistics,
   testConnection,
+  type TaskState,
 } from '../../aws/dms.js';
 import type { WaitOptions } from '../../aws/wait.js';
 import { checkFailed, usageError } from '../../errors.js';
@@ -137,6 +141,16 @@ export class DmsEngine implements ReplicationEngine {
     if (task.status === 'running') failOnTableErrors(await tableStatistics(this.opts.clients, task.arn));
     if (task.lastFailureMessage) detail += `: ${task.lastFailureMessage.replace(/\s+/g, ' ').slice(0, 200)}`;
     return { exists: true, running: task.status === 'running', detail };
+  }
+
+  /** For cdc status: the task, per-table state and validation, and CloudWatch's CDC latency (coarse: one-minute points). */
+  async details(link: Link): Promise<{ task?: TaskState; tables: DmsTableStat[]; latency?: DmsLatency }> {
+    const task = await findTask(this.opts.clients, this.taskIdentifier(link));
+    if (!task) return { tables: [] };
+    const tables = await tableStatistics(this.opts.clients, task.arn);
+    const instance = await describeReplicationInstance(this.opts.clients, this.opts.replicationInstanceArn);
+    const latency = await cdcLatency(this.opts.clients, instance.identifier, task.resourceId);
+    return { task, tables, latency };
   }
 
   async appliedPast(link: Link, _lsn: string, timeoutMs: number): Promise<AppliedResult> {
