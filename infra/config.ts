@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseCidr, cidrContains, cidrsOverlap } from './cidr.js';
 import { checkDmsConfig, type DmsConfig } from './dms-config.js';
+import { crossAccountProblems, type CrossAccountConfig } from './cross-account-config.js';
 
 export type EnvironmentName = 'experiment' | 'production';
 
@@ -118,6 +119,8 @@ export interface InfraConfig {
   production?: ProductionConfig;
   /** Experiment 03: AWS DMS as a second replication engine (stacks 03-dms and production-dms). */
   dms?: DmsConfig;
+  /** Experiment 02 (source in account A, RDS in account B over VPC peering): infra/cross-account-config.ts. */
+  crossAccount?: CrossAccountConfig;
 }
 
 export class InfraConfigError extends Error {
@@ -241,6 +244,13 @@ export function parseConfig(raw: unknown, origin = 'infra/config.json'): InfraCo
   }
 
   checkDmsConfig(c.dms, problems);
+  // Experiment 02 and its production variant (infra/cross-account-config.ts).
+  const x = c.crossAccount;
+  problems.push(...crossAccountProblems(x, { accountId: c.accountId, experiment01VpcCidr: e?.vpcCidr }));
+  if (x?.experiment?.target?.database !== undefined)
+    checkDatabase(x.experiment.target.database, 'crossAccount.experiment.target.database', problems);
+  if (x?.production?.target?.database !== undefined)
+    checkDatabase(x.production.target.database, 'crossAccount.production.target.database', problems);
 
   if (problems.length > 0) throw new InfraConfigError(`${origin} is not usable:\n  - ${problems.join('\n  - ')}`);
   return c;

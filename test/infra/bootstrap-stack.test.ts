@@ -82,7 +82,15 @@ describe('bootstrap stack', () => {
         Resource: 'arn:aws:s3:::tasteam-terraform-state/v1-v2-migration/*.tflock',
       }),
     );
+    // Beyond the state: assuming account B's read-only plan role (bootstrap-target-account), nothing else.
+    expect(statements.find((s) => s.Sid === 'AssumeRoleInAccountB')).toEqual({
+      Sid: 'AssumeRoleInAccountB',
+      Effect: 'Allow',
+      Action: ['sts:AssumeRole', 'sts:TagSession'],
+      Resource: 'arn:aws:iam::210987654321:role/pgshift-infra-plan',
+    });
     const writes = statements
+      .filter((s) => s.Sid !== 'AssumeRoleInAccountB')
       .flatMap((s) => [s.Action].flat())
       .filter((a: string) => !/^(s3:GetObject|s3:ListBucket|s3:PutObject|s3:DeleteObject)$/.test(a));
     expect(writes).toEqual([]);
@@ -96,8 +104,9 @@ describe('bootstrap stack', () => {
     expect(iam.length).toBeGreaterThan(0);
     for (const s of iam) {
       for (const resource of [s.Resource].flat()) {
+        // pgshift-01-*: experiment 01; pgshift-02-*: experiment 02's source host (crossAccount.experiment.name);
         // dms-vpc-role: the fixed name DMS looks up (experiment 03), passed only to dms.amazonaws.com.
-        expect(resource).toMatch(/^arn:aws:iam::\*:((role|instance-profile)\/pgshift-01-\*|role\/dms-vpc-role)$/);
+        expect(resource).toMatch(/^arn:aws:iam::\*:((role|instance-profile)\/pgshift-0[12]-\*|role\/dms-vpc-role)$/);
         expect('pgshift-infra-apply').not.toMatch(new RegExp(`^${resource.split('/')[1].replace('*', '.*')}$`));
       }
     }

@@ -94,7 +94,12 @@ describe('the write freeze with the dms engine', () => {
     const app = await session(APP_ROLE);
     const migration = await connect(pair.source, { applicationName: 'pgshift-test' });
     try {
-      const record = await freezeDatabaseWrites(migration, { spareRoles: engine.sparedRoles() });
+      const record = await freezeDatabaseWrites(
+        migration,
+        'dms_engine',
+        { kind: 'cutover', to: 'target' },
+        { spareRoles: engine.sparedRoles() },
+      );
       try {
         expect(record.sparedRoles).toEqual([DMS_ROLE]);
         expect(record.roles).toContain(APP_ROLE);
@@ -111,7 +116,7 @@ describe('the write freeze with the dms engine', () => {
         expect((await dmsAgain.query('SHOW default_transaction_read_only')).rows[0].default_transaction_read_only).toBe('off');
         await dmsAgain.end();
       } finally {
-        await thawDatabaseWrites(migration, record);
+        await thawDatabaseWrites(migration, 'dms_engine', record);
       }
       // Thawed: no setting of ours is left for either role in this database.
       const left = await migration.query(

@@ -123,7 +123,7 @@ describe('full-load with a test_decoding slot (engine dms), under live writes', 
   });
 
   it('an unknown plugin is refused before any slot is made', async () => {
-    const err = await createSlotWithSnapshot(pair.source, 'dms_slot_bad', 'wal2json' as SlotPlugin).catch((e: unknown) => e);
+    const err = await createSlotWithSnapshot(pair.source, 'dms_slot_bad', undefined, 'wal2json' as SlotPlugin).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PgshiftError);
     expect((err as PgshiftError).oneLine()).toMatch(/unknown slot plugin 'wal2json' — use one of pgoutput, test_decoding/);
     expect((await pair.src(`SELECT 1 FROM pg_replication_slots WHERE slot_name = 'dms_slot_bad'`)).rowCount).toBe(0);

@@ -13,10 +13,14 @@
  *   7. switch                 point the application at the new primary, make it writable, RESUME
  *   8. post-check             a write through the application path lands on the new primary
  * Any failure before step 7 leaves the old primary primary, its replication running, and
- * writes flowing again; the run exits 1 with the reason.
+ * writes flowing again; the run exits 1 with the reason. So does a signal (opts.signal, fired by
+ * SIGINT/SIGTERM/SIGHUP in the CLI and the actions): the run stops at the next step boundary or
+ * inside its wait and takes the same abort path. After SIGKILL, the freeze markers on the old
+ * primary (write-freeze.ts) let `pgshift recover` undo or finish the switch (docs/design.md rule 12).
  */
 import type pg from 'pg';
 import { PgshiftError, checkFailed } from '../../errors.js';
+import { Cancelled, throwIfCancelled, untilCancelled } from '../../cancel.js';
 import { connect } from '../../postgres/connect.js';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import { currentWalLsn, lsnDiff, readAppliedPosition, catchUpWaiter } from '../../postgres/lsn.js';
@@ -35,7 +39,7 @@ import type { Link, ReplicationEngine } from '../replication/engine.js';
 import { NativeEngine } from '../replication/native.js';
 import type { LinkNames } from './replication-link.js';
 import { loadState, removeState, saveState } from './state-file.js';
-import { freezeDatabaseWrites, thawDatabaseWrites, type FreezeRecord } from './write-freeze.js';
+import { freezeDatabaseWrites, markSwitchoverDone, thawDatabaseWrites, type FreezeRecord } from './write-freeze.js';
 
 export type SwitchoverKind = 'cutover' | 'rollback';
 
@@ -58,11 +62,17 @@ export interface SwitchoverOptions {
   /** The application's own connection (e.g. through PgBouncer) for the post-check write. */
   appPath?: ConnInfo;
   stateDir: string;
+  log: Logger;
+  /**
+   * Fired by a signal (SIGINT/SIGTERM/SIGHUP) or a cancelled job: before the switch, the run
+   * stops at the next step or inside its wait and undoes what it did (docs/design.md rule 12);
+   * once the switch has begun, it is finished instead.
+   */
+  signal?: AbortSignal;
   /** What replicates source -> target (default native). Cutover and rollback talk only to it. */
   engine?: ReplicationEngine;
   /** What replicates target -> source after cutover (default native: the source subscribes to RDS). */
   reverseEngine?: ReplicationEngine;
-  log: Logger;
 }
 
 export interface SwitchoverResult {
@@ -80,7 +90,7 @@ export interface SwitchoverResult {
   replicationBack: LinkNames;
   frozenOnOldPrimary: FreezeRecord;
   postCheck: AppPathCheck;
-  /** Set when replication back could not be started after the switch (engines that stop outside the freeze). */
+  /** Set when the return link could not be started after the switch (engines that stop outside the freeze). */
   replicationBackError?: string;
   steps: StepRecord[];
 }
@@ -97,22 +107,26 @@ export class SwitchoverAborted extends PgshiftError {
   }
 }
 
-interface Ends {
+/** Which way this switchover goes: `from` is the primary now, `to` the primary afterwards. */
+interface Direction {
   kind: SwitchoverKind;
-  /** The current primary, and how the other side reaches it. */
+  /** The primary now, as the runner reaches it. */
   from: ConnInfo;
   fromSide: 'source' | 'target';
-  fromReachedFromTo: ConnInfo;
+  /** The primary now, as the `to` server reaches it (the connection its subscription uses). */
+  fromAsSeenByTo: ConnInfo;
+  /** The primary afterwards, as the runner reaches it. */
   to: ConnInfo;
   toSide: 'source' | 'target';
-  toReachedFromFrom: ConnInfo;
-  /** Replication from -> to that runs now. */
-  current: LinkNames;
-  /** Replication to -> from that takes over. */
-  back: LinkNames;
-  /** The engines of the two directions. */
-  currentEngine: ReplicationEngine;
-  backEngine: ReplicationEngine;
+  /** The primary afterwards, as the `from` server reaches it (the connection the return link uses). */
+  toAsSeenByFrom: ConnInfo;
+  /** Replication from -> to, running now; dropped when replication is turned around. */
+  runningLink: LinkNames;
+  /** Replication to -> from, made when replication is turned around, so going back loses nothing. */
+  returnLink: LinkNames;
+  /** The engines of the two links (replication/engine.ts): the only code here that knows how they replicate. */
+  runningEngine: ReplicationEngine;
+  returnEngine: ReplicationEngine;
 }
 
 const forward = (n: MigrationNames): LinkNames => ({ publication: n.publication, slot: n.slot, subscription: n.subscription });
@@ -124,37 +138,37 @@ const reverse = (n: MigrationNames): LinkNames => ({
 
 export const freezeStateKey = (names: MigrationNames, side: 'source' | 'target') => `${names.name}.freeze.${side}`;
 
-function ends(kind: SwitchoverKind, o: SwitchoverOptions): Ends {
-  const sourceFromTarget = o.sourceFromTarget ?? o.source;
-  const targetFromSource = o.targetFromSource ?? o.target;
+function direction(kind: SwitchoverKind, o: SwitchoverOptions): Direction {
   const forwardEngine = o.engine ?? new NativeEngine();
   const reverseEngine = o.reverseEngine ?? new NativeEngine();
+  const sourceFromTarget = o.sourceFromTarget ?? o.source;
+  const targetFromSource = o.targetFromSource ?? o.target;
   return kind === 'cutover'
     ? {
         kind,
         from: o.source,
         fromSide: 'source',
-        fromReachedFromTo: sourceFromTarget,
+        fromAsSeenByTo: sourceFromTarget,
         to: o.target,
         toSide: 'target',
-        toReachedFromFrom: targetFromSource,
-        current: forward(o.names),
-        back: reverse(o.names),
-        currentEngine: forwardEngine,
-        backEngine: reverseEngine,
+        toAsSeenByFrom: targetFromSource,
+        runningLink: forward(o.names),
+        returnLink: reverse(o.names),
+        runningEngine: forwardEngine,
+        returnEngine: reverseEngine,
       }
     : {
         kind,
         from: o.target,
         fromSide: 'target',
-        fromReachedFromTo: targetFromSource,
+        fromAsSeenByTo: targetFromSource,
         to: o.source,
         toSide: 'source',
-        toReachedFromFrom: sourceFromTarget,
-        current: reverse(o.names),
-        back: forward(o.names),
-        currentEngine: reverseEngine,
-        backEngine: forwardEngine,
+        toAsSeenByFrom: sourceFromTarget,
+        runningLink: reverse(o.names),
+        returnLink: forward(o.names),
+        runningEngine: reverseEngine,
+        returnEngine: forwardEngine,
       };
 }
 
@@ -165,50 +179,53 @@ interface Sessions {
   lock: pg.Client;
 }
 
-/** The replication that runs now (old primary -> new) and the one that takes over (new -> old), for the engines. */
-function links(e: Ends, s: Sessions): { current: Link; back: Link } {
-  const forwardIsCurrent = e.kind === 'cutover';
+/** The two links as the engines see them: the running one (from -> to) and the return one (to -> from). */
+function links(e: Direction, s: Sessions): { running: Link; return: Link } {
+  const forwardRuns = e.kind === 'cutover';
   return {
-    current: {
-      names: e.current,
+    running: {
+      names: e.runningLink,
       publisher: s.from,
       subscriber: s.to,
       publisherInfo: e.from,
       subscriberInfo: e.to,
-      publisherFromSubscriber: e.fromReachedFromTo,
-      direction: forwardIsCurrent ? 'forward' : 'reverse',
+      publisherFromSubscriber: e.fromAsSeenByTo,
+      direction: forwardRuns ? 'forward' : 'reverse',
     },
-    back: {
-      names: e.back,
+    return: {
+      names: e.returnLink,
       publisher: s.to,
       subscriber: s.from,
       publisherInfo: e.to,
       subscriberInfo: e.from,
-      publisherFromSubscriber: e.toReachedFromFrom,
-      direction: forwardIsCurrent ? 'reverse' : 'forward',
+      publisherFromSubscriber: e.toAsSeenByFrom,
+      direction: forwardRuns ? 'reverse' : 'forward',
     },
   };
 }
 
 export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOptions): Promise<SwitchoverResult> {
-  const e = ends(kind, opts);
-  const timeline = new Timeline(opts.log);
+  const e = direction(kind, opts);
+  const timeline = new Timeline(opts.log, opts.signal);
   const maxFreezeMs = opts.maxFreezeMs ?? 30_000;
   const sessions = await openSessions(e, opts);
   try {
-    await timeline.run('pre-checks', () => preChecks(e, sessions, opts));
+    // Read-only: a signal simply stops it (nothing to undo yet).
+    await timeline.run('pre-checks', () => untilCancelled(opts.signal, preChecks(e, sessions, opts)));
     const toIdentity = await serverIdentity(sessions.to);
 
     // ── writes frozen from here ──────────────────────────────────────────────────────────
     const freezeStarted = Date.now();
     const freezeLeft = () => maxFreezeMs - (Date.now() - freezeStarted);
     let frozen: FreezeRecord | undefined;
-    let linkTurned: 'no' | 'current dropped' | 'back made' = 'no';
+    // Set once the freeze step starts, so the abort path thaws even if the step itself was interrupted.
+    let freezeStarting = false;
+    let linkTurned: 'no' | 'running link dropped' | 'return link made' = 'no';
     try {
-      frozen = await timeline.run('freeze writes', () => freezeWrites(e, sessions, opts));
+      frozen = await timeline.run('freeze writes', () => freezeWrites(e, sessions, opts, () => (freezeStarting = true)));
       const caughtUp = await timeline.run(
         'wait for zero lag',
-        () => waitForZeroLag(e, sessions, freezeLeft()),
+        () => waitForZeroLag(e, sessions, freezeLeft(), opts.signal),
         (r) => `${r.lagBytes} bytes applied in ${r.waitedMs} ms`,
       );
       const sequencesSet = await timeline.run('sync sequences', async () =>
@@ -218,14 +235,18 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
       const finalVerify = await timeline.run('final verify', () => finalVerifyStep(e, opts));
       guardFreeze(freezeLeft, 'the final verify');
       await timeline.run('turn replication around', () => turnReplicationAround(e, sessions, (s) => (linkTurned = s)));
-      await timeline.run('switch the application', () => switchApplication(e, sessions, opts));
+      await timeline.run('switch the application', () => {
+        // A signal from here on finishes the switch: undoing half of it would be the riskier way.
+        timeline.pastPointOfNoReturn();
+        return switchApplication(e, sessions, opts);
+      });
       const writeFreezeMs = Date.now() - freezeStarted;
       // ── writes flow again, to the new primary ─────────────────────────────────────────
       opts.log.info(`writes were frozen for ${writeFreezeMs} ms`);
       // Never throws: the switch is done, and an abort path from here on would undo the wrong thing.
-      const backError = e.currentEngine.stopsInFreeze
+      const returnError = e.runningEngine.stopsInFreeze
         ? undefined
-        : await timeline.run('stop the old direction, then start the new one', () => replicationBackAfterResume(e, sessions, opts));
+        : await timeline.run('stop the running link, then start the return link', () => returnLinkAfterResume(e, sessions, opts));
       const postCheck = await timeline.run('post-check through the application path', () => postCheckStep(e, opts, toIdentity));
       if (!postCheck.ok)
         opts.log.warn(
@@ -233,7 +254,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
         );
       return {
         kind,
-        ok: postCheck.ok && backError === undefined,
+        ok: postCheck.ok && returnError === undefined,
         from: describe(e.from),
         to: describe(e.to),
         writeFreezeMs,
@@ -241,16 +262,16 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
         waitForApplyMs: caughtUp.waitedMs,
         sequencesSet,
         finalVerify,
-        replicationBack: e.back,
+        replicationBack: e.returnLink,
         frozenOnOldPrimary: frozen,
         postCheck,
-        ...(backError === undefined ? {} : { replicationBackError: backError }),
+        ...(returnError === undefined ? {} : { replicationBackError: returnError }),
         steps: timeline.steps,
       };
     } catch (err) {
-      await abortBeforeSwitch(e, sessions, opts, frozen, linkTurned);
+      await abortBeforeSwitch(e, sessions, opts, frozen ?? freezeStarting, linkTurned);
       const writeFreezeMs = Date.now() - freezeStarted;
-      const reason = err instanceof PgshiftError ? err.oneLine() : redact((err as Error).message);
+      const reason = err instanceof Cancelled ? err.message : err instanceof PgshiftError ? err.oneLine() : redact((err as Error).message);
       throw new SwitchoverAborted(
         `${kind} aborted: ${reason}`,
         `writes resumed on the ${describe(e.from)}, which stays primary with replication to the ${e.toSide} running; fix the cause and run ${kind} again`,
@@ -263,7 +284,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
   }
 }
 
-async function openSessions(e: Ends, opts: SwitchoverOptions): Promise<Sessions> {
+async function openSessions(e: Direction, opts: SwitchoverOptions): Promise<Sessions> {
   const lock = await connect(opts.source, { applicationName: 'pgshift-cutover-lock' });
   try {
     // Session-level advisory lock on the source: a second cutover or rollback of this migration is refused.
@@ -286,11 +307,11 @@ async function openSessions(e: Ends, opts: SwitchoverOptions): Promise<Sessions>
 }
 
 // ── step 1 ──────────────────────────────────────────────────────────────────────────────
-async function preChecks(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise<void> {
-  const link = await e.currentEngine.status(links(e, s).current);
+async function preChecks(e: Direction, s: Sessions, opts: SwitchoverOptions): Promise<void> {
+  const link = await e.runningEngine.status(links(e, s).running);
   if (!link.exists) {
     throw checkFailed(
-      e.currentEngine.name === 'native' ? `no subscription ${e.current.subscription} on the ${describe(e.to)}` : link.detail,
+      e.runningEngine.name === 'native' ? `no subscription ${e.runningLink.subscription} on the ${describe(e.to)}` : link.detail,
       e.kind === 'cutover'
         ? "run 'pgshift cdc start' first (or, if cutover already happened, 'pgshift rollback')"
         : 'cutover did not set up reverse replication: use rollback --accept-data-loss, which reports what would be lost',
@@ -298,14 +319,16 @@ async function preChecks(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise
   }
   if (!link.running) {
     throw checkFailed(
-      e.currentEngine.name === 'native' ? `subscription ${e.current.subscription} on the ${describe(e.to)} is not streaming` : link.detail,
+      e.runningEngine.name === 'native'
+        ? `subscription ${e.runningLink.subscription} on the ${describe(e.to)} is not streaming`
+        : link.detail,
       "check 'pgshift cdc status' for apply errors and the target's log",
     );
   }
-  const [head, pos] = await Promise.all([currentWalLsn(s.from), readAppliedPosition(s.from, e.current.slot)]);
+  const [head, pos] = await Promise.all([currentWalLsn(s.from), readAppliedPosition(s.from, e.runningLink.slot)]);
   if (!pos?.appliedLsn)
     throw checkFailed(
-      `slot ${e.current.slot} on the ${describe(e.from)} has confirmed nothing yet`,
+      `slot ${e.runningLink.slot} on the ${describe(e.from)} has confirmed nothing yet`,
       'wait for the subscription to catch up',
     );
   const lag = Math.max(0, lsnDiff(head, pos.appliedLsn));
@@ -322,7 +345,7 @@ async function preChecks(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise
     target: e.to,
     mode: 'fast',
     rechecks: 1,
-    waitForCatchUp: catchUpWaiter(e.from, e.current.slot, 5_000),
+    waitForCatchUp: catchUpWaiter(e.from, e.runningLink.slot, 5_000),
     log: opts.log,
   });
   if (report.schemaDrift.length) {
@@ -348,22 +371,37 @@ async function preChecks(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise
 }
 
 // ── step 2 ──────────────────────────────────────────────────────────────────────────────
-async function freezeWrites(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise<FreezeRecord> {
-  await opts.switch.freeze?.();
+async function freezeWrites(e: Direction, s: Sessions, opts: SwitchoverOptions, starting: () => void): Promise<FreezeRecord> {
+  starting();
+  // A PAUSE waits for running transactions; a signal stops the wait, and the abort path's RESUME lifts the PAUSE.
+  await untilCancelled(opts.signal, opts.switch.freeze?.() ?? Promise.resolve());
+  throwIfCancelled(opts.signal);
+  // The roles' read-only settings and their markers go in one transaction, on the server itself:
+  // `pgshift recover` finds them after a SIGKILL, even on a new runner (see write-freeze.ts).
   // An engine's own sessions (the AWS DMS user) keep running: ending them would stop replication.
-  const record = await freezeDatabaseWrites(s.from, { spareRoles: [...e.currentEngine.sparedRoles(), ...e.backEngine.sparedRoles()] });
-  // Persisted before anything else can fail, so a crashed run can still be thawed by hand (pgshift unfreeze).
+  const record = await freezeDatabaseWrites(
+    s.from,
+    opts.names.name,
+    { kind: e.kind, to: e.toSide },
+    { spareRoles: [...e.runningEngine.sparedRoles(), ...e.returnEngine.sparedRoles()] },
+  );
+  // The runner-side copy feeds the result and the summary; the server's markers are what thawing reads.
   saveState(opts.stateDir, freezeStateKey(opts.names, e.fromSide), record);
   opts.log.info(`old primary frozen: ${record.roles.length} role(s) read-only, ${record.terminatedSessions} session(s) ended`);
   return record;
 }
 
 // ── step 3 ──────────────────────────────────────────────────────────────────────────────
-async function waitForZeroLag(e: Ends, s: Sessions, timeoutMs: number): Promise<{ lagBytes: number; waitedMs: number }> {
+async function waitForZeroLag(
+  e: Direction,
+  s: Sessions,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<{ lagBytes: number; waitedMs: number }> {
   const lsn = await currentWalLsn(s.from);
-  const before = await readAppliedPosition(s.from, e.current.slot);
+  const before = await readAppliedPosition(s.from, e.runningLink.slot);
   const lagBytes = before?.appliedLsn ? Math.max(0, lsnDiff(lsn, before.appliedLsn)) : 0;
-  const r = await e.currentEngine.appliedPast(links(e, s).current, lsn, Math.max(0, timeoutMs));
+  const r = await e.runningEngine.appliedPast(links(e, s).running, lsn, Math.max(0, timeoutMs), signal);
   if (!r.reached)
     throw checkFailed(
       `the ${e.toSide} did not apply up to ${lsn} within --max-freeze (${r.remainingBytes} bytes left)`,
@@ -381,7 +419,7 @@ function guardFreeze(left: () => number, after: string): void {
 }
 
 // ── step 5 ──────────────────────────────────────────────────────────────────────────────
-async function finalVerifyStep(e: Ends, opts: SwitchoverOptions): Promise<VerifySummary | undefined> {
+async function finalVerifyStep(e: Direction, opts: SwitchoverOptions): Promise<VerifySummary | undefined> {
   const mode = opts.finalVerify ?? 'fast';
   if (mode === 'none') return undefined;
   // Rows only: the schema was compared in the pre-checks, and every millisecond here is frozen writes.
@@ -397,55 +435,60 @@ async function finalVerifyStep(e: Ends, opts: SwitchoverOptions): Promise<Verify
 }
 
 // ── step 6 ──────────────────────────────────────────────────────────────────────────────
-async function turnReplicationAround(e: Ends, s: Sessions, progress: (state: 'current dropped' | 'back made') => void): Promise<void> {
+async function turnReplicationAround(
+  e: Direction,
+  s: Sessions,
+  progress: (state: 'running link dropped' | 'return link made') => void,
+): Promise<void> {
   const l = links(e, s);
   // The slot on the new primary first: it captures every write made there from now on.
-  await e.backEngine.prepare(l.back);
-  // An engine that cannot stop within the freeze (AWS DMS) is stopped after writes resume; the new
-  // direction starts only then (replicationBackAfterResume), so the two never run at once.
-  if (!e.currentEngine.stopsInFreeze) return;
+  await e.returnEngine.prepare(l.return);
+  // An engine that cannot stop within the freeze (AWS DMS) is stopped after writes resume, and the
+  // return link starts only then (returnLinkAfterResume), so the two never run at once.
+  if (!e.runningEngine.stopsInFreeze) return;
   // Then the old link goes, so nothing can loop back, and the new one starts from that slot.
-  await e.currentEngine.stop(l.current);
-  progress('current dropped');
-  await e.backEngine.start(l.back);
-  progress('back made');
+  await e.runningEngine.stop(l.running);
+  progress('running link dropped');
+  await e.returnEngine.start(l.return);
+  progress('return link made');
 }
 
 /**
- * After the switch, for an engine whose stop takes long (AWS DMS: about a minute): stop the old direction
- * and wait until it is stopped, then start the new one from the slot made inside the freeze, which has
- * kept every write on the new primary since. A failure here does not undo the switch: the new primary
- * takes writes, the slot keeps them, and the message says how to start the reverse replication.
+ * After the switch, for an engine whose stop takes long (AWS DMS: about a minute): stop the running link
+ * and wait until it is stopped, then start the return link from the slot made inside the freeze, which
+ * has kept every write on the new primary since. A failure here does not undo the switch: the new primary
+ * takes writes, its slot keeps them, and the message says how to start the return link.
  */
-async function replicationBackAfterResume(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise<string | undefined> {
+async function returnLinkAfterResume(e: Direction, s: Sessions, opts: SwitchoverOptions): Promise<string | undefined> {
   const l = links(e, s);
   try {
-    await e.currentEngine.stop(l.current);
-    await e.backEngine.start(l.back);
+    await e.runningEngine.stop(l.running);
+    await e.returnEngine.start(l.return);
     return undefined;
   } catch (err) {
     const reason = err instanceof PgshiftError ? err.oneLine() : redact((err as Error).message);
-    const message = `the switch to the ${describe(e.to)} is done, but replication back to the ${describe(e.from)} did not start: ${reason} — slot ${e.back.slot} on the ${describe(e.to)} keeps every write since the switch; fix the cause, then start it with cdc start --engine ${e.backEngine.name} (rollback is not lossless until it runs)`;
+    const message = `the switch to the ${describe(e.to)} is done, but replication back to the ${describe(e.from)} did not start: ${reason} — slot ${e.returnLink.slot} on the ${describe(e.to)} keeps every write since the switch; fix the cause, then start it with cdc start --engine ${e.returnEngine.name} (rollback is not lossless until it runs)`;
     opts.log.warn(message);
     return message;
   }
 }
 
 // ── step 7 ──────────────────────────────────────────────────────────────────────────────
-async function switchApplication(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise<void> {
+async function switchApplication(e: Direction, s: Sessions, opts: SwitchoverOptions): Promise<void> {
   // If this server was frozen by an earlier switchover (it was the old primary then), make it writable.
+  // The server's own markers say what to thaw; a runner-side record from an older pgshift is honoured too.
   const earlier = loadState<FreezeRecord>(opts.stateDir, freezeStateKey(opts.names, e.toSide));
-  if (earlier) {
-    await thawDatabaseWrites(s.to, earlier);
-    removeState(opts.stateDir, freezeStateKey(opts.names, e.toSide));
-  }
+  await thawDatabaseWrites(s.to, opts.names.name, earlier);
+  removeState(opts.stateDir, freezeStateKey(opts.names, e.toSide));
   await opts.switch.pointAt(e.to);
   await opts.switch.unfreeze?.();
+  // The old primary stays frozen (it is the replica now); only "a switchover is in flight" goes.
+  await markSwitchoverDone(s.from, opts.names.name);
 }
 
 // ── step 8 ──────────────────────────────────────────────────────────────────────────────
 async function postCheckStep(
-  e: Ends,
+  e: Direction,
   opts: SwitchoverOptions,
   expected: Awaited<ReturnType<typeof serverIdentity>>,
 ): Promise<AppPathCheck> {
@@ -454,11 +497,11 @@ async function postCheckStep(
 
 // ── abort ───────────────────────────────────────────────────────────────────────────────
 async function abortBeforeSwitch(
-  e: Ends,
+  e: Direction,
   s: Sessions,
   opts: SwitchoverOptions,
-  frozen: FreezeRecord | undefined,
-  linkTurned: 'no' | 'current dropped' | 'back made',
+  frozen: FreezeRecord | boolean,
+  linkTurned: 'no' | 'running link dropped' | 'return link made',
 ): Promise<void> {
   const undo = async (what: string, fn: () => Promise<unknown>) => {
     try {
@@ -470,17 +513,17 @@ async function abortBeforeSwitch(
   if (linkTurned !== 'no') {
     // Going back to the old link: the old primary is still frozen, so a fresh slot misses nothing.
     const l = links(e, s);
-    await undo(`drop the new replication ${e.back.subscription}`, () => e.backEngine.stop(l.back));
-    await undo(`restore replication ${e.current.subscription}`, async () => {
-      await e.currentEngine.prepare(l.current);
-      await e.currentEngine.start(l.current);
+    await undo(`drop the new replication ${e.returnLink.subscription}`, () => e.returnEngine.stop(l.return));
+    await undo(`restore replication ${e.runningLink.subscription}`, async () => {
+      await e.runningEngine.prepare(l.running);
+      await e.runningEngine.start(l.running);
     });
   } else {
-    await undo(`drop the unused slot ${e.back.slot}`, () => dropSlotIfExists(s.to, e.back.slot));
+    await undo(`drop the unused slot ${e.returnLink.slot}`, () => dropSlotIfExists(s.to, e.returnLink.slot));
   }
   if (frozen) {
     await undo('make the old primary writable again', async () => {
-      await thawDatabaseWrites(s.from, frozen);
+      await thawDatabaseWrites(s.from, opts.names.name, typeof frozen === 'object' ? frozen : undefined);
       removeState(opts.stateDir, freezeStateKey(opts.names, e.fromSide));
     });
   }

@@ -153,10 +153,10 @@ export class DmsEngine implements ReplicationEngine {
     return { task, tables, latency };
   }
 
-  async appliedPast(link: Link, _lsn: string, timeoutMs: number): Promise<AppliedResult> {
+  async appliedPast(link: Link, _lsn: string, timeoutMs: number, signal?: AbortSignal): Promise<AppliedResult> {
     // The marker is committed after `_lsn`, so the marker applied means `_lsn` applied.
     const marker = await commitMarker(link.publisher);
-    return waitForMarker(link.publisher, link.subscriber, link.names.slot, marker, timeoutMs);
+    return waitForMarker(link.publisher, link.subscriber, link.names.slot, marker, timeoutMs, 20, signal);
   }
 
   async stop(link: Link): Promise<void> {

@@ -63,7 +63,7 @@ export interface ReplicationEngine {
   start(link: Link): Promise<void>;
   status(link: Link): Promise<LinkStatus>;
   /** Wait until the subscriber has applied every commit up to `lsn` on the publisher, at most `timeoutMs`. */
-  appliedPast(link: Link, lsn: string, timeoutMs: number): Promise<AppliedResult>;
+  appliedPast(link: Link, lsn: string, timeoutMs: number, signal?: AbortSignal): Promise<AppliedResult>;
   /** Stop replicating, and drop the slot so it holds no WAL (docs/design.md rule 7). What cleanup needs stays. */
   stop(link: Link): Promise<void>;
   /** Remove everything the engine made for the link. Returns what it removed, for the report. */

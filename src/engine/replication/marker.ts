@@ -57,6 +57,7 @@ export async function waitForMarker(
   marker: Marker,
   timeoutMs: number,
   pollMs = 20,
+  signal?: AbortSignal,
 ): Promise<AppliedResult> {
   const started = Date.now();
   for (;;) {
@@ -69,7 +70,8 @@ export async function waitForMarker(
     const arrived = confirmedPast && (await subscriber.query(`SELECT 1 FROM ${qualifiedMarker} WHERE id = $1`, [marker.id])).rowCount === 1;
     const waitedMs = Date.now() - started;
     if (arrived) return { reached: true, remainingBytes: 0, waitedMs };
-    if (waitedMs >= timeoutMs)
+    // A signal ends the wait as a timeout would: the caller's abort path takes over.
+    if (waitedMs >= timeoutMs || signal?.aborted)
       return { reached: false, remainingBytes: confirmed ? Math.max(0, lsnDiff(marker.lsn, confirmed)) : Number.NaN, waitedMs };
     await new Promise((r) => setTimeout(r, Math.min(pollMs, Math.max(1, timeoutMs - waitedMs))));
   }

@@ -35,7 +35,7 @@ export class NativeEngine implements ReplicationEngine {
     return { exists: s.exists, running: s.enabled && s.streaming, detail };
   }
 
-  async appliedPast(link: Link, lsn: string, timeoutMs: number): Promise<AppliedResult> {
+  async appliedPast(link: Link, lsn: string, timeoutMs: number, signal?: AbortSignal): Promise<AppliedResult> {
     const r = await waitForApplied({
       source: link.publisherInfo,
       slotName: link.names.slot,
@@ -44,6 +44,7 @@ export class NativeEngine implements ReplicationEngine {
       client: link.publisher,
       nudgeMs: 50,
       pollMs: 5,
+      signal,
     });
     return { reached: r.reached, remainingBytes: r.remainingBytes, waitedMs: r.waitedMs };
   }

@@ -14,9 +14,9 @@ import { relationKey } from '../../postgres/sql.js';
 import { Timeline, type StepRecord } from '../timeline.js';
 import { runVerify } from '../verify/verify.js';
 import { NativeEngine } from '../replication/native.js';
-import { loadState, removeState } from './state-file.js';
-import { freezeStateKey, runSwitchover, type SwitchoverOptions, type SwitchoverResult } from './switchover.js';
-import { thawDatabaseWrites, type FreezeRecord } from './write-freeze.js';
+import { loadState, removeState } from '../cutover/state-file.js';
+import { freezeStateKey, runSwitchover, type SwitchoverOptions, type SwitchoverResult } from '../cutover/switchover.js';
+import { thawDatabaseWrites, type FreezeRecord } from '../cutover/write-freeze.js';
 
 export interface RollbackOptions extends SwitchoverOptions {
   acceptDataLoss?: boolean;
@@ -38,7 +38,7 @@ export async function runRollback(opts: RollbackOptions): Promise<RollbackResult
   return rollbackWithoutReverse(opts);
 }
 
-/** Asked of the reverse engine (native by default), the only thing that knows what its replication looks like. */
+/** Asked of the reverse engine (native by default), the only code that knows what its replication looks like. */
 async function reverseReplicationExists(opts: RollbackOptions): Promise<boolean> {
   const engine = opts.reverseEngine ?? new NativeEngine();
   return withClient(opts.source, (source) =>
@@ -69,11 +69,10 @@ async function rollbackWithoutReverse(opts: RollbackOptions): Promise<RollbackRe
   }
   await timeline.run('switch back to the source', async () => {
     await opts.switch.freeze?.();
+    // What cutover froze on the source, from the server's own markers (and a runner-side record, if any).
     const frozen = loadState<FreezeRecord>(opts.stateDir, freezeStateKey(opts.names, 'source'));
-    if (frozen) {
-      await withClient(opts.source, (c) => thawDatabaseWrites(c, frozen));
-      removeState(opts.stateDir, freezeStateKey(opts.names, 'source'));
-    }
+    await withClient(opts.source, (c) => thawDatabaseWrites(c, opts.names.name, frozen));
+    removeState(opts.stateDir, freezeStateKey(opts.names, 'source'));
     await opts.switch.pointAt(opts.source);
     await opts.switch.unfreeze?.();
   });
