@@ -6,6 +6,7 @@ import { migrationNames } from '../../../src/engine/names.js';
 import { durationMs } from '../../../src/cli/options.js';
 import { DEFAULT_WAIT_FOR_TRANSACTIONS, runFullLoad, type FullLoadResult } from '../../../src/engine/full-load/full-load.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
+import { engineName } from '../../shared/engine.js';
 import { bool, int, text } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { bytes, count, duration, heading, qualifiedName, stepsSection, table, code } from '../../shared/render.js';
@@ -24,6 +25,8 @@ async function run(): Promise<PhaseOutcome> {
       clean: bool('clean'),
       waitForTransactionsMs: durationMs(text('wait-for-transactions') ?? DEFAULT_WAIT_FOR_TRANSACTIONS, 'input wait-for-transactions'),
       pgTools: { binDir: text('pg-bin-dir'), commandPrefix: prefix ? prefix.split(/\s+/).filter(Boolean) : undefined },
+      // The engine only decides the slot's plugin: DMS reads test_decoding, a subscription pgoutput.
+      slotPlugin: engineName() === 'dms' ? 'test_decoding' : 'pgoutput',
       log: actionsLogger(),
     }),
   );
