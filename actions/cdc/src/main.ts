@@ -16,7 +16,7 @@ import type { Annotation } from '../../shared/summary.js';
 
 type Command = 'start' | 'status' | 'stop';
 
-async function run(): Promise<PhaseOutcome> {
+async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const command = choice<Command>('command', ['start', 'status', 'stop']);
   const { source, target, sourceFromTarget } = await connectionsFromInputs();
   const base = migrationNames(text('name') ?? 'pgshift');
@@ -29,7 +29,7 @@ async function run(): Promise<PhaseOutcome> {
   }
   let started: StartCdcResult | undefined;
   if (command === 'start')
-    started = await group('cdc start', () => startCdc({ source, sourceFromTarget, target, names, createHelperIndexes: true, log }));
+    started = await group('cdc start', () => startCdc({ source, sourceFromTarget, target, names, createHelperIndexes: true, log, signal }));
   const maxLag = int('max-lag', { min: 0, fallback: 0 })!;
   const waitSeconds = int('wait-caught-up', { min: 0, fallback: 0 })!;
   const watched = await group('replication lag', () => watchLag({ source, target, names, maxLag, waitSeconds, log }));

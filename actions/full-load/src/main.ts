@@ -10,7 +10,7 @@ import { actionsLogger, group } from '../../shared/logger.js';
 import { bytes, count, duration, heading, qualifiedName, stepsSection, table, code } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
 
-async function run(): Promise<PhaseOutcome> {
+async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const { source, target } = await connectionsFromInputs();
   const names = migrationNames(text('name') ?? 'pgshift');
   const prefix = text('pg-command-prefix');
@@ -23,6 +23,7 @@ async function run(): Promise<PhaseOutcome> {
       clean: bool('clean'),
       pgTools: { binDir: text('pg-bin-dir'), commandPrefix: prefix ? prefix.split(/\s+/).filter(Boolean) : undefined },
       log: actionsLogger(),
+      signal,
     }),
   );
   return {

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { cdcStatus, startCdc, stopCdc, watchCdc, type CdcSample } from '../../engine/cdc/index.js';
+import { cancelOnSignals } from '../../signals.js';
 import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
 import { bytes, durationMs } from '../options.js';
 import { renderCdcStart, renderCdcStatus, renderCdcStop } from '../render.js';
@@ -36,7 +37,10 @@ export function cdcCommand(): Command {
   start.action(
     action(async (flags: StartFlags) => {
       const ctx = makeContext(flags);
+      // SIGINT/SIGTERM/SIGHUP: what this start made is dropped, then exit 1 (docs/design.md rule 12).
+      const cancel = cancelOnSignals(ctx.log);
       const result = await startCdc({
+        signal: cancel.signal,
         source: ctx.source(),
         sourceFromTarget: ctx.sourceFromTarget(),
         target: ctx.target(),

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { runFullLoad } from '../../engine/full-load/full-load.js';
 import { runDumpRestore } from '../../engine/full-load/dump-restore.js';
+import { cancelOnSignals } from '../../signals.js';
 import { usageError } from '../../errors.js';
 import { renderFullLoad } from '../render.js';
 import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
@@ -35,7 +36,12 @@ export function fullLoadCommand(): Command {
         throw usageError(`--jobs must be a positive integer, got '${flags.jobs}'`);
       const pgTools = { binDir: flags.pgBinDir, commandPrefix: flags.pgDumpPrefix?.split(/\s+/).filter(Boolean) };
       const common = { source: ctx.source(), target: ctx.target(), jobs, clean: flags.clean, pgTools, log: ctx.log };
-      const result = flags.strategy === 'dump-restore' ? await runDumpRestore(common) : await runFullLoad({ ...common, names: ctx.names });
+      // SIGINT/SIGTERM/SIGHUP: the run drops what it made, then exits 1 (docs/design.md rule 12).
+      const cancel = cancelOnSignals(ctx.log);
+      const result =
+        flags.strategy === 'dump-restore'
+          ? await runDumpRestore(common)
+          : await runFullLoad({ ...common, names: ctx.names, signal: cancel.signal });
       emit(ctx, result, () => renderFullLoad(result));
       return 0;
     }),

@@ -22,6 +22,8 @@
  *  12. refresh materialized views, then ANALYZE them — side by side with step 11
  */
 import { cpus } from 'node:os';
+import type pg from 'pg';
+import { Cancelled, untilCancelled } from '../../cancel.js';
 import { checkFailed, usageError } from '../../errors.js';
 import { withClient } from '../../postgres/connect.js';
 import { describe, sameDatabase, type ConnInfo } from '../../postgres/conninfo.js';
@@ -37,7 +39,7 @@ import { analyze, copyTablesAndIndexes, planLoad, type TableLoadStat } from './c
 import { copyLargeObjects } from './large-objects.js';
 import { dumpSchema, restorePostData, restorePreData, type SchemaArchive } from './schema.js';
 import { closeSnapshotWorkers, openSnapshotWorkers, type SnapshotWorker } from './snapshot-workers.js';
-import { ensureTargetEmpty } from './target-state.js';
+import { cleanTarget, ensureTargetEmpty } from './target-state.js';
 
 export interface FullLoadOptions {
   source: ConnInfo;
@@ -51,6 +53,8 @@ export interface FullLoadOptions {
   /** Tables smaller than this are copied whole (tests lower it to exercise range splitting). */
   minChunkBytes?: number;
   log: Logger;
+  /** A signal (SIGINT/SIGTERM/SIGHUP) stops the run at the next step or inside the copy, and drops what this run made (docs/design.md rule 12). */
+  signal?: AbortSignal;
 }
 
 export type { TableLoadStat } from './copy-and-build.js';
@@ -73,7 +77,7 @@ export interface FullLoadResult {
 }
 
 export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult> {
-  const timeline = new Timeline(opts.log);
+  const timeline = new Timeline(opts.log, opts.signal);
   const jobs = Math.max(1, opts.jobs ?? cpus().length);
   const { tools, sourceMajor } = await timeline.run('check inputs', () => checkInputs(opts));
   opts.log.info(`pg_dump ${tools.major} from ${tools.where} for a PostgreSQL ${sourceMajor} source`);
@@ -83,6 +87,8 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
   let slot: ExportedSlot | undefined;
   let workers: SnapshotWorker[] = [];
   let archive: SchemaArchive | undefined;
+  // Known once the target is about to receive the schema: a signal after that drops what this run added.
+  let extensionsBefore: string[] | undefined;
   try {
     slot = await timeline.run(
       'create the slot with an exported snapshot',
@@ -97,9 +103,13 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
     archive = await timeline.run('dump the schema in the snapshot', () => dumpSchema(tools, opts.source, slot!.snapshotName));
     // Every worker has imported the snapshot and pg_dump is done with it: the exporting session can go.
     await slot.release();
+    extensionsBefore = await withClient(opts.target, extensionNames);
     await timeline.run('restore pre-data', () => restorePreData(tools, opts.target, archive!));
     const plan = await planLoad(first.source);
-    const copied = await timeline.run('copy data and build indexes', () => copyTablesAndIndexes(opts, workers, plan, jobs));
+    // The long step: a signal stops waiting for it, and the abort below ends its sessions.
+    const copied = await timeline.run('copy data and build indexes', () =>
+      untilCancelled(opts.signal, copyTablesAndIndexes(opts, workers, plan, jobs)),
+    );
     const largeObjects = await timeline.run('copy large objects', () => copyLargeObjects(first.source, first.target));
     const sequences = await timeline.run('copy sequences', async () => applySequences(first.target, await readSequences(first.source)));
     await closeSnapshotWorkers(workers);
@@ -133,9 +143,13 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
       steps: timeline.steps,
     };
   } catch (err) {
-    await closeSnapshotWorkers(workers);
+    const cancelled = err instanceof Cancelled;
+    // Cancelled: the workers may be mid-COPY; their sockets are cut so the servers abort the COPYs now.
+    await (cancelled ? abandonSnapshotWorkers(opts, workers) : closeSnapshotWorkers(workers));
     await slot?.release();
     await undoSlotAndPublication(opts, slot !== undefined, createdPublication);
+    // The target was empty when this run began (ensureTargetEmpty), so what is on it now is this run's.
+    if (cancelled && extensionsBefore) await dropWhatThisRunLoaded(opts, extensionsBefore);
     throw err;
   } finally {
     archive?.remove();
@@ -174,6 +188,53 @@ async function createPublication(opts: FullLoadOptions): Promise<boolean> {
     await c.query(`CREATE PUBLICATION ${ident(opts.names.publication)} FOR ALL TABLES WITH (publish_via_partition_root = true)`);
     return true;
   });
+}
+
+/**
+ * Stop the workers now, not after their COPYs: a backend busy with rows it already received does
+ * not notice its client is gone, so our own backends are ended by pid on both servers (only these
+ * pids: docs/design.md rule 14), then the sockets are cut.
+ */
+async function abandonSnapshotWorkers(opts: FullLoadOptions, workers: SnapshotWorker[]): Promise<void> {
+  const pids = (side: 'source' | 'target') =>
+    workers.map((w) => (w[side] as unknown as { processID?: number })?.processID).filter((p): p is number => typeof p === 'number');
+  await Promise.all(
+    (['source', 'target'] as const).map((side) =>
+      withClient(side === 'source' ? opts.source : opts.target, (c) =>
+        c.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [pids(side)]),
+      ).catch(() => undefined),
+    ),
+  );
+  for (const w of workers)
+    for (const c of [w.source, w.target])
+      (c as unknown as { connection?: { stream?: { destroy(): void } } })?.connection?.stream?.destroy();
+  await closeSnapshotWorkers(workers);
+}
+
+async function extensionNames(c: pg.Client): Promise<string[]> {
+  return (await c.query<{ extname: string }>('SELECT extname FROM pg_extension ORDER BY 1')).rows.map((r) => r.extname);
+}
+
+/**
+ * The target's schemas were empty when this run began (ensureTargetEmpty), so every object in
+ * them is this run's; extensions that were there before stay.
+ */
+async function dropWhatThisRunLoaded(opts: FullLoadOptions, extensionsBefore: string[]): Promise<void> {
+  try {
+    const dropped = await withClient(opts.target, async (c) => {
+      const added = (await extensionNames(c)).filter((e) => !extensionsBefore.includes(e));
+      for (const e of added) await c.query(`DROP EXTENSION IF EXISTS ${ident(e)} CASCADE`);
+      const cleaned = await cleanTarget(c, { keepExtensions: true });
+      return [...added.map((e) => `extension ${e}`), ...cleaned];
+    });
+    opts.log.warn(
+      `full-load stopped: dropped on the ${describe(opts.target)} what this run had loaded (${dropped.join(', ') || 'nothing'})`,
+    );
+  } catch (err) {
+    opts.log.warn(
+      `full-load stopped, and the target could not be emptied (${(err as Error).message}): run full-load again with --clean before CDC`,
+    );
+  }
 }
 
 async function undoSlotAndPublication(opts: FullLoadOptions, slotCreated: boolean, publicationCreated: boolean): Promise<void> {
