@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
-import { runFullLoad } from '../../engine/full-load/full-load.js';
+import { DEFAULT_WAIT_FOR_TRANSACTIONS, runFullLoad } from '../../engine/full-load/full-load.js';
 import { runDumpRestore } from '../../engine/full-load/dump-restore.js';
 import { cancelOnSignals } from '../../signals.js';
 import { usageError } from '../../errors.js';
+import { durationMs } from '../options.js';
 import { renderFullLoad } from '../render.js';
 import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
 
@@ -12,13 +13,25 @@ interface FullLoadFlags extends GlobalOptions {
   strategy: 'snapshot-copy' | 'dump-restore';
   pgBinDir?: string;
   pgDumpPrefix?: string;
+  waitForTransactions: string;
 }
 
 export function fullLoadCommand(): Command {
   const cmd = new Command('full-load').description("copy schema and data to the empty target inside a new replication slot's snapshot");
   addConnectionOptions(cmd)
     .addOption(new Option('--jobs <n>', 'parallel copy workers (default: number of cores)'))
-    .addOption(new Option('--clean', 'drop what a previous attempt left on the target first'))
+    .addOption(
+      new Option(
+        '--clean',
+        'drop what an earlier attempt with this --name left: its inactive slot and publication on the source, the tables on the target (refused while CDC runs)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--wait-for-transactions <duration>',
+        'how long the slot may wait for open transactions on the source (named every 10 s) before full-load gives up',
+      ).default(DEFAULT_WAIT_FOR_TRANSACTIONS),
+    )
     .addOption(
       new Option('--strategy <s>', "snapshot-copy (online, for CDC) or dump-restore (the plan's pg_dump -Fc + pg_restore, offline)")
         .choices(['snapshot-copy', 'dump-restore'])
@@ -34,6 +47,7 @@ export function fullLoadCommand(): Command {
       const jobs = flags.jobs === undefined ? undefined : Number(flags.jobs);
       if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1))
         throw usageError(`--jobs must be a positive integer, got '${flags.jobs}'`);
+      const waitForTransactionsMs = durationMs(flags.waitForTransactions, '--wait-for-transactions');
       const pgTools = { binDir: flags.pgBinDir, commandPrefix: flags.pgDumpPrefix?.split(/\s+/).filter(Boolean) };
       const common = { source: ctx.source(), target: ctx.target(), jobs, clean: flags.clean, pgTools, log: ctx.log };
       // SIGINT/SIGTERM/SIGHUP: the run drops what it made, then exits 1 (docs/design.md rule 12).
@@ -41,7 +55,7 @@ export function fullLoadCommand(): Command {
       const result =
         flags.strategy === 'dump-restore'
           ? await runDumpRestore(common)
-          : await runFullLoad({ ...common, names: ctx.names, signal: cancel.signal });
+          : await runFullLoad({ ...common, names: ctx.names, waitForTransactionsMs, signal: cancel.signal });
       emit(ctx, result, () => renderFullLoad(result));
       return 0;
     }),
