@@ -62,7 +62,7 @@ function safeDecode(s: string): string {
 }
 
 /** Inputs that are secrets as a whole (tokens). */
-export const SECRET_INPUTS = ['github-token'] as const;
+export const SECRET_INPUTS = ['github-token', 'alert-webhook-url'] as const;
 
 /** Mask every secret input this action declares. Call it before anything else logs. */
 export function maskSecretInputs(): void {

@@ -19,7 +19,7 @@ import type { Annotation } from '../../shared/summary.js';
 
 type Command = 'start' | 'status' | 'stop';
 
-async function run(): Promise<PhaseOutcome> {
+async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const command = choice<Command>('command', ['start', 'status', 'stop']);
   const { source, target, sourceFromTarget } = await connectionsFromInputs();
   const base = migrationNames(text('name') ?? 'pgshift');
@@ -42,6 +42,7 @@ async function run(): Promise<PhaseOutcome> {
         createHelperIndexes: true,
         ddl: choice<DdlMode>('ddl', [...DDL_MODES], DEFAULT_DDL_MODE),
         log,
+        signal,
       }),
     );
   const maxLag = int('max-lag', { min: 0, fallback: 0 })!;

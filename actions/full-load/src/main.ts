@@ -13,7 +13,7 @@ import { DDL_MODES, DEFAULT_DDL_MODE, type DdlMode } from '../../../src/engine/d
 import { bytes, count, duration, heading, qualifiedName, stepsSection, table, code } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
 
-async function run(): Promise<PhaseOutcome> {
+async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const { source, target } = await connectionsFromInputs();
   const names = migrationNames(text('name') ?? 'pgshift');
   const prefix = text('pg-command-prefix');
@@ -30,6 +30,7 @@ async function run(): Promise<PhaseOutcome> {
       // The engine only decides the slot's plugin: DMS reads test_decoding, a subscription pgoutput.
       slotPlugin: engineName() === 'dms' ? 'test_decoding' : 'pgoutput',
       log: actionsLogger(),
+      signal,
     }),
   );
   return {

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { cdcStatus, startCdc, stopCdc, watchCdc, type CdcSample } from '../../engine/cdc/index.js';
+import { cancelOnSignals } from '../../signals.js';
 import { DDL_MODES, ddlReport, resolveDdlCommand, type DdlMode } from '../../engine/ddl/index.js';
 import { usageError } from '../../errors.js';
 import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
@@ -54,7 +55,10 @@ export function cdcCommand(): Command {
         emit(ctx, r, () => `DMS task ${r.task} running from slot ${r.slotName} (${r.seconds.toFixed(1)} s)`);
         return 0;
       }
+      // SIGINT/SIGTERM/SIGHUP: what this start made is dropped, then exit 1 (docs/design.md rule 12).
+      const cancel = cancelOnSignals(ctx.log);
       const result = await startCdc({
+        signal: cancel.signal,
         source: ctx.source(),
         sourceFromTarget: ctx.sourceFromTarget(),
         target: ctx.target(),

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_WAIT_FOR_TRANSACTIONS, runFullLoad } from '../../engine/full-load/full-load.js';
 import { runDumpRestore } from '../../engine/full-load/dump-restore.js';
+import { cancelOnSignals } from '../../signals.js';
 import { usageError } from '../../errors.js';
 import { durationMs } from '../options.js';
 import { renderFullLoad } from '../render.js';
@@ -57,10 +58,12 @@ export function fullLoadCommand(): Command {
         );
       // The engine only decides the slot's plugin: DMS reads test_decoding, a subscription pgoutput.
       const slotPlugin = flags.engine === 'dms' ? 'test_decoding' : 'pgoutput';
+      // SIGINT/SIGTERM/SIGHUP: the run drops what it made, then exits 1 (docs/design.md rule 12).
+      const cancel = cancelOnSignals(ctx.log);
       const result =
         flags.strategy === 'dump-restore'
           ? await runDumpRestore(common)
-          : await runFullLoad({ ...common, names: ctx.names, waitForTransactionsMs, slotPlugin });
+          : await runFullLoad({ ...common, names: ctx.names, waitForTransactionsMs, slotPlugin, signal: cancel.signal });
       emit(ctx, result, () => renderFullLoad(result));
       return 0;
     }),

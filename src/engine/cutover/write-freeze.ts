@@ -195,8 +195,15 @@ export async function thawDatabaseWrites(
   record?: FreezeRecord,
 ): Promise<{ roles: string[]; databaseLevel: boolean }> {
   const markers = await readFreezeMarkers(client, migration);
-  const roles = [...new Set([...markers.roles, ...(record?.roles ?? [])])].sort();
-  const databaseLevel = markers.databaseLevel || (record?.database_level ?? false);
+  // A runner-side record counts only for this database and for roles that still exist (a stale file must not fail a switch).
+  const recorded = record && record.database === markers.database ? record : undefined;
+  const existing = recorded?.roles.length
+    ? (await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [recorded.roles])).rows.map(
+        (r) => r.rolname,
+      )
+    : [];
+  const roles = [...new Set([...markers.roles, ...existing])].sort();
+  const databaseLevel = markers.databaseLevel || (recorded?.database_level ?? false);
   await client.query('BEGIN');
   try {
     for (const role of roles) {
