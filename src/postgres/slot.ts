@@ -43,7 +43,7 @@ export const SLOT_PLUGINS = ['pgoutput', 'test_decoding'] as const;
 export type SlotPlugin = (typeof SLOT_PLUGINS)[number];
 
 /**
- * Correctness rule 1: create the slot and export its snapshot in one step, so that the
+ * docs/design.md rule 1: create the slot and export its snapshot in one step, so that the
  * copy sees exactly the data before `consistentLsn` and the slot streams exactly what came after.
  *
  * The creation waits for every transaction open on the server to end. With `wait`, the sessions it
