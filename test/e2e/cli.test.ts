@@ -167,12 +167,14 @@ describe('a full migration from the terminal, --json on stdout', () => {
       'pre-checks',
       'freeze writes',
       'wait for zero lag',
+      'export snapshots',
       'sync sequences',
-      'final verify',
       'turn replication around',
       'switch the application',
       'post-check through the application path',
+      'check the switch-point snapshots',
     ]);
+    expect(c.snapshotCheck).toMatchObject({ ok: true, mode: 'fast', mismatched: [] });
     const cleanup = await pgshift(['cleanup', '--json'], env);
     expect(cleanup.code, cleanup.stderr).toBe(0);
     expect(JSON.parse(cleanup.stdout).leftovers).toEqual([]);

@@ -4,6 +4,7 @@ import { runCleanup } from '../../engine/cleanup/cleanup.js';
 import { runCutover } from '../../engine/cutover/cutover.js';
 import { runRollback } from '../../engine/cutover/rollback.js';
 import { stateDir } from '../../engine/cutover/state-file.js';
+import { ON_MISMATCH_CHOICES, type OnMismatch } from '../../engine/cutover/snapshot-check.js';
 import { SwitchoverAborted, type SwitchoverOptions } from '../../engine/cutover/switchover.js';
 import { usageError } from '../../errors.js';
 import { parseConnInfo } from '../../postgres/conninfo.js';
@@ -28,6 +29,7 @@ interface SwitchFlags extends GlobalOptions {
   maxFreeze: string;
   sequenceMargin: string;
   verify: 'fast' | 'full' | 'none';
+  onMismatch?: OnMismatch;
   stateDir?: string;
   acceptDataLoss?: boolean;
 }
@@ -61,7 +63,14 @@ function addSwitchOptions(cmd: Command): Command {
     .addOption(new Option('--max-lag <size>', 'refuse to freeze with more than this still to apply').default('16MB'))
     .addOption(new Option('--max-freeze <duration>', 'writes stay frozen at most this long, then everything is undone').default('30s'))
     .addOption(new Option('--sequence-margin <n>', 'increments added to every sequence on the new primary').default('1000'))
-    .addOption(new Option('--verify <mode>', 'final check inside the freeze').choices(['fast', 'full', 'none']).default('fast'))
+    .addOption(
+      new Option(
+        '--verify <mode>',
+        'exact check of the switch point, run after writes resume in snapshots taken inside the freeze: fast (row counts), full (row hashes) or none',
+      )
+        .choices(['fast', 'full', 'none'])
+        .default('fast'),
+    )
     .addOption(new Option('--state-dir <dir>', 'where freeze records are kept between cutover and rollback (default ~/.pgshift)'));
 }
 
@@ -122,6 +131,7 @@ function switchoverOptions(flags: SwitchFlags, ctx: CommandContext): SwitchoverO
     maxFreezeMs: durationMs(flags.maxFreeze, '--max-freeze'),
     sequenceMargin: positiveInt(flags.sequenceMargin, '--sequence-margin'),
     finalVerify: flags.verify,
+    onMismatch: flags.onMismatch,
     appPath: flags.appUrl ? parseConnInfo(flags.appUrl, 'target', { caBundle: flags.caBundle }) : undefined,
     stateDir: stateDir(flags.stateDir),
     log: ctx.log,
@@ -158,7 +168,16 @@ function switchoverAction<R extends { ok: boolean }>(
 export function cutoverCommand(): Command {
   return addSwitchOptions(
     new Command('cutover').description('freeze writes, wait for zero lag, sync sequences, verify, turn replication around, switch, resume'),
-  ).action(switchoverAction((opts) => runCutover(opts), renderSwitchover));
+  )
+    .addOption(
+      new Option(
+        '--on-mismatch <action>',
+        'when the switch-point check finds the sides different: alert (exit 1) or rollback at once (lossless)',
+      )
+        .choices([...ON_MISMATCH_CHOICES])
+        .default('alert'),
+    )
+    .action(switchoverAction((opts) => runCutover(opts), renderSwitchover));
 }
 
 export function rollbackCommand(): Command {

@@ -2,18 +2,23 @@
  * Moving the primary role from one server to the other with writes frozen for as short a time
  * as possible. Cutover runs it source -> target; a lossless rollback runs it target -> source.
  *
- * Runbook order (each step timed in the result):
- *   1. pre-checks            outside the freeze: link streaming, lag under --max-lag, no schema drift, fast verify clean
+ * Runbook order (each step timed in the result). Inside the freeze only what does not grow with
+ * the database's size:
+ *   1. pre-checks            outside the freeze: link streaming, lag under --max-lag, no schema drift, fast verify clean;
+ *                            the sessions that will hold the switch-point snapshots are opened
  *   2. freeze writes          PgBouncer PAUSE + every login role read-only on the old primary, sessions ended
  *   3. wait for zero lag      by LSN, bounded by --max-freeze                      (abort: thaw, RESUME)
- *   4. sync sequences         every sequence, standalone ones too, plus a margin
- *   5. final verify           fast (row counts) by default
+ *   4. export snapshots       both sides now hold the same data: one snapshot each, kept open (snapshot-check.ts)
+ *   5. sync sequences         every sequence, standalone ones too, plus a margin
  *   6. turn replication around  new primary -> old primary, so going back loses nothing
  *                                (abort: drop the new link, restore the old one)
  *   7. switch                 point the application at the new primary, make it writable, RESUME
  *   8. post-check             a write through the application path lands on the new primary
+ *   9. check the snapshots    count (fast) or hash (full) both sides in the step-4 snapshots: the data at
+ *                             the switch point, however long it takes and whatever is written meanwhile
  * Any failure before step 7 leaves the old primary primary, its replication running, and
- * writes flowing again; the run exits 1 with the reason.
+ * writes flowing again; the run exits 1 with the reason. A difference found in step 9 makes the
+ * result fail (exit 1); cutover.ts rolls back at once with --on-mismatch rollback.
  */
 import type pg from 'pg';
 import { PgshiftError, checkFailed } from '../../errors.js';
@@ -28,10 +33,20 @@ import type { Logger } from '../../report/logger.js';
 import type { Switch } from '../../switch/switch.js';
 import type { MigrationNames } from '../names.js';
 import { Timeline, type StepRecord } from '../timeline.js';
+import type { SnapshotIds } from '../verify/session.js';
 import { runVerify } from '../verify/verify.js';
-import type { VerifySummary } from '../verify/report.js';
 import { checkWriteThroughAppPath, serverIdentity, type AppPathCheck } from './app-path-check.js';
 import { linkState, preparePublisher, subscribe, unsubscribe, type LinkNames } from './replication-link.js';
+import {
+  checkInSnapshots,
+  closeSnapshotHolders,
+  describeSnapshotCheck,
+  exportSnapshots,
+  openSnapshotHolders,
+  type OnMismatch,
+  type SnapshotCheckResult,
+  type SnapshotHolders,
+} from './snapshot-check.js';
 import { loadState, removeState, saveState } from './state-file.js';
 import { freezeDatabaseWrites, thawDatabaseWrites, type FreezeRecord } from './write-freeze.js';
 
@@ -52,7 +67,13 @@ export interface SwitchoverOptions {
   maxFreezeMs?: number;
   /** Sequences on the new primary are set to the old one's value plus this many increments. Default 1000. */
   sequenceMargin?: number;
+  /**
+   * The exact check of the switch point, run after writes resume in snapshots exported inside the
+   * freeze: fast (row counts, the default), full (row hashes) or none.
+   */
   finalVerify?: 'fast' | 'full' | 'none';
+  /** On a difference found by that check: alert (exit 1, the default) or roll back at once (cutover only). */
+  onMismatch?: OnMismatch;
   /** The application's own connection (e.g. through PgBouncer) for the post-check write. */
   appPath?: ConnInfo;
   stateDir: string;
@@ -69,7 +90,8 @@ export interface SwitchoverResult {
   lagAtFreezeBytes: number;
   waitForApplyMs: number;
   sequencesSet: number;
-  finalVerify?: VerifySummary;
+  /** The after-resume check in the switch-point snapshots; absent with --verify none. */
+  snapshotCheck?: SnapshotCheckResult;
   /** The link that now replicates the new primary back to the old one. */
   replicationBack: LinkNames;
   frozenOnOldPrimary: FreezeRecord;
@@ -152,9 +174,14 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
   const e = ends(kind, opts);
   const timeline = new Timeline(opts.log);
   const maxFreezeMs = opts.maxFreezeMs ?? 30_000;
+  const checkMode = opts.finalVerify ?? 'fast';
   const sessions = await openSessions(e, opts);
+  let holders: SnapshotHolders | undefined;
   try {
-    await timeline.run('pre-checks', () => preChecks(e, sessions, opts));
+    await timeline.run('pre-checks', async () => {
+      await preChecks(e, sessions, opts);
+      if (checkMode !== 'none') holders = await openSnapshotHolders(e.from, e.to);
+    });
     const toIdentity = await serverIdentity(sessions.to);
 
     // ── writes frozen from here ──────────────────────────────────────────────────────────
@@ -169,14 +196,17 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
         () => waitForZeroLag(e, sessions, freezeLeft()),
         (r) => `${r.lagBytes} bytes applied in ${r.waitedMs} ms`,
       );
+      const snapshots = holders && (await timeline.run('export snapshots', () => exportSnapshots(holders!)));
       const sequencesSet = await timeline.run('sync sequences', async () =>
         applySequences(sessions.to, await readSequences(sessions.from), opts.sequenceMargin ?? 1000),
       );
       guardFreeze(freezeLeft, 'syncing sequences');
-      const finalVerify = await timeline.run('final verify', () => finalVerifyStep(e, opts));
-      guardFreeze(freezeLeft, 'the final verify');
       await timeline.run('turn replication around', () => turnReplicationAround(e, sessions, (s) => (linkTurned = s)));
-      await timeline.run('switch the application', () => switchApplication(e, sessions, opts));
+      await timeline.run(
+        'switch the application',
+        () => switchApplication(e, sessions, opts),
+        (ms) => `thaw ${ms.thaw} ms, point at the new primary ${ms.pointAt} ms, resume ${ms.resume} ms`,
+      );
       const writeFreezeMs = Date.now() - freezeStarted;
       // ── writes flow again, to the new primary ─────────────────────────────────────────
       opts.log.info(`writes were frozen for ${writeFreezeMs} ms`);
@@ -185,16 +215,17 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
         opts.log.warn(
           `post-check failed: ${redact(postCheck.error ?? '')} — the switch is done; check the application path, or run pgshift ${kind === 'cutover' ? 'rollback' : 'cutover'}`,
         );
+      const snapshotCheck = snapshots && (await checkSwitchPoint(e, opts, timeline, snapshots, checkMode as 'fast' | 'full'));
       return {
         kind,
-        ok: postCheck.ok,
+        ok: postCheck.ok && (snapshotCheck?.ok ?? true),
         from: describe(e.from),
         to: describe(e.to),
         writeFreezeMs,
         lagAtFreezeBytes: caughtUp.lagBytes,
         waitForApplyMs: caughtUp.waitedMs,
         sequencesSet,
-        finalVerify,
+        snapshotCheck,
         replicationBack: e.back,
         frozenOnOldPrimary: frozen,
         postCheck,
@@ -212,6 +243,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
       );
     }
   } finally {
+    await closeSnapshotHolders(holders);
     await Promise.all([sessions.from.end(), sessions.to.end(), sessions.lock.end()].map((p) => p.catch(() => undefined)));
   }
 }
@@ -269,7 +301,8 @@ async function preChecks(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise
       'wait for the backlog to drain (pgshift cdc status --watch), then run again',
     );
   // Under live writes row counts of busy tables cannot match at any instant; the exact check is
-  // the final verify inside the freeze. Before it, what must hold is the schema, and every table present.
+  // the after-resume check in the switch-point snapshots. Before the freeze, what must hold is the
+  // schema, and every table present.
   const report = await runVerify({
     source: e.from,
     target: e.to,
@@ -296,7 +329,7 @@ async function preChecks(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise
   const moving = report.tables.filter((t) => t.verdict === 'did-not-converge' || t.verdict === 'differs');
   if (moving.length)
     opts.log.info(
-      `pre-check: ${moving.length} table(s) still changing under live writes (${moving.map((t) => relationKey(t.table)).join(', ')}); the final verify inside the freeze checks them exactly`,
+      `pre-check: ${moving.length} table(s) still changing under live writes (${moving.map((t) => relationKey(t.table)).join(', ')}); the after-resume check compares them exactly at the switch point`,
     );
 }
 
@@ -333,27 +366,7 @@ async function waitForZeroLag(e: Ends, s: Sessions, timeoutMs: number): Promise<
 }
 
 function guardFreeze(left: () => number, after: string): void {
-  if (left() <= 0)
-    throw checkFailed(
-      `--max-freeze ran out after ${after}`,
-      'raise --max-freeze, or use --verify none to keep the final check out of the freeze',
-    );
-}
-
-// ── step 5 ──────────────────────────────────────────────────────────────────────────────
-async function finalVerifyStep(e: Ends, opts: SwitchoverOptions): Promise<VerifySummary | undefined> {
-  const mode = opts.finalVerify ?? 'fast';
-  if (mode === 'none') return undefined;
-  // Rows only: the schema was compared in the pre-checks, and every millisecond here is frozen writes.
-  const report = await runVerify({ source: e.from, target: e.to, mode, rechecks: 0, rowsOnly: true, log: opts.log });
-  const bad = report.tables.filter((t) => t.verdict !== 'equal' && t.verdict !== 'converged-after-recheck');
-  if (bad.length || report.schemaDrift.length) {
-    throw checkFailed(
-      `final verify found differences: ${bad.map((t) => relationKey(t.table)).join(', ') || `${report.schemaDrift.length} schema difference(s)`}`,
-      "run 'pgshift verify --mode full' to see the keys",
-    );
-  }
-  return report.summary;
+  if (left() <= 0) throw checkFailed(`--max-freeze ran out after ${after}`, 'raise --max-freeze, or run when the write load is lower');
 }
 
 // ── step 6 ──────────────────────────────────────────────────────────────────────────────
@@ -368,15 +381,24 @@ async function turnReplicationAround(e: Ends, s: Sessions, progress: (state: 'cu
 }
 
 // ── step 7 ──────────────────────────────────────────────────────────────────────────────
-async function switchApplication(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise<void> {
+/** Returns its three parts' times: the step is frozen time, so where it goes is reported. */
+async function switchApplication(
+  e: Ends,
+  s: Sessions,
+  opts: SwitchoverOptions,
+): Promise<{ thaw: number; pointAt: number; resume: number }> {
+  const t0 = Date.now();
   // If this server was frozen by an earlier switchover (it was the old primary then), make it writable.
   const earlier = loadState<FreezeRecord>(opts.stateDir, freezeStateKey(opts.names, e.toSide));
   if (earlier) {
     await thawDatabaseWrites(s.to, earlier);
     removeState(opts.stateDir, freezeStateKey(opts.names, e.toSide));
   }
+  const t1 = Date.now();
   await opts.switch.pointAt(e.to);
+  const t2 = Date.now();
   await opts.switch.unfreeze?.();
+  return { thaw: t1 - t0, pointAt: t2 - t1, resume: Date.now() - t2 };
 }
 
 // ── step 8 ──────────────────────────────────────────────────────────────────────────────
@@ -386,6 +408,23 @@ async function postCheckStep(
   expected: Awaited<ReturnType<typeof serverIdentity>>,
 ): Promise<AppPathCheck> {
   return checkWriteThroughAppPath(opts.appPath ?? { ...e.to }, expected);
+}
+
+// ── step 9 ──────────────────────────────────────────────────────────────────────────────
+async function checkSwitchPoint(
+  e: Ends,
+  opts: SwitchoverOptions,
+  timeline: Timeline,
+  snapshots: SnapshotIds,
+  mode: 'fast' | 'full',
+): Promise<SnapshotCheckResult> {
+  const r = await timeline.run(
+    'check the switch-point snapshots',
+    () => checkInSnapshots({ from: e.from, to: e.to, snapshots, mode, log: opts.log }),
+    describeSnapshotCheck,
+  );
+  if (!r.ok) opts.log.warn(`after-resume check: ${describeSnapshotCheck(r)}`);
+  return r;
 }
 
 // ── abort ───────────────────────────────────────────────────────────────────────────────
