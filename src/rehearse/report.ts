@@ -1,17 +1,21 @@
 /** The rehearsal's Markdown report: the figures, the phases, and charts around the switches. */
 import { table } from '../report/markdown.js';
 import { xyChart } from '../report/mermaid.js';
-import type { RehearsalResult } from './rehearse.js';
+import { describeMismatches } from '../engine/cutover/snapshot-check.js';
+import { formatBytes } from './fixture/generate.js';
+import type { RehearsalResult, SwitchSummary } from './rehearse.js';
 
 const BUCKET_MS = 250;
 
 export function rehearsalMarkdown(r: RehearsalResult): string {
   const verdict = r.ok ? '✅ all goals met' : '❌ a goal was missed';
+  const switches = [r.cutover, r.rollback, r.cutoverAgain];
   const goals = table(
     ['goal', 'cutover', 'rollback', 'cutover again', 'target'],
     [
-      ['write freeze (ms)', r.cutover.writeFreezeMs, r.rollback.writeFreezeMs, r.cutoverAgain.writeFreezeMs, '≤ 2000 (aim ≤ 1000)'],
-      ['post-check write through PgBouncer', ok(r.cutover.postCheckOk), ok(r.rollback.postCheckOk), ok(r.cutoverAgain.postCheckOk), 'ok'],
+      ['write freeze (ms)', ...switches.map((s) => s.writeFreezeMs), '≤ 2000 (aim ≤ 1000)'],
+      ['post-check write through PgBouncer', ...switches.map((s) => ok(s.postCheckOk)), 'ok'],
+      ['switch-point check (after resuming, in snapshots taken inside the freeze)', ...switches.map((s) => snapshotCell(s)), 'equal'],
     ],
   );
   const writes = table(
@@ -36,6 +40,8 @@ export function rehearsalMarkdown(r: RehearsalResult): string {
   return [
     `# pgshift rehearsal — ${verdict}`,
     '',
+    `Database: **${formatBytes(r.databaseBytes)}** (source, when the traffic started); ${r.writes.ratePerSecond} writes/s through PgBouncer.`,
+    '',
     '## Goals',
     goals,
     '',
@@ -48,7 +54,14 @@ export function rehearsalMarkdown(r: RehearsalResult): string {
     '## Phases',
     phases,
     '',
-    ...r.series.switches.flatMap((s) => ['', `## Around the ${s.label} (writes frozen ${s.freezeMs} ms)`, latencyChart(r, s.at)]),
+    ...r.series.switches.flatMap((s) => [
+      '',
+      `## Around the ${s.label} (writes frozen ${s.freezeMs} ms)`,
+      '',
+      `Switch-point check: ${s.snapshotCheck}.`,
+      '',
+      latencyChart(r, s.at),
+    ]),
     '',
     '## Replication lag during CDC',
     lagChart(r),
@@ -89,4 +102,12 @@ function lagChart(r: RehearsalResult): string {
 }
 
 const ok = (b: boolean) => (b ? 'ok' : 'FAILED');
+
+function snapshotCell(s: SwitchSummary): string {
+  const c = s.snapshotCheck;
+  if (!c) return 'skipped';
+  if (c.error) return `FAILED: could not run (${c.error})`;
+  if (c.ok) return `equal, ${c.tables} tables (${c.mode}, ${c.ms} ms)`;
+  return `MISMATCH: ${describeMismatches(c.mismatched)}`;
+}
 const ms = (v: number | null) => (v === null ? '-' : `${v} ms`);
