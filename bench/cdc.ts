@@ -39,7 +39,7 @@ import { libpqConninfo, libpqEnv, parseConnInfo, type ConnInfo } from '../src/po
 import { currentWalLsn, readAppliedPosition, waitForApplied, lsnDiff } from '../src/postgres/lsn.js';
 import { ident, literal } from '../src/postgres/sql.js';
 import { startLocalServer, type LocalServer } from '../src/rehearse/local-server.js';
-import { silentLogger } from '../src/report/logger.js';
+import { silentLogger } from '../src/log/logger.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = join(ROOT, 'bench', '.results', 'cdc.json');

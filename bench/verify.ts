@@ -23,7 +23,7 @@ import { startLocalServer, type LocalServer } from '../src/rehearse/local-server
 import { parseConnInfo } from '../src/postgres/conninfo.js';
 import { ident } from '../src/postgres/sql.js';
 import { runVerify } from '../src/engine/verify/verify.js';
-import { silentLogger } from '../src/report/logger.js';
+import { silentLogger } from '../src/log/logger.js';
 import { withUrl } from '../src/postgres/connect.js';
 
 const { values: args } = parseArgs({

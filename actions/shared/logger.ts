@@ -5,7 +5,7 @@
  */
 import * as core from '@actions/core';
 import { redact } from '../../src/postgres/redact.js';
-import type { Logger } from '../../src/report/logger.js';
+import type { Logger } from '../../src/log/logger.js';
 
 export function actionsLogger(): Logger {
   return {

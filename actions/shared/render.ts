@@ -1,10 +1,10 @@
 /**
- * Phase results rendered as job-summary Markdown. GitHub-free (only src/report primitives), so
+ * Phase results rendered as job-summary Markdown. GitHub-free (only src/render primitives), so
  * the same sections can be printed by the CLI or tested without a runner.
  */
 import type { StepRecord } from '../../src/engine/timeline.js';
-import { bytes, code, codeBlock, count, details, duration, heading, statusCell, table, type Status } from '../../src/report/markdown.js';
-import { downsample, timeline, xyChart } from '../../src/report/mermaid.js';
+import { bytes, code, codeBlock, count, details, duration, heading, statusCell, table, type Status } from '../../src/render/markdown.js';
+import { downsample, timeline, xyChart } from '../../src/render/mermaid.js';
 
 export const qualifiedName = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
 

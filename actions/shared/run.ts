@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { PgshiftError } from '../../src/errors.js';
 import { redact } from '../../src/postgres/redact.js';
-import { heading } from '../../src/report/markdown.js';
+import { heading } from '../../src/render/markdown.js';
 import { maskSecretInputs, text } from './inputs.js';
 import { annotate, runbookLine, writeSummary, type Annotation, type Phase } from './summary.js';
 

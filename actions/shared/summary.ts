@@ -1,10 +1,10 @@
 /**
  * Job summary and annotations for a phase. The Markdown itself is built from the
- * GitHub-free renderers in src/report; this module only knows where GitHub wants it.
+ * GitHub-free renderers in src/render; this module only knows where GitHub wants it.
  */
 import * as core from '@actions/core';
 import { redact } from '../../src/postgres/redact.js';
-import { repositoryLink } from '../../src/report/markdown.js';
+import { repositoryLink } from '../../src/render/markdown.js';
 
 export type Phase = 'preflight' | 'full-load' | 'cdc' | 'verify' | 'cutover' | 'rollback' | 'cleanup';
 

@@ -4,7 +4,7 @@
  */
 import { usageError } from '../../src/errors.js';
 import { makeSwitch, SWITCH_KINDS, type Switch, type SwitchKind } from '../../src/switch/switch.js';
-import type { Logger } from '../../src/report/logger.js';
+import type { Logger } from '../../src/log/logger.js';
 import { choice, text } from './inputs.js';
 
 function need(name: string, kind: SwitchKind): string {

@@ -8,7 +8,7 @@ import type { SwitchoverAborted } from '../../src/engine/cutover/switchover.js';
 import { stateDir } from '../../src/engine/cutover/state-file.js';
 import { migrationNames } from '../../src/engine/names.js';
 import { parseConnInfo } from '../../src/postgres/conninfo.js';
-import type { Logger } from '../../src/report/logger.js';
+import type { Logger } from '../../src/log/logger.js';
 import type { Connections } from './connections.js';
 import { int, text } from './inputs.js';
 import type { SnapshotCheckResult } from '../../src/engine/cutover/snapshot-check.js';

@@ -8,7 +8,7 @@ import { migrationNames, type MigrationNames } from '../engine/names.js';
 import { PgshiftError, usageError } from '../errors.js';
 import { parseConnInfo, type ConnInfo } from '../postgres/conninfo.js';
 import { redact, registerSecret } from '../postgres/redact.js';
-import { stderrLogger, type Logger } from '../report/logger.js';
+import { stderrLogger, type Logger } from '../log/logger.js';
 
 export interface GlobalOptions {
   source?: string;

@@ -7,7 +7,8 @@ import { cdcCommand } from './commands/cdc.js';
 import { fullLoadCommand } from './commands/full-load.js';
 import { preflightCommand } from './commands/preflight.js';
 import { rehearseCommand } from './commands/rehearse.js';
-import { cleanupCommand, cutoverCommand, rollbackCommand } from './commands/switchover.js';
+import { cleanupCommand } from './commands/cleanup.js';
+import { cutoverCommand, rollbackCommand } from './commands/switchover.js';
 import { verifyCommand } from './commands/verify.js';
 import { reportFailure } from './context.js';
 

@@ -1,4 +1,4 @@
-import type { Logger } from '../report/logger.js';
+import type { Logger } from '../log/logger.js';
 
 /** One step of a phase as it happened: what ran, when, for how long, and whether it failed. */
 export interface StepRecord {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PgshiftError } from '../errors.js';
 import { registerSecret } from '../postgres/redact.js';
-import { quoteConnstrValue } from '../switch/pgbouncer.js';
+import { quoteConnstrValue } from '../switch/pgbouncer-ini.js';
 import { freePort } from './local-server.js';
 
 export const PGBOUNCER_BINARY_CANDIDATES = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', '/usr/local/bin/pgbouncer'];

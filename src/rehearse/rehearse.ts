@@ -31,7 +31,7 @@ import { checkFailed } from '../errors.js';
 import { parseConnInfo, type ConnInfo } from '../postgres/conninfo.js';
 import { catchUpWaiter } from '../postgres/lsn.js';
 import { ident, literal, relationKey } from '../postgres/sql.js';
-import type { Logger } from '../report/logger.js';
+import type { Logger } from '../log/logger.js';
 import { makeSwitch } from '../switch/switch.js';
 import { formatBytes, generateData } from './fixture/generate.js';
 import { loadFixture } from './fixture/load.js';
@@ -104,6 +104,8 @@ export interface SwitchSummary {
   snapshotCheck?: SnapshotCheckResult;
   /** Milliseconds per step, to see where the freeze goes. */
   stepMs: Record<string, number>;
+  /** What a step reported about itself (e.g. the switch's thaw / point / resume times). */
+  stepDetail: Record<string, string>;
 }
 
 const DB = 'tasteam';
@@ -225,6 +227,7 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
         postCheckOk: r.postCheck.ok,
         snapshotCheck: r.snapshotCheck,
         stepMs: Object.fromEntries(r.steps.map((st) => [st.step, st.ms])),
+        stepDetail: Object.fromEntries(r.steps.flatMap((st) => (st.detail ? [[st.step, st.detail]] : []))),
       };
     };
     const cutover = await doSwitch('cutover', () => runCutover(switchOpts));

@@ -1,6 +1,6 @@
 /** The rehearsal's Markdown report: the figures, the phases, and charts around the switches. */
-import { table } from '../report/markdown.js';
-import { xyChart } from '../report/mermaid.js';
+import { table } from '../render/markdown.js';
+import { xyChart } from '../render/mermaid.js';
 import { describeMismatches } from '../engine/cutover/snapshot-check.js';
 import { formatBytes } from './fixture/generate.js';
 import type { RehearsalResult, SwitchSummary } from './rehearse.js';

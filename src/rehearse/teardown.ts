@@ -7,7 +7,7 @@
  * the signal handler runs the same stops as a normal end, then exits 130 (SIGINT) or 143
  * (SIGTERM). Only what this run registered is touched (docs/design.md rule 14).
  */
-import type { Logger } from '../report/logger.js';
+import type { Logger } from '../log/logger.js';
 
 type Stop = () => Promise<unknown> | unknown;
 

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { PgshiftError, usageError } from '../errors.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
 import { redact, registerSecret } from '../postgres/redact.js';
-import { silentLogger, type Logger } from '../report/logger.js';
+import { silentLogger, type Logger } from '../log/logger.js';
 
 export interface ShellOptions {
   /** What the command is for, in messages ("restart command", "switch hook"). */

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { usageError } from '../errors.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
 import { registerSecret } from '../postgres/redact.js';
-import type { Logger } from '../report/logger.js';
+import type { Logger } from '../log/logger.js';
 import { connUrl, hookEnv, runShell, type ShellResult } from './command.js';
-import { writeFileAtomic } from './pgbouncer.js';
+import { writeFileAtomic } from './write-file-atomic.js';
 
 export const DEFAULT_ENV_KEY = 'DATABASE_URL';
 

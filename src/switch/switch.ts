@@ -9,7 +9,7 @@
  */
 import { usageError } from '../errors.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
-import { silentLogger, type Logger } from '../report/logger.js';
+import { silentLogger, type Logger } from '../log/logger.js';
 import { runSwitchHook } from './command.js';
 import { DEFAULT_ENV_KEY, pointEnvFileAt, readEnvValue } from './env-file.js';
 import { describeUrl } from '../postgres/redact.js';

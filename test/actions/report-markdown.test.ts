@@ -4,8 +4,8 @@
  * table or a chart, and that the numbers read the way an operator expects.
  */
 import { describe, expect, it } from 'vitest';
-import { bytes, cell, code, codeBlock, count, duration, repositoryLink, table } from '../../src/report/markdown.js';
-import { downsample, label, timeline, xyChart } from '../../src/report/mermaid.js';
+import { bytes, cell, code, codeBlock, count, duration, repositoryLink, table } from '../../src/render/markdown.js';
+import { downsample, label, timeline, xyChart } from '../../src/render/mermaid.js';
 
 describe('markdown', () => {
   it('a table name with a pipe, a newline and HTML stays inside its cell', () => {

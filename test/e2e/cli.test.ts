@@ -155,9 +155,10 @@ describe('a full migration from the terminal, --json on stdout', () => {
 
     expect((await pgshift(['cdc', 'start'], env)).code).toBe(0);
     await pair.src(`INSERT INTO public.notice (title, body) VALUES ('점검 안내', '새벽 2시')`).catch(async () => pair.src(`SELECT 1`));
-    const verify = await pgshift(['verify', '--mode', 'full', '--json'], env);
+    // No --mode: full (checksums) is what `pgshift verify` means.
+    const verify = await pgshift(['verify', '--json'], env);
     expect(verify.code, verify.stderr).toBe(0);
-    expect(JSON.parse(verify.stdout).ok).toBe(true);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, mode: 'full' });
 
     const cut = await pgshift(['cutover', '--switch', 'none', '--json'], env);
     expect(cut.code, cut.stderr).toBe(0);

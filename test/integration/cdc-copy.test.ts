@@ -10,7 +10,7 @@ import { PgshiftError } from '../../src/errors.js';
 import { connect } from '../../src/postgres/connect.js';
 import { currentWalLsn, waitForApplied } from '../../src/postgres/lsn.js';
 import { loadFixture, loadSchema } from '../../src/rehearse/fixture/load.js';
-import { silentLogger } from '../../src/report/logger.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { freshPair, type TestPair } from '../support/databases.js';
 import { fingerprints, leafTables, sleep } from './cdc-support.js';
 

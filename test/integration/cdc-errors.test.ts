@@ -11,7 +11,7 @@ import { PgshiftError } from '../../src/errors.js';
 import { connect } from '../../src/postgres/connect.js';
 import { parseConnInfo, type ConnInfo } from '../../src/postgres/conninfo.js';
 import { freePort } from '../../src/rehearse/local-server.js';
-import { silentLogger } from '../../src/report/logger.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { freshPair, type TestPair } from '../support/databases.js';
 
 let pair: TestPair;

@@ -15,7 +15,7 @@ import { connect } from '../../src/postgres/connect.js';
 import { parseConnInfo, type ConnInfo } from '../../src/postgres/conninfo.js';
 import { currentWalLsn, waitForApplied } from '../../src/postgres/lsn.js';
 import { startLocalServer, type LocalServer } from '../../src/rehearse/local-server.js';
-import { silentLogger } from '../../src/report/logger.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { freshPair, type TestPair } from '../support/databases.js';
 import { fingerprints, sleep } from './cdc-support.js';
 

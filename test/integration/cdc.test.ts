@@ -10,7 +10,7 @@ import { cdcStatus, startCdc, stopCdc, type StartCdcResult } from '../../src/eng
 import { migrationNames } from '../../src/engine/names.js';
 import { connect } from '../../src/postgres/connect.js';
 import { currentWalLsn, waitForApplied } from '../../src/postgres/lsn.js';
-import { silentLogger } from '../../src/report/logger.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { runFullLoad } from '../../src/engine/full-load/full-load.js';
 import { loadFixture } from '../../src/rehearse/fixture/load.js';
 import { freshPair, type TestPair } from '../support/databases.js';

@@ -20,7 +20,7 @@ import { ident, literal } from '../../src/postgres/sql.js';
 import { loadFixture } from '../../src/rehearse/fixture/load.js';
 import { startPgBouncer, type LocalPgBouncer } from '../../src/rehearse/pgbouncer-server.js';
 import { checkLedger, ledgerTableDdl, startWorkload, type Workload } from '../../src/rehearse/workload.js';
-import type { Logger } from '../../src/report/logger.js';
+import type { Logger } from '../../src/log/logger.js';
 import { makeSwitch } from '../../src/switch/switch.js';
 import { tableHashes } from '../support/compare.js';
 import { freshPair, type TestPair } from '../support/databases.js';

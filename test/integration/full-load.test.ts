@@ -4,7 +4,7 @@ import { runFullLoad, type FullLoadResult } from '../../src/engine/full-load/ful
 import { migrationNames } from '../../src/engine/names.js';
 import { PgshiftError } from '../../src/errors.js';
 import { loadFixture } from '../../src/rehearse/fixture/load.js';
-import type { Logger } from '../../src/report/logger.js';
+import type { Logger } from '../../src/log/logger.js';
 import { catalogDescription, tableHashes } from '../support/compare.js';
 import { freshPair, type TestPair } from '../support/databases.js';
 

@@ -14,7 +14,7 @@ import { PgshiftError } from '../../src/errors.js';
 import { parseConnInfo } from '../../src/postgres/conninfo.js';
 import { loadFixture, loadHazards } from '../../src/rehearse/fixture/load.js';
 import { freePort, startLocalServer } from '../../src/rehearse/local-server.js';
-import { silentLogger } from '../../src/report/logger.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { admin, freshPair, serverUrl, type TestPair } from '../support/databases.js';
 import { withUrl } from '../../src/postgres/connect.js';
 

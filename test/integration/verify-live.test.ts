@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freshPair, type TestPair } from '../support/databases.js';
-import { silentLogger } from '../../src/report/logger.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { libpqConninfo } from '../../src/postgres/conninfo.js';
 import { literal } from '../../src/postgres/sql.js';
 import { catchUpWaiter } from '../../src/postgres/lsn.js';

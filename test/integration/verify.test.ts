@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admin, freshPair, type TestPair } from '../support/databases.js';
 import { snapshotSchema } from '../../src/engine/verify/schema-snapshot.js';
-import { silentLogger } from '../../src/report/logger.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { runVerify, type VerifyOptions } from '../../src/engine/verify/verify.js';
 import { verifyExitCode, type TableVerdict, type VerifyReport } from '../../src/engine/verify/report.js';
 
@@ -352,6 +352,58 @@ describe('verify under CDC: rechecks after catch-up', () => {
     const lines = tableOf(report, 'public', 'order_lines');
     expect(lines).toMatchObject({ verdict: 'did-not-converge', rechecks: 2 });
     expect(lines.differences?.keys.missingOnTarget).toEqual([{ order_id: '3', line_no: '3' }]);
+    expect(report.ok).toBe(false);
+  });
+});
+
+describe('verify under CDC: a row on one side only is reported whatever its key', () => {
+  let pair: TestPair;
+  beforeAll(async () => {
+    pair = await freshPair('verify_one_side');
+    await createOnBoth(pair);
+  });
+  afterAll(() => pair?.drop());
+
+  // The target has applied everything there is (nothing is written), so every recheck sees the same.
+  const caughtUp = async () => true;
+
+  it("a row on the target only, above the source's highest key, is extra on target — not converged", async () => {
+    await pair.tgt(`INSERT INTO public.accounts (id, email, created) VALUES (5000, 'ghost@example.com', now())`);
+    try {
+      const report = await verify(pair, { tables: ['public.accounts'], waitForCatchUp: caughtUp });
+      const accounts = tableOf(report, 'public', 'accounts');
+      expect(accounts.verdict).toBe('did-not-converge');
+      expect(accounts.differences).toMatchObject({ missingOnTarget: 0, extraOnTarget: 1, changed: 0 });
+      expect(accounts.differences?.keys.extraOnTarget).toEqual([{ id: '5000' }]);
+      expect(report.ok).toBe(false);
+      expect(verifyExitCode(report)).toBe(1);
+    } finally {
+      await pair.tgt(`DELETE FROM public.accounts WHERE id = 5000`);
+    }
+  });
+
+  it('a row on the source only is missing on target, named by its key', async () => {
+    await pair.tgt(`DELETE FROM public.accounts WHERE id = 1000`);
+    try {
+      const report = await verify(pair, { tables: ['public.accounts'], waitForCatchUp: caughtUp });
+      const accounts = tableOf(report, 'public', 'accounts');
+      expect(accounts.verdict).toBe('did-not-converge');
+      expect(accounts.differences).toMatchObject({ missingOnTarget: 1, extraOnTarget: 0, changed: 0 });
+      expect(accounts.differences?.keys.missingOnTarget).toEqual([{ id: '1000' }]);
+      expect(report.ok).toBe(false);
+    } finally {
+      const { rows } = await pair.src(`SELECT row_to_json(a) AS r FROM public.accounts a WHERE id = 1000`);
+      await pair.tgt(`INSERT INTO public.accounts SELECT * FROM json_populate_record(NULL::public.accounts, $1)`, [rows[0].r]);
+    }
+  });
+
+  it('a row changed on the target is changed, named by its key', async () => {
+    await pair.tgt(`UPDATE public.accounts SET email = 'changed@example.com' WHERE id = 250`);
+    const report = await verify(pair, { tables: ['public.accounts'], waitForCatchUp: caughtUp });
+    const accounts = tableOf(report, 'public', 'accounts');
+    expect(accounts.verdict).toBe('did-not-converge');
+    expect(accounts.differences).toMatchObject({ missingOnTarget: 0, extraOnTarget: 0, changed: 1 });
+    expect(accounts.differences?.keys.changed).toEqual([{ id: '250' }]);
     expect(report.ok).toBe(false);
   });
 });

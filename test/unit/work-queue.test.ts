@@ -2,7 +2,8 @@
  * WorkQueue: the copy pool's scheduler, driven by fake workers and timed async tasks.
  */
 import { describe, expect, it } from 'vitest';
-import { WorkQueue, type SnapshotWorker } from '../../src/engine/full-load/snapshot-workers.js';
+import type { SnapshotWorker } from '../../src/engine/full-load/snapshot-workers.js';
+import { WorkQueue } from '../../src/engine/full-load/work-queue.js';
 
 interface Task {
   id: string;

@@ -22,7 +22,7 @@ const BAD = new Set(['differs', 'did-not-converge', 'missing-on-target']);
 async function run(): Promise<PhaseOutcome> {
   const { source, target } = await connectionsFromInputs();
   const names = migrationNames(text('name') ?? 'pgshift');
-  const mode = choice('mode', ['fast', 'full'] as const, 'fast');
+  const mode = choice('mode', ['fast', 'full'] as const, 'full');
   const tables = list('tables');
   // While CDC streams, a mismatch is re-checked once the target has applied past the source's position.
   const slot = await withClient(source, (c) => readSlot(c, names.slot));

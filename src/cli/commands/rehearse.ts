@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { rehearsalMarkdown } from '../../rehearse/report.js';
 import { runRehearsal, type RehearsalResult } from '../../rehearse/rehearse.js';
-import { stderrLogger } from '../../report/logger.js';
+import { stderrLogger } from '../../log/logger.js';
 import { action } from '../context.js';
 import { describeSnapshotCheck } from '../../engine/cutover/snapshot-check.js';
 import { usageError } from '../../errors.js';

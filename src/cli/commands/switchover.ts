@@ -1,6 +1,5 @@
 /** cutover and rollback: the same options (how to switch the application, bounds of the freeze). */
 import { Command, Option } from 'commander';
-import { runCleanup } from '../../engine/cleanup/cleanup.js';
 import { runCutover } from '../../engine/cutover/cutover.js';
 import { runRollback } from '../../engine/cutover/rollback.js';
 import { stateDir } from '../../engine/cutover/state-file.js';
@@ -12,7 +11,7 @@ import { registerSecret } from '../../postgres/redact.js';
 import { makeSwitch, type Switch } from '../../switch/switch.js';
 import { action, addConnectionOptions, emit, makeContext, type CommandContext, type GlobalOptions } from '../context.js';
 import { bytes, durationMs, positiveInt } from '../options.js';
-import { renderCleanup, renderRollback, renderSwitchover } from '../render.js';
+import { renderRollback, renderSwitchover } from '../render.js';
 
 interface SwitchFlags extends GlobalOptions {
   switch: 'pgbouncer' | 'env-file' | 'command' | 'none';
@@ -191,20 +190,4 @@ export function rollbackCommand(): Command {
       ),
     )
     .action(switchoverAction((opts, flags) => runRollback({ ...opts, acceptDataLoss: flags.acceptDataLoss }), renderRollback));
-}
-
-export function cleanupCommand(): Command {
-  const cmd = addConnectionOptions(
-    new Command('cleanup').description(
-      'drop every subscription, publication and slot this migration made, on both sides; list what is left',
-    ),
-  );
-  return cmd.action(
-    action(async (flags: GlobalOptions) => {
-      const ctx = makeContext(flags);
-      const result = await runCleanup({ source: ctx.source(), target: ctx.target(), names: ctx.names, log: ctx.log });
-      emit(ctx, result, () => renderCleanup(result));
-      return result.ok ? 0 : 1;
-    }),
-  );
 }

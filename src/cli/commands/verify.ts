@@ -22,9 +22,9 @@ export function verifyCommand(): Command {
   );
   addConnectionOptions(cmd)
     .addOption(
-      new Option('--mode <mode>', 'fast: exact row counts; full: checksums, differing keys named')
+      new Option('--mode <mode>', 'full: checksums, differing keys named; fast: exact row counts only')
         .choices(['fast', 'full'])
-        .default('fast'),
+        .default('full'),
     )
     .addOption(new Option('--tables <patterns...>', 'schema.name patterns, * as wildcard'))
     .addOption(new Option('--strict', 'sequences behind and stale materialized views count as differences'))

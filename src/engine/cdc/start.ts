@@ -15,7 +15,7 @@ import { connect } from '../../postgres/connect.js';
 import { describe, libpqConninfo, type ConnInfo } from '../../postgres/conninfo.js';
 import { redact } from '../../postgres/redact.js';
 import { ident, literal, quoteRelation, type RelationName } from '../../postgres/sql.js';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import type { MigrationNames } from '../names.js';
 import { createHelperIndexes, fullIdentityTables, type FullIdentityTable, type HelperIndex } from './replica-identity.js';
 import {

@@ -16,7 +16,7 @@ import { detachAndDropSubscription } from '../../postgres/subscription.js';
 import { ident, literal } from '../../postgres/sql.js';
 import { redact } from '../../postgres/redact.js';
 import { PgshiftError } from '../../errors.js';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import type { MigrationNames } from '../names.js';
 
 export interface StopCdcOptions {

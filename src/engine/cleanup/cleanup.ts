@@ -14,7 +14,7 @@ import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
 import { detachAndDropSubscription, subscriptionExists } from '../../postgres/subscription.js';
 import { ident } from '../../postgres/sql.js';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import type { MigrationNames } from '../names.js';
 import { Timeline, type StepRecord } from '../timeline.js';
 

@@ -21,7 +21,7 @@ import { connect } from '../../postgres/connect.js';
 import type { ConnInfo } from '../../postgres/conninfo.js';
 import { redact } from '../../postgres/redact.js';
 import { relationKey } from '../../postgres/sql.js';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import type { VerifyMode } from '../verify/report.js';
 import type { SnapshotIds } from '../verify/session.js';
 import { runVerify } from '../verify/verify.js';

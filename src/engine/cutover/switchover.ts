@@ -29,7 +29,7 @@ import { redact } from '../../postgres/redact.js';
 import { applySequences, readSequences } from '../../postgres/sequences.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
 import { relationKey } from '../../postgres/sql.js';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import type { Switch } from '../../switch/switch.js';
 import type { MigrationNames } from '../names.js';
 import { Timeline, type StepRecord } from '../timeline.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConnInfo } from '../../postgres/conninfo.js';
 import { runPgTool, type PgToolsOptions } from '../../postgres/pg-tools.js';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import { Timeline, type StepRecord } from '../timeline.js';
 import { checkInputs } from './full-load.js';
 import { ensureTargetEmpty } from './target-state.js';

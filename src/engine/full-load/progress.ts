@@ -1,4 +1,4 @@
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import type { TableToCopy } from './tables.js';
 
 /** Progress on stderr: one line per finished table, and an overall line with rate and ETA every few seconds. */

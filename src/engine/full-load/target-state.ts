@@ -8,7 +8,7 @@ import { withClient } from '../../postgres/connect.js';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import { ident } from '../../postgres/sql.js';
 import { subscriptionExists } from '../../postgres/subscription.js';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import type { MigrationNames } from '../names.js';
 
 const SYSTEM_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { ConnInfo } from '../../postgres/conninfo.js';
-import type { Logger } from '../../report/logger.js';
+import type { Logger } from '../../log/logger.js';
 import type { MigrationNames } from '../names.js';
 
 export type CheckStatus = 'PASS' | 'WARN' | 'FAIL';

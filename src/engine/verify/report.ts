@@ -1,6 +1,11 @@
-/** What verify hands back: per-table verdicts, sequences, materialized views, schema drift. Adapters render it. */
+/**
+ * What verify hands back: per-table verdicts, sequences, materialized views, schema drift —
+ * and step 8, which turns the checks into that report. Adapters (CLI, action) render it as text.
+ */
+import type { Logger } from '../../log/logger.js';
 import type { RelationName } from '../../postgres/sql.js';
 import type { SchemaChange, SchemaDifference } from './schema-snapshot.js';
+import type { TableCheck } from './table-check.js';
 
 export type VerifyMode = 'fast' | 'full';
 
@@ -93,3 +98,76 @@ export interface VerifyReport {
 
 /** The CLI contract: 0 when everything checked is equal, 1 when anything differs (errors are 2, raised as PgshiftError). */
 export const verifyExitCode = (report: VerifyReport): 0 | 1 => (report.ok ? 0 : 1);
+
+function verdictOf(check: TableCheck, hadCatchUp: boolean): TableVerdictKind {
+  if (check.kind === 'missing') return 'missing-on-target';
+  if (check.equalAtFirstCheck) return 'equal';
+  if (check.equal) return 'converged-after-recheck';
+  return hadCatchUp ? 'did-not-converge' : 'differs';
+}
+
+export interface ReportInput {
+  mode: VerifyMode;
+  strict: boolean;
+  startedAt: Date;
+  checks: readonly TableCheck[];
+  /** Step 6's findings, per table that still differed. */
+  differences: ReadonlyMap<TableCheck['table'], RowDifferences>;
+  schema: { drift: SchemaDifference[]; sinceSnapshot?: SchemaChange[] };
+  sequences: SequenceComparison[];
+  materializedViews: MaterializedViewComparison[];
+  hadCatchUp: boolean;
+  log: Logger;
+}
+
+export function buildReport(input: ReportInput): VerifyReport {
+  const { checks, differences, schema, sequences, materializedViews, hadCatchUp, strict } = input;
+  const tables: TableVerdict[] = checks.map((check) => {
+    const found = differences.get(check.table);
+    return {
+      table: { schema: check.table.schema, name: check.table.name },
+      verdict: verdictOf(check, hadCatchUp),
+      primaryKey: check.kind === 'multiset' ? null : check.table.primaryKey.length ? check.table.primaryKey.map((c) => c.name) : null,
+      sourceRows: check.sourceRows,
+      targetRows: check.targetRows,
+      ...(check.kind === 'chunks' ? { chunks: check.chunks.length, mismatchedChunks: check.firstMismatchedChunks } : {}),
+      ...(found ? { differences: found } : {}),
+      rechecks: check.rechecks,
+      notes: [...check.table.notes, ...check.notes],
+    };
+  });
+  const count = (v: TableVerdictKind) => tables.filter((t) => t.verdict === v).length;
+  const summary: VerifySummary = {
+    tables: tables.length,
+    equal: count('equal'),
+    differs: count('differs'),
+    convergedAfterRecheck: count('converged-after-recheck'),
+    didNotConverge: count('did-not-converge'),
+    missingOnTarget: count('missing-on-target'),
+    sequencesBehind: sequences.filter((s) => s.status === 'behind').length,
+    staleMaterializedViews: materializedViews.filter((m) => m.status === 'stale' || m.status === 'not-populated').length,
+    schemaDifferences: schema.drift.length,
+  };
+  const dataOk = summary.equal + summary.convergedAfterRecheck === summary.tables;
+  // Sequences behind and stale materialized views are normal while CDC runs; cutover fixes sequences.
+  const catchUpObjectsOk = !strict || (summary.sequencesBehind === 0 && summary.staleMaterializedViews === 0);
+  const ok = dataOk && schema.drift.length === 0 && catchUpObjectsOk;
+  if (!catchUpObjectsOk || (!strict && (summary.sequencesBehind || summary.staleMaterializedViews))) {
+    input.log.info(
+      `verify: ${summary.sequencesBehind} sequence(s) behind, ${summary.staleMaterializedViews} materialized view(s) stale${strict ? ' (strict: counted)' : ' (expected while CDC runs)'}`,
+    );
+  }
+  return {
+    ok,
+    mode: input.mode,
+    strict,
+    startedAt: input.startedAt.toISOString(),
+    durationMs: Date.now() - input.startedAt.getTime(),
+    tables,
+    sequences,
+    materializedViews,
+    schemaDrift: schema.drift,
+    ...(schema.sinceSnapshot ? { sourceChangedSinceSnapshot: schema.sinceSnapshot } : {}),
+    summary,
+  };
+}

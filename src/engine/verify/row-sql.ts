@@ -43,9 +43,6 @@ const NATIVE_HASH_TYPES = new Set([
   3802, // jsonb
 ]);
 
-/** hash_record_extended arrived in PostgreSQL 14; both sides must hash the same way. */
-export const RECORD_HASH_MIN_VERSION = 140000;
-
 function digestColumn(c: ColumnInfo): string {
   const col = `t.${ident(c.name)}`;
   if (!NATIVE_HASH_TYPES.has(c.typeOid)) return `${col}::text COLLATE "C"`;

@@ -6,7 +6,9 @@
 import type pg from 'pg';
 import type { RelationName } from '../../postgres/sql.js';
 import { relationKey } from '../../postgres/sql.js';
-import { RECORD_HASH_MIN_VERSION } from './row-sql.js';
+
+/** hash_record_extended arrived in PostgreSQL 14; both sides must hash the same way. */
+export const RECORD_HASH_MIN_VERSION = 140000;
 
 export interface ColumnInfo {
   name: string;

@@ -1,0 +1,21 @@
+/** cleanup: drop what this migration made on both sides (subscriptions, publications, slots) and list what is left. */
+import { Command } from 'commander';
+import { runCleanup } from '../../engine/cleanup/cleanup.js';
+import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
+import { renderCleanup } from '../render.js';
+
+export function cleanupCommand(): Command {
+  const cmd = addConnectionOptions(
+    new Command('cleanup').description(
+      'drop every subscription, publication and slot this migration made, on both sides; list what is left',
+    ),
+  );
+  return cmd.action(
+    action(async (flags: GlobalOptions) => {
+      const ctx = makeContext(flags);
+      const result = await runCleanup({ source: ctx.source(), target: ctx.target(), names: ctx.names, log: ctx.log });
+      emit(ctx, result, () => renderCleanup(result));
+      return result.ok ? 0 : 1;
+    }),
+  );
+}
