@@ -24,7 +24,7 @@ import type pg from 'pg';
 import { PgshiftError, checkFailed } from '../../errors.js';
 import { connect } from '../../postgres/connect.js';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
-import { currentWalLsn, lsnDiff, readAppliedPosition, waitForApplied, catchUpWaiter } from '../../postgres/lsn.js';
+import { catchUpWaiter, currentWalLsn, flushWal, lsnDiff, readAppliedPosition, waitForApplied } from '../../postgres/lsn.js';
 import { redact } from '../../postgres/redact.js';
 import { applySequences, readSequences } from '../../postgres/sequences.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
@@ -356,6 +356,8 @@ async function waitForZeroLag(e: Ends, s: Sessions, timeoutMs: number): Promise<
     client: s.from,
     nudgeMs: 50,
     pollMs: 5,
+    // The new primary's last applied commit is flushed at each nudge, so it reports its position at once.
+    onNudge: () => flushWal(s.to),
   });
   if (!r.reached)
     throw checkFailed(
