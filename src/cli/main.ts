@@ -8,7 +8,10 @@ import { fullLoadCommand } from './commands/full-load.js';
 import { preflightCommand } from './commands/preflight.js';
 import { rehearseCommand } from './commands/rehearse.js';
 import { cleanupCommand } from './commands/cleanup.js';
+import { recoverCommand } from './commands/recover.js';
+import { statusCommand } from './commands/status.js';
 import { cutoverCommand, rollbackCommand } from './commands/switchover.js';
+import { signalReceived } from '../signals.js';
 import { verifyCommand } from './commands/verify.js';
 import { reportFailure } from './context.js';
 
@@ -26,6 +29,8 @@ export function buildProgram(): Command {
   program.addCommand(verifyCommand());
   program.addCommand(cutoverCommand());
   program.addCommand(rollbackCommand());
+  program.addCommand(recoverCommand());
+  program.addCommand(statusCommand());
   program.addCommand(cleanupCommand());
   program.addCommand(rehearseCommand());
   return program;
@@ -46,3 +51,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 process.exitCode = await main(process.argv);
+// After a signal the abort path has run; work it left in the background (a pending PAUSE, a
+// read-only query) must not keep the process alive into GitHub's SIGKILL.
+if (signalReceived()) process.exit(process.exitCode || 1);

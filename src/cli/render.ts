@@ -7,7 +7,7 @@ import type { VerifyReport } from '../engine/verify/report.js';
 import type { CutoverResult } from '../engine/cutover/cutover.js';
 import { describeSnapshotCheck } from '../engine/cutover/snapshot-check.js';
 import type { SwitchoverResult } from '../engine/cutover/switchover.js';
-import type { RollbackResult } from '../engine/cutover/rollback.js';
+import type { RollbackResult } from '../engine/rollback/rollback.js';
 import type { CleanupResult } from '../engine/cleanup/cleanup.js';
 import { relationKey } from '../postgres/sql.js';
 

@@ -14,10 +14,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCdc } from '../../src/engine/cdc/index.js';
 import { runCutover } from '../../src/engine/cutover/cutover.js';
-import { runRollback } from '../../src/engine/cutover/rollback.js';
-import { loadState } from '../../src/engine/cutover/state-file.js';
-import { freezeStateKey, type SwitchoverOptions } from '../../src/engine/cutover/switchover.js';
-import { thawDatabaseWrites, type FreezeRecord } from '../../src/engine/cutover/write-freeze.js';
+import { runRollback } from '../../src/engine/rollback/rollback.js';
+import type { SwitchoverOptions } from '../../src/engine/cutover/switchover.js';
+import { thawDatabaseWrites } from '../../src/engine/cutover/write-freeze.js';
 import { runFullLoad } from '../../src/engine/full-load/full-load.js';
 import { migrationNames } from '../../src/engine/names.js';
 import { withClient } from '../../src/postgres/connect.js';
@@ -107,8 +106,8 @@ afterAll(async () => {
   await workload?.stop();
   await bouncer?.stop();
   // The last rollback left the target frozen (its roles read-only), as a real one does: thaw it so its database can be dropped.
-  const frozen = loadState<FreezeRecord>(stateDir, freezeStateKey(names, 'target'));
-  if (frozen) await withClient(pair.target, (c) => thawDatabaseWrites(c, frozen));
+  // The markers on the server say what was frozen.
+  if (pair) await withClient(pair.target, (c) => thawDatabaseWrites(c, names.name));
   await pair?.drop();
 });
 

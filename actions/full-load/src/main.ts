@@ -3,7 +3,8 @@
  * cdc step, a per-table load table and the step timeline in the job summary.
  */
 import { migrationNames } from '../../../src/engine/names.js';
-import { runFullLoad, type FullLoadResult } from '../../../src/engine/full-load/full-load.js';
+import { durationMs } from '../../../src/cli/options.js';
+import { DEFAULT_WAIT_FOR_TRANSACTIONS, runFullLoad, type FullLoadResult } from '../../../src/engine/full-load/full-load.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
 import { bool, int, text } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
@@ -21,6 +22,7 @@ async function run(): Promise<PhaseOutcome> {
       names,
       jobs: int('jobs', { min: 1 }),
       clean: bool('clean'),
+      waitForTransactionsMs: durationMs(text('wait-for-transactions') ?? DEFAULT_WAIT_FOR_TRANSACTIONS, 'input wait-for-transactions'),
       pgTools: { binDir: text('pg-bin-dir'), commandPrefix: prefix ? prefix.split(/\s+/).filter(Boolean) : undefined },
       log: actionsLogger(),
     }),

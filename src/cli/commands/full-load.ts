@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
-import { runFullLoad } from '../../engine/full-load/full-load.js';
+import { DEFAULT_WAIT_FOR_TRANSACTIONS, runFullLoad } from '../../engine/full-load/full-load.js';
 import { runDumpRestore } from '../../engine/full-load/dump-restore.js';
 import { usageError } from '../../errors.js';
+import { durationMs } from '../options.js';
 import { renderFullLoad } from '../render.js';
 import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
 
@@ -11,13 +12,25 @@ interface FullLoadFlags extends GlobalOptions {
   strategy: 'snapshot-copy' | 'dump-restore';
   pgBinDir?: string;
   pgDumpPrefix?: string;
+  waitForTransactions: string;
 }
 
 export function fullLoadCommand(): Command {
   const cmd = new Command('full-load').description("copy schema and data to the empty target inside a new replication slot's snapshot");
   addConnectionOptions(cmd)
     .addOption(new Option('--jobs <n>', 'parallel copy workers (default: number of cores)'))
-    .addOption(new Option('--clean', 'drop what a previous attempt left on the target first'))
+    .addOption(
+      new Option(
+        '--clean',
+        'drop what an earlier attempt with this --name left: its inactive slot and publication on the source, the tables on the target (refused while CDC runs)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--wait-for-transactions <duration>',
+        'how long the slot may wait for open transactions on the source (named every 10 s) before full-load gives up',
+      ).default(DEFAULT_WAIT_FOR_TRANSACTIONS),
+    )
     .addOption(
       new Option('--strategy <s>', "snapshot-copy (online, for CDC) or dump-restore (the plan's pg_dump -Fc + pg_restore, offline)")
         .choices(['snapshot-copy', 'dump-restore'])
@@ -33,9 +46,13 @@ export function fullLoadCommand(): Command {
       const jobs = flags.jobs === undefined ? undefined : Number(flags.jobs);
       if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1))
         throw usageError(`--jobs must be a positive integer, got '${flags.jobs}'`);
+      const waitForTransactionsMs = durationMs(flags.waitForTransactions, '--wait-for-transactions');
       const pgTools = { binDir: flags.pgBinDir, commandPrefix: flags.pgDumpPrefix?.split(/\s+/).filter(Boolean) };
       const common = { source: ctx.source(), target: ctx.target(), jobs, clean: flags.clean, pgTools, log: ctx.log };
-      const result = flags.strategy === 'dump-restore' ? await runDumpRestore(common) : await runFullLoad({ ...common, names: ctx.names });
+      const result =
+        flags.strategy === 'dump-restore'
+          ? await runDumpRestore(common)
+          : await runFullLoad({ ...common, names: ctx.names, waitForTransactionsMs });
       emit(ctx, result, () => renderFullLoad(result));
       return 0;
     }),

@@ -1,11 +1,12 @@
 /** cutover and rollback: the same options (how to switch the application, bounds of the freeze). */
 import { Command, Option } from 'commander';
 import { runCutover } from '../../engine/cutover/cutover.js';
-import { runRollback } from '../../engine/cutover/rollback.js';
+import { runRollback } from '../../engine/rollback/rollback.js';
 import { stateDir } from '../../engine/cutover/state-file.js';
 import { ON_MISMATCH_CHOICES, type OnMismatch } from '../../engine/cutover/snapshot-check.js';
 import { SwitchoverAborted, type SwitchoverOptions } from '../../engine/cutover/switchover.js';
 import { usageError } from '../../errors.js';
+import { cancelOnSignals } from '../../signals.js';
 import { parseConnInfo } from '../../postgres/conninfo.js';
 import { registerSecret } from '../../postgres/redact.js';
 import { makeSwitch, type Switch } from '../../switch/switch.js';
@@ -13,7 +14,7 @@ import { action, addConnectionOptions, emit, makeContext, type CommandContext, t
 import { bytes, durationMs, positiveInt } from '../options.js';
 import { renderRollback, renderSwitchover } from '../render.js';
 
-interface SwitchFlags extends GlobalOptions {
+export interface SwitchFlags extends GlobalOptions {
   switch: 'pgbouncer' | 'env-file' | 'command' | 'none';
   pgbouncerIni?: string;
   pgbouncerDb?: string;
@@ -33,7 +34,7 @@ interface SwitchFlags extends GlobalOptions {
   acceptDataLoss?: boolean;
 }
 
-function addSwitchOptions(cmd: Command): Command {
+export function addSwitchOptions(cmd: Command): Command {
   return addConnectionOptions(cmd, { source: true, target: true, sourceFromTarget: true })
     .addOption(
       new Option('--target-from-source <url>', 'how the source reaches the target for reverse replication (default: the target URL)').env(
@@ -73,7 +74,7 @@ function addSwitchOptions(cmd: Command): Command {
     .addOption(new Option('--state-dir <dir>', 'where freeze records are kept between cutover and rollback (default ~/.pgshift)'));
 }
 
-function buildSwitch(flags: SwitchFlags, ctx: CommandContext): Switch {
+export function buildSwitch(flags: SwitchFlags, ctx: CommandContext): Switch {
   switch (flags.switch) {
     case 'pgbouncer': {
       if (!flags.pgbouncerIni || !flags.pgbouncerDb || !flags.pgbouncerAdmin) {
@@ -116,7 +117,7 @@ function safePassword(url: string): string | undefined {
   }
 }
 
-function switchoverOptions(flags: SwitchFlags, ctx: CommandContext): SwitchoverOptions {
+export function switchoverOptions(flags: SwitchFlags, ctx: CommandContext): SwitchoverOptions {
   if (flags.appUrl) registerSecret(safePassword(flags.appUrl));
   if (flags.targetFromSource) registerSecret(safePassword(flags.targetFromSource));
   return {
@@ -153,10 +154,13 @@ function switchoverAction<R extends { ok: boolean }>(
 ) {
   return action(async (flags: SwitchFlags) => {
     const ctx = makeContext(flags);
+    // SIGINT/SIGTERM/SIGHUP abort the run: the engine undoes what it started, then we exit 1.
+    const cancel = cancelOnSignals(ctx.log);
     try {
-      const result = await run(switchoverOptions(flags, ctx), flags);
+      const result = await run({ ...switchoverOptions(flags, ctx), signal: cancel.signal }, flags);
       emit(ctx, result, () => render(result));
-      return result.ok ? 0 : 1;
+      if (cancel.received()) ctx.log.warn(`${cancel.received()} arrived after the switch had begun: the switch was finished, not undone`);
+      return result.ok && !cancel.received() ? 0 : 1;
     } catch (err) {
       reportAbort(ctx, err);
       throw err;

@@ -10,7 +10,7 @@
  */
 import { PgshiftError } from '../../errors.js';
 import { redact } from '../../postgres/redact.js';
-import { runRollback, type RollbackResult } from './rollback.js';
+import { runRollback, type RollbackResult } from '../rollback/rollback.js';
 import { runSwitchover, type SwitchoverOptions, type SwitchoverResult } from './switchover.js';
 
 export type CutoverOptions = SwitchoverOptions;
