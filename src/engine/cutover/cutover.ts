@@ -9,8 +9,10 @@
  * been replicated back to it.
  */
 import { PgshiftError } from '../../errors.js';
+import { withClient } from '../../postgres/connect.js';
 import { redact } from '../../postgres/redact.js';
 import { runRollback, type RollbackResult } from '../rollback/rollback.js';
+import { linkState, type LinkNames } from './replication-link.js';
 import { runSwitchover, type SwitchoverOptions, type SwitchoverResult } from './switchover.js';
 
 export type CutoverOptions = SwitchoverOptions;
@@ -29,6 +31,8 @@ export async function runCutover(opts: CutoverOptions): Promise<CutoverResult> {
   opts.log.warn('the switch-point check found differences: rolling back to the source at once (--on-mismatch rollback)');
   // The rollback's own check finds the same difference (the target still lacks it): it only reports it.
   try {
+    // The return link was created moments ago: its apply worker must be streaming before the rollback's pre-check.
+    await waitUntilStreaming(opts, result.replicationBack);
     const mismatchRollback = await runRollback({ ...opts, onMismatch: 'alert' });
     return { ...result, ok: false, mismatchRollback };
   } catch (err) {
@@ -36,4 +40,16 @@ export async function runCutover(opts: CutoverOptions): Promise<CutoverResult> {
     opts.log.warn(`the rollback after the mismatch did not happen: ${reason}`);
     return { ...result, ok: false, mismatchRollbackError: reason };
   }
+}
+
+/**
+ * Wait (bounded) until the subscription of `link` on the source has a running apply worker. The
+ * launcher starts it asynchronously after CREATE SUBSCRIPTION; on a busy host that takes a while,
+ * and a rollback refuses a link that is not streaming yet.
+ */
+async function waitUntilStreaming(opts: CutoverOptions, link: LinkNames, timeoutMs = 30_000): Promise<void> {
+  await withClient(opts.source, async (c) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await linkState(c, link)).streaming && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  });
 }
