@@ -12,6 +12,7 @@ import { recoverCommand } from './commands/recover.js';
 import { statusCommand } from './commands/status.js';
 import { cutoverCommand, rollbackCommand } from './commands/switchover.js';
 import { signalReceived } from '../signals.js';
+import { ddlTopCommand } from './commands/ddl.js';
 import { verifyCommand } from './commands/verify.js';
 import { reportFailure } from './context.js';
 
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   program.addCommand(recoverCommand());
   program.addCommand(statusCommand());
   program.addCommand(cleanupCommand());
+  program.addCommand(ddlTopCommand());
   program.addCommand(rehearseCommand());
   return program;
 }

@@ -135,7 +135,12 @@ async function preCutoverBackups(annotations: Annotation[]): Promise<PreCutoverB
     return null;
   }
   return group('pre-cutover backups (RDS snapshot, source AMI)', () =>
-    takePreCutoverBackups({ dbInstanceIdentifier, sourceInstanceId, region: text('aws-region') }),
+    takePreCutoverBackups({
+      dbInstanceIdentifier,
+      sourceInstanceId,
+      region: text('aws-region'),
+      targetRoleArn: text('aws-target-role-arn'),
+    }),
   );
 }
 

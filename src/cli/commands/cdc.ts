@@ -1,8 +1,10 @@
 import { Command, Option } from 'commander';
 import { cdcStatus, startCdc, stopCdc, watchCdc, type CdcSample } from '../../engine/cdc/index.js';
+import { DDL_MODES, ddlReport, resolveDdlCommand, type DdlMode } from '../../engine/ddl/index.js';
+import { usageError } from '../../errors.js';
 import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
 import { bytes, durationMs } from '../options.js';
-import { renderCdcStart, renderCdcStatus, renderCdcStop } from '../render.js';
+import { renderCdcStart, renderCdcStatus, renderCdcStop, renderDdlReport } from '../render.js';
 
 interface StartFlags extends GlobalOptions {
   strategy: 'slot' | 'subscription-copy';
@@ -10,6 +12,7 @@ interface StartFlags extends GlobalOptions {
   streaming?: boolean;
   disableOnError?: boolean;
   createHelperIndexes?: boolean;
+  ddl?: DdlMode;
 }
 
 export function cdcCommand(): Command {
@@ -32,6 +35,12 @@ export function cdcCommand(): Command {
     .addOption(new Option('--disable-on-error', 'an apply error disables the subscription instead of retrying in a loop'))
     .addOption(
       new Option('--create-helper-indexes', 'index REPLICA IDENTITY FULL tables on the target (used by PostgreSQL 16+ subscribers)'),
+    )
+    .addOption(
+      new Option(
+        '--ddl <mode>',
+        'schema changes on the source: replay (on the target, in stream order; default with --strategy slot), freeze (refused) or off',
+      ).choices([...DDL_MODES]),
     );
   start.action(
     action(async (flags: StartFlags) => {
@@ -44,6 +53,7 @@ export function cdcCommand(): Command {
         strategy: flags.strategy,
         options: definedOnly({ binary: flags.binary, streaming: flags.streaming, disableOnError: flags.disableOnError }),
         createHelperIndexes: flags.createHelperIndexes,
+        ddl: flags.ddl,
         log: ctx.log,
       });
       emit(ctx, result, () => renderCdcStart(result));
@@ -106,7 +116,52 @@ export function cdcCommand(): Command {
       return result.leftovers.length ? 1 : 0;
     }),
   );
-  return cdc.addCommand(start).addCommand(status).addCommand(stop);
+  return cdc.addCommand(start).addCommand(status).addCommand(stop).addCommand(ddlCommand());
+}
+
+/** `cdc ddl`: captured schema changes and their state; adds new tables to the subscription. `cdc ddl resolve`: unblock a stop. */
+function ddlCommand(): Command {
+  const ddl = new Command('ddl').description(
+    'captured schema changes (applied, pending, stopped); adds tables created on the source to the subscription',
+  );
+  addConnectionOptions(ddl).addOption(new Option('--no-refresh', 'only list; do not add new tables to the subscription'));
+  ddl.action(
+    action(async (flags: GlobalOptions & { refresh: boolean }) => {
+      const ctx = makeContext(flags);
+      const report = await ddlReport({
+        source: ctx.source(),
+        target: ctx.target(),
+        names: ctx.names,
+        log: ctx.log,
+        refresh: flags.refresh,
+      });
+      emit(ctx, report, () => renderDdlReport(report));
+      return report.stoppedOn ? 1 : 0;
+    }),
+  );
+  const resolve = new Command('resolve')
+    .description("unblock a stopped DDL: the SQL to run on the target in its place, or that it was applied by hand; then 'cdc start'")
+    .argument('<id>', 'the id shown by pgshift cdc ddl');
+  addConnectionOptions(resolve)
+    .addOption(new Option('--sql <sql>', 'run this on the target instead, at the same place in the stream'))
+    .addOption(new Option('--mark-applied', 'the change is already on the target (made by hand): only record it'));
+  resolve.action(
+    action(async (id: string, flags: GlobalOptions & { sql?: string; markApplied?: boolean }) => {
+      const ctx = makeContext(flags);
+      if (!/^[1-9][0-9]*$/.test(id)) throw usageError(`DDL id '${id}' is not a positive integer`, "see the ids with 'pgshift cdc ddl'");
+      const result = await resolveDdlCommand({
+        source: ctx.source(),
+        target: ctx.target(),
+        names: ctx.names,
+        log: ctx.log,
+        id: Number(id),
+        resolution: { sql: flags.sql, markApplied: flags.markApplied },
+      });
+      emit(ctx, result, () => `DDL #${result.id} (${result.class}) resolved; next: pgshift cdc start --name ${ctx.names.name}`);
+      return 0;
+    }),
+  );
+  return ddl.addCommand(resolve);
 }
 
 /** Only the options the person gave, so the engine's defaults hold for the rest. */

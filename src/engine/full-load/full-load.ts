@@ -9,6 +9,8 @@
  *   2. check what an earlier    its slot and publication on the source, its tables on the target;
  *      attempt left             refuse (touching nothing) while CDC runs on them, or without --clean
  *   3. clean it (--clean)       the inactive slot, the publication, the target's objects
+ *   3b. guard DDL                freeze DDL while copying; --ddl replay installs the capture
+ *                               before the slot (docs/design.md rule 6)  (undo: lift, remove)
  *   4. create the publication   FOR ALL TABLES              (undo: drop it)
  *   5. create the slot          with an exported snapshot    (undo: drop it); waits for open
  *                               transactions, naming them every 10 s, at most --wait-for-transactions
@@ -43,6 +45,7 @@ import { copyLargeObjects } from './large-objects.js';
 import { dumpSchema, restorePostData, restorePreData, type SchemaArchive } from './schema.js';
 import { closeSnapshotWorkers, openSnapshotWorkers, type SnapshotWorker } from './snapshot-workers.js';
 import { cleanLeftovers, findLeftovers, refuseUnlessCleanable } from './leftovers.js';
+import { DEFAULT_DDL_MODE, guardDdlForLoad, liftLoadFreeze, type DdlMode } from '../ddl/index.js';
 
 export interface FullLoadOptions {
   source: ConnInfo;
@@ -54,9 +57,18 @@ export interface FullLoadOptions {
   clean?: boolean;
   /** How long slot creation may wait for open transactions on the source (default 10 minutes). */
   waitForTransactionsMs?: number;
+  /**
+   * Where the run records what it creates. Pass one in to undo this run's objects from outside —
+   * a signal handler calls `created.undo(log, 'interrupted')`; the failure path shares that one undo.
+   */
+  created?: CreatedByRun;
+  /** Cancels the run (a signal). While the slot waits for open transactions, it cancels the creation too. */
+  signal?: AbortSignal;
   pgTools?: PgToolsOptions;
   /** Tables smaller than this are copied whole (tests lower it to exercise range splitting). */
   minChunkBytes?: number;
+  /** Schema changes on the source from here on: replay (captured; frozen while copying), freeze (while copying) or off. */
+  ddl?: DdlMode;
   log: Logger;
 }
 
@@ -89,18 +101,21 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
     refuseUnlessCleanable(found, opts.names, opts.source, opts.target, opts.clean === true);
     return found;
   });
-  const anythingLeft = leftovers.slot || leftovers.publication || leftovers.targetObjects.count > 0;
+  const anythingLeft = leftovers.slot || leftovers.publication || leftovers.ddlFreeze || leftovers.targetObjects.count > 0;
   const droppedByClean = anythingLeft
     ? await timeline.run('clean what an earlier attempt left', () =>
         cleanLeftovers(opts.source, opts.target, opts.names, leftovers, opts.log),
       )
     : [];
 
-  const created = new CreatedByRun('full-load');
+  const created = opts.created ?? new CreatedByRun('full-load');
   let slot: ExportedSlot | undefined;
   let workers: SnapshotWorker[] = [];
   let archive: SchemaArchive | undefined;
   try {
+    const ddlGuard = await timeline.run('freeze DDL and install the DDL capture', () =>
+      guardDdlForLoad(opts.source, opts.ddl ?? DEFAULT_DDL_MODE, created),
+    );
     await timeline.run('create the publication', () => createPublication(opts, created));
     slot = await timeline.run(
       'create the slot with an exported snapshot',
@@ -131,6 +146,7 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
       }),
       timeline.run('refresh materialized views', () => refreshMaterializedViews(opts)),
     );
+    await timeline.run('lift the DDL freeze', () => liftLoadFreeze(opts.source, ddlGuard));
     const totals = summarize(copied.stats, timeline.elapsedSeconds(), copied.seconds);
     opts.log.info(
       `full-load done: ${totals.rows} rows, ${(totals.bytes / 1e6).toFixed(1)} MB in ${totals.seconds.toFixed(1)} s; slot ${slot.slotName} streams from ${slot.consistentLsn}`,
@@ -203,6 +219,7 @@ async function createSlot(opts: FullLoadOptions, created: CreatedByRun): Promise
   const limitMs = opts.waitForTransactionsMs ?? DEFAULT_WAIT_FOR_TRANSACTIONS_MS;
   const slot = await createSlotWithSnapshot(opts.source, opts.names.slot, {
     waitForTransactionsMs: limitMs,
+    signal: opts.signal,
     onWaiting: (blockers, waitedMs) =>
       opts.log.warn(
         `the slot waits for ${blockers.length} open transaction(s) on the ${describe(opts.source)} (${Math.round(waitedMs / 1000)} s of at most ${Math.round(limitMs / 1000)} s): ${blockers.map(describeOpenTransaction).join('; ') || 'none visible to this role'}`,
