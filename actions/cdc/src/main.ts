@@ -4,6 +4,7 @@
  * the chart and the outputs, waiting up to wait-caught-up seconds for the lag to fall to max-lag.
  */
 import { cdcStatus, startCdc, stopCdc, type CdcStatus, type StartCdcResult, type StopCdcResult } from '../../../src/engine/cdc/index.js';
+import { DDL_MODES, DEFAULT_DDL_MODE, type DdlMode } from '../../../src/engine/ddl/index.js';
 import { migrationNames, type MigrationNames } from '../../../src/engine/names.js';
 import type { ConnInfo } from '../../../src/postgres/conninfo.js';
 import { checkFailed } from '../../../src/errors.js';
@@ -29,7 +30,17 @@ async function run(): Promise<PhaseOutcome> {
   }
   let started: StartCdcResult | undefined;
   if (command === 'start')
-    started = await group('cdc start', () => startCdc({ source, sourceFromTarget, target, names, createHelperIndexes: true, log }));
+    started = await group('cdc start', () =>
+      startCdc({
+        source,
+        sourceFromTarget,
+        target,
+        names,
+        createHelperIndexes: true,
+        ddl: choice<DdlMode>('ddl', [...DDL_MODES], DEFAULT_DDL_MODE),
+        log,
+      }),
+    );
   const maxLag = int('max-lag', { min: 0, fallback: 0 })!;
   const waitSeconds = int('wait-caught-up', { min: 0, fallback: 0 })!;
   const watched = await group('replication lag', () => watchLag({ source, target, names, maxLag, waitSeconds, log }));

@@ -6,8 +6,9 @@ import { migrationNames } from '../../../src/engine/names.js';
 import { durationMs } from '../../../src/cli/options.js';
 import { DEFAULT_WAIT_FOR_TRANSACTIONS, runFullLoad, type FullLoadResult } from '../../../src/engine/full-load/full-load.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
-import { bool, int, text } from '../../shared/inputs.js';
+import { bool, choice, int, text } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
+import { DDL_MODES, DEFAULT_DDL_MODE, type DdlMode } from '../../../src/engine/ddl/index.js';
 import { bytes, count, duration, heading, qualifiedName, stepsSection, table, code } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
 
@@ -23,6 +24,7 @@ async function run(): Promise<PhaseOutcome> {
       jobs: int('jobs', { min: 1 }),
       clean: bool('clean'),
       waitForTransactionsMs: durationMs(text('wait-for-transactions') ?? DEFAULT_WAIT_FOR_TRANSACTIONS, 'input wait-for-transactions'),
+      ddl: choice<DdlMode>('ddl', [...DDL_MODES], DEFAULT_DDL_MODE),
       pgTools: { binDir: text('pg-bin-dir'), commandPrefix: prefix ? prefix.split(/\s+/).filter(Boolean) : undefined },
       log: actionsLogger(),
     }),

@@ -140,13 +140,15 @@ function ddlCommand(): Command {
     }),
   );
   const resolve = new Command('resolve')
-    .description("unblock a stopped DDL: the SQL to run on the target in its place, or that it was applied by hand; then 'cdc start'")
+    .description('unblock a stopped DDL: the SQL to run on the target in its place, or that it was applied by hand')
     .argument('<id>', 'the id shown by pgshift cdc ddl');
-  addConnectionOptions(resolve)
+  // The connection options belong to 'cdc ddl' (commander reads a parent's options after the subcommand too).
+  resolve
     .addOption(new Option('--sql <sql>', 'run this on the target instead, at the same place in the stream'))
     .addOption(new Option('--mark-applied', 'the change is already on the target (made by hand): only record it'));
   resolve.action(
-    action(async (id: string, flags: GlobalOptions & { sql?: string; markApplied?: boolean }) => {
+    action(async (id: string, own: { sql?: string; markApplied?: boolean }, command: Command) => {
+      const flags = { ...(command.parent?.opts() as GlobalOptions), ...own };
       const ctx = makeContext(flags);
       if (!/^[1-9][0-9]*$/.test(id)) throw usageError(`DDL id '${id}' is not a positive integer`, "see the ids with 'pgshift cdc ddl'");
       const result = await resolveDdlCommand({
@@ -157,7 +159,12 @@ function ddlCommand(): Command {
         id: Number(id),
         resolution: { sql: flags.sql, markApplied: flags.markApplied },
       });
-      emit(ctx, result, () => `DDL #${result.id} (${result.class}) resolved; next: pgshift cdc start --name ${ctx.names.name}`);
+      emit(
+        ctx,
+        result,
+        () =>
+          `DDL #${result.id} (${result.class}) resolved: the apply worker's next retry applies it; check with pgshift cdc ddl (a disabled subscription: pgshift cdc start --name ${ctx.names.name})`,
+      );
       return 0;
     }),
   );
