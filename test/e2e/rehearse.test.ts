@@ -69,7 +69,7 @@ it('rehearses preflight → full-load → cdc → verify → cutover → rollbac
   const md = readFileSync(report, 'utf8');
   expect(md).toContain('all goals met');
   expect(md).toMatch(/Database: \*\*[\d.]+ MB\*\*/);
-  expect(md).toMatch(/Switch-point check: 18 tables equal at the switch point/);
+  expect(md).toMatch(/Switch-point check: \d+ tables equal at the switch point/);
   expect(md).toContain('xychart-beta');
   expect(md).toMatch(/Around the cutover \(writes frozen \d+ ms\)/);
 }, 300_000);
