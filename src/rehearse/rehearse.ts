@@ -91,12 +91,17 @@ export interface RehearsalResult {
   };
   cleanup: { leftovers: number };
   /** For the report's charts. */
-  series: {
-    latencies: LatencySample[];
-    lag: LagSample[];
-    switches: { label: string; at: number; freezeMs: number; snapshotCheck: string }[];
-    startedAt: number;
-  };
+  series: { latencies: LatencySample[]; lag: LagSample[]; switches: SwitchMark[]; startedAt: number };
+}
+
+/** One switch on the report's time axis (epoch ms): when it started, and when and how long writes were frozen. */
+export interface SwitchMark {
+  label: string;
+  at: number;
+  frozenAt: number;
+  freezeMs: number;
+  /** The after-resume check in the switch-point snapshots, in one line. */
+  snapshotCheck?: string;
 }
 
 export interface SwitchSummary {
@@ -108,7 +113,7 @@ export interface SwitchSummary {
   /** Milliseconds per step, to see where the freeze goes. */
   stepMs: Record<string, number>;
   /** What a step reported about itself (e.g. the switch's thaw / point / resume times). */
-  stepDetail: Record<string, string>;
+  stepDetail?: Record<string, string>;
 }
 
 const DB = 'tasteam';
@@ -233,7 +238,15 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
         fn,
         (x) => `writes frozen ${x.writeFreezeMs} ms; switch-point check: ${describeSnapshotCheck(x.snapshotCheck)}`,
       );
-      switches.push({ label, at: t0, freezeMs: r.writeFreezeMs, snapshotCheck: describeSnapshotCheck(r.snapshotCheck) });
+      // Writes freeze when the 'freeze writes' step starts (switchover.ts); before it, only read-only pre-checks ran.
+      const freezeStep = r.steps.find((st) => st.step === 'freeze writes');
+      switches.push({
+        label,
+        at: t0,
+        frozenAt: freezeStep ? Date.parse(freezeStep.startedAt) : t0,
+        freezeMs: r.writeFreezeMs,
+        snapshotCheck: describeSnapshotCheck(r.snapshotCheck),
+      });
       return {
         writeFreezeMs: r.writeFreezeMs,
         seconds: (Date.now() - t0) / 1000,
