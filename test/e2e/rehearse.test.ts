@@ -33,7 +33,9 @@ it('rehearses preflight → full-load → cdc → verify → cutover → rollbac
     expect(s.writeFreezeMs).toBeGreaterThan(0);
     expect(s.writeFreezeMs).toBeLessThanOrEqual(2000);
     expect(s.postCheckOk).toBe(true);
+    expect(s.snapshotCheck).toMatchObject({ ok: true, mode: 'fast', mismatched: [] });
   }
+  expect(doc.databaseBytes).toBeGreaterThan(1_000_000);
   expect(doc.cdc.lagP99Ms).toBeGreaterThanOrEqual(0);
   expect(doc.fullLoad.seconds).toBeGreaterThan(0);
   expect(doc.fullLoad.rows).toBeGreaterThan(10_000);
@@ -66,6 +68,8 @@ it('rehearses preflight → full-load → cdc → verify → cutover → rollbac
   ]);
   const md = readFileSync(report, 'utf8');
   expect(md).toContain('all goals met');
+  expect(md).toMatch(/Database: \*\*[\d.]+ MB\*\*/);
+  expect(md).toMatch(/Switch-point check: \d+ tables equal at the switch point/);
   expect(md).toContain('xychart-beta');
   expect(md).toMatch(/Around the cutover \(writes frozen \d+ ms\)/);
   // The HTML copy beside it carries the same charts and the Mermaid bundle, so it draws offline.

@@ -39,6 +39,7 @@ function rehearsal(): RehearsalResult {
   const sw = (freeze: number) => ({ writeFreezeMs: freeze, seconds: 1.8, postCheckOk: true, stepMs: { 'freeze writes': 40 } });
   return {
     ok: true,
+    databaseBytes: 13_100_000,
     phases: [
       { phase: 'full-load', seconds: 4.2, ok: true },
       { phase: 'cutover', seconds: 1.8, ok: true, detail: 'writes frozen 640 ms' },

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { runCutover } from '../../engine/cutover/cutover.js';
 import { runRollback } from '../../engine/rollback/rollback.js';
 import { stateDir } from '../../engine/cutover/state-file.js';
+import { ON_MISMATCH_CHOICES, type OnMismatch } from '../../engine/cutover/snapshot-check.js';
 import { SwitchoverAborted, type SwitchoverOptions } from '../../engine/cutover/switchover.js';
 import { usageError } from '../../errors.js';
 import { cancelOnSignals } from '../../signals.js';
@@ -29,6 +30,7 @@ export interface SwitchFlags extends GlobalOptions, EngineFlags {
   maxFreeze: string;
   sequenceMargin: string;
   verify: 'fast' | 'full' | 'none';
+  onMismatch?: OnMismatch;
   stateDir?: string;
   acceptDataLoss?: boolean;
 }
@@ -63,7 +65,14 @@ export function addSwitchOptions(cmd: Command): Command {
     .addOption(new Option('--max-lag <size>', 'refuse to freeze with more than this still to apply').default('16MB'))
     .addOption(new Option('--max-freeze <duration>', 'writes stay frozen at most this long, then everything is undone').default('30s'))
     .addOption(new Option('--sequence-margin <n>', 'increments added to every sequence on the new primary').default('1000'))
-    .addOption(new Option('--verify <mode>', 'final check inside the freeze').choices(['fast', 'full', 'none']).default('fast'))
+    .addOption(
+      new Option(
+        '--verify <mode>',
+        'exact check of the switch point, run after writes resume in snapshots taken inside the freeze: fast (row counts), full (row hashes) or none',
+      )
+        .choices(['fast', 'full', 'none'])
+        .default('fast'),
+    )
     .addOption(new Option('--state-dir <dir>', 'where freeze records are kept between cutover and rollback (default ~/.pgshift)'));
 }
 
@@ -124,6 +133,7 @@ export function switchoverOptions(flags: SwitchFlags, ctx: CommandContext): Swit
     maxFreezeMs: durationMs(flags.maxFreeze, '--max-freeze'),
     sequenceMargin: positiveInt(flags.sequenceMargin, '--sequence-margin'),
     finalVerify: flags.verify,
+    onMismatch: flags.onMismatch,
     appPath: flags.appUrl ? parseConnInfo(flags.appUrl, 'target', { caBundle: flags.caBundle }) : undefined,
     stateDir: stateDir(flags.stateDir),
     ...enginesFrom(flags, ctx),
@@ -164,7 +174,16 @@ function switchoverAction<R extends { ok: boolean }>(
 export function cutoverCommand(): Command {
   return addSwitchOptions(
     new Command('cutover').description('freeze writes, wait for zero lag, sync sequences, verify, turn replication around, switch, resume'),
-  ).action(switchoverAction((opts) => runCutover(opts), renderSwitchover));
+  )
+    .addOption(
+      new Option(
+        '--on-mismatch <action>',
+        'when the switch-point check finds the sides different: alert (exit 1) or rollback at once (lossless)',
+      )
+        .choices([...ON_MISMATCH_CHOICES])
+        .default('alert'),
+    )
+    .action(switchoverAction((opts) => runCutover(opts), renderSwitchover));
 }
 
 export function rollbackCommand(): Command {

@@ -2,24 +2,30 @@
  * Moving the primary role from one server to the other with writes frozen for as short a time
  * as possible. Cutover runs it source -> target; a lossless rollback runs it target -> source.
  *
- * Runbook order (each step timed in the result):
- *   1. pre-checks            outside the freeze: link streaming, lag under --max-lag, no schema drift, fast verify clean
+ * Runbook order (each step timed in the result). Inside the freeze only what does not grow with
+ * the database's size:
+ *   1. pre-checks            outside the freeze: link streaming, lag under --max-lag, no schema drift, fast verify clean;
+ *                            the sessions that will hold the switch-point snapshots are opened
  *   2. freeze writes          PgBouncer PAUSE + every login role read-only on the old primary, sessions ended
  *   2b. freeze DDL            on the old primary, refused before any lock   (abort: lifted if set here)
  *   3. wait for zero lag      by LSN, bounded by --max-freeze                      (abort: thaw, RESUME)
- *   4. sync sequences         every sequence, standalone ones too, plus a margin
- *   5. final verify           fast (row counts) by default
+ *   4. export snapshots       both sides now hold the same data: one snapshot each, kept open (snapshot-check.ts)
+ *   5. sync sequences         every sequence, standalone ones too, plus a margin
  *   6. turn replication around  new primary -> old primary, so going back loses nothing
  *                                (abort: drop the new link, restore the old one)
  *   7. switch                 point the application at the new primary, make it writable, RESUME
  *   7b. move the DDL freeze   lifted on the old primary; after a cutover the new primary refuses
  *                             DDL for the rollback window (pgshift ddl unfreeze --accept-no-rollback)
  *   8. post-check             a write through the application path lands on the new primary
+ *   9. check the snapshots    count (fast) or hash (full) both sides in the step-4 snapshots: the data at
+ *                             the switch point, however long it takes and whatever is written meanwhile
  * Any failure before step 7 leaves the old primary primary, its replication running, and
  * writes flowing again; the run exits 1 with the reason. So does a signal (opts.signal, fired by
  * SIGINT/SIGTERM/SIGHUP in the CLI and the actions): the run stops at the next step boundary or
  * inside its wait and takes the same abort path. After SIGKILL, the freeze markers on the old
  * primary (write-freeze.ts) let `pgshift recover` undo or finish the switch (docs/design.md rule 12).
+ * A difference found in step 9 makes the result fail (exit 1); cutover.ts rolls back at once with
+ * --on-mismatch rollback.
  *
  * Over 350 lines: the switchover runbook, with the undo of every step beside it and the abort path that uses them; split, the undo would sit away from what it undoes.
  */
@@ -38,12 +44,22 @@ import type { Switch } from '../../switch/switch.js';
 import type { MigrationNames } from '../names.js';
 import { freezeDdl, unfreezeDdl } from '../ddl/index.js';
 import { Timeline, type StepRecord } from '../timeline.js';
+import type { SnapshotIds } from '../verify/session.js';
 import { runVerify } from '../verify/verify.js';
-import type { VerifySummary } from '../verify/report.js';
 import { checkWriteThroughAppPath, serverIdentity, type AppPathCheck } from './app-path-check.js';
 import type { Link, ReplicationEngine } from '../replication/engine.js';
 import { NativeEngine } from '../replication/native.js';
 import type { LinkNames } from './replication-link.js';
+import {
+  checkInSnapshots,
+  closeSnapshotHolders,
+  describeSnapshotCheck,
+  exportSnapshots,
+  openSnapshotHolders,
+  type OnMismatch,
+  type SnapshotCheckResult,
+  type SnapshotHolders,
+} from './snapshot-check.js';
 import { loadState, removeState, saveState } from './state-file.js';
 import { freezeDatabaseWrites, markSwitchoverDone, thawDatabaseWrites, type FreezeRecord } from './write-freeze.js';
 
@@ -64,7 +80,13 @@ export interface SwitchoverOptions {
   maxFreezeMs?: number;
   /** Sequences on the new primary are set to the old one's value plus this many increments. Default 1000. */
   sequenceMargin?: number;
+  /**
+   * The exact check of the switch point, run after writes resume in snapshots exported inside the
+   * freeze: fast (row counts, the default), full (row hashes) or none.
+   */
   finalVerify?: 'fast' | 'full' | 'none';
+  /** On a difference found by that check: alert (exit 1, the default) or roll back at once (cutover only). */
+  onMismatch?: OnMismatch;
   /** The application's own connection (e.g. through PgBouncer) for the post-check write. */
   appPath?: ConnInfo;
   stateDir: string;
@@ -91,7 +113,8 @@ export interface SwitchoverResult {
   lagAtFreezeBytes: number;
   waitForApplyMs: number;
   sequencesSet: number;
-  finalVerify?: VerifySummary;
+  /** The after-resume check in the switch-point snapshots; absent with --verify none. */
+  snapshotCheck?: SnapshotCheckResult;
   /** The link that now replicates the new primary back to the old one. */
   replicationBack: LinkNames;
   frozenOnOldPrimary: FreezeRecord;
@@ -214,10 +237,15 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
   const e = direction(kind, opts);
   const timeline = new Timeline(opts.log, opts.signal);
   const maxFreezeMs = opts.maxFreezeMs ?? 30_000;
+  const checkMode = opts.finalVerify ?? 'fast';
   const sessions = await openSessions(e, opts);
+  let holders: SnapshotHolders | undefined;
   try {
     // Read-only: a signal simply stops it (nothing to undo yet).
-    await timeline.run('pre-checks', () => untilCancelled(opts.signal, preChecks(e, sessions, opts)));
+    await timeline.run('pre-checks', async () => {
+      await untilCancelled(opts.signal, preChecks(e, sessions, opts));
+      if (checkMode !== 'none') holders = await openSnapshotHolders(e.from, e.to);
+    });
     const toIdentity = await serverIdentity(sessions.to);
 
     // ── writes frozen from here ──────────────────────────────────────────────────────────
@@ -236,18 +264,21 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
         () => waitForZeroLag(e, sessions, freezeLeft(), opts.signal),
         (r) => `${r.lagBytes} bytes applied in ${r.waitedMs} ms`,
       );
+      const snapshots = holders && (await timeline.run('export snapshots', () => exportSnapshots(holders!)));
       const sequencesSet = await timeline.run('sync sequences', async () =>
         applySequences(sessions.to, await readSequences(sessions.from), opts.sequenceMargin ?? 1000),
       );
       guardFreeze(freezeLeft, 'syncing sequences');
-      const finalVerify = await timeline.run('final verify', () => finalVerifyStep(e, opts));
-      guardFreeze(freezeLeft, 'the final verify');
       await timeline.run('turn replication around', () => turnReplicationAround(e, sessions, (s) => (linkTurned = s)));
-      await timeline.run('switch the application', () => {
-        // A signal from here on finishes the switch: undoing half of it would be the riskier way.
-        timeline.pastPointOfNoReturn();
-        return switchApplication(e, sessions, opts);
-      });
+      await timeline.run(
+        'switch the application',
+        () => {
+          // A signal from here on finishes the switch: undoing half of it would be the riskier way.
+          timeline.pastPointOfNoReturn();
+          return switchApplication(e, sessions, opts);
+        },
+        (ms) => `thaw ${ms.thaw} ms, point at the new primary ${ms.pointAt} ms, resume ${ms.resume} ms`,
+      );
       const writeFreezeMs = Date.now() - freezeStarted;
       // ── writes flow again, to the new primary ─────────────────────────────────────────
       opts.log.info(`writes were frozen for ${writeFreezeMs} ms`);
@@ -261,16 +292,17 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
         opts.log.warn(
           `post-check failed: ${redact(postCheck.error ?? '')} — the switch is done; check the application path, or run pgshift ${kind === 'cutover' ? 'rollback' : 'cutover'}`,
         );
+      const snapshotCheck = snapshots && (await checkSwitchPoint(e, opts, timeline, snapshots, checkMode as 'fast' | 'full'));
       return {
         kind,
-        ok: postCheck.ok && returnError === undefined,
+        ok: postCheck.ok && returnError === undefined && (snapshotCheck?.ok ?? true),
         from: describe(e.from),
         to: describe(e.to),
         writeFreezeMs,
         lagAtFreezeBytes: caughtUp.lagBytes,
         waitForApplyMs: caughtUp.waitedMs,
         sequencesSet,
-        finalVerify,
+        snapshotCheck,
         replicationBack: e.returnLink,
         frozenOnOldPrimary: frozen,
         postCheck,
@@ -293,6 +325,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
       );
     }
   } finally {
+    await closeSnapshotHolders(holders);
     await Promise.all([sessions.from.end(), sessions.to.end(), sessions.lock.end()].map((p) => p.catch(() => undefined)));
   }
 }
@@ -352,7 +385,8 @@ async function preChecks(e: Direction, s: Sessions, opts: SwitchoverOptions): Pr
       'wait for the backlog to drain (pgshift cdc status --watch), then run again',
     );
   // Under live writes row counts of busy tables cannot match at any instant; the exact check is
-  // the final verify inside the freeze. Before it, what must hold is the schema, and every table present.
+  // the after-resume check in the switch-point snapshots. Before the freeze, what must hold is the
+  // schema, and every table present.
   const report = await runVerify({
     source: e.from,
     target: e.to,
@@ -379,7 +413,7 @@ async function preChecks(e: Direction, s: Sessions, opts: SwitchoverOptions): Pr
   const moving = report.tables.filter((t) => t.verdict === 'did-not-converge' || t.verdict === 'differs');
   if (moving.length)
     opts.log.info(
-      `pre-check: ${moving.length} table(s) still changing under live writes (${moving.map((t) => relationKey(t.table)).join(', ')}); the final verify inside the freeze checks them exactly`,
+      `pre-check: ${moving.length} table(s) still changing under live writes (${moving.map((t) => relationKey(t.table)).join(', ')}); the after-resume check compares them exactly at the switch point`,
     );
 }
 
@@ -424,27 +458,7 @@ async function waitForZeroLag(
 }
 
 function guardFreeze(left: () => number, after: string): void {
-  if (left() <= 0)
-    throw checkFailed(
-      `--max-freeze ran out after ${after}`,
-      'raise --max-freeze, or use --verify none to keep the final check out of the freeze',
-    );
-}
-
-// ── step 5 ──────────────────────────────────────────────────────────────────────────────
-async function finalVerifyStep(e: Direction, opts: SwitchoverOptions): Promise<VerifySummary | undefined> {
-  const mode = opts.finalVerify ?? 'fast';
-  if (mode === 'none') return undefined;
-  // Rows only: the schema was compared in the pre-checks, and every millisecond here is frozen writes.
-  const report = await runVerify({ source: e.from, target: e.to, mode, rechecks: 0, rowsOnly: true, log: opts.log });
-  const bad = report.tables.filter((t) => t.verdict !== 'equal' && t.verdict !== 'converged-after-recheck');
-  if (bad.length || report.schemaDrift.length) {
-    throw checkFailed(
-      `final verify found differences: ${bad.map((t) => relationKey(t.table)).join(', ') || `${report.schemaDrift.length} schema difference(s)`}`,
-      "run 'pgshift verify --mode full' to see the keys",
-    );
-  }
-  return report.summary;
+  if (left() <= 0) throw checkFailed(`--max-freeze ran out after ${after}`, 'raise --max-freeze, or run when the write load is lower');
 }
 
 // ── step 6 ──────────────────────────────────────────────────────────────────────────────
@@ -487,16 +501,26 @@ async function returnLinkAfterResume(e: Direction, s: Sessions, opts: Switchover
 }
 
 // ── step 7 ──────────────────────────────────────────────────────────────────────────────
-async function switchApplication(e: Direction, s: Sessions, opts: SwitchoverOptions): Promise<void> {
+/** Returns its parts' times: the step is frozen time, so where it goes is reported. */
+async function switchApplication(
+  e: Direction,
+  s: Sessions,
+  opts: SwitchoverOptions,
+): Promise<{ thaw: number; pointAt: number; resume: number }> {
+  const t0 = Date.now();
   // If this server was frozen by an earlier switchover (it was the old primary then), make it writable.
   // The server's own markers say what to thaw; a runner-side record from an older pgshift is honoured too.
   const earlier = loadState<FreezeRecord>(opts.stateDir, freezeStateKey(opts.names, e.toSide));
   await thawDatabaseWrites(s.to, opts.names.name, earlier);
   removeState(opts.stateDir, freezeStateKey(opts.names, e.toSide));
+  const t1 = Date.now();
   await opts.switch.pointAt(e.to);
+  const t2 = Date.now();
   await opts.switch.unfreeze?.();
+  const resumed = Date.now();
   // The old primary stays frozen (it is the replica now); only "a switchover is in flight" goes.
   await markSwitchoverDone(s.from, opts.names.name);
+  return { thaw: t1 - t0, pointAt: t2 - t1, resume: resumed - t2 };
 }
 
 // ── DDL freeze (docs/design.md rule 6) ──────────────────────────────────────────────────
@@ -528,6 +552,23 @@ async function postCheckStep(
   expected: Awaited<ReturnType<typeof serverIdentity>>,
 ): Promise<AppPathCheck> {
   return checkWriteThroughAppPath(opts.appPath ?? { ...e.to }, expected);
+}
+
+// ── step 9 ──────────────────────────────────────────────────────────────────────────────
+async function checkSwitchPoint(
+  e: Direction,
+  opts: SwitchoverOptions,
+  timeline: Timeline,
+  snapshots: SnapshotIds,
+  mode: 'fast' | 'full',
+): Promise<SnapshotCheckResult> {
+  const r = await timeline.run(
+    'check the switch-point snapshots',
+    () => checkInSnapshots({ from: e.from, to: e.to, snapshots, mode, log: opts.log }),
+    describeSnapshotCheck,
+  );
+  if (!r.ok) opts.log.warn(`after-resume check: ${describeSnapshotCheck(r)}`);
+  return r;
 }
 
 // ── abort ───────────────────────────────────────────────────────────────────────────────

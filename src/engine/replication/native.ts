@@ -3,7 +3,7 @@
  * slot. The code is replication-link.ts and lsn.ts as cutover used them before the engine interface;
  * this file only puts them behind it.
  */
-import { waitForApplied } from '../../postgres/lsn.js';
+import { flushWal, waitForApplied } from '../../postgres/lsn.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
 import { detachAndDropSubscription, subscriptionExists } from '../../postgres/subscription.js';
 import { linkState, preparePublisher, subscribe, unsubscribe } from '../cutover/replication-link.js';
@@ -44,6 +44,9 @@ export class NativeEngine implements ReplicationEngine {
       client: link.publisher,
       nudgeMs: 50,
       pollMs: 5,
+      // The subscriber reports its position only once its last applied commit is flushed (up to
+      // wal_writer_delay later when traffic stops, i.e. inside the freeze): flush it at each nudge.
+      onNudge: () => flushWal(link.subscriber),
       signal,
     });
     return { reached: r.reached, remainingBytes: r.remainingBytes, waitedMs: r.waitedMs };
