@@ -18,7 +18,6 @@ import { switchFromInputs } from './switch.js';
 /** The steps during which application writes are blocked. */
 const FROZEN = new Set([
   'freeze writes',
-  'freeze DDL on the old primary',
   'wait for zero lag',
   'sync sequences',
   'final verify',

@@ -7,6 +7,8 @@
  * touches nothing; nor does it drop a publication that a live subscription reads.
  */
 import pg from 'pg';
+import { installDdlReplay } from '../../src/engine/ddl/index.js';
+import { withClient } from '../../src/postgres/connect.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFullLoad } from '../../src/engine/full-load/full-load.js';
 import { migrationNames } from '../../src/engine/names.js';
@@ -232,6 +234,8 @@ describe('full-load SIGKILLed mid-copy under live writes, then --clean, then CDC
     expect(reload.code, reload.stderr).toBe(0);
     // Somebody subscribed to the slot by hand: pgshift's subscription is not there, the slot is in use.
     const conninfo = `host=127.0.0.1 port=${pair.source.port} dbname=${pair.source.database} user=postgres password=${pair.source.password}`;
+    // FOR ALL TABLES carries pgshift's DDL log too: a subscriber needs the table (cdc start makes it; here by hand).
+    await withClient(pair.target, (c) => installDdlReplay(c, false));
     await pair.tgt(
       `CREATE SUBSCRIPTION side_reader CONNECTION ${pg.escapeLiteral(conninfo)} PUBLICATION ${NAME} WITH (create_slot = false, slot_name = '${NAME}', copy_data = false)`,
     );
