@@ -2,7 +2,7 @@
  * Reading action inputs. The first thing every action does is `maskSecretInputs()`: each
  * connection URL and its password are handed to the runner's masker (`core.setSecret`) and
  * to pgshift's own redactor before any line is logged, so neither the runner log, an error
- * message, the summary nor an output can carry them (design rule 9).
+ * message, the summary nor an output can carry them (docs/design.md rule 9).
  */
 import * as core from '@actions/core';
 import { usageError } from '../../src/errors.js';
@@ -62,7 +62,7 @@ function safeDecode(s: string): string {
 }
 
 /** Inputs that are secrets as a whole (tokens). */
-export const SECRET_INPUTS = ['github-token'] as const;
+export const SECRET_INPUTS = ['github-token', 'alert-webhook-url'] as const;
 
 /** Mask every secret input this action declares. Call it before anything else logs. */
 export function maskSecretInputs(): void {

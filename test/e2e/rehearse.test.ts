@@ -68,4 +68,8 @@ it('rehearses preflight → full-load → cdc → verify → cutover → rollbac
   expect(md).toContain('all goals met');
   expect(md).toContain('xychart-beta');
   expect(md).toMatch(/Around the cutover \(writes frozen \d+ ms\)/);
+  // The HTML copy beside it carries the same charts and the Mermaid bundle, so it draws offline.
+  const html = readFileSync(report.replace(/\.md$/, '.html'), 'utf8');
+  expect(html.match(/<pre class="mermaid">/g)?.length).toBe(md.match(/```mermaid/g)?.length);
+  expect(html).not.toMatch(/<script[^>]+src=/);
 }, 300_000);

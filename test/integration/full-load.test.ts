@@ -188,11 +188,14 @@ describe('full-load failures leave nothing behind', () => {
     );
     expect(left.rows[0]).toEqual({ slots: 0, pubs: 0 });
     // It names exactly what this run created, and nothing else (docs/design.md rule 13).
-    expect(log.lines.filter((l) => l.includes('dropped'))).toEqual([
-      'full-load failed: dropped what this run created: replication slot fl_fail on the source 127.0.0.1:' +
-        `${pair.source.port}/pgshift_fl_fail, publication fl_fail on the source 127.0.0.1:${pair.source.port}/pgshift_fl_fail, ` +
-        `DDL capture on the source 127.0.0.1:${pair.source.port}/pgshift_fl_fail, DDL freeze on the source 127.0.0.1:${pair.source.port}/pgshift_fl_fail`,
-    ]);
+    const where = `the source 127.0.0.1:${pair.source.port}/pgshift_fl_fail`;
+    const dropped = log.lines.filter((l) => l.includes('dropped'));
+    expect(dropped).toHaveLength(1);
+    expect(dropped[0]).toMatch(
+      new RegExp(
+        `^full-load failed: dropped what this run created: replication slot fl_fail on ${where}, publication fl_fail on ${where}, DDL capture on the source[^,]*, DDL freeze on the source[^,]*$`,
+      ),
+    );
   });
 
   it('refuses source = target', async () => {

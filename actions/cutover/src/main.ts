@@ -15,10 +15,10 @@ import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
 import type { Annotation } from '../../shared/summary.js';
 import { abortedOutcome, renderSwitchover, switchoverOptions } from '../../shared/switchover.js';
 
-async function run(): Promise<PhaseOutcome> {
+async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const log = actionsLogger();
   const connections = await connectionsFromInputs();
-  const opts = { ...switchoverOptions(connections, log), finalVerify: choice('verify', ['fast', 'full', 'none'] as const, 'fast') };
+  const opts = { ...switchoverOptions(connections, log), signal, finalVerify: choice('verify', ['fast', 'full', 'none'] as const, 'fast') };
   const annotations: Annotation[] = [];
   const backups = await preCutoverBackups(annotations);
   const deployment = await startDeployment(

@@ -6,13 +6,14 @@ import { migrationNames } from '../../../src/engine/names.js';
 import { durationMs } from '../../../src/cli/options.js';
 import { DEFAULT_WAIT_FOR_TRANSACTIONS, runFullLoad, type FullLoadResult } from '../../../src/engine/full-load/full-load.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
+import { engineName } from '../../shared/engine.js';
 import { bool, choice, int, text } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { DDL_MODES, DEFAULT_DDL_MODE, type DdlMode } from '../../../src/engine/ddl/index.js';
 import { bytes, count, duration, heading, qualifiedName, stepsSection, table, code } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
 
-async function run(): Promise<PhaseOutcome> {
+async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const { source, target } = await connectionsFromInputs();
   const names = migrationNames(text('name') ?? 'pgshift');
   const prefix = text('pg-command-prefix');
@@ -26,7 +27,10 @@ async function run(): Promise<PhaseOutcome> {
       waitForTransactionsMs: durationMs(text('wait-for-transactions') ?? DEFAULT_WAIT_FOR_TRANSACTIONS, 'input wait-for-transactions'),
       ddl: choice<DdlMode>('ddl', [...DDL_MODES], DEFAULT_DDL_MODE),
       pgTools: { binDir: text('pg-bin-dir'), commandPrefix: prefix ? prefix.split(/\s+/).filter(Boolean) : undefined },
+      // The engine only decides the slot's plugin: DMS reads test_decoding, a subscription pgoutput.
+      slotPlugin: engineName() === 'dms' ? 'test_decoding' : 'pgoutput',
       log: actionsLogger(),
+      signal,
     }),
   );
   return {

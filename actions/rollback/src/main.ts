@@ -13,10 +13,10 @@ import { count, stepsSection, table } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
 import { abortedOutcome, isFrozenStep, renderSwitchover, switchoverOptions } from '../../shared/switchover.js';
 
-async function run(): Promise<PhaseOutcome> {
+async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const log = actionsLogger();
   const connections = await connectionsFromInputs();
-  const opts = { ...switchoverOptions(connections, log), acceptDataLoss: bool('accept-data-loss') };
+  const opts = { ...switchoverOptions(connections, log), signal, acceptDataLoss: bool('accept-data-loss') };
   const annotations: Annotation[] = [];
   const deployment = await startDeployment(
     'rollback',

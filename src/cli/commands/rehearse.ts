@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { rehearsalMarkdown } from '../../rehearse/report.js';
+import { reportHtml } from '../../rehearse/report-html.js';
 import { runRehearsal, type RehearsalResult } from '../../rehearse/rehearse.js';
 import { stderrLogger } from '../../log/logger.js';
 import { action } from '../context.js';
@@ -22,7 +23,11 @@ export function rehearseCommand(): Command {
     .addOption(new Option('--rows <n>', 'database size: Tasteam members (other tables scale with it)').default('20000'))
     .addOption(new Option('--rate <n>', 'application writes per second through PgBouncer').default('200'))
     .addOption(new Option('--stage-seconds <n>', 'seconds of traffic between steps').default('5'))
-    .addOption(new Option('--report <path>', 'Markdown report with charts').default('rehearsal-report.md'))
+    .addOption(
+      new Option('--report <path>', 'Markdown report with charts; an HTML copy with the charts drawn goes beside it (.html)').default(
+        'rehearsal-report.md',
+      ),
+    )
     .addOption(new Option('--json', 'print the result as one JSON document on stdout'))
     .action(
       action(async (flags: RehearseFlags) => {
@@ -32,15 +37,20 @@ export function rehearseCommand(): Command {
           stageSeconds: positiveInt(flags.stageSeconds, '--stage-seconds'),
           log: stderrLogger(),
         });
-        writeFileSync(flags.report, rehearsalMarkdown(result));
+        const markdown = rehearsalMarkdown(result);
+        writeFileSync(flags.report, markdown);
+        writeFileSync(htmlPath(flags.report), reportHtml(markdown, 'pgshift rehearsal'));
         if (flags.json) {
           const { series: _series, ...doc } = result;
           process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-        } else process.stdout.write(`${summary(result)}\nreport: ${flags.report}\n`);
+        } else process.stdout.write(`${summary(result)}\nreport: ${flags.report} (and ${htmlPath(flags.report)})\n`);
         return result.ok ? 0 : 1;
       }),
     );
 }
+
+/** rehearsal-report.md → rehearsal-report.html, beside it. */
+export const htmlPath = (markdownPath: string) => `${markdownPath.replace(/\.md$/i, '')}.html`;
 
 function summary(r: RehearsalResult): string {
   return [

@@ -1,7 +1,7 @@
 /**
  * `pgshift cdc start`: subscribe the target to the source.
  *
- * Strategy 'slot' (the default) continues exactly where full-load's copy ended (correctness rule 1):
+ * Strategy 'slot' (the default) continues exactly where full-load's copy ended (docs/design.md rule 1):
  * the subscription attaches to full-load's slot with create_slot = false and copy_data = false, so
  * the first change it applies is the first one after the snapshot the data was copied in — nothing
  * between copy and stream is lost or applied twice.
@@ -11,7 +11,10 @@
  */
 import type pg from 'pg';
 import { checkFailed, connectionError, type PgshiftError, usageError } from '../../errors.js';
+import { Cancelled, throwIfCancelled } from '../../cancel.js';
 import { connect } from '../../postgres/connect.js';
+import { dropSlotIfExists } from '../../postgres/slot.js';
+import { detachAndDropSubscription } from '../../postgres/subscription.js';
 import { describe, libpqConninfo, type ConnInfo } from '../../postgres/conninfo.js';
 import { redact } from '../../postgres/redact.js';
 import { ident, literal, quoteRelation, type RelationName } from '../../postgres/sql.js';
@@ -46,6 +49,8 @@ export interface StartCdcOptions {
   /** How long to wait for the apply worker to start streaming (default 30 s). */
   startTimeoutMs?: number;
   log: Logger;
+  /** A signal (SIGINT/SIGTERM/SIGHUP) stops the start and drops what this run made (docs/design.md rule 12). */
+  signal?: AbortSignal;
 }
 
 export interface StartCdcResult {
@@ -105,6 +110,7 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
         ({ chosen, skipped } = chooseSubscriptionOptions(wanted, versions));
         for (const s of skipped) log.info(`subscription option ${s.option} left out: ${s.reason}`);
         ddlSetup = await prepareDdl(source, target, ddl, strategy, opts.source, log);
+        throwIfCancelled(opts.signal);
         await createSubscription(target, opts, strategy, chosen);
       } catch (err) {
         // Undo: what the DDL step made, and a publication made here for subscription-copy, go again when no subscription came of it.
@@ -116,7 +122,16 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
       log.info(
         `subscription ${names.subscription} created on the ${describe(opts.target)} (${strategy === 'slot' ? `slot ${names.slot}, copy_data = false` : 'copy_data = true'})`,
       );
-      const startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
+      let startLsn: string | null;
+      try {
+        startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
+      } catch (err) {
+        if (err instanceof Cancelled) {
+          await undoStart(source, target, opts, strategy, createdPublication);
+          if (ddlSetup) await undoPrepareDdl(source, target, ddlSetup);
+        }
+        throw err;
+      }
       return {
         subscription: names.subscription,
         publication: names.publication,
@@ -379,10 +394,31 @@ function explainCreateSubscriptionError(err: unknown, from: ConnInfo, target: Co
  * "created but never connected" (pg_hba, password, a firewall between the target and the source)
  * into an error now instead of a lag that grows silently.
  */
+/** Stopped by a signal after the subscription was made: drop it (and, for subscription-copy, the slot and publication this run made). Full-load's slot stays. */
+async function undoStart(
+  source: pg.Client,
+  target: pg.Client,
+  opts: StartCdcOptions,
+  strategy: CdcStrategy,
+  createdPublication: boolean,
+): Promise<void> {
+  const undone = [`subscription ${opts.names.subscription} on the target`];
+  await detachAndDropSubscription(target, opts.names.subscription);
+  if (strategy === 'subscription-copy') {
+    if (await dropSlotIfExists(source, opts.names.slot)) undone.push(`slot ${opts.names.slot} on the source`);
+    if (createdPublication) {
+      await dropPublicationMadeHere(source, opts.names, opts.log);
+      undone.push(`publication ${opts.names.publication}`);
+    }
+  }
+  opts.log.warn(`cdc start stopped: dropped ${undone.join(', ')}`);
+}
+
 async function waitForStreaming(source: pg.Client, target: pg.Client, opts: StartCdcOptions, timeoutMs: number): Promise<string | null> {
   const { names } = opts;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    throwIfCancelled(opts.signal);
     const slot = await source.query<{ active: boolean; confirmed: string | null }>(
       'SELECT active, confirmed_flush_lsn::text AS confirmed FROM pg_replication_slots WHERE slot_name = $1',
       [names.slot],
