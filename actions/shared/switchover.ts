@@ -20,7 +20,6 @@ import { switchFromInputs } from './switch.js';
 /** The steps during which application writes are blocked. */
 const FROZEN = new Set([
   'freeze writes',
-  'freeze DDL on the old primary',
   'wait for zero lag',
   'export snapshots',
   'sync sequences',

@@ -175,7 +175,6 @@ describe('a full migration from the terminal, --json on stdout', () => {
     expect(c.steps.map((s: { step: string }) => s.step)).toEqual([
       'pre-checks',
       'freeze writes',
-      'freeze DDL on the old primary',
       'wait for zero lag',
       'export snapshots',
       'sync sequences',

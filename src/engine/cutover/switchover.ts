@@ -7,7 +7,6 @@
  *   1. pre-checks            outside the freeze: link streaming, lag under --max-lag, no schema drift, fast verify clean;
  *                            the sessions that will hold the switch-point snapshots are opened
  *   2. freeze writes          PgBouncer PAUSE + every login role read-only on the old primary, sessions ended
- *   2b. freeze DDL            on the old primary, refused before any lock   (abort: lifted if set here)
  *   3. wait for zero lag      by LSN, bounded by --max-freeze                      (abort: thaw, RESUME)
  *   4. export snapshots       both sides now hold the same data: one snapshot each, kept open (snapshot-check.ts)
  *   5. sync sequences         every sequence, standalone ones too, plus a margin
@@ -15,7 +14,9 @@
  *                                (abort: drop the new link, restore the old one)
  *   7. switch                 point the application at the new primary, make it writable, RESUME
  *   7b. move the DDL freeze   lifted on the old primary; after a cutover the new primary refuses
- *                             DDL for the rollback window (pgshift ddl unfreeze --accept-no-rollback)
+ *                             DDL for the rollback window (pgshift ddl unfreeze --accept-no-rollback).
+ *                             Inside the write freeze the read-only roles already refuse DDL; a DDL
+ *                             freeze there would outlive a SIGKILL, which recover does not undo.
  *   8. post-check             a write through the application path lands on the new primary
  *   9. check the snapshots    count (fast) or hash (full) both sides in the step-4 snapshots: the data at
  *                             the switch point, however long it takes and whatever is written meanwhile
@@ -255,10 +256,8 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
     // Set once the freeze step starts, so the abort path thaws even if the step itself was interrupted.
     let freezeStarting = false;
     let linkTurned: 'no' | 'running link dropped' | 'return link made' = 'no';
-    let ddlFrozenHere = false;
     try {
       frozen = await timeline.run('freeze writes', () => freezeWrites(e, sessions, opts, () => (freezeStarting = true)));
-      ddlFrozenHere = await timeline.run('freeze DDL on the old primary', () => freezeDdlOnOldPrimary(e, sessions));
       const caughtUp = await timeline.run(
         'wait for zero lag',
         () => waitForZeroLag(e, sessions, freezeLeft(), opts.signal),
@@ -311,10 +310,6 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
       };
     } catch (err) {
       await abortBeforeSwitch(e, sessions, opts, frozen ?? freezeStarting, linkTurned);
-      if (ddlFrozenHere)
-        await unfreezeDdl(sessions.from).catch(() =>
-          opts.log.warn('abort: could not lift the DDL freeze on the old primary: pgshift ddl unfreeze'),
-        );
       const writeFreezeMs = Date.now() - freezeStarted;
       const reason = err instanceof Cancelled ? err.message : err instanceof PgshiftError ? err.oneLine() : redact((err as Error).message);
       throw new SwitchoverAborted(
@@ -524,11 +519,6 @@ async function switchApplication(
 }
 
 // ── DDL freeze (docs/design.md rule 6) ──────────────────────────────────────────────────
-/** Step 2b: no schema change on the old primary while its last changes drain (undo: lifted on abort if set here). */
-async function freezeDdlOnOldPrimary(e: Direction, s: Sessions): Promise<boolean> {
-  return freezeDdl(s.from, `pgshift ${e.kind} is switching the primary: schema changes are refused until it ends`);
-}
-
 /**
  * Step 7b: the old primary is a replica now and its DDL freeze goes. After a cutover the new
  * primary refuses DDL for the rollback window: a schema change there would break the reverse
