@@ -3,6 +3,7 @@
  * summary of a switchover (freeze figures, the timeline as a Gantt chart with the frozen
  * steps in red), and an abort rendered with the timeline up to it.
  */
+import { enginesFromInputs } from './engine.js';
 import type { SwitchoverOptions, SwitchoverResult } from '../../src/engine/cutover/switchover.js';
 import type { SwitchoverAborted } from '../../src/engine/cutover/switchover.js';
 import { stateDir } from '../../src/engine/cutover/state-file.js';
@@ -29,18 +30,20 @@ export const isFrozenStep = (step: string) => FROZEN.has(step);
 
 export function switchoverOptions(c: Connections, log: Logger): SwitchoverOptions {
   const appUrl = text('app-url');
+  const name = text('name') ?? 'pgshift';
   const maxFreezeSeconds = int('max-freeze', { min: 1, fallback: 30 })!;
   return {
     source: c.source,
     target: c.target,
     sourceFromTarget: c.sourceFromTarget,
     targetFromSource: c.targetFromSource,
-    names: migrationNames(text('name') ?? 'pgshift'),
+    names: migrationNames(name),
     switch: switchFromInputs(log),
     maxLagBytes: int('max-lag', { min: 0 }),
     maxFreezeMs: maxFreezeSeconds * 1000,
     appPath: appUrl ? parseConnInfo(appUrl, 'target') : undefined,
     stateDir: stateDir(text('state-dir')),
+    ...enginesFromInputs(name, log),
     log,
   };
 }

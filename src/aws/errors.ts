@@ -33,8 +33,15 @@ export function explainAwsError(err: unknown, ctx: { action: string; what: strin
   );
 }
 
-/** Error names AWS services use for a missing IAM permission (RDS, Secrets Manager/KMS, EC2). */
-const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'AuthorizationError', 'NotAuthorized']);
+/** Error names AWS services use for a missing IAM permission (RDS, Secrets Manager/KMS, EC2, DMS). */
+const ACCESS_DENIED = new Set([
+  'AccessDenied',
+  'AccessDeniedException',
+  'AccessDeniedFault',
+  'UnauthorizedOperation',
+  'AuthorizationError',
+  'NotAuthorized',
+]);
 const NO_CREDENTIALS = new Set([
   'CredentialsProviderError',
   'ExpiredToken',

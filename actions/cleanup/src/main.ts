@@ -6,14 +6,17 @@ import { runCleanup, type CleanupResult } from '../../../src/engine/cleanup/clea
 import { migrationNames } from '../../../src/engine/names.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
 import { text } from '../../shared/inputs.js';
+import { enginesFromInputs } from '../../shared/engine.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { code, heading, stepsSection, table } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
 
 async function run(): Promise<PhaseOutcome> {
   const { source, target } = await connectionsFromInputs();
+  const name = text('name') ?? 'pgshift';
+  const log = actionsLogger();
   const result = await group('cleanup', () =>
-    runCleanup({ source, target, names: migrationNames(text('name') ?? 'pgshift'), log: actionsLogger() }),
+    runCleanup({ source, target, names: migrationNames(name), ...enginesFromInputs(name, log), log }),
   );
   const left = result.leftovers.map((o) => `${o.side} ${o.kind} ${o.name}`);
   return {

@@ -6,6 +6,7 @@ import { migrationNames } from '../../../src/engine/names.js';
 import { durationMs } from '../../../src/cli/options.js';
 import { DEFAULT_WAIT_FOR_TRANSACTIONS, runFullLoad, type FullLoadResult } from '../../../src/engine/full-load/full-load.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
+import { engineName } from '../../shared/engine.js';
 import { bool, choice, int, text } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { DDL_MODES, DEFAULT_DDL_MODE, type DdlMode } from '../../../src/engine/ddl/index.js';
@@ -26,6 +27,8 @@ async function run(): Promise<PhaseOutcome> {
       waitForTransactionsMs: durationMs(text('wait-for-transactions') ?? DEFAULT_WAIT_FOR_TRANSACTIONS, 'input wait-for-transactions'),
       ddl: choice<DdlMode>('ddl', [...DDL_MODES], DEFAULT_DDL_MODE),
       pgTools: { binDir: text('pg-bin-dir'), commandPrefix: prefix ? prefix.split(/\s+/).filter(Boolean) : undefined },
+      // The engine only decides the slot's plugin: DMS reads test_decoding, a subscription pgoutput.
+      slotPlugin: engineName() === 'dms' ? 'test_decoding' : 'pgoutput',
       log: actionsLogger(),
     }),
   );

@@ -4,9 +4,13 @@ import { DDL_MODES, ddlReport, resolveDdlCommand, type DdlMode } from '../../eng
 import { usageError } from '../../errors.js';
 import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
 import { bytes, durationMs } from '../options.js';
+import { dmsCdcStatus, startDmsCdc, stopDmsCdc, type DmsCdcStatus } from '../../engine/cdc/dms.js';
+import type { DmsEngine } from '../../engine/replication/dms.js';
+import { addEngineOptions, enginesFrom, type EngineFlags } from '../engine-options.js';
+import type { CommandContext } from '../context.js';
 import { renderCdcStart, renderCdcStatus, renderCdcStop, renderDdlReport } from '../render.js';
 
-interface StartFlags extends GlobalOptions {
+interface StartFlags extends GlobalOptions, EngineFlags {
   strategy: 'slot' | 'subscription-copy';
   binary?: boolean;
   streaming?: boolean;
@@ -21,7 +25,7 @@ export function cdcCommand(): Command {
   const start = new Command('start').description(
     "subscribe the target to full-load's slot (copy_data = false: nothing lost, nothing twice)",
   );
-  addConnectionOptions(start, { source: true, target: true, sourceFromTarget: true })
+  addEngineOptions(addConnectionOptions(start, { source: true, target: true, sourceFromTarget: true }))
     .addOption(
       new Option(
         '--strategy <s>',
@@ -45,6 +49,11 @@ export function cdcCommand(): Command {
   start.action(
     action(async (flags: StartFlags) => {
       const ctx = makeContext(flags);
+      if (flags.engine === 'dms') {
+        const r = await startDmsCdc({ ...dmsPhase(flags, ctx) });
+        emit(ctx, r, () => `DMS task ${r.task} running from slot ${r.slotName} (${r.seconds.toFixed(1)} s)`);
+        return 0;
+      }
       const result = await startCdc({
         source: ctx.source(),
         sourceFromTarget: ctx.sourceFromTarget(),
@@ -62,13 +71,23 @@ export function cdcCommand(): Command {
   );
 
   const status = new Command('status').description('per-table state, apply errors, lag in bytes (by LSN) and ms, WAL retained by the slot');
-  addConnectionOptions(status)
+  addEngineOptions(addConnectionOptions(status))
     .addOption(new Option('--watch [interval]', 'sample until Ctrl-C (default every 2s)'))
     .addOption(new Option('--warn-retained <size>', 'retained WAL that warns').default('2GB'))
     .addOption(new Option('--max-retained <size>', 'retained WAL that is critical (exit 1)').default('10GB'));
   status.action(
-    action(async (flags: GlobalOptions & { watch?: string | boolean; warnRetained: string; maxRetained: string }) => {
+    action(async (flags: GlobalOptions & EngineFlags & { watch?: string | boolean; warnRetained: string; maxRetained: string }) => {
       const ctx = makeContext(flags);
+      if (flags.engine === 'dms') {
+        if (flags.watch)
+          throw usageError(
+            '--watch is not available with --engine dms',
+            'run cdc status --engine dms again, or watch the task in the DMS console',
+          );
+        const s = await dmsCdcStatus(dmsPhase(flags, ctx));
+        emit(ctx, s, () => renderDmsStatus(s));
+        return s.ok ? 0 : 1;
+      }
       const opts = {
         source: ctx.source(),
         target: ctx.target(),
@@ -107,10 +126,15 @@ export function cdcCommand(): Command {
   const stop = new Command('stop').description(
     'drop the subscription, the slot and the publication (detaches when the source is unreachable)',
   );
-  addConnectionOptions(stop);
+  addEngineOptions(addConnectionOptions(stop));
   stop.action(
-    action(async (flags: GlobalOptions) => {
+    action(async (flags: GlobalOptions & EngineFlags) => {
       const ctx = makeContext(flags);
+      if (flags.engine === 'dms') {
+        const r = await stopDmsCdc(dmsPhase(flags, ctx));
+        emit(ctx, r, () => (r.removed.length ? `removed: ${r.removed.join(', ')}` : 'nothing to stop'));
+        return 0;
+      }
       const result = await stopCdc({ source: ctx.source(), target: ctx.target(), names: ctx.names, log: ctx.log });
       emit(ctx, result, () => renderCdcStop(result));
       return result.leftovers.length ? 1 : 0;
@@ -174,4 +198,28 @@ function ddlCommand(): Command {
 /** Only the options the person gave, so the engine's defaults hold for the rest. */
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The dms phase's options: the connections and the dms engine the flags describe. */
+function dmsPhase(flags: EngineFlags, ctx: CommandContext) {
+  return {
+    source: ctx.source(),
+    target: ctx.target(),
+    names: ctx.names,
+    engine: enginesFrom(flags, ctx).engine as DmsEngine,
+    log: ctx.log,
+  };
+}
+
+function renderDmsStatus(s: DmsCdcStatus): string {
+  const lines = [
+    `DMS task ${s.task?.identifier ?? '(none)'}: ${s.task?.status ?? 'missing'}${s.task?.lastFailureMessage ? ` — ${s.task.lastFailureMessage.replace(/\s+/g, ' ')}` : ''}`,
+    `slot ${s.slot?.slotName ?? '(none)'}: lag ${s.lagBytes ?? '?'} B by LSN, retained ${s.slot?.retainedBytes ?? '?'} B, wal_status ${s.slot?.walStatus ?? '?'}`,
+    `CloudWatch CDCLatencySource ${s.latency?.sourceSeconds ?? '?'} s, CDCLatencyTarget ${s.latency?.targetSeconds ?? '?'} s (one-minute points)`,
+    ...s.tables.map(
+      (t) =>
+        `  ${t.schema}.${t.name}: ${t.state}, +${t.inserts} ~${t.updates} -${t.deletes}${t.validationState ? `, validation ${t.validationState} (${t.validationFailedRecords} failed)` : ''}`,
+    ),
+  ];
+  return lines.join('\n');
 }

@@ -5,8 +5,9 @@ import { usageError } from '../../errors.js';
 import { durationMs } from '../options.js';
 import { renderFullLoad } from '../render.js';
 import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
+import { addEngineOptions, type EngineFlags } from '../engine-options.js';
 
-interface FullLoadFlags extends GlobalOptions {
+interface FullLoadFlags extends GlobalOptions, Pick<EngineFlags, 'engine'> {
   jobs?: string;
   clean?: boolean;
   strategy: 'snapshot-copy' | 'dump-restore';
@@ -17,7 +18,7 @@ interface FullLoadFlags extends GlobalOptions {
 
 export function fullLoadCommand(): Command {
   const cmd = new Command('full-load').description("copy schema and data to the empty target inside a new replication slot's snapshot");
-  addConnectionOptions(cmd)
+  addEngineOptions(addConnectionOptions(cmd), { dmsApi: false })
     .addOption(new Option('--jobs <n>', 'parallel copy workers (default: number of cores)'))
     .addOption(
       new Option(
@@ -49,10 +50,17 @@ export function fullLoadCommand(): Command {
       const waitForTransactionsMs = durationMs(flags.waitForTransactions, '--wait-for-transactions');
       const pgTools = { binDir: flags.pgBinDir, commandPrefix: flags.pgDumpPrefix?.split(/\s+/).filter(Boolean) };
       const common = { source: ctx.source(), target: ctx.target(), jobs, clean: flags.clean, pgTools, log: ctx.log };
+      if (flags.engine === 'dms' && flags.strategy === 'dump-restore')
+        throw usageError(
+          '--engine dms needs --strategy snapshot-copy',
+          'DMS continues from the slot full-load makes; dump-restore makes none',
+        );
+      // The engine only decides the slot's plugin: DMS reads test_decoding, a subscription pgoutput.
+      const slotPlugin = flags.engine === 'dms' ? 'test_decoding' : 'pgoutput';
       const result =
         flags.strategy === 'dump-restore'
           ? await runDumpRestore(common)
-          : await runFullLoad({ ...common, names: ctx.names, waitForTransactionsMs });
+          : await runFullLoad({ ...common, names: ctx.names, waitForTransactionsMs, slotPlugin });
       emit(ctx, result, () => renderFullLoad(result));
       return 0;
     }),

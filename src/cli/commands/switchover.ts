@@ -11,9 +11,10 @@ import { registerSecret } from '../../postgres/redact.js';
 import { makeSwitch, type Switch } from '../../switch/switch.js';
 import { action, addConnectionOptions, emit, makeContext, type CommandContext, type GlobalOptions } from '../context.js';
 import { bytes, durationMs, positiveInt } from '../options.js';
+import { addEngineOptions, enginesFrom, type EngineFlags } from '../engine-options.js';
 import { renderRollback, renderSwitchover } from '../render.js';
 
-export interface SwitchFlags extends GlobalOptions {
+export interface SwitchFlags extends GlobalOptions, EngineFlags {
   switch: 'pgbouncer' | 'env-file' | 'command' | 'none';
   pgbouncerIni?: string;
   pgbouncerDb?: string;
@@ -33,6 +34,7 @@ export interface SwitchFlags extends GlobalOptions {
 }
 
 export function addSwitchOptions(cmd: Command): Command {
+  addEngineOptions(cmd, { reverse: true });
   return addConnectionOptions(cmd, { source: true, target: true, sourceFromTarget: true })
     .addOption(
       new Option('--target-from-source <url>', 'how the source reaches the target for reverse replication (default: the target URL)').env(
@@ -124,6 +126,7 @@ export function switchoverOptions(flags: SwitchFlags, ctx: CommandContext): Swit
     finalVerify: flags.verify,
     appPath: flags.appUrl ? parseConnInfo(flags.appUrl, 'target', { caBundle: flags.caBundle }) : undefined,
     stateDir: stateDir(flags.stateDir),
+    ...enginesFrom(flags, ctx),
     log: ctx.log,
   };
 }

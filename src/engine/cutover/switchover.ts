@@ -26,7 +26,7 @@ import { PgshiftError, checkFailed } from '../../errors.js';
 import { Cancelled, throwIfCancelled, untilCancelled } from '../../cancel.js';
 import { connect } from '../../postgres/connect.js';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
-import { currentWalLsn, lsnDiff, readAppliedPosition, waitForApplied, catchUpWaiter } from '../../postgres/lsn.js';
+import { currentWalLsn, lsnDiff, readAppliedPosition, catchUpWaiter } from '../../postgres/lsn.js';
 import { redact } from '../../postgres/redact.js';
 import { applySequences, readSequences } from '../../postgres/sequences.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
@@ -39,7 +39,9 @@ import { Timeline, type StepRecord } from '../timeline.js';
 import { runVerify } from '../verify/verify.js';
 import type { VerifySummary } from '../verify/report.js';
 import { checkWriteThroughAppPath, serverIdentity, type AppPathCheck } from './app-path-check.js';
-import { linkState, preparePublisher, subscribe, unsubscribe, type LinkNames } from './replication-link.js';
+import type { Link, ReplicationEngine } from '../replication/engine.js';
+import { NativeEngine } from '../replication/native.js';
+import type { LinkNames } from './replication-link.js';
 import { loadState, removeState, saveState } from './state-file.js';
 import { freezeDatabaseWrites, markSwitchoverDone, thawDatabaseWrites, type FreezeRecord } from './write-freeze.js';
 
@@ -71,6 +73,10 @@ export interface SwitchoverOptions {
    * once the switch has begun, it is finished instead.
    */
   signal?: AbortSignal;
+  /** What replicates source -> target (default native). Cutover and rollback talk only to it. */
+  engine?: ReplicationEngine;
+  /** What replicates target -> source after cutover (default native: the source subscribes to RDS). */
+  reverseEngine?: ReplicationEngine;
 }
 
 export interface SwitchoverResult {
@@ -88,6 +94,8 @@ export interface SwitchoverResult {
   replicationBack: LinkNames;
   frozenOnOldPrimary: FreezeRecord;
   postCheck: AppPathCheck;
+  /** Set when the return link could not be started after the switch (engines that stop outside the freeze). */
+  replicationBackError?: string;
   steps: StepRecord[];
 }
 
@@ -120,6 +128,9 @@ interface Direction {
   runningLink: LinkNames;
   /** Replication to -> from, made when replication is turned around, so going back loses nothing. */
   returnLink: LinkNames;
+  /** The engines of the two links (replication/engine.ts): the only code here that knows how they replicate. */
+  runningEngine: ReplicationEngine;
+  returnEngine: ReplicationEngine;
 }
 
 const forward = (n: MigrationNames): LinkNames => ({ publication: n.publication, slot: n.slot, subscription: n.subscription });
@@ -132,6 +143,8 @@ const reverse = (n: MigrationNames): LinkNames => ({
 export const freezeStateKey = (names: MigrationNames, side: 'source' | 'target') => `${names.name}.freeze.${side}`;
 
 function direction(kind: SwitchoverKind, o: SwitchoverOptions): Direction {
+  const forwardEngine = o.engine ?? new NativeEngine();
+  const reverseEngine = o.reverseEngine ?? new NativeEngine();
   const sourceFromTarget = o.sourceFromTarget ?? o.source;
   const targetFromSource = o.targetFromSource ?? o.target;
   return kind === 'cutover'
@@ -145,6 +158,8 @@ function direction(kind: SwitchoverKind, o: SwitchoverOptions): Direction {
         toAsSeenByFrom: targetFromSource,
         runningLink: forward(o.names),
         returnLink: reverse(o.names),
+        runningEngine: forwardEngine,
+        returnEngine: reverseEngine,
       }
     : {
         kind,
@@ -156,6 +171,8 @@ function direction(kind: SwitchoverKind, o: SwitchoverOptions): Direction {
         toAsSeenByFrom: sourceFromTarget,
         runningLink: reverse(o.names),
         returnLink: forward(o.names),
+        runningEngine: reverseEngine,
+        returnEngine: forwardEngine,
       };
 }
 
@@ -164,6 +181,31 @@ interface Sessions {
   from: pg.Client;
   to: pg.Client;
   lock: pg.Client;
+}
+
+/** The two links as the engines see them: the running one (from -> to) and the return one (to -> from). */
+function links(e: Direction, s: Sessions): { running: Link; return: Link } {
+  const forwardRuns = e.kind === 'cutover';
+  return {
+    running: {
+      names: e.runningLink,
+      publisher: s.from,
+      subscriber: s.to,
+      publisherInfo: e.from,
+      subscriberInfo: e.to,
+      publisherFromSubscriber: e.fromAsSeenByTo,
+      direction: forwardRuns ? 'forward' : 'reverse',
+    },
+    return: {
+      names: e.returnLink,
+      publisher: s.to,
+      subscriber: s.from,
+      publisherInfo: e.to,
+      subscriberInfo: e.from,
+      publisherFromSubscriber: e.toAsSeenByFrom,
+      direction: forwardRuns ? 'reverse' : 'forward',
+    },
+  };
 }
 
 export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOptions): Promise<SwitchoverResult> {
@@ -208,6 +250,10 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
       // ── writes flow again, to the new primary ─────────────────────────────────────────
       opts.log.info(`writes were frozen for ${writeFreezeMs} ms`);
       await timeline.run('move the DDL freeze to the new primary', () => moveDdlFreeze(e, sessions, opts));
+      // Never throws: the switch is done, and an abort path from here on would undo the wrong thing.
+      const returnError = e.runningEngine.stopsInFreeze
+        ? undefined
+        : await timeline.run('stop the running link, then start the return link', () => returnLinkAfterResume(e, sessions, opts));
       const postCheck = await timeline.run('post-check through the application path', () => postCheckStep(e, opts, toIdentity));
       if (!postCheck.ok)
         opts.log.warn(
@@ -215,7 +261,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
         );
       return {
         kind,
-        ok: postCheck.ok,
+        ok: postCheck.ok && returnError === undefined,
         from: describe(e.from),
         to: describe(e.to),
         writeFreezeMs,
@@ -226,6 +272,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
         replicationBack: e.returnLink,
         frozenOnOldPrimary: frozen,
         postCheck,
+        ...(returnError === undefined ? {} : { replicationBackError: returnError }),
         steps: timeline.steps,
       };
     } catch (err) {
@@ -272,18 +319,20 @@ async function openSessions(e: Direction, opts: SwitchoverOptions): Promise<Sess
 
 // ── step 1 ──────────────────────────────────────────────────────────────────────────────
 async function preChecks(e: Direction, s: Sessions, opts: SwitchoverOptions): Promise<void> {
-  const link = await linkState(s.to, e.runningLink);
+  const link = await e.runningEngine.status(links(e, s).running);
   if (!link.exists) {
     throw checkFailed(
-      `no subscription ${e.runningLink.subscription} on the ${describe(e.to)}`,
+      e.runningEngine.name === 'native' ? `no subscription ${e.runningLink.subscription} on the ${describe(e.to)}` : link.detail,
       e.kind === 'cutover'
         ? "run 'pgshift cdc start' first (or, if cutover already happened, 'pgshift rollback')"
         : 'cutover did not set up reverse replication: use rollback --accept-data-loss, which reports what would be lost',
     );
   }
-  if (!link.enabled || !link.streaming) {
+  if (!link.running) {
     throw checkFailed(
-      `subscription ${e.runningLink.subscription} on the ${describe(e.to)} is not streaming`,
+      e.runningEngine.name === 'native'
+        ? `subscription ${e.runningLink.subscription} on the ${describe(e.to)} is not streaming`
+        : link.detail,
       "check 'pgshift cdc status' for apply errors and the target's log",
     );
   }
@@ -340,7 +389,13 @@ async function freezeWrites(e: Direction, s: Sessions, opts: SwitchoverOptions, 
   throwIfCancelled(opts.signal);
   // The roles' read-only settings and their markers go in one transaction, on the server itself:
   // `pgshift recover` finds them after a SIGKILL, even on a new runner (see write-freeze.ts).
-  const record = await freezeDatabaseWrites(s.from, opts.names.name, { kind: e.kind, to: e.toSide });
+  // An engine's own sessions (the AWS DMS user) keep running: ending them would stop replication.
+  const record = await freezeDatabaseWrites(
+    s.from,
+    opts.names.name,
+    { kind: e.kind, to: e.toSide },
+    { spareRoles: [...e.runningEngine.sparedRoles(), ...e.returnEngine.sparedRoles()] },
+  );
   // The runner-side copy feeds the result and the summary; the server's markers are what thawing reads.
   saveState(opts.stateDir, freezeStateKey(opts.names, e.fromSide), record);
   opts.log.info(`old primary frozen: ${record.roles.length} role(s) read-only, ${record.terminatedSessions} session(s) ended`);
@@ -357,16 +412,7 @@ async function waitForZeroLag(
   const lsn = await currentWalLsn(s.from);
   const before = await readAppliedPosition(s.from, e.runningLink.slot);
   const lagBytes = before?.appliedLsn ? Math.max(0, lsnDiff(lsn, before.appliedLsn)) : 0;
-  const r = await waitForApplied({
-    source: e.from,
-    slotName: e.runningLink.slot,
-    lsn,
-    timeoutMs: Math.max(0, timeoutMs),
-    client: s.from,
-    nudgeMs: 50,
-    pollMs: 5,
-    signal,
-  });
+  const r = await e.runningEngine.appliedPast(links(e, s).running, lsn, Math.max(0, timeoutMs), signal);
   if (!r.reached)
     throw checkFailed(
       `the ${e.toSide} did not apply up to ${lsn} within --max-freeze (${r.remainingBytes} bytes left)`,
@@ -405,13 +451,37 @@ async function turnReplicationAround(
   s: Sessions,
   progress: (state: 'running link dropped' | 'return link made') => void,
 ): Promise<void> {
+  const l = links(e, s);
   // The slot on the new primary first: it captures every write made there from now on.
-  await preparePublisher(s.to, e.returnLink);
+  await e.returnEngine.prepare(l.return);
+  // An engine that cannot stop within the freeze (AWS DMS) is stopped after writes resume, and the
+  // return link starts only then (returnLinkAfterResume), so the two never run at once.
+  if (!e.runningEngine.stopsInFreeze) return;
   // Then the old link goes, so nothing can loop back, and the new one starts from that slot.
-  await unsubscribe(s.to, s.from, e.runningLink);
+  await e.runningEngine.stop(l.running);
   progress('running link dropped');
-  await subscribe(s.from, e.returnLink, e.toAsSeenByFrom);
+  await e.returnEngine.start(l.return);
   progress('return link made');
+}
+
+/**
+ * After the switch, for an engine whose stop takes long (AWS DMS: about a minute): stop the running link
+ * and wait until it is stopped, then start the return link from the slot made inside the freeze, which
+ * has kept every write on the new primary since. A failure here does not undo the switch: the new primary
+ * takes writes, its slot keeps them, and the message says how to start the return link.
+ */
+async function returnLinkAfterResume(e: Direction, s: Sessions, opts: SwitchoverOptions): Promise<string | undefined> {
+  const l = links(e, s);
+  try {
+    await e.runningEngine.stop(l.running);
+    await e.returnEngine.start(l.return);
+    return undefined;
+  } catch (err) {
+    const reason = err instanceof PgshiftError ? err.oneLine() : redact((err as Error).message);
+    const message = `the switch to the ${describe(e.to)} is done, but replication back to the ${describe(e.from)} did not start: ${reason} — slot ${e.returnLink.slot} on the ${describe(e.to)} keeps every write since the switch; fix the cause, then start it with cdc start --engine ${e.returnEngine.name} (rollback is not lossless until it runs)`;
+    opts.log.warn(message);
+    return message;
+  }
 }
 
 // ── step 7 ──────────────────────────────────────────────────────────────────────────────
@@ -475,10 +545,11 @@ async function abortBeforeSwitch(
   };
   if (linkTurned !== 'no') {
     // Going back to the old link: the old primary is still frozen, so a fresh slot misses nothing.
-    await undo(`drop the new replication ${e.returnLink.subscription}`, () => unsubscribe(s.from, s.to, e.returnLink));
+    const l = links(e, s);
+    await undo(`drop the new replication ${e.returnLink.subscription}`, () => e.returnEngine.stop(l.return));
     await undo(`restore replication ${e.runningLink.subscription}`, async () => {
-      await preparePublisher(s.from, e.runningLink);
-      await subscribe(s.to, e.runningLink, e.fromAsSeenByTo);
+      await e.runningEngine.prepare(l.running);
+      await e.runningEngine.start(l.running);
     });
   } else {
     await undo(`drop the unused slot ${e.returnLink.slot}`, () => dropSlotIfExists(s.to, e.returnLink.slot));

@@ -34,7 +34,7 @@ import { describeOpenTransaction } from '../../postgres/open-transactions.js';
 import { locatePgTools, type PgTools, type PgToolsOptions } from '../../postgres/pg-tools.js';
 import { createMissingRoles, describeRoles, rolesUsedByDatabase, type RoleCreation } from '../../postgres/roles.js';
 import { applySequences, readSequences } from '../../postgres/sequences.js';
-import { createSlotWithSnapshot, dropSlotIfExists, type ExportedSlot } from '../../postgres/slot.js';
+import { createSlotWithSnapshot, dropSlotIfExists, type ExportedSlot, type SlotPlugin } from '../../postgres/slot.js';
 import { ident, quoteRelation, relationKey, type RelationName } from '../../postgres/sql.js';
 import type { Logger } from '../../log/logger.js';
 import { CreatedByRun } from '../created-by-run.js';
@@ -69,6 +69,8 @@ export interface FullLoadOptions {
   minChunkBytes?: number;
   /** Schema changes on the source from here on: replay (captured; frozen while copying), freeze (while copying) or off. */
   ddl?: DdlMode;
+  /** The slot's output plugin: pgoutput for the native engine (default), test_decoding for AWS DMS. */
+  slotPlugin?: SlotPlugin;
   log: Logger;
 }
 
@@ -78,6 +80,7 @@ export interface FullLoadResult {
   strategy: 'snapshot-copy';
   publication: string;
   slotName: string;
+  slotPlugin: SlotPlugin;
   /** The slot streams changes from here on; everything before is in the copy. */
   consistentLsn: string;
   pgDump: { major: number; where: string };
@@ -155,6 +158,7 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
       strategy: 'snapshot-copy',
       publication: opts.names.publication,
       slotName: slot.slotName,
+      slotPlugin: opts.slotPlugin ?? 'pgoutput',
       consistentLsn: slot.consistentLsn,
       pgDump: { major: tools.major, where: tools.where },
       tables: copied.stats,
@@ -217,14 +221,19 @@ const DEFAULT_WAIT_FOR_TRANSACTIONS_MS = 10 * 60_000;
  */
 async function createSlot(opts: FullLoadOptions, created: CreatedByRun): Promise<ExportedSlot> {
   const limitMs = opts.waitForTransactionsMs ?? DEFAULT_WAIT_FOR_TRANSACTIONS_MS;
-  const slot = await createSlotWithSnapshot(opts.source, opts.names.slot, {
-    waitForTransactionsMs: limitMs,
-    signal: opts.signal,
-    onWaiting: (blockers, waitedMs) =>
-      opts.log.warn(
-        `the slot waits for ${blockers.length} open transaction(s) on the ${describe(opts.source)} (${Math.round(waitedMs / 1000)} s of at most ${Math.round(limitMs / 1000)} s): ${blockers.map(describeOpenTransaction).join('; ') || 'none visible to this role'}`,
-      ),
-  });
+  const slot = await createSlotWithSnapshot(
+    opts.source,
+    opts.names.slot,
+    {
+      waitForTransactionsMs: limitMs,
+      signal: opts.signal,
+      onWaiting: (blockers, waitedMs) =>
+        opts.log.warn(
+          `the slot waits for ${blockers.length} open transaction(s) on the ${describe(opts.source)} (${Math.round(waitedMs / 1000)} s of at most ${Math.round(limitMs / 1000)} s): ${blockers.map(describeOpenTransaction).join('; ') || 'none visible to this role'}`,
+        ),
+    },
+    opts.slotPlugin ?? 'pgoutput',
+  );
   const name = opts.names.slot;
   // A forgotten slot keeps WAL until the source disk fills (docs/design.md rule 7).
   created.record({

@@ -43,7 +43,7 @@ export interface SchemaDifference {
  * Publications, subscriptions, slots and replication origins - what logical replication
  * creates - are not schema objects in any of the kinds compared here.
  */
-const EXCLUDED_SCHEMAS_SQL = `n.nspname NOT IN ('pg_catalog', 'information_schema', '_pgshift')
+const EXCLUDED_SCHEMAS_SQL = `n.nspname NOT IN ('pg_catalog', 'information_schema', '_pgshift', 'awsdms_control')
   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
 
 /** Objects an extension owns come and go with the extension; compare the extension, not its members. */
