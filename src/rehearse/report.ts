@@ -57,6 +57,8 @@ export function rehearsalMarkdown(r: RehearsalResult): string {
       ['#', 'statement', 'captured on the source', 'applied on the target', 'delay (ms)'],
       r.deploy.statements.map((st) => [st.id, st.statement, st.capturedAt, st.appliedAt ?? 'not applied', st.applyDelayMs ?? '-']),
     ),
+    // A blank line ends the table; without it the sentence renders as one more table row.
+    '',
     `Tables added to the subscription: ${r.deploy.tablesAdded.join(', ') || 'none'}`,
     '',
     ...r.series.switches.flatMap((s) => [
