@@ -36,7 +36,7 @@ async function onSource<T>(fn: (c: pg.Client) => Promise<T>, url = sourceUrl): P
 /** The abort path's one line: exactly the publication and the DDL guard this run made — no slot. */
 const abortLine = () =>
   new RegExp(
-    `full-load failed: dropped what this run created: publication fl_block on the source 127\\.0\\.0\\.1:${server.port}/shop, DDL capture on the source[^,\\n]*, DDL freeze on the source[^,\\n]*$`,
+    `full-load stopped by a signal: dropped what this run created: publication fl_block on the source 127\\.0\\.0\\.1:${server.port}/shop, DDL capture on the source[^,\\n]*, DDL freeze on the source[^,\\n]*$`,
     'm',
   );
 
