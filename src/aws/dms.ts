@@ -1,4 +1,7 @@
 /**
+ * Over 350 lines: every DMS call pgshift makes sits in this one adapter (the layering rule: AWS only in src/aws/),
+ * with the task settings that guard against DMS's silent data loss written out beside the calls that send them.
+ *
  * The only code that talks to AWS Database Migration Service (experiment 03, `--engine dms`).
  *
  * pgshift loads, DMS replicates: full-load copies the data inside the snapshot of a test_decoding slot

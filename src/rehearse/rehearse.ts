@@ -1,4 +1,7 @@
 /**
+ * Over 350 lines: the rehearsal is one script a person reads top to bottom, stage by stage; its pieces
+ * (servers, fixture, workload, report, teardown) already live in their own modules.
+ *
  * `npm run rehearse` — the whole migration, played locally against real servers with live
  * application traffic, as the Tasteam team will run it on EC2 and RDS:
  *

@@ -1,4 +1,7 @@
 /**
+ * Over 350 lines: the runbook of the phase with each step's undo beside it and the abort path that uses them;
+ * the scheduler is already apart (copy-and-build.ts).
+ *
  * Phase: full-load. Copies schema and data from the source to an empty target inside the
  * snapshot of a new logical replication slot, so that CDC later streams exactly the changes
  * made after the copy — nothing lost, nothing applied twice (docs/design.md rule 1). The plan's
