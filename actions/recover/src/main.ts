@@ -17,20 +17,7 @@ async function run(): Promise<PhaseOutcome> {
   const connections = await connectionsFromInputs();
   const o = switchoverOptions(connections, log);
   const dryRun = bool('dry-run');
-  const r = await group('recover', () =>
-    runRecover({
-      source: o.source,
-      target: o.target,
-      sourceFromTarget: o.sourceFromTarget,
-      targetFromSource: o.targetFromSource,
-      names: o.names,
-      switch: o.switch,
-      appPath: o.appPath,
-      stateDir: o.stateDir,
-      dryRun,
-      log,
-    }),
-  );
+  const r = await group('recover', () => runRecover({ ...o, dryRun, log }));
   const headline =
     r.actions.length === 0
       ? `✅ **nothing to do** — the ${code(r.primary)} is primary and writable, and the application is not held.`
