@@ -37,7 +37,7 @@ export interface DdlListing {
 
 export async function listDdl(source: pg.Client, target: pg.Client, subscription: string): Promise<DdlListing> {
   const captured = await source.query(
-    `SELECT id::int, captured_at::text, class, reason, command_tags, object_identities, query, statements, role_name
+    `SELECT id::int, captured_at::text, class, reason, command_tags, object_identities, query, statements, role_name, attached
        FROM _pgshift.ddl_log ORDER BY id`,
   );
   const hasApplied = (await target.query(`SELECT to_regclass('_pgshift.ddl_applied') IS NOT NULL AS ok`)).rows[0].ok;
@@ -54,8 +54,11 @@ export async function listDdl(source: pg.Client, target: pg.Client, subscription
   );
   const subscriptionEnabled: boolean | null = sub.rowCount ? sub.rows[0].subenabled : null;
   let stoppedOn: DdlEntry | null = null;
-  // A CREATE EXTENSION the target cannot install stops replication as surely as a stop-class entry.
+  // A CREATE EXTENSION the target cannot install, or an ATTACH PARTITION of a table the
+  // subscription has not copied, stops replication as surely as a stop-class entry.
   const unavailable = await unavailableExtensionEntries(target, captured.rows);
+  const attachBlocked = await uncopiedAttachEntries(target, captured.rows, applied);
+  for (const [id] of attachBlocked) unavailable.add(id);
   let seenPending = false;
   const firstPending = (id: number) => {
     const first = !seenPending;
@@ -89,6 +92,7 @@ export async function listDdl(source: pg.Client, target: pg.Client, subscription
     return entry;
   });
   const stopped = stoppedOn as DdlEntry | null;
+  if (stopped && attachBlocked.has(stopped.id)) stopped.reason = attachBlocked.get(stopped.id) ?? null;
   if (stopped && !stopped.reason) stopped.reason = await whyItFailed(target, stopped);
   return { subscriptionEnabled, entries, stoppedOn: stopped };
 }
@@ -105,6 +109,31 @@ async function unavailableExtensionEntries(
       [r.object_identities],
     );
     if (res.rows[0].ok === false) out.add(r.id);
+  }
+  return out;
+}
+
+/** ATTACH PARTITION entries not applied whose table the subscription does not hold ready (replay-sql.ts stops on them). */
+async function uncopiedAttachEntries(
+  target: pg.Client,
+  rows: { id: number; attached: string[] }[],
+  applied: Map<number, unknown>,
+): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  for (const r of rows) {
+    if (!r.attached?.length || applied.has(r.id)) continue;
+    const res = await target.query<{ name: string }>(
+      `SELECT x AS name FROM unnest($1::text[]) x
+        WHERE NOT EXISTS (SELECT 1 FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = sr.srsubid
+                           WHERE sr.srrelid = to_regclass(x) AND sr.srsubstate = 'r'
+                             AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()))`,
+      [r.attached],
+    );
+    if (res.rowCount)
+      out.set(
+        r.id,
+        `ATTACH PARTITION of ${res.rows.map((x) => x.name).join(', ')}, which the subscription has not copied: its rows would be missing on the target`,
+      );
   }
   return out;
 }
