@@ -59,12 +59,6 @@ export async function listDdl(source: pg.Client, target: pg.Client, subscription
   const unavailable = await unavailableExtensionEntries(target, captured.rows);
   const attachBlocked = await uncopiedAttachEntries(target, captured.rows, applied);
   for (const [id] of attachBlocked) unavailable.add(id);
-  let seenPending = false;
-  const firstPending = (id: number) => {
-    const first = !seenPending;
-    seenPending = true;
-    return first && unavailable.has(id);
-  };
   const entries: DdlEntry[] = captured.rows.map((r) => {
     const a = applied.get(r.id);
     let state: DdlState = a ? 'applied' : resolved.has(r.id) ? 'resolved' : 'pending';
@@ -83,8 +77,10 @@ export async function listDdl(source: pg.Client, target: pg.Client, subscription
       appliedHow: a?.how ?? null,
     };
     // Replication stands on the first entry not applied when the subscription is disabled, or
-    // when that entry is of the stop class (the apply worker retries it every few seconds).
-    if (!a && !stoppedOn && state === 'pending' && (subscriptionEnabled === false || r.class === 'stop' || firstPending(r.id))) {
+    // on the first entry the target cannot apply (the apply worker retries it every few
+    // seconds): a stop-class entry, or one blocked by the target's state. Earlier entries of the
+    // same transaction are pending behind it.
+    if (!a && !stoppedOn && state === 'pending' && (subscriptionEnabled === false || r.class === 'stop' || unavailable.has(r.id))) {
       state = 'stopped';
       entry.state = state;
       stoppedOn = entry;
