@@ -2,7 +2,7 @@
  * Reading action inputs. The first thing every action does is `maskSecretInputs()`: each
  * connection URL and its password are handed to the runner's masker (`core.setSecret`) and
  * to pgshift's own redactor before any line is logged, so neither the runner log, an error
- * message, the summary nor an output can carry them (design rule 9).
+ * message, the summary nor an output can carry them (docs/design.md rule 9).
  */
 import * as core from '@actions/core';
 import { usageError } from '../../src/errors.js';

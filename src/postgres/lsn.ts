@@ -1,5 +1,5 @@
 /**
- * WAL positions (LSNs) and "has the target applied past this point?" (correctness rule 3).
+ * WAL positions (LSNs) and "has the target applied past this point?" (docs/design.md rule 3).
  *
  * Lag is always a comparison of two LSNs: a position on the source's WAL against the position the
  * subscriber has reported as applied. `replay_lag` and friends are time estimates the walsender

@@ -1,5 +1,5 @@
 /**
- * Secrets never reach a log, an error, a summary or an output (design rule 9).
+ * Secrets never reach a log, an error, a summary or an output (docs/design.md rule 9).
  * Everything that prints text about a connection goes through these helpers.
  */
 const registered = new Set<string>();

@@ -1,5 +1,5 @@
 /**
- * Sequences are not replicated (design rule 5). Full-load copies them once; cutover sets
+ * Sequences are not replicated (docs/design.md rule 5). Full-load copies them once; cutover sets
  * every one of them — owned by a column or standalone (Hibernate-style) — from the source.
  */
 import type pg from 'pg';

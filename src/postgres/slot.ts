@@ -18,7 +18,7 @@ export interface ExportedSlot {
 }
 
 /**
- * Correctness rule 1: create the slot and export its snapshot in one step, so that the
+ * docs/design.md rule 1: create the slot and export its snapshot in one step, so that the
  * copy sees exactly the data before `consistentLsn` and the slot streams exactly what came after.
  */
 export async function createSlotWithSnapshot(source: ConnInfo, slotName: string): Promise<ExportedSlot> {

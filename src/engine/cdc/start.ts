@@ -1,7 +1,7 @@
 /**
  * `pgshift cdc start`: subscribe the target to the source.
  *
- * Strategy 'slot' (the default) continues exactly where full-load's copy ended (correctness rule 1):
+ * Strategy 'slot' (the default) continues exactly where full-load's copy ended (docs/design.md rule 1):
  * the subscription attaches to full-load's slot with create_slot = false and copy_data = false, so
  * the first change it applies is the first one after the snapshot the data was copied in — nothing
  * between copy and stream is lost or applied twice.

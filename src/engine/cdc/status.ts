@@ -1,12 +1,12 @@
 /**
  * `pgshift cdc status`: is the target keeping up, and is the slot endangering the source?
  *
- * Lag in bytes compares LSNs (correctness rule 3): the source's WAL position against what the
+ * Lag in bytes compares LSNs (docs/design.md rule 3): the source's WAL position against what the
  * subscriber has applied (the walsender's reported apply position, or the slot's confirmed_flush_lsn).
  * Lag in milliseconds is measured, not estimated: a heartbeat is committed on the source now and
  * the clock runs until the subscriber confirms having applied past it. Because apply is in commit
  * order, that is how long any commit made now takes to reach the target. The heartbeat also keeps an
- * idle slot moving, so its retained WAL is released (correctness rule 7).
+ * idle slot moving, so its retained WAL is released (docs/design.md rule 7).
  */
 import type pg from 'pg';
 import { PgshiftError } from '../../errors.js';

@@ -1,5 +1,5 @@
 /**
- * `pgshift cdc stop`: remove the subscription, the slot and the publication (correctness rule 7:
+ * `pgshift cdc stop`: remove the subscription, the slot and the publication (docs/design.md rule 7:
  * a forgotten slot keeps WAL until the source disk is full).
  *
  * The subscription is always detached from its slot before it is dropped (DISABLE, slot_name = NONE,

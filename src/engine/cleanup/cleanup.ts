@@ -1,7 +1,7 @@
 /**
  * Phase: cleanup, after the plan's 24-hour window. Drops every subscription, publication and
  * slot pgshift made, on both sides, then lists what is left — which should be nothing. A
- * forgotten slot keeps WAL until the disk fills (design rule 7).
+ * forgotten slot keeps WAL until the disk fills (docs/design.md rule 7).
  *
  *   1. detach and drop the subscriptions (forward on the target, reverse on the source)
  *   2. drop the slots (forward and probe on the source, reverse on the target)

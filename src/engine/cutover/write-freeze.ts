@@ -1,5 +1,5 @@
 /**
- * The database-side write freeze (design rule 4). PgBouncer's PAUSE holds the application;
+ * The database-side write freeze (docs/design.md rule 4). PgBouncer's PAUSE holds the application;
  * this is the safety net for everything else on the host that writes (other services, cron,
  * a shell): every login role is made read-only in this database and its sessions are ended.
  *

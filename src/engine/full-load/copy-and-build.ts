@@ -221,7 +221,7 @@ async function finishWhatNeverBecameReady(
   for (const fk of foreignKeys) for (const sql of fk.statements) await target.query(sql);
 }
 
-/** ANALYZE each relation in turn on one session: every path that gives the target new rows ends here (design rule 11). */
+/** ANALYZE each relation in turn on one session: every path that gives the target new rows ends here (docs/design.md rule 11). */
 export async function analyze(client: pg.Client, relations: RelationName[]): Promise<void> {
   for (const rel of relations) await client.query(`ANALYZE ${quoteRelation(rel)}`);
 }

@@ -1,7 +1,7 @@
 /**
  * Phase: full-load. Copies schema and data from the source to an empty target inside the
  * snapshot of a new logical replication slot, so that CDC later streams exactly the changes
- * made after the copy — nothing lost, nothing applied twice (design rule 1). The plan's
+ * made after the copy — nothing lost, nothing applied twice (docs/design.md rule 1). The plan's
  * "pg_dump, then subscribe" loses every write made in between.
  *
  * Runbook order:
@@ -14,7 +14,7 @@
  *   7. dump the schema          pg_dump --schema-only --snapshot
  *   8. restore pre-data         tables, types, functions, grants
  *   9. copy data + indexes      (copy-and-build.ts) parallel streamed COPY, big tables in page ranges; as soon as a
- *                               table's data is in: its indexes, then ANALYZE (design rule 11),
+ *                               table's data is in: its indexes, then ANALYZE (docs/design.md rule 11),
  *                               then the foreign keys whose both sides are done
  *  10. copy large objects and sequences, as of the snapshot
  *  11. restore post-data        partitioned parents' indexes, triggers, what step 9 could not build;
@@ -237,7 +237,7 @@ async function refreshMaterializedViews(opts: FullLoadOptions): Promise<string[]
       }
       pending = failed;
     }
-    // Their rows are new: statistics now, like every table's (design rule 11).
+    // Their rows are new: statistics now, like every table's (docs/design.md rule 11).
     await analyze(c, refreshed);
     return refreshed.map(relationKey);
   });

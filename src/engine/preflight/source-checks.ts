@@ -153,7 +153,7 @@ interface IdentityRow {
 }
 
 /**
- * Correctness rule 2: once a publication covers a table whose replica identity cannot name a
+ * docs/design.md rule 2: once a publication covers a table whose replica identity cannot name a
  * row (no primary key with DEFAULT, or NOTHING), UPDATE and DELETE on the *source* fail.
  */
 export async function checkReplicaIdentity(ctx: CheckContext): Promise<PreflightCheck> {
