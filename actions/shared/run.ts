@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { PgshiftError } from '../../src/errors.js';
 import { redact } from '../../src/postgres/redact.js';
 import { heading } from '../../src/render/markdown.js';
-import { maskSecretInputs, text } from './inputs.js';
+import { inputText, maskSecretInputs } from './inputs.js';
 import { annotate, runbookLine, writeSummary, type Annotation, type Phase } from './summary.js';
 
 export interface PhaseOutcome {
@@ -36,7 +36,7 @@ export interface PhaseAction {
 
 /** Where the JSON result goes: the json-report input, else the runner's temp folder. */
 export function reportPath(phase: Phase): string {
-  const given = text('json-report');
+  const given = inputText('json-report');
   if (given) return resolve(given);
   return join(process.env.RUNNER_TEMP || tmpdir(), `pgshift-${phase}.json`);
 }

@@ -10,7 +10,7 @@ import { migrationNames } from '../../src/engine/names.js';
 import { parseConnInfo } from '../../src/postgres/conninfo.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { Connections } from './connections.js';
-import { int, text } from './inputs.js';
+import { input, inputText } from './inputs.js';
 import { code, count, duration, stepsSection, table } from './render.js';
 import type { PhaseOutcome } from './run.js';
 import { switchFromInputs } from './switch.js';
@@ -27,19 +27,18 @@ const FROZEN = new Set([
 export const isFrozenStep = (step: string) => FROZEN.has(step);
 
 export function switchoverOptions(c: Connections, log: Logger): SwitchoverOptions {
-  const appUrl = text('app-url');
-  const maxFreezeSeconds = int('max-freeze', { min: 1, fallback: 30 })!;
+  const appUrl = inputText('app-url');
   return {
     source: c.source,
     target: c.target,
     sourceFromTarget: c.sourceFromTarget,
     targetFromSource: c.targetFromSource,
-    names: migrationNames(text('name') ?? 'pgshift'),
+    names: migrationNames(input('name')!),
     switch: switchFromInputs(log),
-    maxLagBytes: int('max-lag', { min: 0 }),
-    maxFreezeMs: maxFreezeSeconds * 1000,
+    maxLagBytes: input('max-lag'),
+    maxFreezeMs: input('max-freeze'),
     appPath: appUrl ? parseConnInfo(appUrl, 'target') : undefined,
-    stateDir: stateDir(text('state-dir')),
+    stateDir: stateDir(inputText('state-dir')),
     log,
   };
 }

@@ -8,7 +8,7 @@ import { migrationNames, type MigrationNames } from '../../../src/engine/names.j
 import type { ConnInfo } from '../../../src/postgres/conninfo.js';
 import { checkFailed } from '../../../src/errors.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
-import { choice, int, text } from '../../shared/inputs.js';
+import { input, inputText, requiredOption } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { bytes, code, count, duration, heading, lagChart, qualifiedName, table, type LagPoint } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
@@ -17,11 +17,11 @@ import type { Annotation } from '../../shared/summary.js';
 type Command = 'start' | 'status' | 'stop';
 
 async function run(): Promise<PhaseOutcome> {
-  const command = choice<Command>('command', ['start', 'status', 'stop']);
+  const command: Command = requiredOption('command');
   const { source, target, sourceFromTarget } = await connectionsFromInputs();
-  const base = migrationNames(text('name') ?? 'pgshift');
+  const base = migrationNames(input('name')!);
   // full-load's slot-name output; the same as the derived name unless someone renamed it.
-  const names: MigrationNames = { ...base, slot: text('slot-name') ?? base.slot };
+  const names: MigrationNames = { ...base, slot: inputText('slot-name') ?? base.slot };
   const log = actionsLogger();
   if (command === 'stop') {
     const stopped = await group('cdc stop', () => stopCdc({ source, target, names, log }));
@@ -30,8 +30,8 @@ async function run(): Promise<PhaseOutcome> {
   let started: StartCdcResult | undefined;
   if (command === 'start')
     started = await group('cdc start', () => startCdc({ source, sourceFromTarget, target, names, createHelperIndexes: true, log }));
-  const maxLag = int('max-lag', { min: 0, fallback: 0 })!;
-  const waitSeconds = int('wait-caught-up', { min: 0, fallback: 0 })!;
+  const maxLag = input('caught-up-lag')!;
+  const waitSeconds = input('wait-caught-up')! / 1000;
   const watched = await group('replication lag', () => watchLag({ source, target, names, maxLag, waitSeconds, log }));
   return watchOutcome(command, started, watched, maxLag, waitSeconds);
 }

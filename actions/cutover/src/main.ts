@@ -8,7 +8,7 @@ import { runCutover } from '../../../src/engine/cutover/cutover.js';
 import { SwitchoverAborted } from '../../../src/engine/cutover/switchover.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
 import { startDeployment } from '../../shared/deployment.js';
-import { choice, text } from '../../shared/inputs.js';
+import { input, inputText } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { code, heading, table } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
@@ -18,7 +18,7 @@ import { abortedOutcome, renderSwitchover, switchoverOptions } from '../../share
 async function run(): Promise<PhaseOutcome> {
   const log = actionsLogger();
   const connections = await connectionsFromInputs();
-  const opts = { ...switchoverOptions(connections, log), finalVerify: choice('verify', ['fast', 'full', 'none'] as const, 'fast') };
+  const opts = { ...switchoverOptions(connections, log), finalVerify: input('verify') };
   const annotations: Annotation[] = [];
   const backups = await preCutoverBackups(annotations);
   const deployment = await startDeployment(
@@ -77,8 +77,8 @@ async function run(): Promise<PhaseOutcome> {
 
 /** The plan's checklist: snapshot the target and image the source before anything is frozen. */
 async function preCutoverBackups(annotations: Annotation[]): Promise<PreCutoverBackups | null> {
-  const dbInstanceIdentifier = text('rds-instance-id');
-  const sourceInstanceId = text('source-instance-id');
+  const dbInstanceIdentifier = inputText('rds-instance-id');
+  const sourceInstanceId = inputText('source-instance-id');
   if (!dbInstanceIdentifier || !sourceInstanceId) {
     annotations.push({
       level: 'warning',
@@ -88,7 +88,7 @@ async function preCutoverBackups(annotations: Annotation[]): Promise<PreCutoverB
     return null;
   }
   return group('pre-cutover backups (RDS snapshot, source AMI)', () =>
-    takePreCutoverBackups({ dbInstanceIdentifier, sourceInstanceId, region: text('aws-region') }),
+    takePreCutoverBackups({ dbInstanceIdentifier, sourceInstanceId, region: inputText('aws-region') }),
   );
 }
 

@@ -5,23 +5,23 @@
 import { migrationNames } from '../../../src/engine/names.js';
 import { runFullLoad, type FullLoadResult } from '../../../src/engine/full-load/full-load.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
-import { bool, int, text } from '../../shared/inputs.js';
+import { input, inputText } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { bytes, count, duration, heading, qualifiedName, stepsSection, table, code } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
 
 async function run(): Promise<PhaseOutcome> {
   const { source, target } = await connectionsFromInputs();
-  const names = migrationNames(text('name') ?? 'pgshift');
-  const prefix = text('pg-command-prefix');
+  const names = migrationNames(input('name')!);
+  const prefix = inputText('pg-command-prefix');
   const result = await group('full-load', () =>
     runFullLoad({
       source,
       target,
       names,
-      jobs: int('jobs', { min: 1 }),
-      clean: bool('clean'),
-      pgTools: { binDir: text('pg-bin-dir'), commandPrefix: prefix ? prefix.split(/\s+/).filter(Boolean) : undefined },
+      jobs: input('jobs') || undefined,
+      clean: input('clean'),
+      pgTools: { binDir: inputText('pg-bin-dir'), commandPrefix: prefix ? prefix.split(/\s+/).filter(Boolean) : undefined },
       log: actionsLogger(),
     }),
   );

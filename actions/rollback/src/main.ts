@@ -7,7 +7,7 @@ import { SwitchoverAborted } from '../../../src/engine/cutover/switchover.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
 import { startDeployment } from '../../shared/deployment.js';
 import type { Annotation } from '../../shared/summary.js';
-import { bool } from '../../shared/inputs.js';
+import { input } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { count, stepsSection, table } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
@@ -16,7 +16,7 @@ import { abortedOutcome, isFrozenStep, renderSwitchover, switchoverOptions } fro
 async function run(): Promise<PhaseOutcome> {
   const log = actionsLogger();
   const connections = await connectionsFromInputs();
-  const opts = { ...switchoverOptions(connections, log), acceptDataLoss: bool('accept-data-loss') };
+  const opts = { ...switchoverOptions(connections, log), acceptDataLoss: input('accept-data-loss') };
   const annotations: Annotation[] = [];
   const deployment = await startDeployment(
     'rollback',

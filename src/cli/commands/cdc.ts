@@ -1,16 +1,8 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { cdcStatus, startCdc, stopCdc, watchCdc, type CdcSample } from '../../engine/cdc/index.js';
 import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
-import { bytes, durationMs } from '../options.js';
+import { flag, flagValue } from '../flags.js';
 import { renderCdcStart, renderCdcStatus, renderCdcStop } from '../render.js';
-
-interface StartFlags extends GlobalOptions {
-  strategy: 'slot' | 'subscription-copy';
-  binary?: boolean;
-  streaming?: boolean;
-  disableOnError?: boolean;
-  createHelperIndexes?: boolean;
-}
 
 export function cdcCommand(): Command {
   const cdc = new Command('cdc').description('change data capture: start, watch and stop the subscription');
@@ -19,31 +11,27 @@ export function cdcCommand(): Command {
     "subscribe the target to full-load's slot (copy_data = false: nothing lost, nothing twice)",
   );
   addConnectionOptions(start, { source: true, target: true, sourceFromTarget: true })
-    .addOption(
-      new Option(
-        '--strategy <s>',
-        "slot (from full-load's slot) or subscription-copy (copy_data = true into a schema-only target; small databases)",
-      )
-        .choices(['slot', 'subscription-copy'])
-        .default('slot'),
-    )
-    .addOption(new Option('--binary', 'binary transfer of column values (needs identical types on both sides)'))
-    .addOption(new Option('--no-streaming', 'do not stream large in-progress transactions'))
-    .addOption(new Option('--disable-on-error', 'an apply error disables the subscription instead of retrying in a loop'))
-    .addOption(
-      new Option('--create-helper-indexes', 'index REPLICA IDENTITY FULL tables on the target (used by PostgreSQL 16+ subscribers)'),
-    );
+    .addOption(flag('cdc-strategy'))
+    .addOption(flag('binary'))
+    .addOption(flag('streaming'))
+    .addOption(flag('disable-on-error'))
+    .addOption(flag('create-helper-indexes'));
   start.action(
-    action(async (flags: StartFlags) => {
+    action(async (flags: GlobalOptions & { streaming?: boolean }) => {
       const ctx = makeContext(flags);
       const result = await startCdc({
         source: ctx.source(),
         sourceFromTarget: ctx.sourceFromTarget(),
         target: ctx.target(),
         names: ctx.names,
-        strategy: flags.strategy,
-        options: definedOnly({ binary: flags.binary, streaming: flags.streaming, disableOnError: flags.disableOnError }),
-        createHelperIndexes: flags.createHelperIndexes,
+        strategy: flagValue(flags, 'cdc-strategy')!,
+        // Only what the person gave: the engine's subscription defaults hold for the rest.
+        options: definedOnly({
+          binary: flagValue(flags, 'binary'),
+          streaming: flags.streaming === false ? false : undefined,
+          disableOnError: flagValue(flags, 'disable-on-error'),
+        }),
+        createHelperIndexes: flagValue(flags, 'create-helper-indexes'),
         log: ctx.log,
       });
       emit(ctx, result, () => renderCdcStart(result));
@@ -52,26 +40,23 @@ export function cdcCommand(): Command {
   );
 
   const status = new Command('status').description('per-table state, apply errors, lag in bytes (by LSN) and ms, WAL retained by the slot');
-  addConnectionOptions(status)
-    .addOption(new Option('--watch [interval]', 'sample until Ctrl-C (default every 2s)'))
-    .addOption(new Option('--warn-retained <size>', 'retained WAL that warns').default('2GB'))
-    .addOption(new Option('--max-retained <size>', 'retained WAL that is critical (exit 1)').default('10GB'));
+  addConnectionOptions(status).addOption(flag('watch')).addOption(flag('warn-retained')).addOption(flag('max-retained'));
   status.action(
-    action(async (flags: GlobalOptions & { watch?: string | boolean; warnRetained: string; maxRetained: string }) => {
+    action(async (flags: GlobalOptions & { watch?: string | boolean }) => {
       const ctx = makeContext(flags);
       const opts = {
         source: ctx.source(),
         target: ctx.target(),
         names: ctx.names,
-        warnRetainedBytes: bytes(flags.warnRetained, '--warn-retained'),
-        maxRetainedBytes: bytes(flags.maxRetained, '--max-retained'),
+        warnRetainedBytes: flagValue(flags, 'warn-retained'),
+        maxRetainedBytes: flagValue(flags, 'max-retained'),
       };
       if (!flags.watch) {
         const s = await cdcStatus(opts);
         emit(ctx, s, () => renderCdcStatus(s));
         return s.verdict === 'critical' ? 1 : 0;
       }
-      const interval = durationMs(typeof flags.watch === 'string' ? flags.watch : '2s', '--watch') ?? 2000;
+      const interval = flagValue(flags, 'watch')!;
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
       process.once('SIGTERM', () => abort.abort());
@@ -109,7 +94,7 @@ export function cdcCommand(): Command {
   return cdc.addCommand(start).addCommand(status).addCommand(stop);
 }
 
-/** Only the options the person gave, so the engine's defaults hold for the rest. */
+/** Drop what is undefined, so the engine's defaults hold for it. */
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,41 +1,33 @@
-import { Command, Option } from 'commander';
-import { runFullLoad } from '../../engine/full-load/full-load.js';
+import { Command } from 'commander';
 import { runDumpRestore } from '../../engine/full-load/dump-restore.js';
+import { runFullLoad } from '../../engine/full-load/full-load.js';
 import { usageError } from '../../errors.js';
-import { renderFullLoad } from '../render.js';
 import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
-
-interface FullLoadFlags extends GlobalOptions {
-  jobs?: string;
-  clean?: boolean;
-  strategy: 'snapshot-copy' | 'dump-restore';
-  pgBinDir?: string;
-  pgDumpPrefix?: string;
-}
+import { flag, flagText, flagValue } from '../flags.js';
+import { renderFullLoad } from '../render.js';
 
 export function fullLoadCommand(): Command {
   const cmd = new Command('full-load').description("copy schema and data to the empty target inside a new replication slot's snapshot");
   addConnectionOptions(cmd)
-    .addOption(new Option('--jobs <n>', 'parallel copy workers (default: number of cores)'))
-    .addOption(new Option('--clean', 'drop what a previous attempt left on the target first'))
-    .addOption(
-      new Option('--strategy <s>', "snapshot-copy (online, for CDC) or dump-restore (the plan's pg_dump -Fc + pg_restore, offline)")
-        .choices(['snapshot-copy', 'dump-restore'])
-        .default('snapshot-copy'),
-    )
-    .addOption(new Option('--pg-bin-dir <dir>', 'directory with pg_dump/pg_restore at least as new as the source'))
-    .addOption(
-      new Option('--pg-dump-prefix <words>', "run pg_dump through a prefix, e.g. 'docker exec -i -e PGPASSWORD tasteam-postgres'"),
-    );
+    .addOption(flag('jobs'))
+    .addOption(flag('clean'))
+    .addOption(flag('load-strategy'))
+    .addOption(flag('pg-bin-dir'))
+    .addOption(flag('pg-command-prefix'));
   return cmd.action(
-    action(async (flags: FullLoadFlags) => {
+    action(async (flags: GlobalOptions) => {
       const ctx = makeContext(flags);
-      const jobs = flags.jobs === undefined ? undefined : Number(flags.jobs);
-      if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1))
-        throw usageError(`--jobs must be a positive integer, got '${flags.jobs}'`);
-      const pgTools = { binDir: flags.pgBinDir, commandPrefix: flags.pgDumpPrefix?.split(/\s+/).filter(Boolean) };
-      const common = { source: ctx.source(), target: ctx.target(), jobs, clean: flags.clean, pgTools, log: ctx.log };
-      const result = flags.strategy === 'dump-restore' ? await runDumpRestore(common) : await runFullLoad({ ...common, names: ctx.names });
+      const jobs = flagValue(flags, 'jobs');
+      if (jobs === 0) throw usageError('--jobs must be at least 1');
+      const pgTools = {
+        binDir: flagText(flags, 'pg-bin-dir'),
+        commandPrefix: flagText(flags, 'pg-command-prefix')?.split(/\s+/).filter(Boolean),
+      };
+      const common = { source: ctx.source(), target: ctx.target(), jobs, clean: flagValue(flags, 'clean'), pgTools, log: ctx.log };
+      const result =
+        flagValue(flags, 'load-strategy') === 'dump-restore'
+          ? await runDumpRestore(common)
+          : await runFullLoad({ ...common, names: ctx.names });
       emit(ctx, result, () => renderFullLoad(result));
       return 0;
     }),

@@ -1,22 +1,21 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
+import { flag, flagValue } from '../flags.js';
 import { runPreflight } from '../../engine/preflight/preflight.js';
 import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
 import { renderPreflight } from '../render.js';
 
 export function preflightCommand(): Command {
   const cmd = new Command('preflight').description('check source, target and the path between them (PASS/WARN/FAIL with the fix)');
-  addConnectionOptions(cmd, { source: true, target: true, sourceFromTarget: true }).addOption(
-    new Option('--clean', 'a non-empty target will be emptied by full-load --clean (WARN instead of FAIL)'),
-  );
+  addConnectionOptions(cmd, { source: true, target: true, sourceFromTarget: true }).addOption(flag('clean'));
   return cmd.action(
-    action(async (flags: GlobalOptions & { clean?: boolean }) => {
+    action(async (flags: GlobalOptions) => {
       const ctx = makeContext(flags);
       const report = await runPreflight({
         source: ctx.source(),
         target: ctx.target(),
         sourceFromTarget: ctx.sourceFromTarget(),
         names: ctx.names,
-        clean: flags.clean,
+        clean: flagValue(flags, 'clean'),
         log: ctx.log,
       });
       emit(ctx, report, () => renderPreflight(report));

@@ -1,15 +1,12 @@
 import { writeFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { rehearsalMarkdown } from '../../rehearse/report.js';
 import { runRehearsal, type RehearsalResult } from '../../rehearse/rehearse.js';
 import { stderrLogger } from '../../log/logger.js';
 import { action } from '../context.js';
-import { positiveInt } from '../options.js';
+import { flag, flagValue } from '../flags.js';
 
 interface RehearseFlags {
-  rows: string;
-  rate: string;
-  stageSeconds: string;
   report: string;
   json?: boolean;
 }
@@ -19,17 +16,17 @@ export function rehearseCommand(): Command {
     .description(
       'play the whole migration locally: PostgreSQL 15 source, 17 target, PgBouncer, live traffic, cutover, rollback, cutover again, cleanup',
     )
-    .addOption(new Option('--rows <n>', 'database size: Tasteam members (other tables scale with it)').default('20000'))
-    .addOption(new Option('--rate <n>', 'application writes per second through PgBouncer').default('200'))
-    .addOption(new Option('--stage-seconds <n>', 'seconds of traffic between steps').default('5'))
-    .addOption(new Option('--report <path>', 'Markdown report with charts').default('rehearsal-report.md'))
-    .addOption(new Option('--json', 'print the result as one JSON document on stdout'))
+    .addOption(flag('rows'))
+    .addOption(flag('rate'))
+    .addOption(flag('stage-seconds'))
+    .addOption(flag('report'))
+    .addOption(flag('json'))
     .action(
       action(async (flags: RehearseFlags) => {
         const result = await runRehearsal({
-          rows: positiveInt(flags.rows, '--rows'),
-          rate: positiveInt(flags.rate, '--rate'),
-          stageSeconds: positiveInt(flags.stageSeconds, '--stage-seconds'),
+          rows: flagValue(flags, 'rows'),
+          rate: flagValue(flags, 'rate'),
+          stageSeconds: flagValue(flags, 'stage-seconds'),
           log: stderrLogger(),
         });
         writeFileSync(flags.report, rehearsalMarkdown(result));

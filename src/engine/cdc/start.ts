@@ -152,7 +152,7 @@ async function checkPublication(
   if (strategy === 'slot') {
     throw usageError(
       `publication ${names.publication} does not exist on the ${describe(info)}`,
-      `run 'pgshift full-load --name ${names.name}' first (it creates the publication and the slot), or use --strategy subscription-copy`,
+      `run 'pgshift full-load --name ${names.name}' first (it creates the publication and the slot), or use --cdc-strategy subscription-copy`,
     );
   }
   const versionNum = Number((await source.query('SHOW server_version_num')).rows[0].server_version_num);
@@ -187,7 +187,7 @@ async function checkSlot(source: pg.Client, info: ConnInfo, names: MigrationName
     if (slot)
       throw usageError(
         `replication slot ${names.slot} already exists on the ${describe(info)}`,
-        `the subscription-copy strategy creates its own slot: run 'pgshift cdc stop --name ${names.name}' to drop the old one, or use the default --strategy slot after full-load`,
+        `the subscription-copy strategy creates its own slot: run 'pgshift cdc stop --name ${names.name}' to drop the old one, or use the default --cdc-strategy slot after full-load`,
       );
     return;
   }
@@ -232,8 +232,8 @@ async function checkTargetTablesEmpty(source: pg.Client, target: pg.Client, targ
   }
   if (nonEmpty.length) {
     throw usageError(
-      `--strategy subscription-copy needs empty tables on the ${describe(targetInfo)}, but ${nonEmpty.slice(0, 5).join(', ')}${nonEmpty.length > 5 ? ` and ${nonEmpty.length - 5} more` : ''} hold rows`,
-      'load the schema only (pg_dump --schema-only), or use the default --strategy slot after full-load',
+      `--cdc-strategy subscription-copy needs empty tables on the ${describe(targetInfo)}, but ${nonEmpty.slice(0, 5).join(', ')}${nonEmpty.length > 5 ? ` and ${nonEmpty.length - 5} more` : ''} hold rows`,
+      'load the schema only (pg_dump --schema-only), or use the default --cdc-strategy slot after full-load',
     );
   }
 }
@@ -294,7 +294,7 @@ function explainCreateSubscriptionError(err: unknown, from: ConnInfo, target: Co
   if (/could not connect to the publisher/i.test(message)) {
     return connectionError(
       `the ${describe(target)} cannot reach the source at ${from.host}:${from.port}/${from.database}: ${message.replace(/\s+/g, ' ')}`,
-      'pass --source-from-target with the address the target uses (e.g. the EC2 private IP), and check the security group and pg_hba.conf',
+      'pass --source-from-target-url with the address the target uses (e.g. the EC2 private IP), and check the security group and pg_hba.conf',
     );
   }
   if ((err as { code?: string }).code === '42501') {
