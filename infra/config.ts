@@ -3,6 +3,7 @@
 // reviewed in the pull request that changes infra/config.json.
 import { existsSync, readFileSync } from 'node:fs';
 import { parseCidr, cidrContains, cidrsOverlap } from './cidr.js';
+import { crossAccountProblems, type CrossAccountConfig } from './cross-account-config.js';
 
 export type EnvironmentName = 'experiment' | 'production';
 
@@ -115,6 +116,8 @@ export interface InfraConfig {
   bootstrap: BootstrapConfig;
   experiment: ExperimentConfig;
   production?: ProductionConfig;
+  /** Experiment 02 (source in account A, RDS in account B over VPC peering): infra/cross-account-config.ts. */
+  crossAccount?: CrossAccountConfig;
 }
 
 export class InfraConfigError extends Error {
@@ -236,6 +239,14 @@ export function parseConfig(raw: unknown, origin = 'infra/config.json'): InfraCo
     } else problems.push('production.dbSubnets: every cidr must be an IPv4 CIDR');
     checkDatabase(p.database, 'production.database', problems);
   }
+
+  // Experiment 02 and its production variant (infra/cross-account-config.ts).
+  const x = c.crossAccount;
+  problems.push(...crossAccountProblems(x, { accountId: c.accountId, experiment01VpcCidr: e?.vpcCidr }));
+  if (x?.experiment?.target?.database !== undefined)
+    checkDatabase(x.experiment.target.database, 'crossAccount.experiment.target.database', problems);
+  if (x?.production?.target?.database !== undefined)
+    checkDatabase(x.production.target.database, 'crossAccount.production.target.database', problems);
 
   if (problems.length > 0) throw new InfraConfigError(`${origin} is not usable:\n  - ${problems.join('\n  - ')}`);
   return c;

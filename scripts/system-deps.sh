@@ -22,6 +22,21 @@ echo "installing ${need[*]} (apt-get)" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# Debian starts a pgbouncer service on install; the tests start their own on free ports.
-if command -v systemctl >/dev/null 2>&1; then systemctl stop pgbouncer >/dev/null 2>&1 || true; fi
-pkill -x pgbouncer >/dev/null 2>&1 || true
+
+# Debian starts a pgbouncer service on install; the tests start their own on free ports. Stop that
+# service only when this run installed the package, through the service's own unit or pid file —
+# never by process name: on the source EC2 production's PgBouncer runs next to the runner
+# (docs/design.md rule 14).
+stop_service_installed_here() {
+  local service=$1
+  if [ -d /run/systemd/system ] && systemctl cat "$service.service" >/dev/null 2>&1; then
+    systemctl disable --now "$service.service" >/dev/null 2>&1 || true
+  elif [ -x "/etc/init.d/$service" ]; then
+    # The init script stops the daemon recorded in its pid file (start-stop-daemon --pidfile).
+    "/etc/init.d/$service" stop >/dev/null 2>&1 || true
+  fi
+  echo "stopped the $service service that this script just installed (the tests start their own)" >&2
+}
+for package in "${need[@]}"; do
+  if [ "$package" = pgbouncer ]; then stop_service_installed_here pgbouncer; fi
+done

@@ -40,6 +40,8 @@ export interface WorkflowRoleProps {
   repository: string;
   environments: string[];
   managedPolicyArns?: string[];
+  /** Seconds; default one hour. */
+  maxSessionDuration?: number;
   inlinePolicies: Record<string, PolicyStatement[]>;
 }
 
@@ -51,7 +53,7 @@ export class WorkflowRole extends Construct {
     this.role = new IamRole(this, 'role', {
       name: props.name,
       description: props.description,
-      maxSessionDuration: 3600,
+      maxSessionDuration: props.maxSessionDuration ?? 3600,
       assumeRolePolicy: policyDocument([
         {
           Effect: 'Allow',

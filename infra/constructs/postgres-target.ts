@@ -15,6 +15,11 @@ export interface PostgresTargetProps {
   vpcId: string;
   subnetIds: string[];
   database: DatabaseConfig;
+  /**
+   * KMS key for the master secret; default: the AWS-managed aws/secretsmanager key, which no other
+   * account may use. Experiment 02 gives a customer-managed key that account A's runner may decrypt with.
+   */
+  masterUserSecretKmsKeyId?: string;
 }
 
 export class PostgresTarget extends Construct {
@@ -70,6 +75,7 @@ export class PostgresTarget extends Construct {
       username: db.masterUsername,
       // RDS creates and rotates the password in Secrets Manager: it never sits in a variable, a tfvars file or the state.
       manageMasterUserPassword: true,
+      masterUserSecretKmsKeyId: props.masterUserSecretKmsKeyId,
       port: POSTGRES_PORT,
       parameterGroupName: this.parameterGroup.name,
       dbSubnetGroupName: this.subnetGroup.name,

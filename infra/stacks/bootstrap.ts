@@ -10,6 +10,7 @@ import { STACKS, type InfraConfig } from '../config.js';
 import { awsProvider, stateBackend } from '../constructs/aws-stack-base.js';
 import { GitHubOidcProvider, WorkflowRole } from '../constructs/github-oidc.js';
 import type { PolicyStatement } from '../constructs/policy.js';
+import { grantTargetAccountRoles } from '../constructs/target-account-grants.js';
 
 export const ROLE_NAMES = { plan: 'pgshift-infra-plan', apply: 'pgshift-infra-apply', migration: 'pgshift-migration' } as const;
 
@@ -59,7 +60,8 @@ export class BootstrapStack extends TerraformStack {
 
     // Resources the stacks create under IAM all carry the experiment's name prefix; the apply role can touch
     // no other role — in particular not these three, so it cannot widen its own trust or permissions.
-    const iamPrefix = `${config.experiment.name}-`;
+    // Stack 02 (cross-account) names its source host role `<crossAccount.experiment.name>-source`.
+    const iamPrefixes = [config.experiment.name, ...(config.crossAccount ? [config.crossAccount.experiment.name] : [])].map((n) => `${n}-`);
     const dbIdentifiers = [config.experiment.database.identifier, ...(config.production ? [config.production.database.identifier] : [])];
     this.apply = new WorkflowRole(this, 'apply', {
       name: ROLE_NAMES.apply,
@@ -67,6 +69,9 @@ export class BootstrapStack extends TerraformStack {
       providerArn: oidc.arn,
       repository,
       environments: config.bootstrap.applyEnvironments,
+      // The first role of a cross-account apply: Terraform re-assumes B's role (chained sessions last at
+      // most one hour) from this session, so it must outlive the apply job (timeout 90 minutes).
+      maxSessionDuration: 7200,
       inlinePolicies: {
         'terraform-state-write': [
           listState,
@@ -122,21 +127,21 @@ export class BootstrapStack extends TerraformStack {
               'iam:TagInstanceProfile',
               'iam:UntagInstanceProfile',
             ],
-            Resource: [`arn:aws:iam::*:role/${iamPrefix}*`, `arn:aws:iam::*:instance-profile/${iamPrefix}*`],
+            Resource: iamPrefixes.flatMap((p) => [`arn:aws:iam::*:role/${p}*`, `arn:aws:iam::*:instance-profile/${p}*`]),
           },
           {
             // Only Session Manager's policy may be attached: attaching AdministratorAccess would be a way out.
             Sid: 'AttachOnlySessionManager',
             Effect: 'Allow',
             Action: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
-            Resource: `arn:aws:iam::*:role/${iamPrefix}*`,
+            Resource: iamPrefixes.map((p) => `arn:aws:iam::*:role/${p}*`),
             Condition: { ArnEquals: { 'iam:PolicyARN': 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore' } },
           },
           {
             Sid: 'PassSourceHostRoleToEc2',
             Effect: 'Allow',
             Action: ['iam:PassRole'],
-            Resource: `arn:aws:iam::*:role/${iamPrefix}*`,
+            Resource: iamPrefixes.map((p) => `arn:aws:iam::*:role/${p}*`),
             Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
           },
         ],
@@ -200,6 +205,8 @@ export class BootstrapStack extends TerraformStack {
         ],
       },
     });
+
+    grantTargetAccountRoles(this, config.crossAccount, { plan: this.plan.role, apply: this.apply.role, migration: this.migration.role });
 
     new TerraformOutput(this, 'github_oidc_provider_arn', { value: oidc.arn, description: 'GitHub OIDC provider' });
     new TerraformOutput(this, 'plan_role_arn', {

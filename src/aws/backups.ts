@@ -1,4 +1,4 @@
-import { awsClients, type AwsClients } from './clients.js';
+import { assumeTargetRole, awsClients, type AwsClients } from './clients.js';
 import { createSourceImage, imageName, type ImageResult } from './ec2.js';
 import { createDbSnapshot, snapshotIdentifier, type SnapshotResult } from './rds.js';
 import type { WaitOptions } from './wait.js';
@@ -19,9 +19,12 @@ export async function takePreCutoverBackups(opts: {
   region?: string;
   at?: Date;
   wait?: WaitOptions;
-  clients?: Partial<Omit<AwsClients, 'region'>>;
+  /** Experiment 02: the RDS snapshot is taken in the target's account, as this role; the AMI stays in the runner's. */
+  targetRoleArn?: string;
+  clients?: Partial<Omit<AwsClients, 'region' | 'targetRole'>>;
 }): Promise<PreCutoverBackups> {
-  const aws = awsClients({ region: opts.region, ...opts.clients });
+  const aws = awsClients({ region: opts.region, targetRoleArn: opts.targetRoleArn, ...opts.clients });
+  await assumeTargetRole(aws);
   const at = opts.at ?? new Date();
   const [snapshot, image] = await Promise.all([
     createDbSnapshot(aws.rds, {

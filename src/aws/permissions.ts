@@ -14,5 +14,9 @@ export const PGSHIFT_IAM_ACTIONS: readonly { action: string; why: string }[] = [
   { action: 'ec2:DescribeImages', why: 'waiting for the AMI' },
   { action: 'secretsmanager:GetSecretValue', why: 'the RDS-managed master password' },
   { action: 'kms:Decrypt', why: 'only when the master secret uses a customer-managed KMS key' },
+  {
+    action: 'sts:AssumeRole',
+    why: 'only when RDS is in another account: its reader role (aws-target-role-arn), which then needs the RDS and secret actions above',
+  },
   { action: 'ssm:GetParameter', why: 'the runner registration token (scripts/setup-source-host.sh)' },
 ];

@@ -2,7 +2,7 @@ import { usageError } from '../errors.js';
 import { parseConnInfo, type ConnInfo, type SslMode } from '../postgres/conninfo.js';
 import { registerSecret } from '../postgres/redact.js';
 import type { AwsCheck } from './checks.js';
-import { awsClients, type AwsClients } from './clients.js';
+import { assumeTargetRole, awsClients, type AwsClients } from './clients.js';
 import { describeDbInstance, rdsChecks, type RdsInstance } from './rds.js';
 import { readMasterCredentials } from './secrets.js';
 
@@ -15,8 +15,10 @@ export interface RdsTargetOptions {
   sslmode?: SslMode;
   /** Path to the RDS CA bundle (global-bundle.pem). */
   caBundle?: string;
+  /** Experiment 02: a role in the RDS instance's account (B) that the runner assumes for these lookups. */
+  targetRoleArn?: string;
   /** Injected clients (tests); otherwise built for the region. */
-  clients?: Partial<Omit<AwsClients, 'region'>>;
+  clients?: Partial<Omit<AwsClients, 'region' | 'targetRole'>>;
 }
 
 export interface RdsTarget {
@@ -32,10 +34,12 @@ export interface RdsTarget {
 /**
  * The target connection from nothing but the DB instance identifier: endpoint from RDS, master
  * credentials from the Secrets Manager secret RDS manages, plus the RDS-side checks.
- * Steps: describe the instance → check it → read the master secret → build the URL.
+ * Steps: assume the target account's role (when the target is in another account) → describe the
+ * instance → check it → read the master secret → build the URL.
  */
 export async function resolveRdsTarget(opts: RdsTargetOptions): Promise<RdsTarget> {
-  const aws = awsClients({ region: opts.region, ...opts.clients });
+  const aws = awsClients({ region: opts.region, targetRoleArn: opts.targetRoleArn, ...opts.clients });
+  await assumeTargetRole(aws);
   const instance = await describeDbInstance(aws.rds, opts.dbInstanceIdentifier, aws.region);
   const checks = await rdsChecks(aws.rds, instance);
   const endpoint = requireEndpoint(instance);

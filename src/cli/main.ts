@@ -3,6 +3,7 @@
  * program.ts. Unknown commands print help and exit 2.
  */
 import { CommanderError } from 'commander';
+import { signalReceived } from '../signals.js';
 import { reportFailure } from './context.js';
 import { buildProgram } from './program.js';
 
@@ -21,3 +22,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 process.exitCode = await main(process.argv);
+// After a signal the abort path has run; work it left in the background (a pending PAUSE, a
+// read-only query) must not keep the process alive into GitHub's SIGKILL.
+if (signalReceived()) process.exit(process.exitCode || 1);

@@ -2,9 +2,12 @@
 import { Command } from 'commander';
 import { cdcCommand } from './commands/cdc.js';
 import { cleanupCommand } from './commands/cleanup.js';
+import { ddlTopCommand } from './commands/ddl.js';
 import { fullLoadCommand } from './commands/full-load.js';
 import { preflightCommand } from './commands/preflight.js';
+import { recoverCommand } from './commands/recover.js';
 import { rehearseCommand } from './commands/rehearse.js';
+import { statusCommand } from './commands/status.js';
 import { cutoverCommand, rollbackCommand } from './commands/switchover.js';
 import { verifyCommand } from './commands/verify.js';
 
@@ -22,7 +25,10 @@ export function buildProgram(): Command {
   program.addCommand(verifyCommand());
   program.addCommand(cutoverCommand());
   program.addCommand(rollbackCommand());
+  program.addCommand(recoverCommand());
+  program.addCommand(statusCommand());
   program.addCommand(cleanupCommand());
+  program.addCommand(ddlTopCommand());
   program.addCommand(rehearseCommand());
   return program;
 }

@@ -5,8 +5,9 @@ import type { PreflightReport } from '../engine/preflight/preflight.js';
 import type { StartCdcResult, CdcStatus, StopCdcResult } from '../engine/cdc/index.js';
 import type { VerifyReport } from '../engine/verify/report.js';
 import type { SwitchoverResult } from '../engine/cutover/switchover.js';
-import type { RollbackResult } from '../engine/cutover/rollback.js';
+import type { RollbackResult } from '../engine/rollback/rollback.js';
 import type { CleanupResult } from '../engine/cleanup/cleanup.js';
+import type { DdlReport } from '../engine/ddl/index.js';
 import { relationKey } from '../postgres/sql.js';
 
 const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
@@ -69,10 +70,28 @@ export function renderCdcStart(r: StartCdcResult): string {
   ];
   lines.push(`options: ${r.options.map((o) => `${o.option} = ${o.value}`).join(', ') || 'defaults'}`);
   for (const s of r.skippedOptions) lines.push(`left out ${s.option}: ${s.reason}`);
+  lines.push(`schema changes (--ddl): ${r.ddl}${r.resumed ? '; the disabled subscription was enabled again' : ''}`);
   if (r.fullIdentityWithoutIndex.length)
     lines.push(
       `WARN REPLICA IDENTITY FULL without an index on the target (every UPDATE/DELETE is a full scan): ${r.fullIdentityWithoutIndex.map(relationKey).join(', ')} — rerun with --create-helper-indexes`,
     );
+  return lines.join('\n');
+}
+
+export function renderDdlReport(r: DdlReport): string {
+  const lines = [`subscription: ${r.subscriptionEnabled === null ? 'none' : r.subscriptionEnabled ? 'enabled' : 'DISABLED'}`];
+  for (const e of r.entries) {
+    const when = e.appliedAt ? ` at ${e.appliedAt} (${e.appliedHow})` : '';
+    lines.push(`#${e.id} ${e.state.toUpperCase()}${when} [${e.class}] ${e.commandTags.join(', ')} ${e.objects.join(', ')}`);
+    if (e.state !== 'applied' && e.reason) lines.push(`    ${e.reason}`);
+  }
+  if (r.stoppedOn)
+    lines.push(
+      `replication is stopped on #${r.stoppedOn.id}: resolve it with 'pgshift cdc ddl resolve ${r.stoppedOn.id} --sql …' or '--mark-applied', then 'pgshift cdc start'`,
+    );
+  if (r.refresh?.added.length) lines.push(`added to the subscription with their rows: ${r.refresh.added.map(relationKey).join(', ')}`);
+  if (r.refresh?.waiting.length)
+    lines.push(`not on the target yet (their CREATE is not applied): ${r.refresh.waiting.map(relationKey).join(', ')}`);
   return lines.join('\n');
 }
 

@@ -1,4 +1,5 @@
 import type { Logger } from '../log/logger.js';
+import { throwIfCancelled } from '../cancel.js';
 
 /** One step of a phase as it happened: what ran, when, for how long, and whether it failed. */
 export interface StepRecord {
@@ -16,10 +17,21 @@ export interface StepRecord {
 export class Timeline {
   readonly steps: StepRecord[] = [];
   private readonly t0 = Date.now();
+  private cancellable = true;
 
-  constructor(private readonly log: Logger) {}
+  /** With a signal, a step does not start once the signal has fired: the phase's abort path runs instead. */
+  constructor(
+    private readonly log: Logger,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  /** From here on every step runs even after a signal (e.g. once the application was switched, finishing is the safe way). */
+  pastPointOfNoReturn(): void {
+    this.cancellable = false;
+  }
 
   async run<T>(step: string, fn: () => Promise<T>, describe?: (result: T) => string | undefined): Promise<T> {
+    if (this.cancellable) throwIfCancelled(this.signal);
     const started = Date.now();
     this.log.info(`▶ ${step}`);
     try {

@@ -127,7 +127,13 @@ export const OPTIONS = {
     type: 'boolean',
     default: 'false',
     description:
-      'Accept a target that holds what a previous pgshift run left: full-load drops it before loading, preflight warns instead of failing. Without it a non-empty target is refused.',
+      'Drop what an earlier attempt with this name left: its inactive slot and publication on the source and the tables on the target (preflight then warns instead of failing). Refused, touching nothing, while CDC runs on them (run cdc stop first).',
+  },
+  'wait-for-transactions': {
+    type: 'duration',
+    default: '10m',
+    description:
+      'How long the slot may wait for transactions open on the source (e.g. 30s, 10m). The sessions it waits for are named every 10 s; past this, full-load fails naming them and leaves nothing behind.',
   },
   jobs: {
     type: 'integer',
@@ -178,6 +184,26 @@ export const OPTIONS = {
   'create-helper-indexes': {
     type: 'boolean',
     description: 'Index REPLICA IDENTITY FULL tables on the target (used by PostgreSQL 16+ subscribers).',
+  },
+  ddl: {
+    type: 'choice',
+    choices: ['replay', 'freeze', 'off'],
+    description:
+      'Schema changes on the source: replay (on the target, in stream order; the default with cdc-strategy slot), freeze (refused) or off.',
+  },
+  refresh: {
+    type: 'boolean',
+    default: 'true',
+    description: 'cdc ddl: add tables created on the source to the subscription (--no-refresh only lists).',
+  },
+  sql: {
+    type: 'string',
+    placeholder: '<sql>',
+    description: 'cdc ddl resolve: run this on the target instead, at the same place in the stream.',
+  },
+  'mark-applied': {
+    type: 'boolean',
+    description: 'cdc ddl resolve: the change is already on the target (made by hand); only record it.',
   },
   'wait-caught-up': {
     type: 'duration',
@@ -291,6 +317,25 @@ export const OPTIONS = {
     description:
       'Allow a rollback without reverse replication, which drops every write made on the target after the cutover (listed per table in the summary).',
   },
+  'dry-run': { type: 'boolean', description: 'recover: say what would be done, change nothing.' },
+  'accept-no-rollback': {
+    type: 'boolean',
+    description: 'ddl unfreeze: you accept that rollback to the source can lose writes once the schema changes.',
+  },
+
+  // ── status ─────────────────────────────────────────────────────────────────────────────
+  'lag-bound': {
+    type: 'size',
+    default: '256MB',
+    description: 'A running replication link further behind than this needs attention.',
+  },
+  'alert-webhook-url': {
+    type: 'url',
+    secret: true,
+    env: 'PGSHIFT_ALERT_WEBHOOK_URL',
+    description: 'When something needs attention, post one line here (Slack-compatible JSON).',
+  },
+
   'deployment-environment': {
     type: 'string',
     description:

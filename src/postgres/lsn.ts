@@ -6,6 +6,7 @@
  * interpolates and they stay stale on an idle slot, so nothing here reads them.
  */
 import type pg from 'pg';
+import { throwIfCancelled } from '../cancel.js';
 import { checkFailed } from '../errors.js';
 import { connect, withClient } from './connect.js';
 import { describe, type ConnInfo } from './conninfo.js';
@@ -142,6 +143,8 @@ export interface WaitForAppliedOptions {
   nudgeMs?: number;
   /** Reuse an open source session instead of opening one. */
   client?: pg.Client;
+  /** Stop waiting (throwing Cancelled) when this fires. */
+  signal?: AbortSignal;
 }
 
 export interface WaitForAppliedResult {
@@ -167,6 +170,7 @@ export async function waitForApplied(opts: WaitForAppliedOptions): Promise<WaitF
   try {
     let lastNudge = 0;
     for (;;) {
+      throwIfCancelled(opts.signal);
       const pos = await readAppliedPosition(client, slotName);
       if (!pos)
         throw checkFailed(

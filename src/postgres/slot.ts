@@ -1,7 +1,8 @@
 import type pg from 'pg';
-import { checkFailed, connectionError, usageError } from '../errors.js';
+import { checkFailed, connectionError, PgshiftError, usageError } from '../errors.js';
 import { connect } from './connect.js';
 import { describe, type ConnInfo } from './conninfo.js';
+import { describeOpenTransaction, terminateStatement, transactionsBlocking, type OpenTransaction } from './open-transactions.js';
 import { ident } from './sql.js';
 
 /**
@@ -17,20 +18,36 @@ export interface ExportedSlot {
   release(): Promise<void>;
 }
 
+export interface SlotWaitOptions {
+  /** Give up when open transactions still hold the slot's snapshot back after this long. */
+  waitForTransactionsMs: number;
+  /** How often to name the sessions it waits for (default 10 s). */
+  reportEveryMs?: number;
+  /** Called at each report while the slot waits, with the sessions it waits for. */
+  onWaiting(blockers: OpenTransaction[], waitedMs: number): void;
+}
+
 /**
  * docs/design.md rule 1: create the slot and export its snapshot in one step, so that the
  * copy sees exactly the data before `consistentLsn` and the slot streams exactly what came after.
+ *
+ * The creation waits for every transaction open on the server to end. With `wait`, the sessions it
+ * waits for are named every `reportEveryMs`, and after `waitForTransactionsMs` the creation is
+ * cancelled — the half-made slot is temporary and goes with it — and a check failure names them.
  */
-export async function createSlotWithSnapshot(source: ConnInfo, slotName: string): Promise<ExportedSlot> {
+export async function createSlotWithSnapshot(source: ConnInfo, slotName: string, wait?: SlotWaitOptions): Promise<ExportedSlot> {
   const holder = await connect(source, { replication: 'database', applicationName: 'pgshift-snapshot' });
   try {
     const version = Number((await holder.query('SHOW server_version_num')).rows[0].server_version_num);
+    const holderPid = Number((await holder.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
     // PostgreSQL 15 introduced the parenthesised option list; older sources need the old keyword form.
     const command =
       version >= 150000
         ? `CREATE_REPLICATION_SLOT ${ident(slotName)} LOGICAL pgoutput (SNAPSHOT 'export')`
         : `CREATE_REPLICATION_SLOT ${ident(slotName)} LOGICAL pgoutput EXPORT_SNAPSHOT`;
-    const res = await holder.query(command);
+    const res = wait
+      ? await whileWatchingOpenTransactions(holder.query(command), source, slotName, holderPid, wait)
+      : await holder.query(command);
     const row = res.rows[0];
     return {
       slotName: row.slot_name,
@@ -42,6 +59,7 @@ export async function createSlotWithSnapshot(source: ConnInfo, slotName: string)
     };
   } catch (err) {
     await holder.end().catch(() => undefined);
+    if (err instanceof PgshiftError) throw err;
     const e = err as { code?: string; message?: string };
     if (e.code === '42710')
       throw usageError(
@@ -54,6 +72,95 @@ export async function createSlotWithSnapshot(source: ConnInfo, slotName: string)
       throw checkFailed(`the source role ${source.user} may not create replication slots`, `ALTER ROLE ${source.user} WITH REPLICATION;`);
     throw connectionError(`cannot create replication slot ${slotName} on the ${describe(source)}: ${e.message}`);
   }
+}
+
+/**
+ * Wait for `creating` (CREATE_REPLICATION_SLOT on the walsender `holderPid`), naming the
+ * transactions it waits for every `reportEveryMs`; at the limit, end the walsender and throw a
+ * check failure naming them and the line that ends them.
+ */
+async function whileWatchingOpenTransactions<T>(
+  creating: Promise<T>,
+  source: ConnInfo,
+  slotName: string,
+  holderPid: number,
+  wait: SlotWaitOptions,
+): Promise<T> {
+  const started = Date.now();
+  const every = wait.reportEveryMs ?? 10_000;
+  let finished = false;
+  let created = false;
+  let wake: () => void = () => undefined;
+  const settled = creating.then(
+    () => {
+      created = true;
+    },
+    () => undefined,
+  );
+  void settled.then(() => {
+    finished = true;
+    wake();
+  });
+  let watcher: pg.Client | undefined;
+  try {
+    let nextReport = started + every;
+    const deadline = started + wait.waitForTransactionsMs;
+    while (!finished) {
+      const pause = Math.max(0, Math.min(nextReport, deadline) - Date.now());
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pause);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      if (finished) break;
+      watcher ??= await connect(source, { applicationName: 'pgshift-slot-wait' });
+      // The walsender's query_start is when CREATE_REPLICATION_SLOT began, on the server's clock.
+      const since = (await watcher.query('SELECT query_start::text AS t FROM pg_stat_activity WHERE pid = $1', [holderPid])).rows[0]?.t;
+      const blockers = since ? await transactionsBlocking(watcher, holderPid, since) : [];
+      if (finished) break;
+      if (Date.now() >= deadline) {
+        // A logical slot stays temporary until its snapshot is consistent: ending the walsender drops it.
+        await watcher.query('SELECT pg_terminate_backend($1)', [holderPid]);
+        await settled;
+        // Made in the last instant, its snapshot is gone with the walsender: drop it, it was this run's.
+        if (created) await dropSlotIfExists(watcher, slotName);
+        await waitUntilSlotGone(watcher, slotName);
+        throw transactionsHeldTheSlot(source, slotName, blockers, Date.now() - started);
+      }
+      wait.onWaiting(blockers, Date.now() - started);
+      nextReport += every;
+    }
+    return await creating;
+  } finally {
+    await watcher?.end().catch(() => undefined);
+  }
+}
+
+async function waitUntilSlotGone(client: pg.Client, slotName: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (!(await readSlot(client, slotName))) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw checkFailed(
+    `replication slot ${slotName} was still there 10 s after its creation was cancelled`,
+    `SELECT pg_drop_replication_slot('${slotName}') on the source once it is inactive`,
+  );
+}
+
+function transactionsHeldTheSlot(source: ConnInfo, slotName: string, blockers: OpenTransaction[], waitedMs: number): PgshiftError {
+  const waited = `${Math.round(waitedMs / 1000)} s`;
+  if (blockers.length === 0) {
+    return checkFailed(
+      `replication slot ${slotName} was not created: after ${waited} it still waited for open transactions on the ${describe(source)}, none visible to role ${source.user}`,
+      'look for them as a superuser (pg_stat_activity where backend_xid is not null, and pg_prepared_xacts), end them, then run full-load again',
+    );
+  }
+  return checkFailed(
+    `replication slot ${slotName} was not created: after ${waited} it still waited for ${blockers.length} open transaction(s) on the ${describe(source)}: ${blockers.map(describeOpenTransaction).join('; ')}`,
+    `let them finish, or end them with ${terminateStatement(blockers)} then run full-load again (--wait-for-transactions sets how long it waits)`,
+  );
 }
 
 export interface SlotState {

@@ -20,7 +20,7 @@ import pg from 'pg';
 import { cdcStatus, startCdc } from '../engine/cdc/index.js';
 import { runCleanup } from '../engine/cleanup/cleanup.js';
 import { runCutover } from '../engine/cutover/cutover.js';
-import { runRollback } from '../engine/cutover/rollback.js';
+import { runRollback } from '../engine/rollback/rollback.js';
 import type { SwitchoverOptions, SwitchoverResult } from '../engine/cutover/switchover.js';
 import { runFullLoad } from '../engine/full-load/full-load.js';
 import { migrationNames } from '../engine/names.js';

@@ -6,6 +6,7 @@
  *   pointAt()  — the application's path now leads to `target`
  *   unfreeze() — waiting clients go on (RESUME)
  *   current()  — where the path leads now, so rollback can record where to go back to
+ *   paused()   — whether application writes are held right now (status and recover read it)
  */
 import { usageError } from '../errors.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
@@ -13,7 +14,7 @@ import { silentLogger, type Logger } from '../log/logger.js';
 import { runSwitchHook } from './command.js';
 import { DEFAULT_ENV_KEY, pointEnvFileAt, readEnvValue } from './env-file.js';
 import { describeUrl } from '../postgres/redact.js';
-import { pauseDatabase, pointDatabaseAt, readDatabaseTarget, resumeDatabase } from './pgbouncer.js';
+import { pauseDatabase, pointDatabaseAt, readDatabaseTarget, resumeDatabase, showDatabase } from './pgbouncer.js';
 
 export type SwitchKind = 'pgbouncer' | 'env-file' | 'command' | 'none';
 export const SWITCH_KINDS: readonly SwitchKind[] = ['pgbouncer', 'env-file', 'command', 'none'];
@@ -33,6 +34,7 @@ export interface Switch {
   unfreeze?(): Promise<void>;
   pointAt(target: ConnInfo): Promise<void>;
   current?(): Promise<SwitchPosition>;
+  paused?(): Promise<boolean>;
 }
 
 export type SwitchOptions =
@@ -65,6 +67,7 @@ export function makeSwitch(opts: SwitchOptions): Switch {
           const t = readDatabaseTarget(iniPath, dbEntry);
           return { host: t.host, port: t.port, database: t.dbname };
         },
+        paused: async () => (await showDatabase(adminUrl, dbEntry))?.paused ?? false,
       };
     }
     case 'env-file': {

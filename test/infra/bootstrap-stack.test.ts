@@ -76,7 +76,15 @@ describe('bootstrap stack', () => {
         Resource: 'arn:aws:s3:::tasteam-terraform-state/v1-v2-migration/*.tflock',
       }),
     );
+    // Beyond the state: assuming account B's read-only plan role (bootstrap-target-account), nothing else.
+    expect(statements.find((s) => s.Sid === 'AssumeRoleInAccountB')).toEqual({
+      Sid: 'AssumeRoleInAccountB',
+      Effect: 'Allow',
+      Action: ['sts:AssumeRole', 'sts:TagSession'],
+      Resource: 'arn:aws:iam::210987654321:role/pgshift-infra-plan',
+    });
     const writes = statements
+      .filter((s) => s.Sid !== 'AssumeRoleInAccountB')
       .flatMap((s) => [s.Action].flat())
       .filter((a: string) => !/^(s3:GetObject|s3:ListBucket|s3:PutObject|s3:DeleteObject)$/.test(a));
     expect(writes).toEqual([]);
@@ -90,7 +98,8 @@ describe('bootstrap stack', () => {
     expect(iam.length).toBeGreaterThan(0);
     for (const s of iam) {
       for (const resource of [s.Resource].flat()) {
-        expect(resource).toMatch(/^arn:aws:iam::\*:(role|instance-profile)\/pgshift-01-\*$/);
+        // pgshift-01-*: experiment 01; pgshift-02-*: experiment 02's source host (crossAccount.experiment.name).
+        expect(resource).toMatch(/^arn:aws:iam::\*:(role|instance-profile)\/pgshift-0[12]-\*$/);
         expect('pgshift-infra-apply').not.toMatch(new RegExp(`^${resource.split('/')[1].replace('*', '.*')}$`));
       }
     }

@@ -36,19 +36,42 @@ if (existsSync(MIRROR)) tfEnv.TF_CLI_CONFIG_FILE = join(infraDir, 'terraform.rc'
 
 // What a test run adds to a stack so that `plan` needs neither AWS nor the S3 bucket. Terraform merges
 // *_override.tf.json files into the configuration; nothing of this is in the synthesized stacks.
-const OFFLINE_OVERRIDE = {
-  terraform: { backend: { local: { path: 'terraform.tfstate' } } },
-  provider: {
-    aws: {
-      access_key: 'offline-test',
-      secret_key: 'offline-test',
-      skip_credentials_validation: true,
-      skip_requesting_account_id: true,
-      skip_metadata_api_check: 'true',
-      skip_region_validation: true,
-    },
-  },
+// Every provider block the stack declares (the cross-account stacks have two aliases, `source` and
+// `target`) gets dummy credentials; the account pin and the assumed role are emptied, since no account
+// id can be learnt and no role assumed offline (Terraform warns that role_arn is then missing: that is this file).
+const OFFLINE_CREDENTIALS = {
+  access_key: 'offline-test',
+  secret_key: 'offline-test',
+  skip_credentials_validation: true,
+  skip_requesting_account_id: true,
+  skip_metadata_api_check: 'true',
+  skip_region_validation: true,
 };
+function offlineOverride(synthesized: Json): Json {
+  const providers = [synthesized.provider?.aws ?? []].flat() as Json[];
+  return {
+    terraform: { backend: { local: { path: 'terraform.tfstate' } } },
+    provider: {
+      aws: providers.map((p) => ({
+        ...(p.alias === undefined ? {} : { alias: p.alias }),
+        ...OFFLINE_CREDENTIALS,
+        ...(p.allowed_account_ids === undefined ? {} : { allowed_account_ids: null }),
+        ...(p.assume_role === undefined ? {} : { assume_role: [{ role_arn: null }] }),
+      })),
+    },
+  };
+}
+
+/** Values for the stacks' ephemeral role variables (the workflows pass the real ones with -var). */
+const ROLE_VARIABLES: Record<string, string> = {
+  target_role_arn: 'arn:aws:iam::210987654321:role/pgshift-infra-plan',
+  target_admin_role_arn: 'arn:aws:iam::210987654321:role/OrganizationAccountAccessRole',
+};
+function roleVariableArgs(synthesized: Json): string[] {
+  return Object.keys(synthesized.variable ?? {})
+    .filter((name) => name in ROLE_VARIABLES)
+    .map((name) => `-var=${name}=${ROLE_VARIABLES[name]}`);
+}
 
 async function terraform(dir: string, ...args: string[]): Promise<string> {
   try {
@@ -66,6 +89,15 @@ interface StackRun {
   plan: Json;
 }
 
+const ALL_STACKS = [
+  '01-single-vpc-rds',
+  '02-cross-account-peering',
+  '02-cross-account-peering-production',
+  'bootstrap',
+  'bootstrap-target-account',
+  'production',
+];
+
 const outdir = mkdtempSync(join(tmpdir(), 'pgshift-synth-'));
 const work = mkdtempSync(join(tmpdir(), 'pgshift-terraform-'));
 const runs = new Map<string, StackRun>();
@@ -77,9 +109,10 @@ async function validateAndPlan(stack: string): Promise<StackRun> {
   cpSync(join(outdir, 'stacks', stack), dir, { recursive: true });
   await terraform(dir, 'init', '-backend=false', '-input=false', '-no-color');
   const validate = JSON.parse(await terraform(dir, 'validate', '-json', '-no-color')) as Json;
-  writeFileSync(join(dir, 'offline_override.tf.json'), JSON.stringify(OFFLINE_OVERRIDE));
+  const synthesized = JSON.parse(readFileSync(join(dir, 'cdk.tf.json'), 'utf8')) as Json;
+  writeFileSync(join(dir, 'offline_override.tf.json'), JSON.stringify(offlineOverride(synthesized)));
   await terraform(dir, 'init', '-input=false', '-no-color');
-  await terraform(dir, 'plan', '-input=false', '-no-color', '-lock=false', '-out=plan.tfplan');
+  await terraform(dir, 'plan', '-input=false', '-no-color', '-lock=false', '-out=plan.tfplan', ...roleVariableArgs(synthesized));
   const plan = JSON.parse(await terraform(dir, 'show', '-json', 'plan.tfplan')) as Json;
   return { dir, validate, plan };
 }
@@ -109,9 +142,11 @@ const countByType = (stack: string): Record<string, number> => {
 
 describe('npm run synth', () => {
   it('writes cdk.tf.json for every stack and reports them', () => {
-    expect(readdirSync(join(outdir, 'stacks')).sort()).toEqual(['01-single-vpc-rds', 'bootstrap', 'production']);
+    expect(readdirSync(join(outdir, 'stacks')).sort()).toEqual(ALL_STACKS);
     for (const stack of runs.keys()) expect(existsSync(join(outdir, 'stacks', stack, 'cdk.tf.json'))).toBe(true);
-    expect(synthStderr).toMatch(/synthesized 01-single-vpc-rds, bootstrap, production into /);
+    expect(synthStderr).toMatch(
+      /synthesized 01-single-vpc-rds, bootstrap, production, 02-cross-account-peering, 02-cross-account-peering-production, bootstrap-target-account into /,
+    );
   });
 
   it('is deterministic: a second synth writes byte-identical JSON (the apply guard compares it)', async () => {
@@ -141,7 +176,7 @@ describe('npm run synth', () => {
   });
 });
 
-describe.each(['01-single-vpc-rds', 'bootstrap', 'production'])('terraform on %s', (stack) => {
+describe.each(ALL_STACKS)('terraform on %s', (stack) => {
   it('init -backend=false and validate pass with no errors or warnings', () => {
     const v = runs.get(stack)!.validate;
     expect(v.diagnostics).toEqual([]);
@@ -332,5 +367,101 @@ describe('the apply guard (infra/ci/check-plan.ts) on a real saved plan', () => 
     const result = checkPlan(dir);
     expect(result.code).toBe(1);
     expect(result.out).toMatch(/refusing to apply: the synthesized cdk\.tf\.json differs from the one that was planned and reviewed/);
+  });
+});
+
+describe('offline plan of the cross-account stacks (experiment 02)', () => {
+  /** Each planned resource's provider, as Terraform resolved the configuration ("aws.source" / "aws.target"). */
+  const providerOf = (stack: string): Map<string, string> =>
+    new Map(
+      (runs.get(stack)!.plan.configuration.root_module.resources as Json[]).map((r) => [
+        r.address as string,
+        r.provider_config_key as string,
+      ]),
+    );
+  const byType = (stack: string, type: string): string[] =>
+    [...providerOf(stack).entries()].filter(([address]) => address.startsWith(`${type}.`)).map(([, provider]) => provider);
+
+  it.each(['02-cross-account-peering', '02-cross-account-peering-production'])(
+    '%s: RDS, its subnet group and the accepter in aws.target; the connection (and the EC2) in aws.source; nothing on a default provider',
+    (stack) => {
+      expect(byType(stack, 'aws_db_instance')).toEqual(['aws.target']);
+      expect(byType(stack, 'aws_db_subnet_group')).toEqual(['aws.target']);
+      expect(byType(stack, 'aws_vpc_peering_connection_accepter')).toEqual(['aws.target']);
+      expect(byType(stack, 'aws_kms_key')).toEqual(['aws.target']);
+      expect(byType(stack, 'aws_vpc_peering_connection')).toEqual(['aws.source']);
+      expect(byType(stack, 'aws_vpc_peering_connection_options').sort()).toEqual(['aws.source', 'aws.target']);
+      if (stack === '02-cross-account-peering') expect(byType(stack, 'aws_instance')).toEqual(['aws.source']);
+      else expect(byType(stack, 'aws_instance')).toEqual([]);
+      expect(new Set(providerOf(stack).values())).toEqual(new Set(['aws.source', 'aws.target']));
+      const providers = runs.get(stack)!.plan.configuration.provider_config as Json;
+      expect(providers['aws.source'].alias).toBe('source');
+      expect(providers['aws.target'].alias).toBe('target');
+    },
+  );
+
+  it("plans 02-cross-account-peering's peering the way it works across accounts", () => {
+    const stack = '02-cross-account-peering';
+    const [connection] = planned(stack, 'aws_vpc_peering_connection');
+    expect(connection).toMatchObject({ peer_owner_id: '210987654321' });
+    expect(connection.auto_accept ?? null).toBeNull();
+    expect(connection.requester ?? []).toEqual([]);
+    expect(connection.accepter ?? []).toEqual([]);
+    expect(planned(stack, 'aws_vpc_peering_connection_accepter')[0]).toMatchObject({ auto_accept: true });
+    expect(
+      planned(stack, 'aws_subnet')
+        .map((s) => s.availability_zone_id)
+        .sort(),
+    ).toEqual(['apne2-az2', 'apne2-az2', 'apne2-az4']);
+    expect(planned(stack, 'aws_db_instance')[0]).toMatchObject({
+      engine_version: '17',
+      publicly_accessible: false,
+      storage_encrypted: true,
+    });
+    expect(
+      planned(stack, 'aws_route')
+        .map((r) => r.destination_cidr_block)
+        .sort(),
+    ).toEqual(['0.0.0.0/0', '10.1.1.0/24', '10.2.10.0/24', '10.2.11.0/24']);
+  });
+
+  it('the production variant only adds to v1: routes in its route table, rules on its security group, no VPC in A', () => {
+    const stack = '02-cross-account-peering-production';
+    const inA = (type: string): Json[] =>
+      changes(stack)
+        .filter((r) => r.type === type && providerOf(stack).get(r.address) === 'aws.source')
+        .map((r) => r.change.after);
+    expect(inA('aws_route').map((r) => [r.route_table_id, r.destination_cidr_block])).toEqual([
+      ['rtb-0123456789abcdef0', '10.3.10.0/24'],
+      ['rtb-0123456789abcdef0', '10.3.11.0/24'],
+    ]);
+    expect(new Set(inA('aws_vpc_security_group_ingress_rule').map((r) => r.security_group_id))).toEqual(new Set(['sg-0123456789abcdef0']));
+    expect(inA('aws_vpc_peering_connection')[0]).toMatchObject({ vpc_id: 'vpc-0123456789abcdef0', peer_owner_id: '210987654321' });
+    expect(inA('aws_vpc')).toEqual([]);
+    expect(planned(stack, 'aws_db_instance')[0]).toMatchObject({
+      deletion_protection: true,
+      final_snapshot_identifier: 'tasteam-v2-b-final',
+    });
+  });
+
+  it("keeps B's role ARN out of the saved plan (ephemeral variable): plan and apply may pass different roles", () => {
+    for (const stack of ['02-cross-account-peering', '02-cross-account-peering-production', 'bootstrap-target-account']) {
+      const { dir, plan } = runs.get(stack)!;
+      expect(plan.variables ?? {}).toEqual({});
+      const saved = execFileSync('unzip', ['-p', join(dir, 'plan.tfplan'), 'tfplan']);
+      const passed = roleVariableArgs(JSON.parse(readFileSync(join(dir, 'cdk.tf.json'), 'utf8')) as Json);
+      expect(passed).toHaveLength(1);
+      // The value given with -var is nowhere in the plan file, while the resources of account B are.
+      expect(saved.includes(passed[0]!.split('=')[2]!)).toBe(false);
+      expect(saved.includes('210987654321')).toBe(true);
+    }
+  });
+
+  it("bootstrap-target-account creates B's three roles", () => {
+    expect(
+      planned('bootstrap-target-account', 'aws_iam_role')
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(['pgshift-infra-apply', 'pgshift-infra-plan', 'pgshift-runner-reader']);
   });
 });

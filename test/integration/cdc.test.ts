@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cdcStatus, startCdc, stopCdc, type StartCdcResult } from '../../src/engine/cdc/index.js';
 import { migrationNames } from '../../src/engine/names.js';
 import { connect } from '../../src/postgres/connect.js';
-import { currentWalLsn, waitForApplied } from '../../src/postgres/lsn.js';
+import { compareLsn, currentWalLsn, waitForApplied } from '../../src/postgres/lsn.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { runFullLoad } from '../../src/engine/full-load/full-load.js';
 import { loadFixture } from '../../src/rehearse/fixture/load.js';
@@ -41,6 +41,11 @@ function startRacingWriter(url: string) {
     await c.end();
   })();
   return {
+    /** Resolve once `n` rows more than now have been committed: the racer is observed writing, no sleep guessed. */
+    writes: async (n: number) => {
+      const goal = written + n;
+      while (written < goal) await sleep(5);
+    },
     stop: async () => {
       stop = true;
       await done;
@@ -115,10 +120,12 @@ describe('cdc start / status / stop on a live source', () => {
 
   it("hands over from full-load's copy to the stream with nothing lost or applied twice while the source takes writes", async () => {
     const racer = startRacingWriter(pair.sourceUrl);
-    await sleep(200);
+    // Rows before the snapshot (copied), rows after it and before cdc start (streamed from the slot),
+    // rows after cdc start: each observed, none left to a guessed sleep.
+    await racer.writes(20);
     await runFullLoad({ source: pair.source, target: pair.target, names, jobs: 2, log: silentLogger });
     copiedRacers = Number((await pair.tgt(`SELECT count(*) AS n FROM analytics.event_log WHERE event_type = 'racer'`)).rows[0].n);
-    await sleep(200);
+    await racer.writes(20);
     started = await startCdc({
       source: pair.source,
       target: pair.target,
@@ -127,7 +134,7 @@ describe('cdc start / status / stop on a live source', () => {
       createHelperIndexes: true,
       log: silentLogger,
     });
-    await sleep(300);
+    await racer.writes(20);
     racersWritten = await racer.stop();
 
     await mixedChanges(pair.src);
@@ -166,18 +173,24 @@ describe('cdc start / status / stop on a live source', () => {
     expect(started.fullIdentityWithoutIndex).toEqual([]);
   });
 
-  it('reports lag ≈ 0 once caught up, every table ready and the lag of a heartbeat in ms', async () => {
-    await waitForApplied({ source: pair.source, slotName: names.slot, lsn: await sourceLsn(), timeoutMs: 10_000 });
-    const status = await cdcStatus({ source: pair.source, target: pair.target, names });
+  it('reports caught up — the slot confirms the WAL position read before — every table ready and the lag of a heartbeat in ms', async () => {
+    // What a user checks: everything written before this moment has been applied. Other test files
+    // write WAL on the same server all the time, so a byte bound on the lag measures them, not us.
+    const lsn = await sourceLsn();
+    const caughtUp = await waitForApplied({ source: pair.source, slotName: names.slot, lsn, timeoutMs: 60_000 });
+    expect(caughtUp.reached).toBe(true);
+    // A probe bound well above any scheduling hiccup: the heartbeat's lag is measured, not "more than".
+    const status = await cdcStatus({ source: pair.source, target: pair.target, names, probeTimeoutMs: 60_000 });
+    expect(status.slot?.confirmedFlushLsn).not.toBeNull();
+    expect(compareLsn(status.slot!.confirmedFlushLsn!, lsn)).toBeGreaterThanOrEqual(0);
+    expect(compareLsn(status.appliedLsn!, lsn)).toBeGreaterThanOrEqual(0);
     expect(status.subscription?.enabled).toBe(true);
     expect(status.subscription?.workerRunning).toBe(true);
     expect(status.tables.length).toBeGreaterThan(8);
     expect(status.tables.every((t) => t.state === 'ready')).toBe(true);
-    // Other test files write WAL on the same server; the walsender reads it too.
-    expect(status.lagBytes).not.toBeNull();
-    expect(status.lagBytes!).toBeLessThan(1024 * 1024);
-    expect(status.lagMs).not.toBeNull();
-    expect(status.lagMs!).toBeLessThan(2000);
+    expect(status.lagBytes).toBeGreaterThanOrEqual(0);
+    expect(status.lagMs).toBeGreaterThanOrEqual(0);
+    expect(status.lagMsAtLeast).toBeNull();
     expect(status.fullIdentityWithoutIndex).toEqual([]);
     expect(status.verdict).toBe('ok');
   });

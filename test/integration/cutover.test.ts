@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCdc } from '../../src/engine/cdc/index.js';
 import { runCleanup } from '../../src/engine/cleanup/cleanup.js';
 import { runCutover } from '../../src/engine/cutover/cutover.js';
-import { runRollback } from '../../src/engine/cutover/rollback.js';
+import { runRollback } from '../../src/engine/rollback/rollback.js';
 import { SwitchoverAborted, type SwitchoverOptions } from '../../src/engine/cutover/switchover.js';
 import { runFullLoad } from '../../src/engine/full-load/full-load.js';
 import { migrationNames } from '../../src/engine/names.js';

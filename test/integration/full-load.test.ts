@@ -181,7 +181,11 @@ describe('full-load failures leave nothing behind', () => {
       `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'fl_fail')::int AS slots, (SELECT count(*) FROM pg_publication WHERE pubname = 'fl_fail')::int AS pubs`,
     );
     expect(left.rows[0]).toEqual({ slots: 0, pubs: 0 });
-    expect(log.lines.join('\n')).toMatch(/dropped slot fl_fail/);
+    // It names exactly what this run created, and nothing else (docs/design.md rule 13).
+    expect(log.lines.filter((l) => l.includes('dropped'))).toEqual([
+      'full-load failed: dropped what this run created: replication slot fl_fail on the source 127.0.0.1:' +
+        `${pair.source.port}/pgshift_fl_fail, publication fl_fail on the source 127.0.0.1:${pair.source.port}/pgshift_fl_fail`,
+    ]);
   });
 
   it('refuses source = target', async () => {

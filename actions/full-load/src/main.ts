@@ -21,6 +21,7 @@ async function run(): Promise<PhaseOutcome> {
       names,
       jobs: input('jobs') || undefined,
       clean: input('clean'),
+      waitForTransactionsMs: input('wait-for-transactions'),
       pgTools: { binDir: inputText('pg-bin-dir'), commandPrefix: prefix ? prefix.split(/\s+/).filter(Boolean) : undefined },
       log: actionsLogger(),
     }),

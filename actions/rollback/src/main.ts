@@ -2,7 +2,7 @@
  * Action adapter for `rollback`: lossless through the reverse replication cutover started; without
  * it, lists per table what the source lacks and refuses unless accept-data-loss.
  */
-import { runRollback, type RollbackResult } from '../../../src/engine/cutover/rollback.js';
+import { runRollback, type RollbackResult } from '../../../src/engine/rollback/rollback.js';
 import { SwitchoverAborted } from '../../../src/engine/cutover/switchover.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
 import { startDeployment } from '../../shared/deployment.js';

@@ -1,8 +1,10 @@
 import { Command } from 'commander';
 import { cdcStatus, startCdc, stopCdc, watchCdc, type CdcSample } from '../../engine/cdc/index.js';
+import { ddlReport, resolveDdlCommand } from '../../engine/ddl/index.js';
+import { usageError } from '../../errors.js';
 import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
-import { flag, flagValue } from '../flags.js';
-import { renderCdcStart, renderCdcStatus, renderCdcStop } from '../render.js';
+import { flag, flagText, flagValue } from '../flags.js';
+import { renderCdcStart, renderCdcStatus, renderCdcStop, renderDdlReport } from '../render.js';
 
 export function cdcCommand(): Command {
   const cdc = new Command('cdc').description('change data capture: start, watch and stop the subscription');
@@ -15,7 +17,8 @@ export function cdcCommand(): Command {
     .addOption(flag('binary'))
     .addOption(flag('streaming'))
     .addOption(flag('disable-on-error'))
-    .addOption(flag('create-helper-indexes'));
+    .addOption(flag('create-helper-indexes'))
+    .addOption(flag('ddl'));
   start.action(
     action(async (flags: GlobalOptions & { streaming?: boolean }) => {
       const ctx = makeContext(flags);
@@ -32,6 +35,7 @@ export function cdcCommand(): Command {
           disableOnError: flagValue(flags, 'disable-on-error'),
         }),
         createHelperIndexes: flagValue(flags, 'create-helper-indexes'),
+        ddl: flagValue(flags, 'ddl'),
         log: ctx.log,
       });
       emit(ctx, result, () => renderCdcStart(result));
@@ -91,7 +95,50 @@ export function cdcCommand(): Command {
       return result.leftovers.length ? 1 : 0;
     }),
   );
-  return cdc.addCommand(start).addCommand(status).addCommand(stop);
+  return cdc.addCommand(start).addCommand(status).addCommand(stop).addCommand(ddlCommand());
+}
+
+/** `cdc ddl`: captured schema changes and their state; adds new tables to the subscription. `cdc ddl resolve`: unblock a stop. */
+function ddlCommand(): Command {
+  const ddl = new Command('ddl').description(
+    'captured schema changes (applied, pending, stopped); adds tables created on the source to the subscription',
+  );
+  addConnectionOptions(ddl).addOption(flag('refresh'));
+  ddl.action(
+    action(async (flags: GlobalOptions) => {
+      const ctx = makeContext(flags);
+      const report = await ddlReport({
+        source: ctx.source(),
+        target: ctx.target(),
+        names: ctx.names,
+        log: ctx.log,
+        refresh: flagValue(flags, 'refresh')!,
+      });
+      emit(ctx, report, () => renderDdlReport(report));
+      return report.stoppedOn ? 1 : 0;
+    }),
+  );
+  const resolve = new Command('resolve')
+    .description("unblock a stopped DDL: the SQL to run on the target in its place, or that it was applied by hand; then 'cdc start'")
+    .argument('<id>', 'the id shown by pgshift cdc ddl');
+  addConnectionOptions(resolve).addOption(flag('sql')).addOption(flag('mark-applied'));
+  resolve.action(
+    action(async (id: string, flags: GlobalOptions) => {
+      const ctx = makeContext(flags);
+      if (!/^[1-9][0-9]*$/.test(id)) throw usageError(`DDL id '${id}' is not a positive integer`, "see the ids with 'pgshift cdc ddl'");
+      const result = await resolveDdlCommand({
+        source: ctx.source(),
+        target: ctx.target(),
+        names: ctx.names,
+        log: ctx.log,
+        id: Number(id),
+        resolution: { sql: flagText(flags, 'sql'), markApplied: flagValue(flags, 'mark-applied') },
+      });
+      emit(ctx, result, () => `DDL #${result.id} (${result.class}) resolved; next: pgshift cdc start --name ${ctx.names.name}`);
+      return 0;
+    }),
+  );
+  return ddl.addCommand(resolve);
 }
 
 /** Drop what is undefined, so the engine's defaults hold for it. */

@@ -11,6 +11,7 @@ export function fullLoadCommand(): Command {
   addConnectionOptions(cmd)
     .addOption(flag('jobs'))
     .addOption(flag('clean'))
+    .addOption(flag('wait-for-transactions'))
     .addOption(flag('load-strategy'))
     .addOption(flag('pg-bin-dir'))
     .addOption(flag('pg-command-prefix'));
@@ -27,7 +28,7 @@ export function fullLoadCommand(): Command {
       const result =
         flagValue(flags, 'load-strategy') === 'dump-restore'
           ? await runDumpRestore(common)
-          : await runFullLoad({ ...common, names: ctx.names });
+          : await runFullLoad({ ...common, names: ctx.names, waitForTransactionsMs: flagValue(flags, 'wait-for-transactions') });
       emit(ctx, result, () => renderFullLoad(result));
       return 0;
     }),

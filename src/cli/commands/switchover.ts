@@ -1,10 +1,11 @@
 /** cutover and rollback: the same options (how to switch the application, bounds of the freeze). */
 import { Command } from 'commander';
 import { runCutover } from '../../engine/cutover/cutover.js';
-import { runRollback } from '../../engine/cutover/rollback.js';
+import { runRollback } from '../../engine/rollback/rollback.js';
 import { stateDir } from '../../engine/cutover/state-file.js';
 import { SwitchoverAborted, type SwitchoverOptions } from '../../engine/cutover/switchover.js';
 import { usageError } from '../../errors.js';
+import { cancelOnSignals } from '../../signals.js';
 import { parseConnInfo } from '../../postgres/conninfo.js';
 import { registerSecret } from '../../postgres/redact.js';
 import { makeSwitch, type Switch } from '../../switch/switch.js';
@@ -12,13 +13,13 @@ import { action, addConnectionOptions, emit, makeContext, type CommandContext, t
 import { flag, flagText, flagValue } from '../flags.js';
 import { renderRollback, renderSwitchover } from '../render.js';
 
-interface SwitchFlags extends GlobalOptions {
+export interface SwitchFlags extends GlobalOptions {
   targetFromSourceUrl?: string;
   appUrl?: string;
   pgbouncerAdminUrl?: string;
 }
 
-function addSwitchOptions(cmd: Command): Command {
+export function addSwitchOptions(cmd: Command): Command {
   return addConnectionOptions(cmd, { source: true, target: true, sourceFromTarget: true })
     .addOption(flag('target-from-source-url'))
     .addOption(flag('switch'))
@@ -37,7 +38,7 @@ function addSwitchOptions(cmd: Command): Command {
     .addOption(flag('state-dir'));
 }
 
-function buildSwitch(flags: SwitchFlags, ctx: CommandContext): Switch {
+export function buildSwitch(flags: SwitchFlags, ctx: CommandContext): Switch {
   switch (flagValue(flags, 'switch')) {
     case 'pgbouncer': {
       const [iniPath, dbEntry, adminUrl] = [flagText(flags, 'pgbouncer-ini'), flagText(flags, 'pgbouncer-db'), flags.pgbouncerAdminUrl];
@@ -79,7 +80,7 @@ function safePassword(url: string): string | undefined {
   }
 }
 
-function switchoverOptions(flags: SwitchFlags, ctx: CommandContext): SwitchoverOptions {
+export function switchoverOptions(flags: SwitchFlags, ctx: CommandContext): SwitchoverOptions {
   if (flags.appUrl) registerSecret(safePassword(flags.appUrl));
   if (flags.targetFromSourceUrl) registerSecret(safePassword(flags.targetFromSourceUrl));
   return {
@@ -117,10 +118,13 @@ function switchoverAction<R extends { ok: boolean }>(
 ) {
   return action(async (flags: SwitchFlags) => {
     const ctx = makeContext(flags);
+    // SIGINT/SIGTERM/SIGHUP abort the run: the engine undoes what it started, then we exit 1.
+    const cancel = cancelOnSignals(ctx.log);
     try {
-      const result = await run(switchoverOptions(flags, ctx), flags);
+      const result = await run({ ...switchoverOptions(flags, ctx), signal: cancel.signal }, flags);
       emit(ctx, result, () => render(result));
-      return result.ok ? 0 : 1;
+      if (cancel.received()) ctx.log.warn(`${cancel.received()} arrived after the switch had begun: the switch was finished, not undone`);
+      return result.ok && !cancel.received() ? 0 : 1;
     } catch (err) {
       reportAbort(ctx, err);
       throw err;

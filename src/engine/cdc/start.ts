@@ -27,6 +27,7 @@ import {
   type SkippedOption,
 } from './subscription-options.js';
 import { createSubscription as createSubscriptionQuietly } from '../../postgres/subscription.js';
+import { DEFAULT_DDL_MODE, prepareDdl, undoPrepareDdl, type DdlMode, type DdlSetup } from '../ddl/index.js';
 
 export type CdcStrategy = 'slot' | 'subscription-copy';
 
@@ -40,6 +41,8 @@ export interface StartCdcOptions {
   options?: Partial<CdcOptions>;
   /** Create a b-tree index on the target for REPLICA IDENTITY FULL tables that have none (used by 16+ subscribers). */
   createHelperIndexes?: boolean;
+  /** Schema changes on the source: replayed on the target (default), refused, or left alone. */
+  ddl?: DdlMode;
   /** How long to wait for the apply worker to start streaming (default 30 s). */
   startTimeoutMs?: number;
   log: Logger;
@@ -60,6 +63,9 @@ export interface StartCdcResult {
   createdPublication: boolean;
   /** The slot's confirmed position when the subscription started streaming. */
   startLsn: string | null;
+  ddl: DdlMode;
+  /** A subscription disabled by an error (e.g. a DDL stop) was enabled again instead of created. */
+  resumed: boolean;
   seconds: number;
 }
 
@@ -67,13 +73,19 @@ export interface StartCdcResult {
 export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
   const started = Date.now();
   const strategy = opts.strategy ?? 'slot';
-  const wanted = { ...DEFAULT_CDC_OPTIONS, ...opts.options };
+  const ddl = opts.ddl ?? (strategy === 'slot' ? DEFAULT_DDL_MODE : 'off');
+  // A DDL stop must halt replication cleanly instead of restarting the apply worker every 5 s.
+  const wanted = { ...DEFAULT_CDC_OPTIONS, ...opts.options, ...(ddl === 'replay' ? { disableOnError: true } : {}) };
   const { names, log } = opts;
   const source = await connect(opts.source);
   try {
     const target = await connect(opts.target);
     try {
       const versions = await readVersions(source, target);
+      if (await resumeDisabledSubscription(source, target, opts)) {
+        const startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
+        return resumedResult(opts, strategy, ddl, versions, startLsn, started);
+      }
       await checkNoSubscription(target, opts.target, names);
       // subscription-copy makes the publication, so everything that can refuse is checked before it.
       if (strategy === 'subscription-copy') await checkSlot(source, opts.source, names, strategy);
@@ -82,14 +94,17 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
       let chosen: ChosenOption[];
       let skipped: SkippedOption[];
       let prepared: { fullIdentityWithoutIndex: RelationName[]; helperIndexes: HelperIndex[] };
+      let ddlSetup: DdlSetup | undefined;
       try {
         if (strategy === 'subscription-copy') await checkTargetTablesEmpty(source, target, opts.target, names);
         prepared = await prepareFullIdentityTables(source, target, versions, opts.createHelperIndexes ?? false, log);
         ({ chosen, skipped } = chooseSubscriptionOptions(wanted, versions));
         for (const s of skipped) log.info(`subscription option ${s.option} left out: ${s.reason}`);
+        ddlSetup = await prepareDdl(source, target, ddl, strategy, opts.source, log);
         await createSubscription(target, opts, strategy, chosen);
       } catch (err) {
-        // Undo: a publication made here for subscription-copy goes again when no subscription came of it.
+        // Undo: what the DDL step made, and a publication made here for subscription-copy, go again when no subscription came of it.
+        if (ddlSetup) await undoPrepareDdl(source, target, ddlSetup);
         if (createdPublication) await dropPublicationMadeHere(source, names, log);
         throw err;
       }
@@ -110,6 +125,8 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
         helperIndexes,
         createdPublication,
         startLsn,
+        ddl,
+        resumed: false,
         seconds: (Date.now() - started) / 1000,
       };
     } finally {
@@ -123,6 +140,50 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
 async function readVersions(source: pg.Client, target: pg.Client): Promise<ServerVersions> {
   const num = async (c: pg.Client) => Number((await c.query('SHOW server_version_num')).rows[0].server_version_num);
   return { source: await num(source), target: await num(target) };
+}
+
+/**
+ * After a DDL stop (or any apply error with disable_on_error) the subscription is disabled, its
+ * slot still holding the transaction it stopped on. Once `cdc ddl resolve` recorded the way past
+ * it, `cdc start` enables it again; the apply worker retries that transaction from its start.
+ */
+async function resumeDisabledSubscription(source: pg.Client, target: pg.Client, opts: StartCdcOptions): Promise<boolean> {
+  const res = await target.query(
+    `SELECT subenabled FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [opts.names.subscription],
+  );
+  if (!res.rowCount || res.rows[0].subenabled) return false;
+  const slot = await source.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [opts.names.slot]);
+  if (!slot.rowCount) return false;
+  await target.query(`ALTER SUBSCRIPTION ${ident(opts.names.subscription)} ENABLE`);
+  opts.log.info(`subscription ${opts.names.subscription} was disabled; enabled again (it retries the transaction it stopped on)`);
+  return true;
+}
+
+function resumedResult(
+  opts: StartCdcOptions,
+  strategy: CdcStrategy,
+  ddl: DdlMode,
+  versions: ServerVersions,
+  startLsn: string | null,
+  started: number,
+): StartCdcResult {
+  return {
+    subscription: opts.names.subscription,
+    publication: opts.names.publication,
+    slotName: opts.names.slot,
+    strategy,
+    versions,
+    options: [],
+    skippedOptions: [],
+    fullIdentityWithoutIndex: [],
+    helperIndexes: [],
+    createdPublication: false,
+    startLsn,
+    ddl,
+    resumed: true,
+    seconds: (Date.now() - started) / 1000,
+  };
 }
 
 /** A second subscription under the same name would fail half-way; say how to see or stop the running one. */

@@ -6,7 +6,9 @@
  *   1. detach and drop the subscriptions (forward on the target, reverse on the source)
  *   2. drop the slots (forward and probe on the source, reverse on the target)
  *   3. drop the publications
- *   4. list leftovers on both sides
+ *   4. remove the DDL machinery: capture and freeze event triggers, the replay trigger, their
+ *      functions and the _pgshift schema, on both sides (docs/design.md rule 6)
+ *   5. list leftovers on both sides
  */
 import type pg from 'pg';
 import { connect } from '../../postgres/connect.js';
@@ -17,6 +19,7 @@ import { ident } from '../../postgres/sql.js';
 import type { Logger } from '../../log/logger.js';
 import type { MigrationNames } from '../names.js';
 import { Timeline, type StepRecord } from '../timeline.js';
+import { ddlLeftovers, removeDdlMachinery } from '../ddl/index.js';
 
 export interface CleanupOptions {
   source: ConnInfo;
@@ -27,7 +30,7 @@ export interface CleanupOptions {
 
 export interface CleanupObject {
   side: 'source' | 'target';
-  kind: 'subscription' | 'slot' | 'publication';
+  kind: 'subscription' | 'slot' | 'publication' | 'event trigger' | 'schema' | 'function';
   name: string;
 }
 
@@ -76,9 +79,18 @@ export async function runCleanup(opts: CleanupOptions): Promise<CleanupResult> {
           }
         }
       });
+      await timeline.run('remove the DDL capture, freeze and _pgshift', async () => {
+        for (const side of ['source', 'target'] as const) {
+          const removed = await removeDdlMachinery(sides[side]);
+          for (const name of removed.eventTriggers) dropped.push({ side, kind: 'event trigger', name });
+          if (removed.schema) dropped.push({ side, kind: 'schema', name: '_pgshift' });
+        }
+      });
       const leftovers = await timeline.run('list leftovers', async () => [
         ...(await listMine(source, 'source', n)),
         ...(await listMine(target, 'target', n)),
+        ...(await listDdlLeftovers(source, 'source')),
+        ...(await listDdlLeftovers(target, 'target')),
       ]);
       for (const l of leftovers)
         opts.log.warn(`left on the ${l.side === 'source' ? describe(opts.source) : describe(opts.target)}: ${l.kind} ${l.name}`);
@@ -96,6 +108,13 @@ async function dropSubscription(client: pg.Client, name: string): Promise<boolea
   if (!(await subscriptionExists(client, name))) return false;
   await detachAndDropSubscription(client, name);
   return true;
+}
+
+async function listDdlLeftovers(client: pg.Client, side: 'source' | 'target'): Promise<CleanupObject[]> {
+  return (await ddlLeftovers(client)).map((what) => {
+    const [kind, ...rest] = what.startsWith('event trigger ') ? ['event trigger', what.slice(14)] : what.split(' ');
+    return { side, kind: kind as CleanupObject['kind'], name: rest.join(' ') };
+  });
 }
 
 /** Everything named after this migration: the exact names, and `<name>_*` leftovers of other attempts. */

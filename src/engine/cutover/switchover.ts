@@ -13,10 +13,14 @@
  *   7. switch                 point the application at the new primary, make it writable, RESUME
  *   8. post-check             a write through the application path lands on the new primary
  * Any failure before step 7 leaves the old primary primary, its replication running, and
- * writes flowing again; the run exits 1 with the reason.
+ * writes flowing again; the run exits 1 with the reason. So does a signal (opts.signal, fired by
+ * SIGINT/SIGTERM/SIGHUP in the CLI and the actions): the run stops at the next step boundary or
+ * inside its wait and takes the same abort path. After SIGKILL, the freeze markers on the old
+ * primary (write-freeze.ts) let `pgshift recover` undo or finish the switch (docs/design.md rule 12).
  */
 import type pg from 'pg';
 import { PgshiftError, checkFailed } from '../../errors.js';
+import { Cancelled, throwIfCancelled, untilCancelled } from '../../cancel.js';
 import { connect } from '../../postgres/connect.js';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import { currentWalLsn, lsnDiff, readAppliedPosition, waitForApplied, catchUpWaiter } from '../../postgres/lsn.js';
@@ -33,7 +37,7 @@ import type { VerifySummary } from '../verify/report.js';
 import { checkWriteThroughAppPath, serverIdentity, type AppPathCheck } from './app-path-check.js';
 import { linkState, preparePublisher, subscribe, unsubscribe, type LinkNames } from './replication-link.js';
 import { loadState, removeState, saveState } from './state-file.js';
-import { freezeDatabaseWrites, thawDatabaseWrites, type FreezeRecord } from './write-freeze.js';
+import { freezeDatabaseWrites, markSwitchoverDone, thawDatabaseWrites, type FreezeRecord } from './write-freeze.js';
 
 export type SwitchoverKind = 'cutover' | 'rollback';
 
@@ -57,6 +61,12 @@ export interface SwitchoverOptions {
   appPath?: ConnInfo;
   stateDir: string;
   log: Logger;
+  /**
+   * Fired by a signal (SIGINT/SIGTERM/SIGHUP) or a cancelled job: before the switch, the run
+   * stops at the next step or inside its wait and undoes what it did (docs/design.md rule 12);
+   * once the switch has begun, it is finished instead.
+   */
+  signal?: AbortSignal;
 }
 
 export interface SwitchoverResult {
@@ -89,19 +99,23 @@ export class SwitchoverAborted extends PgshiftError {
   }
 }
 
-interface Ends {
+/** Which way this switchover goes: `from` is the primary now, `to` the primary afterwards. */
+interface Direction {
   kind: SwitchoverKind;
-  /** The current primary, and how the other side reaches it. */
+  /** The primary now, as the runner reaches it. */
   from: ConnInfo;
   fromSide: 'source' | 'target';
-  fromReachedFromTo: ConnInfo;
+  /** The primary now, as the `to` server reaches it (the connection its subscription uses). */
+  fromAsSeenByTo: ConnInfo;
+  /** The primary afterwards, as the runner reaches it. */
   to: ConnInfo;
   toSide: 'source' | 'target';
-  toReachedFromFrom: ConnInfo;
-  /** Replication from -> to that runs now. */
-  current: LinkNames;
-  /** Replication to -> from that takes over. */
-  back: LinkNames;
+  /** The primary afterwards, as the `from` server reaches it (the connection the return link uses). */
+  toAsSeenByFrom: ConnInfo;
+  /** Replication from -> to, running now; dropped when replication is turned around. */
+  runningLink: LinkNames;
+  /** Replication to -> from, made when replication is turned around, so going back loses nothing. */
+  returnLink: LinkNames;
 }
 
 const forward = (n: MigrationNames): LinkNames => ({ publication: n.publication, slot: n.slot, subscription: n.subscription });
@@ -113,7 +127,7 @@ const reverse = (n: MigrationNames): LinkNames => ({
 
 export const freezeStateKey = (names: MigrationNames, side: 'source' | 'target') => `${names.name}.freeze.${side}`;
 
-function ends(kind: SwitchoverKind, o: SwitchoverOptions): Ends {
+function direction(kind: SwitchoverKind, o: SwitchoverOptions): Direction {
   const sourceFromTarget = o.sourceFromTarget ?? o.source;
   const targetFromSource = o.targetFromSource ?? o.target;
   return kind === 'cutover'
@@ -121,23 +135,23 @@ function ends(kind: SwitchoverKind, o: SwitchoverOptions): Ends {
         kind,
         from: o.source,
         fromSide: 'source',
-        fromReachedFromTo: sourceFromTarget,
+        fromAsSeenByTo: sourceFromTarget,
         to: o.target,
         toSide: 'target',
-        toReachedFromFrom: targetFromSource,
-        current: forward(o.names),
-        back: reverse(o.names),
+        toAsSeenByFrom: targetFromSource,
+        runningLink: forward(o.names),
+        returnLink: reverse(o.names),
       }
     : {
         kind,
         from: o.target,
         fromSide: 'target',
-        fromReachedFromTo: targetFromSource,
+        fromAsSeenByTo: targetFromSource,
         to: o.source,
         toSide: 'source',
-        toReachedFromFrom: sourceFromTarget,
-        current: reverse(o.names),
-        back: forward(o.names),
+        toAsSeenByFrom: sourceFromTarget,
+        runningLink: reverse(o.names),
+        returnLink: forward(o.names),
       };
 }
 
@@ -149,24 +163,27 @@ interface Sessions {
 }
 
 export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOptions): Promise<SwitchoverResult> {
-  const e = ends(kind, opts);
-  const timeline = new Timeline(opts.log);
+  const e = direction(kind, opts);
+  const timeline = new Timeline(opts.log, opts.signal);
   const maxFreezeMs = opts.maxFreezeMs ?? 30_000;
   const sessions = await openSessions(e, opts);
   try {
-    await timeline.run('pre-checks', () => preChecks(e, sessions, opts));
+    // Read-only: a signal simply stops it (nothing to undo yet).
+    await timeline.run('pre-checks', () => untilCancelled(opts.signal, preChecks(e, sessions, opts)));
     const toIdentity = await serverIdentity(sessions.to);
 
     // ── writes frozen from here ──────────────────────────────────────────────────────────
     const freezeStarted = Date.now();
     const freezeLeft = () => maxFreezeMs - (Date.now() - freezeStarted);
     let frozen: FreezeRecord | undefined;
-    let linkTurned: 'no' | 'current dropped' | 'back made' = 'no';
+    // Set once the freeze step starts, so the abort path thaws even if the step itself was interrupted.
+    let freezeStarting = false;
+    let linkTurned: 'no' | 'running link dropped' | 'return link made' = 'no';
     try {
-      frozen = await timeline.run('freeze writes', () => freezeWrites(e, sessions, opts));
+      frozen = await timeline.run('freeze writes', () => freezeWrites(e, sessions, opts, () => (freezeStarting = true)));
       const caughtUp = await timeline.run(
         'wait for zero lag',
-        () => waitForZeroLag(e, sessions, freezeLeft()),
+        () => waitForZeroLag(e, sessions, freezeLeft(), opts.signal),
         (r) => `${r.lagBytes} bytes applied in ${r.waitedMs} ms`,
       );
       const sequencesSet = await timeline.run('sync sequences', async () =>
@@ -176,7 +193,11 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
       const finalVerify = await timeline.run('final verify', () => finalVerifyStep(e, opts));
       guardFreeze(freezeLeft, 'the final verify');
       await timeline.run('turn replication around', () => turnReplicationAround(e, sessions, (s) => (linkTurned = s)));
-      await timeline.run('switch the application', () => switchApplication(e, sessions, opts));
+      await timeline.run('switch the application', () => {
+        // A signal from here on finishes the switch: undoing half of it would be the riskier way.
+        timeline.pastPointOfNoReturn();
+        return switchApplication(e, sessions, opts);
+      });
       const writeFreezeMs = Date.now() - freezeStarted;
       // ── writes flow again, to the new primary ─────────────────────────────────────────
       opts.log.info(`writes were frozen for ${writeFreezeMs} ms`);
@@ -195,15 +216,15 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
         waitForApplyMs: caughtUp.waitedMs,
         sequencesSet,
         finalVerify,
-        replicationBack: e.back,
+        replicationBack: e.returnLink,
         frozenOnOldPrimary: frozen,
         postCheck,
         steps: timeline.steps,
       };
     } catch (err) {
-      await abortBeforeSwitch(e, sessions, opts, frozen, linkTurned);
+      await abortBeforeSwitch(e, sessions, opts, frozen ?? freezeStarting, linkTurned);
       const writeFreezeMs = Date.now() - freezeStarted;
-      const reason = err instanceof PgshiftError ? err.oneLine() : redact((err as Error).message);
+      const reason = err instanceof Cancelled ? err.message : err instanceof PgshiftError ? err.oneLine() : redact((err as Error).message);
       throw new SwitchoverAborted(
         `${kind} aborted: ${reason}`,
         `writes resumed on the ${describe(e.from)}, which stays primary with replication to the ${e.toSide} running; fix the cause and run ${kind} again`,
@@ -216,7 +237,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
   }
 }
 
-async function openSessions(e: Ends, opts: SwitchoverOptions): Promise<Sessions> {
+async function openSessions(e: Direction, opts: SwitchoverOptions): Promise<Sessions> {
   const lock = await connect(opts.source, { applicationName: 'pgshift-cutover-lock' });
   try {
     // Session-level advisory lock on the source: a second cutover or rollback of this migration is refused.
@@ -239,11 +260,11 @@ async function openSessions(e: Ends, opts: SwitchoverOptions): Promise<Sessions>
 }
 
 // ── step 1 ──────────────────────────────────────────────────────────────────────────────
-async function preChecks(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise<void> {
-  const link = await linkState(s.to, e.current);
+async function preChecks(e: Direction, s: Sessions, opts: SwitchoverOptions): Promise<void> {
+  const link = await linkState(s.to, e.runningLink);
   if (!link.exists) {
     throw checkFailed(
-      `no subscription ${e.current.subscription} on the ${describe(e.to)}`,
+      `no subscription ${e.runningLink.subscription} on the ${describe(e.to)}`,
       e.kind === 'cutover'
         ? "run 'pgshift cdc start' first (or, if cutover already happened, 'pgshift rollback')"
         : 'cutover did not set up reverse replication: use rollback --accept-data-loss, which reports what would be lost',
@@ -251,14 +272,14 @@ async function preChecks(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise
   }
   if (!link.enabled || !link.streaming) {
     throw checkFailed(
-      `subscription ${e.current.subscription} on the ${describe(e.to)} is not streaming`,
+      `subscription ${e.runningLink.subscription} on the ${describe(e.to)} is not streaming`,
       "check 'pgshift cdc status' for apply errors and the target's log",
     );
   }
-  const [head, pos] = await Promise.all([currentWalLsn(s.from), readAppliedPosition(s.from, e.current.slot)]);
+  const [head, pos] = await Promise.all([currentWalLsn(s.from), readAppliedPosition(s.from, e.runningLink.slot)]);
   if (!pos?.appliedLsn)
     throw checkFailed(
-      `slot ${e.current.slot} on the ${describe(e.from)} has confirmed nothing yet`,
+      `slot ${e.runningLink.slot} on the ${describe(e.from)} has confirmed nothing yet`,
       'wait for the subscription to catch up',
     );
   const lag = Math.max(0, lsnDiff(head, pos.appliedLsn));
@@ -275,7 +296,7 @@ async function preChecks(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise
     target: e.to,
     mode: 'fast',
     rechecks: 1,
-    waitForCatchUp: catchUpWaiter(e.from, e.current.slot, 5_000),
+    waitForCatchUp: catchUpWaiter(e.from, e.runningLink.slot, 5_000),
     log: opts.log,
   });
   if (report.schemaDrift.length) {
@@ -301,28 +322,39 @@ async function preChecks(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise
 }
 
 // ── step 2 ──────────────────────────────────────────────────────────────────────────────
-async function freezeWrites(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise<FreezeRecord> {
-  await opts.switch.freeze?.();
-  const record = await freezeDatabaseWrites(s.from);
-  // Persisted before anything else can fail, so a crashed run can still be thawed by hand (pgshift unfreeze).
+async function freezeWrites(e: Direction, s: Sessions, opts: SwitchoverOptions, starting: () => void): Promise<FreezeRecord> {
+  starting();
+  // A PAUSE waits for running transactions; a signal stops the wait, and the abort path's RESUME lifts the PAUSE.
+  await untilCancelled(opts.signal, opts.switch.freeze?.() ?? Promise.resolve());
+  throwIfCancelled(opts.signal);
+  // The roles' read-only settings and their markers go in one transaction, on the server itself:
+  // `pgshift recover` finds them after a SIGKILL, even on a new runner (see write-freeze.ts).
+  const record = await freezeDatabaseWrites(s.from, opts.names.name, { kind: e.kind, to: e.toSide });
+  // The runner-side copy feeds the result and the summary; the server's markers are what thawing reads.
   saveState(opts.stateDir, freezeStateKey(opts.names, e.fromSide), record);
   opts.log.info(`old primary frozen: ${record.roles.length} role(s) read-only, ${record.terminatedSessions} session(s) ended`);
   return record;
 }
 
 // ── step 3 ──────────────────────────────────────────────────────────────────────────────
-async function waitForZeroLag(e: Ends, s: Sessions, timeoutMs: number): Promise<{ lagBytes: number; waitedMs: number }> {
+async function waitForZeroLag(
+  e: Direction,
+  s: Sessions,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<{ lagBytes: number; waitedMs: number }> {
   const lsn = await currentWalLsn(s.from);
-  const before = await readAppliedPosition(s.from, e.current.slot);
+  const before = await readAppliedPosition(s.from, e.runningLink.slot);
   const lagBytes = before?.appliedLsn ? Math.max(0, lsnDiff(lsn, before.appliedLsn)) : 0;
   const r = await waitForApplied({
     source: e.from,
-    slotName: e.current.slot,
+    slotName: e.runningLink.slot,
     lsn,
     timeoutMs: Math.max(0, timeoutMs),
     client: s.from,
     nudgeMs: 50,
     pollMs: 5,
+    signal,
   });
   if (!r.reached)
     throw checkFailed(
@@ -341,7 +373,7 @@ function guardFreeze(left: () => number, after: string): void {
 }
 
 // ── step 5 ──────────────────────────────────────────────────────────────────────────────
-async function finalVerifyStep(e: Ends, opts: SwitchoverOptions): Promise<VerifySummary | undefined> {
+async function finalVerifyStep(e: Direction, opts: SwitchoverOptions): Promise<VerifySummary | undefined> {
   const mode = opts.finalVerify ?? 'fast';
   if (mode === 'none') return undefined;
   // Rows only: the schema was compared in the pre-checks, and every millisecond here is frozen writes.
@@ -357,31 +389,36 @@ async function finalVerifyStep(e: Ends, opts: SwitchoverOptions): Promise<Verify
 }
 
 // ── step 6 ──────────────────────────────────────────────────────────────────────────────
-async function turnReplicationAround(e: Ends, s: Sessions, progress: (state: 'current dropped' | 'back made') => void): Promise<void> {
+async function turnReplicationAround(
+  e: Direction,
+  s: Sessions,
+  progress: (state: 'running link dropped' | 'return link made') => void,
+): Promise<void> {
   // The slot on the new primary first: it captures every write made there from now on.
-  await preparePublisher(s.to, e.back);
+  await preparePublisher(s.to, e.returnLink);
   // Then the old link goes, so nothing can loop back, and the new one starts from that slot.
-  await unsubscribe(s.to, s.from, e.current);
-  progress('current dropped');
-  await subscribe(s.from, e.back, e.toReachedFromFrom);
-  progress('back made');
+  await unsubscribe(s.to, s.from, e.runningLink);
+  progress('running link dropped');
+  await subscribe(s.from, e.returnLink, e.toAsSeenByFrom);
+  progress('return link made');
 }
 
 // ── step 7 ──────────────────────────────────────────────────────────────────────────────
-async function switchApplication(e: Ends, s: Sessions, opts: SwitchoverOptions): Promise<void> {
+async function switchApplication(e: Direction, s: Sessions, opts: SwitchoverOptions): Promise<void> {
   // If this server was frozen by an earlier switchover (it was the old primary then), make it writable.
+  // The server's own markers say what to thaw; a runner-side record from an older pgshift is honoured too.
   const earlier = loadState<FreezeRecord>(opts.stateDir, freezeStateKey(opts.names, e.toSide));
-  if (earlier) {
-    await thawDatabaseWrites(s.to, earlier);
-    removeState(opts.stateDir, freezeStateKey(opts.names, e.toSide));
-  }
+  await thawDatabaseWrites(s.to, opts.names.name, earlier);
+  removeState(opts.stateDir, freezeStateKey(opts.names, e.toSide));
   await opts.switch.pointAt(e.to);
   await opts.switch.unfreeze?.();
+  // The old primary stays frozen (it is the replica now); only "a switchover is in flight" goes.
+  await markSwitchoverDone(s.from, opts.names.name);
 }
 
 // ── step 8 ──────────────────────────────────────────────────────────────────────────────
 async function postCheckStep(
-  e: Ends,
+  e: Direction,
   opts: SwitchoverOptions,
   expected: Awaited<ReturnType<typeof serverIdentity>>,
 ): Promise<AppPathCheck> {
@@ -390,11 +427,11 @@ async function postCheckStep(
 
 // ── abort ───────────────────────────────────────────────────────────────────────────────
 async function abortBeforeSwitch(
-  e: Ends,
+  e: Direction,
   s: Sessions,
   opts: SwitchoverOptions,
-  frozen: FreezeRecord | undefined,
-  linkTurned: 'no' | 'current dropped' | 'back made',
+  frozen: FreezeRecord | boolean,
+  linkTurned: 'no' | 'running link dropped' | 'return link made',
 ): Promise<void> {
   const undo = async (what: string, fn: () => Promise<unknown>) => {
     try {
@@ -405,17 +442,17 @@ async function abortBeforeSwitch(
   };
   if (linkTurned !== 'no') {
     // Going back to the old link: the old primary is still frozen, so a fresh slot misses nothing.
-    await undo(`drop the new replication ${e.back.subscription}`, () => unsubscribe(s.from, s.to, e.back));
-    await undo(`restore replication ${e.current.subscription}`, async () => {
-      await preparePublisher(s.from, e.current);
-      await subscribe(s.to, e.current, e.fromReachedFromTo);
+    await undo(`drop the new replication ${e.returnLink.subscription}`, () => unsubscribe(s.from, s.to, e.returnLink));
+    await undo(`restore replication ${e.runningLink.subscription}`, async () => {
+      await preparePublisher(s.from, e.runningLink);
+      await subscribe(s.to, e.runningLink, e.fromAsSeenByTo);
     });
   } else {
-    await undo(`drop the unused slot ${e.back.slot}`, () => dropSlotIfExists(s.to, e.back.slot));
+    await undo(`drop the unused slot ${e.returnLink.slot}`, () => dropSlotIfExists(s.to, e.returnLink.slot));
   }
   if (frozen) {
     await undo('make the old primary writable again', async () => {
-      await thawDatabaseWrites(s.from, frozen);
+      await thawDatabaseWrites(s.from, opts.names.name, typeof frozen === 'object' ? frozen : undefined);
       removeState(opts.stateDir, freezeStateKey(opts.names, e.fromSide));
     });
   }

@@ -40,7 +40,7 @@ export interface CopyAndBuildResult {
   analyzeAfterPostData: TableToCopy[];
 }
 
-/** What step 9 does, read from the source inside the snapshot. */
+/** What step 10 does, read from the source inside the snapshot. */
 export async function planLoad(source: pg.Client): Promise<LoadPlan> {
   const tables = await listTablesToCopy(source);
   const partitioned = await listPartitionedTables(source);

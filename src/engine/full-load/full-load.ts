@@ -6,38 +6,47 @@
  *
  * Runbook order:
  *   1. check inputs            source ≠ target, pg_dump new enough
- *   2. check the target         empty, or emptied with --clean
- *   3. create the publication   FOR ALL TABLES              (undo: drop it)
- *   4. create the slot          with an exported snapshot    (undo: drop it)
- *   5. open copy workers        each inside that snapshot
- *   6. create missing roles     owners and grantees of the source database
- *   7. dump the schema          pg_dump --schema-only --snapshot
- *   8. restore pre-data         tables, types, functions, grants
- *   9. copy data + indexes      (copy-and-build.ts) parallel streamed COPY, big tables in page ranges; as soon as a
+ *   2. check what an earlier    its slot and publication on the source, its tables on the target;
+ *      attempt left             refuse (touching nothing) while CDC runs on them, or without --clean
+ *   3. clean it (--clean)       the inactive slot, the publication, the target's objects
+ *   3b. guard DDL                freeze DDL while copying; --ddl replay installs the capture
+ *                               before the slot (docs/design.md rule 6)  (undo: lift, remove)
+ *   4. create the publication   FOR ALL TABLES              (undo: drop it)
+ *   5. create the slot          with an exported snapshot    (undo: drop it); waits for open
+ *                               transactions, naming them every 10 s, at most --wait-for-transactions
+ *   6. open copy workers        each inside that snapshot
+ *   7. create missing roles     owners and grantees of the source database
+ *   8. dump the schema          pg_dump --schema-only --snapshot
+ *   9. restore pre-data         tables, types, functions, grants
+ *  10. copy data + indexes      (copy-and-build.ts) parallel streamed COPY, big tables in page ranges; as soon as a
  *                               table's data is in: its indexes, then ANALYZE (docs/design.md rule 11),
  *                               then the foreign keys whose both sides are done
- *  10. copy large objects and sequences, as of the snapshot
- *  11. restore post-data        partitioned parents' indexes, triggers, what step 9 could not build;
+ *  11. copy large objects and sequences, as of the snapshot
+ *  12. restore post-data        partitioned parents' indexes, triggers, what step 10 could not build;
  *                               then ANALYZE the inheritance tables it gave indexes to
- *  12. refresh materialized views, then ANALYZE them — side by side with step 11
+ *  13. refresh materialized views, then ANALYZE them — side by side with step 12
  */
 import { cpus } from 'node:os';
 import { checkFailed, usageError } from '../../errors.js';
+import { optionDefault } from '../../options/index.js';
 import { withClient } from '../../postgres/connect.js';
 import { describe, sameDatabase, type ConnInfo } from '../../postgres/conninfo.js';
+import { describeOpenTransaction } from '../../postgres/open-transactions.js';
 import { locatePgTools, type PgTools, type PgToolsOptions } from '../../postgres/pg-tools.js';
 import { createMissingRoles, describeRoles, rolesUsedByDatabase, type RoleCreation } from '../../postgres/roles.js';
 import { applySequences, readSequences } from '../../postgres/sequences.js';
 import { createSlotWithSnapshot, dropSlotIfExists, type ExportedSlot } from '../../postgres/slot.js';
 import { ident, quoteRelation, relationKey, type RelationName } from '../../postgres/sql.js';
 import type { Logger } from '../../log/logger.js';
+import { CreatedByRun } from '../created-by-run.js';
 import type { MigrationNames } from '../names.js';
 import { Timeline, type StepRecord } from '../timeline.js';
 import { analyze, copyTablesAndIndexes, planLoad, type TableLoadStat } from './copy-and-build.js';
 import { copyLargeObjects } from './large-objects.js';
 import { dumpSchema, restorePostData, restorePreData, type SchemaArchive } from './schema.js';
 import { closeSnapshotWorkers, openSnapshotWorkers, type SnapshotWorker } from './snapshot-workers.js';
-import { ensureTargetEmpty } from './target-state.js';
+import { cleanLeftovers, findLeftovers, refuseUnlessCleanable } from './leftovers.js';
+import { DEFAULT_DDL_MODE, guardDdlForLoad, liftLoadFreeze, type DdlMode } from '../ddl/index.js';
 
 export interface FullLoadOptions {
   source: ConnInfo;
@@ -45,11 +54,15 @@ export interface FullLoadOptions {
   names: MigrationNames;
   /** Parallel copy workers; default = cores. */
   jobs?: number;
-  /** Empty a non-empty target first. */
+  /** Drop what an earlier attempt with the same name left: its inactive slot and publication, the target's objects. */
   clean?: boolean;
+  /** How long slot creation may wait for open transactions on the source (default 10 minutes). */
+  waitForTransactionsMs?: number;
   pgTools?: PgToolsOptions;
   /** Tables smaller than this are copied whole (tests lower it to exercise range splitting). */
   minChunkBytes?: number;
+  /** Schema changes on the source from here on: replay (captured; frozen while copying), freeze (while copying) or off. */
+  ddl?: DdlMode;
   log: Logger;
 }
 
@@ -77,16 +90,30 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
   const jobs = Math.max(1, opts.jobs ?? cpus().length);
   const { tools, sourceMajor } = await timeline.run('check inputs', () => checkInputs(opts));
   opts.log.info(`pg_dump ${tools.major} from ${tools.where} for a PostgreSQL ${sourceMajor} source`);
-  const droppedByClean = await timeline.run('check the target', () => ensureTargetEmpty(opts.target, opts.names, opts.clean, opts.log));
+  const leftovers = await timeline.run('check what an earlier attempt left', async () => {
+    const found = await findLeftovers(opts.source, opts.target, opts.names);
+    refuseUnlessCleanable(found, opts.names, opts.source, opts.target, opts.clean === true);
+    return found;
+  });
+  const anythingLeft = leftovers.slot || leftovers.publication || leftovers.targetObjects.count > 0;
+  const droppedByClean = anythingLeft
+    ? await timeline.run('clean what an earlier attempt left', () =>
+        cleanLeftovers(opts.source, opts.target, opts.names, leftovers, opts.log),
+      )
+    : [];
 
-  const createdPublication = await timeline.run('create the publication', () => createPublication(opts));
+  const created = new CreatedByRun('full-load');
+  const ddlGuard = await timeline.run('freeze DDL and install the DDL capture', () =>
+    guardDdlForLoad(opts.source, opts.ddl ?? DEFAULT_DDL_MODE, created),
+  );
   let slot: ExportedSlot | undefined;
   let workers: SnapshotWorker[] = [];
   let archive: SchemaArchive | undefined;
   try {
+    await timeline.run('create the publication', () => createPublication(opts, created));
     slot = await timeline.run(
       'create the slot with an exported snapshot',
-      () => createSlotWithSnapshot(opts.source, opts.names.slot),
+      () => createSlot(opts, created),
       (s) => `consistent LSN ${s.consistentLsn}`,
     );
     workers = await timeline.run('open copy workers in the snapshot', () =>
@@ -113,6 +140,7 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
       }),
       timeline.run('refresh materialized views', () => refreshMaterializedViews(opts)),
     );
+    await timeline.run('lift the DDL freeze', () => liftLoadFreeze(opts.source, ddlGuard));
     const totals = summarize(copied.stats, timeline.elapsedSeconds(), copied.seconds);
     opts.log.info(
       `full-load done: ${totals.rows} rows, ${(totals.bytes / 1e6).toFixed(1)} MB in ${totals.seconds.toFixed(1)} s; slot ${slot.slotName} streams from ${slot.consistentLsn}`,
@@ -135,7 +163,7 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
   } catch (err) {
     await closeSnapshotWorkers(workers);
     await slot?.release();
-    await undoSlotAndPublication(opts, slot !== undefined, createdPublication);
+    await created.undo(opts.log, 'failed');
     throw err;
   } finally {
     archive?.remove();
@@ -157,41 +185,49 @@ export async function checkInputs(
   return { tools, sourceMajor };
 }
 
-// ── step 3 ──────────────────────────────────────────────────────────────────────────────
-/** Returns whether this run created it (and so must drop it on failure). */
-async function createPublication(opts: FullLoadOptions): Promise<boolean> {
-  return withClient(opts.source, async (c) => {
-    const exists = (await c.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [opts.names.publication])).rowCount;
-    if (exists) {
-      if (!opts.clean)
-        throw usageError(
-          `publication ${opts.names.publication} already exists on the ${describe(opts.source)}`,
-          `run 'pgshift cleanup' first, re-run with --clean, or pick another --name`,
-        );
-      await c.query(`DROP PUBLICATION ${ident(opts.names.publication)}`);
-    }
+// ── step 4 ──────────────────────────────────────────────────────────────────────────────
+/** Step 2 made sure no publication of this name exists (or --clean dropped it): this run creates it. */
+async function createPublication(opts: FullLoadOptions, created: CreatedByRun): Promise<void> {
+  const name = opts.names.publication;
+  await withClient(opts.source, async (c) => {
     // Via the partition root, so a partitioned table replicates into the target's partitioning as a whole.
-    await c.query(`CREATE PUBLICATION ${ident(opts.names.publication)} FOR ALL TABLES WITH (publish_via_partition_root = true)`);
-    return true;
+    await c.query(`CREATE PUBLICATION ${ident(name)} FOR ALL TABLES WITH (publish_via_partition_root = true)`);
+  });
+  created.record({
+    what: `publication ${name} on the ${describe(opts.source)}`,
+    undo: () => withClient(opts.source, async (c) => void (await c.query(`DROP PUBLICATION IF EXISTS ${ident(name)}`))),
+    byHand: `DROP PUBLICATION IF EXISTS ${ident(name)}; on the source`,
   });
 }
 
-async function undoSlotAndPublication(opts: FullLoadOptions, slotCreated: boolean, publicationCreated: boolean): Promise<void> {
-  try {
-    await withClient(opts.source, async (c) => {
-      if (slotCreated) await dropSlotIfExists(c, opts.names.slot);
-      if (publicationCreated) await c.query(`DROP PUBLICATION IF EXISTS ${ident(opts.names.publication)}`);
-    });
-    opts.log.warn(`full-load failed: dropped slot ${opts.names.slot} and publication ${opts.names.publication} on the source`);
-  } catch (err) {
-    opts.log.warn(
-      `full-load failed AND the slot could not be dropped (${(err as Error).message}). A forgotten slot keeps WAL until the source disk fills: ` +
-        `run SELECT pg_drop_replication_slot('${opts.names.slot}'); on the source now`,
-    );
-  }
+// ── step 5 ──────────────────────────────────────────────────────────────────────────────
+/** --wait-for-transactions: the one default of the CLI, the action and the workflows. */
+const DEFAULT_WAIT_FOR_TRANSACTIONS_MS = optionDefault('wait-for-transactions')!;
+
+/**
+ * The slot's snapshot waits for every open transaction on the source server. Name them while
+ * it waits; past the limit, give up with nothing left behind (the step 4 undo drops the publication).
+ */
+async function createSlot(opts: FullLoadOptions, created: CreatedByRun): Promise<ExportedSlot> {
+  const limitMs = opts.waitForTransactionsMs ?? DEFAULT_WAIT_FOR_TRANSACTIONS_MS;
+  const slot = await createSlotWithSnapshot(opts.source, opts.names.slot, {
+    waitForTransactionsMs: limitMs,
+    onWaiting: (blockers, waitedMs) =>
+      opts.log.warn(
+        `the slot waits for ${blockers.length} open transaction(s) on the ${describe(opts.source)} (${Math.round(waitedMs / 1000)} s of at most ${Math.round(limitMs / 1000)} s): ${blockers.map(describeOpenTransaction).join('; ') || 'none visible to this role'}`,
+      ),
+  });
+  const name = opts.names.slot;
+  // A forgotten slot keeps WAL until the source disk fills (docs/design.md rule 7).
+  created.record({
+    what: `replication slot ${name} on the ${describe(opts.source)}`,
+    undo: () => withClient(opts.source, async (c) => void (await dropSlotIfExists(c, name))),
+    byHand: `SELECT pg_drop_replication_slot('${name}'); on the source`,
+  });
+  return slot;
 }
 
-// ── step 6 ──────────────────────────────────────────────────────────────────────────────
+// ── step 7 ──────────────────────────────────────────────────────────────────────────────
 async function createRoles(worker: SnapshotWorker): Promise<RoleCreation> {
   const names = await rolesUsedByDatabase(worker.source);
   const specs = await describeRoles(worker.source, names);
@@ -205,7 +241,7 @@ async function bothSettled<A, B>(a: Promise<A>, b: Promise<B>): Promise<B> {
   return rb.value;
 }
 
-// ── step 12 ─────────────────────────────────────────────────────────────────────────────
+// ── step 13 ─────────────────────────────────────────────────────────────────────────────
 /** REFRESH in dependency order: a view built on another view fails until that one has data, so retry. */
 async function refreshMaterializedViews(opts: FullLoadOptions): Promise<string[]> {
   const populatedOnSource = await withClient(

@@ -27,6 +27,8 @@ export async function dumpSchema(tools: PgTools, source: ConnInfo, snapshotName:
     '--no-password',
     '--no-publications',
     '--no-subscriptions',
+    // pgshift's own bookkeeping (the DDL log, its functions) is set up on the target by cdc start.
+    '--exclude-schema=_pgshift',
   ];
   await runPgTool({ argv: [...tools.pgDump, ...args], conn: source, stdoutFile: path });
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
@@ -60,6 +62,8 @@ export async function restorePostData(
     .split('\n')
     .map((line) => {
       const m = /^\s*\d+;\s+(\d+)\s+(\d+)\s/.exec(line);
+      // pgshift's event triggers (DDL capture, freeze) stay on the source: their functions are not restored.
+      if (/ EVENT TRIGGER - pgshift_/.test(line)) return `;${line}`;
       return m && skip.has(`${m[1]} ${m[2]}`) ? `;${line}` : line;
     })
     .join('\n');

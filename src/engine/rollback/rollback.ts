@@ -13,10 +13,10 @@ import { describe } from '../../postgres/conninfo.js';
 import { relationKey } from '../../postgres/sql.js';
 import { Timeline, type StepRecord } from '../timeline.js';
 import { runVerify } from '../verify/verify.js';
-import { linkState } from './replication-link.js';
-import { loadState, removeState } from './state-file.js';
-import { freezeStateKey, runSwitchover, type SwitchoverOptions, type SwitchoverResult } from './switchover.js';
-import { thawDatabaseWrites, type FreezeRecord } from './write-freeze.js';
+import { linkState } from '../cutover/replication-link.js';
+import { loadState, removeState } from '../cutover/state-file.js';
+import { freezeStateKey, runSwitchover, type SwitchoverOptions, type SwitchoverResult } from '../cutover/switchover.js';
+import { thawDatabaseWrites, type FreezeRecord } from '../cutover/write-freeze.js';
 
 export interface RollbackOptions extends SwitchoverOptions {
   acceptDataLoss?: boolean;
@@ -61,11 +61,10 @@ async function rollbackWithoutReverse(opts: RollbackOptions): Promise<RollbackRe
   }
   await timeline.run('switch back to the source', async () => {
     await opts.switch.freeze?.();
+    // What cutover froze on the source, from the server's own markers (and a runner-side record, if any).
     const frozen = loadState<FreezeRecord>(opts.stateDir, freezeStateKey(opts.names, 'source'));
-    if (frozen) {
-      await withClient(opts.source, (c) => thawDatabaseWrites(c, frozen));
-      removeState(opts.stateDir, freezeStateKey(opts.names, 'source'));
-    }
+    await withClient(opts.source, (c) => thawDatabaseWrites(c, opts.names.name, frozen));
+    removeState(opts.stateDir, freezeStateKey(opts.names, 'source'));
     await opts.switch.pointAt(opts.source);
     await opts.switch.unfreeze?.();
   });
