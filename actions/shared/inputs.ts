@@ -7,31 +7,11 @@
 import * as core from '@actions/core';
 import { usageError } from '../../src/errors.js';
 import { OPTIONS, optionNames, parseOption, type OptionName, type OptionSpec, type OptionValue } from '../../src/options/index.js';
-import { registerSecret } from '../../src/postgres/redact.js';
+import { registerConnection, registerSecret } from '../../src/postgres/redact.js';
 
-/**
- * Mask one connection string: the whole URL, the password as written (percent-encoded) and
- * decoded, and the URL without its query. The runner replaces each registered value by ***.
- */
+/** Mask one connection string in every form it can show up in (src/postgres/redact.ts connectionSecrets). */
 export function maskConnectionUrl(url: string): void {
-  if (!url) return;
-  maskValue(url);
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    // Not a URL (a libpq keyword string, or a typo): the whole value is masked above; the
-    // password= keyword inside it is hidden by redact().
-    const kw = /\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/i.exec(url);
-    if (kw) maskValue(kw[1]!.replace(/^'|'$/g, ''));
-    return;
-  }
-  if (parsed.password) {
-    maskValue(parsed.password);
-    maskValue(safeDecode(parsed.password));
-  }
-  const withoutQuery = url.split('?')[0]!;
-  if (withoutQuery !== url) maskValue(withoutQuery);
+  for (const v of registerConnection(url)) maskValue(v);
 }
 
 const masked = new Set<string>();
@@ -42,14 +22,6 @@ function maskValue(value: string): void {
   masked.add(value);
   core.setSecret(value);
   registerSecret(value);
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }
 
 /** Mask every secret input (the option table marks them). Call it before anything else logs. */

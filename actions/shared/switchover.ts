@@ -15,16 +15,9 @@ import { code, count, duration, stepsSection, table } from './render.js';
 import type { PhaseOutcome } from './run.js';
 import { switchFromInputs } from './switch.js';
 
-/** The steps during which application writes are blocked. */
-const FROZEN = new Set([
-  'freeze writes',
-  'wait for zero lag',
-  'sync sequences',
-  'final verify',
-  'turn replication around',
-  'switch the application',
-]);
-export const isFrozenStep = (step: string) => FROZEN.has(step);
+import { isFrozenStep } from '../../src/engine/cutover/steps.js';
+
+export { isFrozenStep };
 
 export function switchoverOptions(c: Connections, log: Logger): SwitchoverOptions {
   const appUrl = inputText('app-url');

@@ -7,9 +7,10 @@ import type { Command } from 'commander';
 import { migrationNames, type MigrationNames } from '../engine/names.js';
 import { PgshiftError, usageError } from '../errors.js';
 import { parseConnInfo, type ConnInfo } from '../postgres/conninfo.js';
-import { redact, registerSecret } from '../postgres/redact.js';
+import { OPTIONS, optionNames, type OptionSpec } from '../options/index.js';
+import { redact, registerConnection, registerSecret } from '../postgres/redact.js';
 import { stderrLogger, type Logger } from '../log/logger.js';
-import { flag } from './flags.js';
+import { flag, flagText } from './flags.js';
 
 export interface GlobalOptions {
   sourceUrl?: string;
@@ -32,6 +33,21 @@ export function addConnectionOptions(
   return cmd.addOption(flag('ca-bundle')).addOption(flag('name')).addOption(flag('json')).addOption(flag('quiet'));
 }
 
+/**
+ * Register every secret the command was given — each option the table marks secret, from its
+ * flag or its environment variable — before anything can print it (docs/design.md rule 9).
+ */
+function registerSecretFlags(flags: object): void {
+  for (const name of optionNames) {
+    const spec = OPTIONS[name] as OptionSpec;
+    if (!spec.secret) continue;
+    for (const value of [flagText(flags, name), spec.env ? process.env[spec.env] : undefined]) {
+      if (spec.type === 'url') registerConnection(value);
+      else registerSecret(value);
+    }
+  }
+}
+
 export interface CommandContext {
   opts: GlobalOptions;
   log: Logger;
@@ -45,29 +61,12 @@ function fromEnvOrFlag(flag: string | undefined, env: string, what: string): str
   const value = flag ?? process.env[env];
   if (!value)
     throw usageError(`no ${what} connection`, `set ${env} to a URL like postgres://app@db-host:5432/tasteam (password after app:)`);
-  registerSecret(value);
   return value;
 }
 
 export function makeContext(opts: GlobalOptions): CommandContext {
   const log = stderrLogger({ quiet: opts.quiet });
-  // Register passwords before anything can print them.
-  for (const url of [
-    opts.sourceUrl,
-    opts.targetUrl,
-    opts.sourceFromTargetUrl,
-    process.env.PGSHIFT_SOURCE_URL,
-    process.env.PGSHIFT_TARGET_URL,
-    process.env.PGSHIFT_SOURCE_FROM_TARGET_URL,
-  ]) {
-    if (url) {
-      try {
-        registerSecret(decodeURIComponent(new URL(url).password));
-      } catch {
-        /* not a URL: parseConnInfo reports it when used */
-      }
-    }
-  }
+  registerSecretFlags(opts);
   const names = migrationNames(opts.name);
   const caBundle = opts.caBundle;
   const source = () => parseConnInfo(fromEnvOrFlag(opts.sourceUrl, 'PGSHIFT_SOURCE_URL', 'source'), 'source', { caBundle });

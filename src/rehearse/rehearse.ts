@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { cdcStatus, startCdc } from '../engine/cdc/index.js';
+import { startCdc, watchCdc } from '../engine/cdc/index.js';
 import { runCleanup } from '../engine/cleanup/cleanup.js';
 import { runCutover } from '../engine/cutover/cutover.js';
 import { runRollback } from '../engine/rollback/rollback.js';
@@ -299,14 +299,11 @@ async function loadSource(source: LocalServer, target: LocalServer, rows: number
 
 /** Lag while the application writes and CDC streams, sampled with `cdc status` (heartbeat probe). */
 async function sampleLag(source: ConnInfo, target: ConnInfo, names: ReturnType<typeof migrationNames>, ms: number): Promise<LagSample[]> {
-  const samples: LagSample[] = [];
   const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const s = await cdcStatus({ source, target, names, probeTimeoutMs: 1000 });
-    samples.push({ t: Date.now(), lagMs: s.lagMs, lagBytes: s.lagBytes });
-    await sleep(200);
-  }
-  return samples;
+  const series = await watchCdc({ source, target, names, probeTimeoutMs: 1000 }, 200, () => undefined, new AbortController().signal, {
+    until: () => Date.now() >= until,
+  });
+  return series.map((s) => ({ t: Date.parse(s.at), lagMs: s.lagMs, lagBytes: s.lagBytes }));
 }
 
 export function percentile(values: number[], p: number): number | null {

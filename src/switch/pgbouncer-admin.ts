@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import { connectionError, PgshiftError, usageError } from '../errors.js';
-import { describeUrl, redact, registerSecret } from '../postgres/redact.js';
+import { describeUrl, redact, registerConnection } from '../postgres/redact.js';
 
 export interface AdminOptions {
   connectTimeoutMs?: number;
@@ -23,7 +23,7 @@ export async function openAdmin(adminUrl: string, opts: AdminOptions = {}): Prom
       'pass --pgbouncer-admin-url postgres://admin:password@host:6432/pgbouncer',
     );
   }
-  registerSecret(u.password ? decodeURIComponent(u.password) : undefined);
+  registerConnection(adminUrl);
   const where = describeUrl(adminUrl);
   const user = decodeURIComponent(u.username) || 'pgbouncer';
   const client = new pg.Client({

@@ -1,18 +1,19 @@
 /**
  * Action adapter for `cdc start | status | stop`. start subscribes the target from full-load's
  * slot; start and status then watch the lag (one sample a second, by LSN and by heartbeat) for
- * the chart and the outputs, waiting up to wait-caught-up seconds for the lag to fall to max-lag.
+ * the chart and the outputs, waiting up to wait-caught-up for the lag to fall to caught-up-lag.
  */
-import { cdcStatus, startCdc, stopCdc, type CdcStatus, type StartCdcResult, type StopCdcResult } from '../../../src/engine/cdc/index.js';
+import { startCdc, stopCdc, watchCdc, type CdcStatus, type StartCdcResult, type StopCdcResult } from '../../../src/engine/cdc/index.js';
 import { migrationNames, type MigrationNames } from '../../../src/engine/names.js';
 import type { ConnInfo } from '../../../src/postgres/conninfo.js';
 import { checkFailed } from '../../../src/errors.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
 import { input, inputText, requiredOption } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
-import { bytes, code, count, duration, heading, lagChart, qualifiedName, table, type LagPoint } from '../../shared/render.js';
+import { bytes, code, count, duration, heading, lagChart, table, type LagPoint } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
 import type { Annotation } from '../../shared/summary.js';
+import { relationKey } from '../../../src/postgres/sql.js';
 
 type Command = 'start' | 'status' | 'stop';
 
@@ -52,18 +53,19 @@ async function watchLag(o: {
 }): Promise<Watched> {
   const minSamples = 5;
   const deadline = Date.now() + o.waitSeconds * 1000;
-  const samples: CdcStatus[] = [];
-  for (;;) {
-    const began = Date.now();
-    const s = await cdcStatus({ source: o.source, target: o.target, names: o.names });
-    samples.push(s);
-    o.log.progress(
-      `lag ${s.lagBytes ?? '?'} bytes, ${s.lagMs ?? (s.lagMsAtLeast !== null ? `>${s.lagMsAtLeast}` : '?')} ms, slot retains ${bytes(s.retained.bytes)}`,
-    );
-    const caughtUp = isCaughtUp(s, o.maxLag);
-    if (samples.length >= minSamples && (caughtUp || Date.now() >= deadline)) return { samples, caughtUp };
-    await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - began))));
-  }
+  const series = await watchCdc(
+    { source: o.source, target: o.target, names: o.names, probeTimeoutMs: 2000 },
+    1000,
+    ({ status: s }) =>
+      o.log.progress(
+        `lag ${s!.lagBytes ?? '?'} bytes, ${s!.lagMs ?? (s!.lagMsAtLeast !== null ? `>${s!.lagMsAtLeast}` : '?')} ms, slot retains ${bytes(s!.retained.bytes)}`,
+      ),
+    new AbortController().signal,
+    // A failed sample fails the step (reconnect: false), so every sample has its status.
+    { reconnect: false, until: (s, all) => all.length >= minSamples && (isCaughtUp(s.status!, o.maxLag) || Date.now() >= deadline) },
+  );
+  const samples = series.map((s) => s.status!);
+  return { samples, caughtUp: isCaughtUp(samples.at(-1)!, o.maxLag) };
 }
 
 const isCaughtUp = (s: CdcStatus, maxLag: number) => s.subscription?.workerRunning === true && s.lagBytes !== null && s.lagBytes <= maxLag;
@@ -131,7 +133,7 @@ function renderWatch(command: Command, started: StartCdcResult | undefined, w: W
           ['streaming from LSN', started.startLsn ? code(started.startLsn) : '–'],
           ['options', started.options.map((o) => `${o.option}=${o.value}`).join(', ') || '–'],
           ['options skipped', started.skippedOptions.map((o) => `${o.option} (${o.reason})`).join(', ') || '–'],
-          ['helper indexes for REPLICA IDENTITY FULL', started.helperIndexes.map((i) => qualifiedName(i)).join(', ') || '–'],
+          ['helper indexes for REPLICA IDENTITY FULL', started.helperIndexes.map((i) => relationKey(i)).join(', ') || '–'],
           ['took', duration(started.seconds * 1000)],
         ],
       ),
@@ -157,7 +159,7 @@ function renderWatch(command: Command, started: StartCdcResult | undefined, w: W
             ? `${code(last.slot.slotName)} ${last.slot.active ? 'active' : 'inactive'}, wal_status ${last.retained.walStatus ?? '–'}`
             : 'none',
         ],
-        ['REPLICA IDENTITY FULL without an index on the target', last.fullIdentityWithoutIndex.map(qualifiedName).join(', ') || '–'],
+        ['REPLICA IDENTITY FULL without an index on the target', last.fullIdentityWithoutIndex.map(relationKey).join(', ') || '–'],
       ],
     ),
   );
@@ -166,7 +168,7 @@ function renderWatch(command: Command, started: StartCdcResult | undefined, w: W
     parts.push(
       table(
         ['table not ready', 'sync state'],
-        notReady.map((t) => [qualifiedName(t), t.state]),
+        notReady.map((t) => [relationKey(t), t.state]),
       ),
     );
   if (last.findings.length) parts.push(last.findings.map((f) => `- ${f.level === 'critical' ? '❌' : '⚠️'} ${f.message}`).join('\n'));

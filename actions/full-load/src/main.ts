@@ -7,8 +7,9 @@ import { runFullLoad, type FullLoadResult } from '../../../src/engine/full-load/
 import { connectionsFromInputs } from '../../shared/connections.js';
 import { input, inputText } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
-import { bytes, count, duration, heading, qualifiedName, stepsSection, table, code } from '../../shared/render.js';
+import { bytes, count, duration, heading, stepsSection, table, code } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
+import { relationKey } from '../../../src/postgres/sql.js';
 
 async function run(): Promise<PhaseOutcome> {
   const { source, target } = await connectionsFromInputs();
@@ -71,7 +72,7 @@ export function renderFullLoad(r: FullLoadResult): string {
   );
   const bySize = [...r.tables].sort((a, b) => b.bytes - a.bytes);
   const rows = bySize.map((s) => [
-    qualifiedName(s),
+    relationKey(s),
     count(s.rows),
     bytes(s.bytes),
     count(s.chunks),

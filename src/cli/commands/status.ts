@@ -2,7 +2,6 @@
 import { Command } from 'commander';
 import { readStatus } from '../../engine/status/status.js';
 import { postAlert, statusAlertLine } from '../../render/alert.js';
-import { registerSecret } from '../../postgres/redact.js';
 import { action, emit, makeContext } from '../context.js';
 import { flag, flagText, flagValue } from '../flags.js';
 import { renderStatus } from '../render-status.js';
@@ -22,7 +21,6 @@ export function statusCommand(): Command {
       action(async (flags: SwitchFlags) => {
         const ctx = makeContext(flags);
         const webhook = flagText(flags, 'alert-webhook-url');
-        if (webhook) registerSecret(webhook);
         // The application's path is read when the switch is fully described; status works with the URLs alone.
         let sw: ReturnType<typeof buildSwitch> | undefined;
         try {

@@ -7,7 +7,6 @@ import { SwitchoverAborted, type SwitchoverOptions } from '../../engine/cutover/
 import { usageError } from '../../errors.js';
 import { cancelOnSignals } from '../../signals.js';
 import { parseConnInfo } from '../../postgres/conninfo.js';
-import { registerSecret } from '../../postgres/redact.js';
 import { makeSwitch, type Switch } from '../../switch/switch.js';
 import { action, addConnectionOptions, emit, makeContext, type CommandContext, type GlobalOptions } from '../context.js';
 import { flag, flagText, flagValue } from '../flags.js';
@@ -48,7 +47,6 @@ export function buildSwitch(flags: SwitchFlags, ctx: CommandContext): Switch {
           'or choose --switch env-file | command | none',
         );
       }
-      registerSecret(safePassword(adminUrl));
       return makeSwitch({ kind: 'pgbouncer', adminUrl, iniPath, dbEntry, logger: ctx.log });
     }
     case 'env-file': {
@@ -72,17 +70,7 @@ export function buildSwitch(flags: SwitchFlags, ctx: CommandContext): Switch {
   }
 }
 
-function safePassword(url: string): string | undefined {
-  try {
-    return decodeURIComponent(new URL(url).password) || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export function switchoverOptions(flags: SwitchFlags, ctx: CommandContext): SwitchoverOptions {
-  if (flags.appUrl) registerSecret(safePassword(flags.appUrl));
-  if (flags.targetFromSourceUrl) registerSecret(safePassword(flags.targetFromSourceUrl));
   return {
     source: ctx.source(),
     target: ctx.target(),

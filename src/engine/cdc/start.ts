@@ -11,7 +11,7 @@
  */
 import type pg from 'pg';
 import { checkFailed, connectionError, type PgshiftError, usageError } from '../../errors.js';
-import { connect } from '../../postgres/connect.js';
+import { withClients } from '../../postgres/connect.js';
 import { describe, libpqConninfo, type ConnInfo } from '../../postgres/conninfo.js';
 import { redact } from '../../postgres/redact.js';
 import { ident, literal, quoteRelation, type RelationName } from '../../postgres/sql.js';
@@ -77,64 +77,56 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
   // A DDL stop must halt replication cleanly instead of restarting the apply worker every 5 s.
   const wanted = { ...DEFAULT_CDC_OPTIONS, ...opts.options, ...(ddl === 'replay' ? { disableOnError: true } : {}) };
   const { names, log } = opts;
-  const source = await connect(opts.source);
-  try {
-    const target = await connect(opts.target);
-    try {
-      const versions = await readVersions(source, target);
-      if (await resumeDisabledSubscription(source, target, opts)) {
-        const startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
-        return resumedResult(opts, strategy, ddl, versions, startLsn, started);
-      }
-      await checkNoSubscription(target, opts.target, names);
-      // subscription-copy makes the publication, so everything that can refuse is checked before it.
-      if (strategy === 'subscription-copy') await checkSlot(source, opts.source, names, strategy);
-      const createdPublication = await checkPublication(source, opts.source, names, strategy, log);
-      if (strategy === 'slot') await checkSlot(source, opts.source, names, strategy);
-      let chosen: ChosenOption[];
-      let skipped: SkippedOption[];
-      let prepared: { fullIdentityWithoutIndex: RelationName[]; helperIndexes: HelperIndex[] };
-      let ddlSetup: DdlSetup | undefined;
-      try {
-        if (strategy === 'subscription-copy') await checkTargetTablesEmpty(source, target, opts.target, names);
-        prepared = await prepareFullIdentityTables(source, target, versions, opts.createHelperIndexes ?? false, log);
-        ({ chosen, skipped } = chooseSubscriptionOptions(wanted, versions));
-        for (const s of skipped) log.info(`subscription option ${s.option} left out: ${s.reason}`);
-        ddlSetup = await prepareDdl(source, target, ddl, strategy, opts.source, log);
-        await createSubscription(target, opts, strategy, chosen);
-      } catch (err) {
-        // Undo: what the DDL step made, and a publication made here for subscription-copy, go again when no subscription came of it.
-        if (ddlSetup) await undoPrepareDdl(source, target, ddlSetup);
-        if (createdPublication) await dropPublicationMadeHere(source, names, log);
-        throw err;
-      }
-      const { fullIdentityWithoutIndex, helperIndexes } = prepared;
-      log.info(
-        `subscription ${names.subscription} created on the ${describe(opts.target)} (${strategy === 'slot' ? `slot ${names.slot}, copy_data = false` : 'copy_data = true'})`,
-      );
+  return withClients(opts.source, opts.target, async (source, target) => {
+    const versions = await readVersions(source, target);
+    if (await resumeDisabledSubscription(source, target, opts)) {
       const startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
-      return {
-        subscription: names.subscription,
-        publication: names.publication,
-        slotName: names.slot,
-        strategy,
-        versions,
-        options: chosen,
-        skippedOptions: skipped,
-        fullIdentityWithoutIndex,
-        helperIndexes,
-        createdPublication,
-        startLsn,
-        ddl,
-        resumed: false,
-        seconds: (Date.now() - started) / 1000,
-      };
-    } finally {
-      await target.end().catch(() => undefined);
+      return resumedResult(opts, strategy, ddl, versions, startLsn, started);
     }
-  } finally {
-    await source.end().catch(() => undefined);
-  }
+    await checkNoSubscription(target, opts.target, names);
+    // subscription-copy makes the publication, so everything that can refuse is checked before it.
+    if (strategy === 'subscription-copy') await checkSlot(source, opts.source, names, strategy);
+    const createdPublication = await checkPublication(source, opts.source, names, strategy, log);
+    if (strategy === 'slot') await checkSlot(source, opts.source, names, strategy);
+    let chosen: ChosenOption[];
+    let skipped: SkippedOption[];
+    let prepared: { fullIdentityWithoutIndex: RelationName[]; helperIndexes: HelperIndex[] };
+    let ddlSetup: DdlSetup | undefined;
+    try {
+      if (strategy === 'subscription-copy') await checkTargetTablesEmpty(source, target, opts.target, names);
+      prepared = await prepareFullIdentityTables(source, target, versions, opts.createHelperIndexes ?? false, log);
+      ({ chosen, skipped } = chooseSubscriptionOptions(wanted, versions));
+      for (const s of skipped) log.info(`subscription option ${s.option} left out: ${s.reason}`);
+      ddlSetup = await prepareDdl(source, target, ddl, strategy, opts.source, log);
+      await createSubscription(target, opts, strategy, chosen);
+    } catch (err) {
+      // Undo: what the DDL step made, and a publication made here for subscription-copy, go again when no subscription came of it.
+      if (ddlSetup) await undoPrepareDdl(source, target, ddlSetup);
+      if (createdPublication) await dropPublicationMadeHere(source, names, log);
+      throw err;
+    }
+    const { fullIdentityWithoutIndex, helperIndexes } = prepared;
+    log.info(
+      `subscription ${names.subscription} created on the ${describe(opts.target)} (${strategy === 'slot' ? `slot ${names.slot}, copy_data = false` : 'copy_data = true'})`,
+    );
+    const startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
+    return {
+      subscription: names.subscription,
+      publication: names.publication,
+      slotName: names.slot,
+      strategy,
+      versions,
+      options: chosen,
+      skippedOptions: skipped,
+      fullIdentityWithoutIndex,
+      helperIndexes,
+      createdPublication,
+      startLsn,
+      ddl,
+      resumed: false,
+      seconds: (Date.now() - started) / 1000,
+    };
+  });
 }
 
 async function readVersions(source: pg.Client, target: pg.Client): Promise<ServerVersions> {

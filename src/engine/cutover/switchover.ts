@@ -38,6 +38,7 @@ import { checkWriteThroughAppPath, serverIdentity, type AppPathCheck } from './a
 import { linkState, preparePublisher, subscribe, unsubscribe, type LinkNames } from './replication-link.js';
 import { loadState, removeState, saveState } from './state-file.js';
 import { freezeDatabaseWrites, markSwitchoverDone, thawDatabaseWrites, type FreezeRecord } from './write-freeze.js';
+import { STEP } from './steps.js';
 
 export type SwitchoverKind = 'cutover' | 'rollback';
 
@@ -169,7 +170,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
   const sessions = await openSessions(e, opts);
   try {
     // Read-only: a signal simply stops it (nothing to undo yet).
-    await timeline.run('pre-checks', () => untilCancelled(opts.signal, preChecks(e, sessions, opts)));
+    await timeline.run(STEP.preChecks, () => untilCancelled(opts.signal, preChecks(e, sessions, opts)));
     const toIdentity = await serverIdentity(sessions.to);
 
     // ── writes frozen from here ──────────────────────────────────────────────────────────
@@ -180,20 +181,20 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
     let freezeStarting = false;
     let linkTurned: 'no' | 'running link dropped' | 'return link made' = 'no';
     try {
-      frozen = await timeline.run('freeze writes', () => freezeWrites(e, sessions, opts, () => (freezeStarting = true)));
+      frozen = await timeline.run(STEP.freezeWrites, () => freezeWrites(e, sessions, opts, () => (freezeStarting = true)));
       const caughtUp = await timeline.run(
-        'wait for zero lag',
+        STEP.waitForZeroLag,
         () => waitForZeroLag(e, sessions, freezeLeft(), opts.signal),
         (r) => `${r.lagBytes} bytes applied in ${r.waitedMs} ms`,
       );
-      const sequencesSet = await timeline.run('sync sequences', async () =>
+      const sequencesSet = await timeline.run(STEP.syncSequences, async () =>
         applySequences(sessions.to, await readSequences(sessions.from), opts.sequenceMargin ?? 1000),
       );
       guardFreeze(freezeLeft, 'syncing sequences');
-      const finalVerify = await timeline.run('final verify', () => finalVerifyStep(e, opts));
+      const finalVerify = await timeline.run(STEP.finalVerify, () => finalVerifyStep(e, opts));
       guardFreeze(freezeLeft, 'the final verify');
-      await timeline.run('turn replication around', () => turnReplicationAround(e, sessions, (s) => (linkTurned = s)));
-      await timeline.run('switch the application', () => {
+      await timeline.run(STEP.turnReplicationAround, () => turnReplicationAround(e, sessions, (s) => (linkTurned = s)));
+      await timeline.run(STEP.switchApplication, () => {
         // A signal from here on finishes the switch: undoing half of it would be the riskier way.
         timeline.pastPointOfNoReturn();
         return switchApplication(e, sessions, opts);
@@ -201,7 +202,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
       const writeFreezeMs = Date.now() - freezeStarted;
       // ── writes flow again, to the new primary ─────────────────────────────────────────
       opts.log.info(`writes were frozen for ${writeFreezeMs} ms`);
-      const postCheck = await timeline.run('post-check through the application path', () => postCheckStep(e, opts, toIdentity));
+      const postCheck = await timeline.run(STEP.postCheck, () => postCheckStep(e, opts, toIdentity));
       if (!postCheck.ok)
         opts.log.warn(
           `post-check failed: ${redact(postCheck.error ?? '')} — the switch is done; check the application path, or run pgshift ${kind === 'cutover' ? 'rollback' : 'cutover'}`,
