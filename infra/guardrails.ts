@@ -3,7 +3,8 @@
 //  - nothing on SSH (22) or PostgreSQL (5432) from or to the whole internet;
 //  - RDS private, encrypted, with backups, its password managed by Secrets Manager;
 //  - no password literal anywhere;
-//  - EC2 instances require IMDSv2.
+//  - EC2 instances require IMDSv2;
+//  - no security-group reference across accounts (`<account>/sg-…`): open provider bugs, use CIDR rules.
 
 type Json = Record<string, any>;
 
@@ -96,7 +97,27 @@ function passwordLiterals(doc: Json): Violation[] {
   return found;
 }
 
+/**
+ * A group in another account is referenced as `<account id>/sg-…`. The AWS provider shows a perpetual diff
+ * without the prefix and fails updates with InvalidGroupId.Malformed; across accounts the stacks use CIDRs.
+ */
+function crossAccountGroupReferences(doc: Json): Violation[] {
+  const found: Violation[] = [];
+  const check = (resource: string, value: unknown): void => {
+    if (typeof value === 'string' && /^\d{12}\/sg-/.test(value))
+      found.push({ resource, rule: `references security group ${value} in another account; use the peer's CIDRs instead` });
+  };
+  for (const type of ['aws_vpc_security_group_ingress_rule', 'aws_vpc_security_group_egress_rule'])
+    for (const [name, r] of resources(doc, type)) check(`${type}.${name}`, r.referenced_security_group_id);
+  for (const [name, r] of resources(doc, 'aws_security_group_rule')) check(`aws_security_group_rule.${name}`, r.source_security_group_id);
+  for (const [name, sg] of resources(doc, 'aws_security_group'))
+    for (const direction of ['ingress', 'egress'])
+      for (const rule of [sg[direction] ?? []].flat())
+        for (const ref of rule.security_groups ?? []) check(`aws_security_group.${name}`, ref);
+  return found;
+}
+
 export function guardrailViolations(synthesized: string | Json): Violation[] {
   const doc: Json = typeof synthesized === 'string' ? JSON.parse(synthesized) : synthesized;
-  return [...openToWorld(doc), ...databases(doc), ...instances(doc), ...passwordLiterals(doc)];
+  return [...openToWorld(doc), ...databases(doc), ...instances(doc), ...passwordLiterals(doc), ...crossAccountGroupReferences(doc)];
 }

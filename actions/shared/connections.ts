@@ -50,7 +50,14 @@ async function rdsTarget(instanceId: string, caBundle: string | undefined): Prom
       'rds-instance-id is set but target-database is empty',
       'set target-database to the database to migrate into on the RDS instance',
     );
-  const rds = await resolveRdsTarget({ dbInstanceIdentifier: instanceId, database, region: inputText('aws-region'), caBundle });
+  const rds = await resolveRdsTarget({
+    dbInstanceIdentifier: instanceId,
+    database,
+    region: inputText('aws-region'),
+    // RDS in another account (experiment 02): the lookups run as that account's reader role.
+    targetRoleArn: inputText('aws-target-role-arn'),
+    caBundle,
+  });
   // The URL carries the RDS-managed master password read from Secrets Manager: mask it before anything logs.
   maskConnectionUrl(rds.url);
   return { target: rds.info, awsChecks: rds.checks };

@@ -87,7 +87,7 @@ export function renderDdlReport(r: DdlReport): string {
   }
   if (r.stoppedOn)
     lines.push(
-      `replication is stopped on #${r.stoppedOn.id}: resolve it with 'pgshift cdc ddl resolve ${r.stoppedOn.id} --sql …' or '--mark-applied', then 'pgshift cdc start'`,
+      `replication is stopped on #${r.stoppedOn.id}: resolve it with 'pgshift cdc ddl resolve ${r.stoppedOn.id} --sql …' or '--mark-applied' (the apply worker's next retry applies it${r.subscriptionEnabled === false ? "; the subscription is disabled: then 'pgshift cdc start'" : ''})`,
     );
   if (r.refresh?.added.length) lines.push(`added to the subscription with their rows: ${r.refresh.added.map(relationKey).join(', ')}`);
   if (r.refresh?.waiting.length)

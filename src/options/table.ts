@@ -102,6 +102,11 @@ export const OPTIONS = {
     type: 'string',
     description: 'AWS region of the RDS instance (used with rds-instance-id), e.g. ap-northeast-2.',
   },
+  'aws-target-role-arn': {
+    type: 'string',
+    description:
+      "Only when RDS is in another AWS account than the runner (experiment 02): a role in that account that the RDS and Secrets Manager lookups assume, e.g. arn:aws:iam::<B>:role/pgshift-runner-reader (output target_reader_role_arn of the infra stacks). Empty: the job's own credentials.",
+  },
   'source-instance-id': {
     type: 'string',
     description:

@@ -25,6 +25,12 @@ export interface SlotWaitOptions {
   reportEveryMs?: number;
   /** Called at each report while the slot waits, with the sessions it waits for. */
   onWaiting(blockers: OpenTransaction[], waitedMs: number): void;
+  /**
+   * Stop waiting (a signal): the creation is cancelled like at the limit, and the signal's reason is
+   * thrown. Merely abandoning the wait would not do: the walsender would create the slot — for good —
+   * the moment the transactions end, with nobody left to drop it.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -88,8 +94,9 @@ async function whileWatchingOpenTransactions<T>(
 ): Promise<T> {
   const started = Date.now();
   const every = wait.reportEveryMs ?? 10_000;
-  let finished = false;
+  const deadline = started + wait.waitForTransactionsMs;
   let created = false;
+  let finished = false;
   let wake: () => void = () => undefined;
   const settled = creating.then(
     () => {
@@ -101,41 +108,61 @@ async function whileWatchingOpenTransactions<T>(
     finished = true;
     wake();
   });
+  const onAbort = () => wake();
+  wait.signal?.addEventListener('abort', onAbort);
   let watcher: pg.Client | undefined;
   try {
     let nextReport = started + every;
-    const deadline = started + wait.waitForTransactionsMs;
     while (!finished) {
-      const pause = Math.max(0, Math.min(nextReport, deadline) - Date.now());
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pause);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+      if (!wait.signal?.aborted) {
+        const pause = Math.max(0, Math.min(nextReport, deadline) - Date.now());
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, pause);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
       if (finished) break;
       watcher ??= await connect(source, { applicationName: 'pgshift-slot-wait' });
+      if (wait.signal?.aborted) {
+        await cancelCreation(watcher, slotName, holderPid, settled, () => created);
+        throw wait.signal.reason instanceof Error ? wait.signal.reason : new Error(String(wait.signal.reason));
+      }
       // The walsender's query_start is when CREATE_REPLICATION_SLOT began, on the server's clock.
       const since = (await watcher.query('SELECT query_start::text AS t FROM pg_stat_activity WHERE pid = $1', [holderPid])).rows[0]?.t;
       const blockers = since ? await transactionsBlocking(watcher, holderPid, since) : [];
       if (finished) break;
       if (Date.now() >= deadline) {
-        // A logical slot stays temporary until its snapshot is consistent: ending the walsender drops it.
-        await watcher.query('SELECT pg_terminate_backend($1)', [holderPid]);
-        await settled;
-        // Made in the last instant, its snapshot is gone with the walsender: drop it, it was this run's.
-        if (created) await dropSlotIfExists(watcher, slotName);
-        await waitUntilSlotGone(watcher, slotName);
+        await cancelCreation(watcher, slotName, holderPid, settled, () => created);
         throw transactionsHeldTheSlot(source, slotName, blockers, Date.now() - started);
       }
-      wait.onWaiting(blockers, Date.now() - started);
-      nextReport += every;
+      if (Date.now() >= nextReport) {
+        wait.onWaiting(blockers, Date.now() - started);
+        nextReport += every;
+      }
     }
     return await creating;
   } finally {
+    wait.signal?.removeEventListener('abort', onAbort);
     await watcher?.end().catch(() => undefined);
   }
+}
+
+/** A logical slot stays temporary until its snapshot is consistent: ending the walsender drops it. */
+async function cancelCreation(
+  client: pg.Client,
+  slotName: string,
+  holderPid: number,
+  settled: Promise<void>,
+  createdMeanwhile: () => boolean,
+): Promise<void> {
+  await client.query('SELECT pg_terminate_backend($1)', [holderPid]);
+  await settled;
+  // Made in the last instant, its snapshot is gone with the walsender: drop it, it was this run's.
+  if (createdMeanwhile()) await dropSlotIfExists(client, slotName);
+  await waitUntilSlotGone(client, slotName);
 }
 
 async function waitUntilSlotGone(client: pg.Client, slotName: string): Promise<void> {

@@ -25,6 +25,7 @@ import type { SwitchoverOptions, SwitchoverResult } from '../engine/cutover/swit
 import { runFullLoad } from '../engine/full-load/full-load.js';
 import { migrationNames } from '../engine/names.js';
 import { runPreflight } from '../engine/preflight/preflight.js';
+import { deployDuringCdc, type DeployResult } from './deploy-during-cdc.js';
 import { runVerify } from '../engine/verify/verify.js';
 import { checkFailed } from '../errors.js';
 import { parseConnInfo, type ConnInfo } from '../postgres/conninfo.js';
@@ -58,6 +59,8 @@ export interface RehearsalResult {
   phases: { phase: string; seconds: number; ok: boolean; detail?: string }[];
   fullLoad: { seconds: number; rows: number; bytes: number; bytesPerSecond: number };
   cdc: { lagP50Ms: number | null; lagP99Ms: number | null; lagMaxMs: number | null; samples: number };
+  /** The "deploy during CDC" stage: each migration statement, when the target applied it, and the lag around it. */
+  deploy: DeployResult & { lagMaxMs: number | null };
   verify: {
     ok: boolean;
     tables: number;
@@ -157,6 +160,16 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
     );
     await phase('cdc start', () => startCdc({ source: src, target: tgt, names, log }));
     const lag = await phase('cdc (traffic replicating)', () => sampleLag(src, tgt, names, stageMs));
+    const deploy = await phase(
+      'deploy during CDC',
+      async () => {
+        const lagDuring = sampleLag(src, tgt, names, stageMs / 2);
+        const r = await deployDuringCdc(src, tgt, names, quiet(log));
+        return { ...r, lag: await lagDuring };
+      },
+      (r) =>
+        `${r.statements.length} DDL statements replayed, ${r.tablesAdded.join(', ') || 'no table'} added; applied ${r.appliedAfterMs} ms after commit`,
+    );
     // Under live traffic a busy table may need a few rechecks: each waits for the target to apply past the source.
     const verify = await phase(
       'verify',
@@ -237,6 +250,12 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
         lagMaxMs: lags.length ? Math.max(...lags) : null,
         samples: lag.length,
       },
+      deploy: {
+        statements: deploy.statements,
+        tablesAdded: deploy.tablesAdded,
+        appliedAfterMs: deploy.appliedAfterMs,
+        lagMaxMs: maxOrNull(deploy.lag.map((x) => x.lagMs)),
+      },
       verify: {
         ok: verify.ok,
         tables: verify.summary.tables,
@@ -304,6 +323,11 @@ async function sampleLag(source: ConnInfo, target: ConnInfo, names: ReturnType<t
     until: () => Date.now() >= until,
   });
   return series.map((s) => ({ t: Date.parse(s.at), lagMs: s.lagMs, lagBytes: s.lagBytes }));
+}
+
+function maxOrNull(values: (number | null)[]): number | null {
+  const known = values.filter((v): v is number => v !== null);
+  return known.length ? Math.max(...known) : null;
 }
 
 export function percentile(values: number[], p: number): number | null {

@@ -48,6 +48,13 @@ export function rehearsalMarkdown(r: RehearsalResult): string {
     '## Phases',
     phases,
     '',
+    `## Deploy during CDC (applied on the target ${r.deploy.appliedAfterMs} ms after the migration committed; lag max ${ms(r.deploy.lagMaxMs)})`,
+    table(
+      ['#', 'statement', 'captured on the source', 'applied on the target', 'delay (ms)'],
+      r.deploy.statements.map((st) => [st.id, st.statement, st.capturedAt, st.appliedAt ?? 'not applied', st.applyDelayMs ?? '-']),
+    ),
+    `Tables added to the subscription: ${r.deploy.tablesAdded.join(', ') || 'none'}`,
+    '',
     ...r.series.switches.flatMap((s) => ['', `## Around the ${s.label} (writes frozen ${s.freezeMs} ms)`, latencyChart(r, s.at)]),
     '',
     '## Replication lag during CDC',

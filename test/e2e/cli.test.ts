@@ -4,6 +4,9 @@
  * password or connection string appears anywhere in the output.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,7 +55,12 @@ beforeAll(async () => {
   await c.connect();
   await loadFixture(c, { rows: 200 });
   await c.end();
-  env = { PGSHIFT_SOURCE_URL: pair.sourceUrl, PGSHIFT_TARGET_URL: pair.targetUrl, PGSHIFT_STATE_DIR: '/tmp/pgshift-cli-test-state' };
+  env = {
+    PGSHIFT_SOURCE_URL: pair.sourceUrl,
+    PGSHIFT_TARGET_URL: pair.targetUrl,
+    // Its own state directory: a fixed path is shared with every other run on the machine.
+    PGSHIFT_STATE_DIR: mkdtempSync(join(tmpdir(), 'pgshift-cli-test-state-')),
+  };
 });
 
 afterAll(async () => {
@@ -167,11 +175,13 @@ describe('a full migration from the terminal, --json on stdout', () => {
     expect(c.steps.map((s: { step: string }) => s.step)).toEqual([
       'pre-checks',
       'freeze writes',
+      'freeze DDL on the old primary',
       'wait for zero lag',
       'sync sequences',
       'final verify',
       'turn replication around',
       'switch the application',
+      'move the DDL freeze to the new primary',
       'post-check through the application path',
     ]);
     const cleanup = await pgshift(['cleanup', '--json'], env);

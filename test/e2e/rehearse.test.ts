@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
+import { DEPLOY_MIGRATION } from '../../src/rehearse/deploy-during-cdc.js';
 
 const run = promisify(execFile);
 
@@ -37,6 +38,12 @@ it('rehearses preflight → full-load → cdc → verify → cutover → rollbac
   expect(doc.fullLoad.seconds).toBeGreaterThan(0);
   expect(doc.fullLoad.rows).toBeGreaterThan(10_000);
   expect(doc.verify.ok).toBe(true);
+  // The migration deployed during CDC: every statement applied on the target, the new table added.
+  expect(doc.deploy.statements.map((st: { statement: string }) => st.statement)).toEqual(
+    DEPLOY_MIGRATION.filter((st) => !st.startsWith('INSERT')),
+  );
+  expect(doc.deploy.statements.every((st: { appliedAt: string | null }) => st.appliedAt !== null)).toBe(true);
+  expect(doc.deploy.tablesAdded).toEqual(['public.flyway_schema_history', 'public.review_report']);
   expect(doc.cleanup.leftovers).toBe(0);
   expect(doc.phases.map((p: { phase: string }) => p.phase)).toEqual([
     'start servers',
@@ -46,6 +53,7 @@ it('rehearses preflight → full-load → cdc → verify → cutover → rollbac
     'full-load',
     'cdc start',
     'cdc (traffic replicating)',
+    'deploy during CDC',
     'verify',
     'cutover',
     'traffic on the target',

@@ -165,6 +165,23 @@ function bVpcName(tf: Json): string {
   return ofType(tf, 'aws_vpc').find(([, v]) => v.provider === 'aws.target')![0];
 }
 
+describe('guardrail: no security-group reference across accounts', () => {
+  it('refuses a rule naming <account>/sg-… (on every synth), and passes the synthesized stacks', () => {
+    const broken = structuredClone(experiment);
+    const [name] = ofType(broken, 'aws_vpc_security_group_ingress_rule')[0]!;
+    const rule = broken.resource.aws_vpc_security_group_ingress_rule[name];
+    delete rule.cidr_ipv4;
+    rule.referenced_security_group_id = `${B}/sg-0123456789abcdef0`;
+    expect(guardrailViolations(broken)).toEqual([
+      {
+        resource: `aws_vpc_security_group_ingress_rule.${name}`,
+        rule: `references security group ${B}/sg-0123456789abcdef0 in another account; use the peer's CIDRs instead`,
+      },
+    ]);
+    for (const tf of [experiment, production, synthesized.bootstrapB]) expect(guardrailViolations(tf)).toEqual([]);
+  });
+});
+
 describe('02-cross-account-peering (experiment)', () => {
   it('builds A like experiment 01 (VPC 10.1.0.0/16 with DNS, the source EC2) and B a VPC 10.2.0.0/16', () => {
     const vpcs = ofType(experiment, 'aws_vpc').map(([, v]) => [v.provider, v.cidr_block, v.enable_dns_support, v.enable_dns_hostnames]);

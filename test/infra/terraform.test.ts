@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderUserData } from '../../infra/constructs/source-host-user-data.js';
+import { renderPlanReport } from '../../infra/ci/plan-report.js';
 import { repoRoot, infraDir, type Json } from './fixtures.js';
 
 const run = promisify(execFile);
@@ -127,7 +128,7 @@ beforeAll(async () => {
   const stacks = readdirSync(join(outdir, 'stacks')).sort();
   const results = await Promise.all(stacks.map(validateAndPlan));
   for (const [i, s] of stacks.entries()) runs.set(s, results[i]!);
-}, 240_000);
+}, 480_000);
 
 const changes = (stack: string): Json[] => runs.get(stack)!.plan.resource_changes;
 const planned = (stack: string, type: string): Json[] =>
@@ -455,6 +456,19 @@ describe('offline plan of the cross-account stacks (experiment 02)', () => {
       expect(saved.includes(passed[0]!.split('=')[2]!)).toBe(false);
       expect(saved.includes('210987654321')).toBe(true);
     }
+  });
+
+  it("the pull-request comment names each change's account from the real plan (offline: the provider, as the pin is emptied)", () => {
+    const md = renderPlanReport({
+      stack: '02-cross-account-peering',
+      plan: runs.get('02-cross-account-peering')!.plan,
+      text: '',
+      stacks: 4,
+    });
+    const rows = md.split('\n').filter((l) => l.startsWith('| `aws.'));
+    expect(rows).toHaveLength(changes('02-cross-account-peering').length);
+    expect(rows.find((l) => l.includes('`aws_db_instance.'))).toMatch(/^\| `aws\.target` \|/);
+    expect(rows.find((l) => l.includes('`aws_vpc_peering_connection.'))).toMatch(/^\| `aws\.source` \|/);
   });
 
   it("bootstrap-target-account creates B's three roles", () => {

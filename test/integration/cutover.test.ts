@@ -13,6 +13,7 @@ import { runCleanup } from '../../src/engine/cleanup/cleanup.js';
 import { runCutover } from '../../src/engine/cutover/cutover.js';
 import { runRollback } from '../../src/engine/rollback/rollback.js';
 import { SwitchoverAborted, type SwitchoverOptions } from '../../src/engine/cutover/switchover.js';
+import { unfreezeAfterCutover } from '../../src/engine/ddl/index.js';
 import { runFullLoad } from '../../src/engine/full-load/full-load.js';
 import { migrationNames } from '../../src/engine/names.js';
 import { parseConnInfo } from '../../src/postgres/conninfo.js';
@@ -245,6 +246,20 @@ describe('cutover, traffic on the target, rollback, cutover again — under 200 
     await sleep(1_000);
     const [src, tgt] = await Promise.all([tableHashes(pair.sourceUrl), tableHashes(pair.targetUrl)]);
     expect(src).toEqual(tgt);
+
+    // After the cutover the new primary refuses DDL for the rollback window; the old primary does not.
+    expect(cut.steps.map((st) => st.step)).toEqual(
+      expect.arrayContaining(['freeze DDL on the old primary', 'move the DDL freeze to the new primary']),
+    );
+    const refused = await pair.tgt('CREATE TABLE public.during_rollback_window (x int)').catch((e) => e);
+    expect(refused.code).toBe('55000');
+    expect(refused.message).toMatch(/DDL is frozen by pgshift/);
+    await pair.tgt('CREATE TEMP TABLE scratch (x int)');
+    expect((await pair.src(`SELECT count(*)::int AS n FROM pg_event_trigger WHERE evtname LIKE 'pgshift_ddl_freeze%'`)).rows[0].n).toBe(0);
+    const unsure = await unfreezeAfterCutover({ server: pair.target, acceptNoRollback: false, log }).catch((e) => e);
+    expect(unsure.oneLine()).toMatch(/breaks the reverse replication .* --accept-no-rollback/);
+    expect((await unfreezeAfterCutover({ server: pair.target, acceptNoRollback: true, log })).lifted).toBe(true);
+    expect((await pair.tgt(`SELECT count(*)::int AS n FROM pg_event_trigger WHERE evtname LIKE 'pgshift_ddl_freeze%'`)).rows[0].n).toBe(0);
   });
 
   it('cleanup drops every subscription, publication and slot on both sides', async () => {

@@ -65,6 +65,12 @@ async function sourceState() {
   return { slots: slots.rows, publications: publications.rows.map((r) => r.pubname) };
 }
 
+/** The DDL freeze's event triggers on the source: a killed full-load cannot lift its own. */
+async function ddlFreezeTriggers(): Promise<string[]> {
+  const r = await pair.src(`SELECT evtname FROM pg_event_trigger WHERE evtname LIKE 'pgshift_ddl_freeze%' ORDER BY 1`);
+  return r.rows.map((x) => x.evtname);
+}
+
 async function targetSubscriptions(): Promise<string[]> {
   const r = await pair.tgt(
     `SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY 1`,
@@ -161,6 +167,7 @@ describe('full-load SIGKILLed mid-copy under live writes, then --clean, then CDC
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(await sourceState()).toEqual({ slots: [{ slot_name: NAME, active: false }], publications: [NAME] });
+    expect(await ddlFreezeTriggers()).toEqual(['pgshift_ddl_freeze', 'pgshift_ddl_freeze_drop']);
     expect((await targetTables()).length).toBeGreaterThan(5);
     // Part of the data is on the target, not all of it.
     const [src, tgt] = await Promise.all([tableHashes(pair.sourceUrl), tableHashes(pair.targetUrl)]);
@@ -173,7 +180,7 @@ describe('full-load SIGKILLed mid-copy under live writes, then --clean, then CDC
     const r = await runCli(['full-load', '--name', NAME], env);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
-      /pgshift: replication slot fl_clean and publication fl_clean on the source .* \(left by an earlier full-load with --name fl_clean\); the target .* is not empty .*--clean/,
+      /pgshift: replication slot fl_clean and publication fl_clean and a DDL freeze on the source .* \(left by an earlier full-load with --name fl_clean\); the target .* is not empty .*--clean/,
     );
     expect(r.stderr).not.toContain('dropped');
     expect(await sourceState()).toEqual({ slots: [{ slot_name: NAME, active: false }], publications: [NAME] });
@@ -184,7 +191,7 @@ describe('full-load SIGKILLed mid-copy under live writes, then --clean, then CDC
     const r = await runCli(['full-load', '--name', NAME, '--jobs', '2', '--clean'], env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(
-      /--clean: dropped replication slot fl_clean and publication fl_clean on the source .*, left by an earlier full-load with --name fl_clean/,
+      /--clean: dropped replication slot fl_clean and publication fl_clean and the DDL freeze on the source .*, left by an earlier full-load with --name fl_clean/,
     );
     expect(r.stderr).not.toMatch(/full-load failed/);
     expect(await sourceState()).toEqual({ slots: [{ slot_name: NAME, active: false }], publications: [NAME] });
@@ -208,6 +215,8 @@ describe('full-load SIGKILLed mid-copy under live writes, then --clean, then CDC
 
     expect(await sourceState()).toEqual({ slots: [{ slot_name: NAME, active: true }], publications: [NAME] });
     expect(await targetSubscriptions()).toEqual([NAME]);
+    // The killed run's DDL freeze is gone with it, and the new run lifted its own: schema changes work again.
+    expect(await ddlFreezeTriggers()).toEqual([]);
   });
 
   it('--clean refuses while CDC runs, says cdc stop first, and touches nothing', async () => {
@@ -230,10 +239,11 @@ describe('full-load SIGKILLed mid-copy under live writes, then --clean, then CDC
     expect(stop.code, stop.stderr).toBe(0);
     const reload = await runCli(['full-load', '--name', NAME, '--clean'], env);
     expect(reload.code, reload.stderr).toBe(0);
-    // Somebody subscribed to the slot by hand: pgshift's subscription is not there, the slot is in use.
+    // Somebody subscribed to the slot by hand (one table of it): pgshift's subscription is not there, the slot is in use.
+    await pair.src('CREATE PUBLICATION fl_clean_by_hand FOR TABLE public.side_channel');
     const conninfo = `host=127.0.0.1 port=${pair.source.port} dbname=${pair.source.database} user=postgres password=${pair.source.password}`;
     await pair.tgt(
-      `CREATE SUBSCRIPTION side_reader CONNECTION ${pg.escapeLiteral(conninfo)} PUBLICATION ${NAME} WITH (create_slot = false, slot_name = '${NAME}', copy_data = false)`,
+      `CREATE SUBSCRIPTION side_reader CONNECTION ${pg.escapeLiteral(conninfo)} PUBLICATION fl_clean_by_hand WITH (create_slot = false, slot_name = '${NAME}', copy_data = false)`,
     );
     try {
       await waitFor(async () => (await sourceState()).slots.some((s) => s.active));
@@ -252,6 +262,7 @@ describe('full-load SIGKILLed mid-copy under live writes, then --clean, then CDC
       await pair.tgt('ALTER SUBSCRIPTION side_reader DISABLE').catch(() => undefined);
       await pair.tgt('ALTER SUBSCRIPTION side_reader SET (slot_name = NONE)').catch(() => undefined);
       await pair.tgt('DROP SUBSCRIPTION IF EXISTS side_reader').catch(() => undefined);
+      await pair.src('DROP PUBLICATION IF EXISTS fl_clean_by_hand');
     }
   });
 

@@ -8,6 +8,10 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cancelled } from '../../src/cancel.js';
+import { runFullLoad } from '../../src/engine/full-load/full-load.js';
+import { migrationNames } from '../../src/engine/names.js';
+import { parseConnInfo } from '../../src/postgres/conninfo.js';
 import { startLocalServer, type LocalServer } from '../../src/rehearse/local-server.js';
 import { startCli } from '../support/cli-process.js';
 import { freshPair, type TestPair } from '../support/databases.js';
@@ -28,6 +32,13 @@ async function onSource<T>(fn: (c: pg.Client) => Promise<T>, url = sourceUrl): P
     await c.end();
   }
 }
+
+/** The abort path's one line: exactly the publication and the DDL guard this run made — no slot. */
+const abortLine = () =>
+  new RegExp(
+    `full-load failed: dropped what this run created: publication fl_block on the source 127\\.0\\.0\\.1:${server.port}/shop, DDL capture on the source[^,\\n]*, DDL freeze on the source[^,\\n]*$`,
+    'm',
+  );
 
 beforeAll(async () => {
   server = await startLocalServer({ major: 15, name: 'fl-open-xact' });
@@ -74,8 +85,8 @@ describe('full-load while a transaction stays open on the source', () => {
     expect(failure[0]).toContain(`SELECT pg_terminate_backend(${blockerPid});`);
     // Reports came every 10 s: one at 10 s; the 20 s mark is the give-up.
     expect(cli.lines.filter((l) => l.includes('the slot waits for'))).toHaveLength(1);
-    // The abort path names exactly what this run created: the publication, no slot.
-    expect(end.stderr).toMatch(/full-load failed: dropped what this run created: publication fl_block on the source [^,]*\n/);
+    // The abort path names exactly what this run created: the publication and the DDL guard, no slot.
+    expect(end.stderr).toMatch(abortLine());
     expect(end.stderr).not.toMatch(/slot fl_block on the source/);
     expect(end.stderr).not.toContain(server.password);
 
@@ -84,11 +95,12 @@ describe('full-load while a transaction stays open on the source', () => {
       async (c) =>
         (
           await c.query(
-            `SELECT (SELECT count(*) FROM pg_replication_slots)::int AS slots, (SELECT count(*) FROM pg_publication)::int AS publications`,
+            `SELECT (SELECT count(*) FROM pg_replication_slots)::int AS slots, (SELECT count(*) FROM pg_publication)::int AS publications,
+                    (SELECT count(*) FROM pg_event_trigger)::int AS event_triggers`,
           )
         ).rows[0],
     );
-    expect(left).toEqual({ slots: 0, publications: 0 });
+    expect(left).toEqual({ slots: 0, publications: 0, event_triggers: 0 });
     const onTarget = await pair.tgt(
       `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`,
     );
@@ -97,8 +109,46 @@ describe('full-load while a transaction stays open on the source', () => {
     expect((await blocker.query('SELECT count(*)::int AS n FROM orders')).rows[0].n).toBe(501);
   });
 
-  it('loads once the transaction has ended', async () => {
+  it('a cancel (a signal) while the slot waits cancels the creation too: no slot appears once the transaction ends', async () => {
+    const cancel = new AbortController();
+    const lines: string[] = [];
+    const log = {
+      info: (l: string) => lines.push(l),
+      progress: (l: string) => lines.push(l),
+      warn: (l: string) => {
+        lines.push(l);
+        // Cancel as soon as the wait is observed.
+        if (l.includes('the slot waits for')) cancel.abort(new Cancelled('SIGTERM'));
+      },
+    };
+    const run = runFullLoad({
+      source: parseConnInfo(sourceUrl, 'source'),
+      target: pair.target,
+      names: migrationNames('fl_block'),
+      waitForTransactionsMs: 600_000,
+      signal: cancel.signal,
+      log,
+    });
+    const err = await run.catch((e) => e);
+    expect(err).toBeInstanceOf(Cancelled);
+    const dropped = lines.filter((l) => l.includes('dropped'));
+    expect(dropped).toHaveLength(1);
+    expect(dropped[0]).toMatch(abortLine());
+    // No walsender of this run is left waiting: one would create the slot for good the moment the blocker ends.
     await blocker.query('COMMIT');
+    const left = await onSource(
+      async (c) =>
+        (
+          await c.query(
+            `SELECT (SELECT count(*) FROM pg_replication_slots)::int AS slots, (SELECT count(*) FROM pg_publication)::int AS publications,
+                    (SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgshift%')::int AS sessions`,
+          )
+        ).rows[0],
+    );
+    expect(left).toEqual({ slots: 0, publications: 0, sessions: 0 });
+  });
+
+  it('loads once the transaction has ended', async () => {
     const env = { PGSHIFT_SOURCE_URL: sourceUrl, PGSHIFT_TARGET_URL: pair.targetUrl };
     const end = await startCli(['full-load', '--name', 'fl_block', '--wait-for-transactions', '20s'], env).exited;
     expect(end.code, end.stderr).toBe(0);

@@ -74,6 +74,8 @@ describe('preflight on the Tasteam fixture', () => {
       'source.foreign-tables',
       'source.long-transactions',
       'source.table-sizes',
+      'source.event-triggers',
+      'source.logical-decoding-work-mem',
       'target.version',
       'target.empty',
       'target.extensions',
@@ -81,6 +83,7 @@ describe('preflight on the Tasteam fixture', () => {
       'target.collations',
       'target.subscription-privilege',
       'target.reverse-replication',
+      'target.ddl-replay',
       'roles.exist',
       'path.target-to-source',
     ]);
@@ -88,6 +91,9 @@ describe('preflight on the Tasteam fixture', () => {
     expect(byId(report, 'source.replica-identity').status).toBe('PASS');
     expect(byId(report, 'target.empty').status).toBe('PASS');
     expect(byId(report, 'target.version').status).toBe('PASS');
+    expect(byId(report, 'source.event-triggers').status).toBe('PASS');
+    expect(byId(report, 'target.ddl-replay').status).toBe('PASS');
+    expect(byId(report, 'source.logical-decoding-work-mem').detail).toMatch(/logical_decoding_work_mem = 64MB/);
     await expectProbeGone(pair);
     expectNoSecret(report);
   });

@@ -30,7 +30,9 @@ async function run(): Promise<PhaseOutcome> {
   }
   let started: StartCdcResult | undefined;
   if (command === 'start')
-    started = await group('cdc start', () => startCdc({ source, sourceFromTarget, target, names, createHelperIndexes: true, log }));
+    started = await group('cdc start', () =>
+      startCdc({ source, sourceFromTarget, target, names, createHelperIndexes: true, ddl: input('ddl'), log }),
+    );
   const maxLag = input('caught-up-lag')!;
   const waitSeconds = input('wait-caught-up')! / 1000;
   const watched = await group('replication lag', () => watchLag({ source, target, names, maxLag, waitSeconds, log }));

@@ -88,7 +88,12 @@ async function preCutoverBackups(annotations: Annotation[]): Promise<PreCutoverB
     return null;
   }
   return group('pre-cutover backups (RDS snapshot, source AMI)', () =>
-    takePreCutoverBackups({ dbInstanceIdentifier, sourceInstanceId, region: inputText('aws-region') }),
+    takePreCutoverBackups({
+      dbInstanceIdentifier,
+      sourceInstanceId,
+      region: inputText('aws-region'),
+      targetRoleArn: inputText('aws-target-role-arn'),
+    }),
   );
 }
 

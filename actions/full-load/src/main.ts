@@ -23,6 +23,7 @@ async function run(): Promise<PhaseOutcome> {
       jobs: input('jobs') || undefined,
       clean: input('clean'),
       waitForTransactionsMs: input('wait-for-transactions'),
+      ddl: input('ddl'),
       pgTools: { binDir: inputText('pg-bin-dir'), commandPrefix: prefix ? prefix.split(/\s+/).filter(Boolean) : undefined },
       log: actionsLogger(),
     }),

@@ -119,11 +119,13 @@ function ddlCommand(): Command {
     }),
   );
   const resolve = new Command('resolve')
-    .description("unblock a stopped DDL: the SQL to run on the target in its place, or that it was applied by hand; then 'cdc start'")
+    .description('unblock a stopped DDL: the SQL to run on the target in its place, or that it was applied by hand')
     .argument('<id>', 'the id shown by pgshift cdc ddl');
-  addConnectionOptions(resolve).addOption(flag('sql')).addOption(flag('mark-applied'));
+  // The connection options belong to 'cdc ddl' (commander reads a parent's options after the subcommand too).
+  resolve.addOption(flag('sql')).addOption(flag('mark-applied'));
   resolve.action(
-    action(async (id: string, flags: GlobalOptions) => {
+    action(async (id: string, own: object, command: Command) => {
+      const flags = { ...(command.parent?.opts() as GlobalOptions), ...own };
       const ctx = makeContext(flags);
       if (!/^[1-9][0-9]*$/.test(id)) throw usageError(`DDL id '${id}' is not a positive integer`, "see the ids with 'pgshift cdc ddl'");
       const result = await resolveDdlCommand({
@@ -134,7 +136,12 @@ function ddlCommand(): Command {
         id: Number(id),
         resolution: { sql: flagText(flags, 'sql'), markApplied: flagValue(flags, 'mark-applied') },
       });
-      emit(ctx, result, () => `DDL #${result.id} (${result.class}) resolved; next: pgshift cdc start --name ${ctx.names.name}`);
+      emit(
+        ctx,
+        result,
+        () =>
+          `DDL #${result.id} (${result.class}) resolved: the apply worker's next retry applies it; check with pgshift cdc ddl (a disabled subscription: pgshift cdc start --name ${ctx.names.name})`,
+      );
       return 0;
     }),
   );

@@ -74,8 +74,12 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
   const started = Date.now();
   const strategy = opts.strategy ?? 'slot';
   const ddl = opts.ddl ?? (strategy === 'slot' ? DEFAULT_DDL_MODE : 'off');
-  // A DDL stop must halt replication cleanly instead of restarting the apply worker every 5 s.
-  const wanted = { ...DEFAULT_CDC_OPTIONS, ...opts.options, ...(ddl === 'replay' ? { disableOnError: true } : {}) };
+  // disable_on_error is NOT forced with DDL replay: measured on PostgreSQL 17, it also disables the
+  // subscription when the walsender connection drops or the source restarts, and a disabled
+  // subscription keeps the slot's WAL until someone acts (docs/design.md rule 7). A DDL stop
+  // instead makes the apply worker retry its transaction every wal_retrieve_retry_interval
+  // (5 s), rolled back each time, until `cdc ddl resolve` records the way past it.
+  const wanted = { ...DEFAULT_CDC_OPTIONS, ...opts.options };
   const { names, log } = opts;
   return withClients(opts.source, opts.target, async (source, target) => {
     const versions = await readVersions(source, target);

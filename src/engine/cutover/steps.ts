@@ -5,17 +5,20 @@
 export const STEP = {
   preChecks: 'pre-checks',
   freezeWrites: 'freeze writes',
+  freezeDdl: 'freeze DDL on the old primary',
   waitForZeroLag: 'wait for zero lag',
   syncSequences: 'sync sequences',
   finalVerify: 'final verify',
   turnReplicationAround: 'turn replication around',
   switchApplication: 'switch the application',
+  moveDdlFreeze: 'move the DDL freeze to the new primary',
   postCheck: 'post-check through the application path',
 } as const;
 
 /** The steps during which application writes are blocked: from the freeze to the switch. */
 export const FROZEN_STEPS: readonly string[] = [
   STEP.freezeWrites,
+  STEP.freezeDdl,
   STEP.waitForZeroLag,
   STEP.syncSequences,
   STEP.finalVerify,

@@ -5,12 +5,15 @@
  * Runbook order (each step timed in the result):
  *   1. pre-checks            outside the freeze: link streaming, lag under --max-lag, no schema drift, fast verify clean
  *   2. freeze writes          PgBouncer PAUSE + every login role read-only on the old primary, sessions ended
+ *   2b. freeze DDL            on the old primary, refused before any lock   (abort: lifted if set here)
  *   3. wait for zero lag      by LSN, bounded by --max-freeze                      (abort: thaw, RESUME)
  *   4. sync sequences         every sequence, standalone ones too, plus a margin
  *   5. final verify           fast (row counts) by default
  *   6. turn replication around  new primary -> old primary, so going back loses nothing
  *                                (abort: drop the new link, restore the old one)
  *   7. switch                 point the application at the new primary, make it writable, RESUME
+ *   7b. move the DDL freeze   lifted on the old primary; after a cutover the new primary refuses
+ *                             DDL for the rollback window (pgshift ddl unfreeze --accept-no-rollback)
  *   8. post-check             a write through the application path lands on the new primary
  * Any failure before step 7 leaves the old primary primary, its replication running, and
  * writes flowing again; the run exits 1 with the reason. So does a signal (opts.signal, fired by
@@ -31,6 +34,7 @@ import { relationKey } from '../../postgres/sql.js';
 import type { Logger } from '../../log/logger.js';
 import type { Switch } from '../../switch/switch.js';
 import type { MigrationNames } from '../names.js';
+import { freezeDdl, unfreezeDdl } from '../ddl/index.js';
 import { Timeline, type StepRecord } from '../timeline.js';
 import { runVerify } from '../verify/verify.js';
 import type { VerifySummary } from '../verify/report.js';
@@ -180,8 +184,10 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
     // Set once the freeze step starts, so the abort path thaws even if the step itself was interrupted.
     let freezeStarting = false;
     let linkTurned: 'no' | 'running link dropped' | 'return link made' = 'no';
+    let ddlFrozenHere = false;
     try {
       frozen = await timeline.run(STEP.freezeWrites, () => freezeWrites(e, sessions, opts, () => (freezeStarting = true)));
+      ddlFrozenHere = await timeline.run(STEP.freezeDdl, () => freezeDdlOnOldPrimary(e, sessions));
       const caughtUp = await timeline.run(
         STEP.waitForZeroLag,
         () => waitForZeroLag(e, sessions, freezeLeft(), opts.signal),
@@ -202,6 +208,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
       const writeFreezeMs = Date.now() - freezeStarted;
       // ── writes flow again, to the new primary ─────────────────────────────────────────
       opts.log.info(`writes were frozen for ${writeFreezeMs} ms`);
+      await timeline.run(STEP.moveDdlFreeze, () => moveDdlFreeze(e, sessions, opts));
       const postCheck = await timeline.run(STEP.postCheck, () => postCheckStep(e, opts, toIdentity));
       if (!postCheck.ok)
         opts.log.warn(
@@ -224,6 +231,10 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
       };
     } catch (err) {
       await abortBeforeSwitch(e, sessions, opts, frozen ?? freezeStarting, linkTurned);
+      if (ddlFrozenHere)
+        await unfreezeDdl(sessions.from).catch(() =>
+          opts.log.warn('abort: could not lift the DDL freeze on the old primary: pgshift ddl unfreeze'),
+        );
       const writeFreezeMs = Date.now() - freezeStarted;
       const reason = err instanceof Cancelled ? err.message : err instanceof PgshiftError ? err.oneLine() : redact((err as Error).message);
       throw new SwitchoverAborted(
@@ -415,6 +426,28 @@ async function switchApplication(e: Direction, s: Sessions, opts: SwitchoverOpti
   await opts.switch.unfreeze?.();
   // The old primary stays frozen (it is the replica now); only "a switchover is in flight" goes.
   await markSwitchoverDone(s.from, opts.names.name);
+}
+
+// ── DDL freeze (docs/design.md rule 6) ──────────────────────────────────────────────────
+/** Step 2b: no schema change on the old primary while its last changes drain (undo: lifted on abort if set here). */
+async function freezeDdlOnOldPrimary(e: Direction, s: Sessions): Promise<boolean> {
+  return freezeDdl(s.from, `pgshift ${e.kind} is switching the primary: schema changes are refused until it ends`);
+}
+
+/**
+ * Step 7b: the old primary is a replica now and its DDL freeze goes. After a cutover the new
+ * primary refuses DDL for the rollback window: a schema change there would break the reverse
+ * replication that makes rollback lossless ('pgshift ddl unfreeze --accept-no-rollback' lifts it).
+ */
+async function moveDdlFreeze(e: Direction, s: Sessions, opts: SwitchoverOptions): Promise<void> {
+  await unfreezeDdl(s.from);
+  if (e.kind === 'cutover') {
+    await freezeDdl(
+      s.to,
+      'after cutover, DDL here breaks the reverse replication that makes rollback lossless; pgshift ddl unfreeze --accept-no-rollback lifts this',
+    );
+    opts.log.info(`DDL frozen on the ${describe(e.to)} for the rollback window (pgshift ddl unfreeze --accept-no-rollback lifts it)`);
+  }
 }
 
 // ── step 8 ──────────────────────────────────────────────────────────────────────────────

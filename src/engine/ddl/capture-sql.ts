@@ -103,13 +103,14 @@ $fn$;
 CREATE OR REPLACE FUNCTION _pgshift.ddl_capture() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 DECLARE
+  -- Only schema-qualified calls before the search_path is pinned: this runs as its owner.
   caller_path text := pg_catalog.current_setting('search_path');
   tags text[];
   idents text[];
   kept int;
-  dropped text[] := coalesce(nullif(current_setting('pgshift.dropped', true), ''), '{}')::text[];
-  rewrites text := coalesce(current_setting('pgshift.rewrites', true), '');
-  q text := current_query();
+  dropped text[];
+  rewrites text;
+  q text;
   lex record;
   klass text := 'replay';
   why text;
@@ -119,9 +120,13 @@ DECLARE
   col record;
   new_tables oid[];
   derived text[] := '{}';
-  role_name text := CASE WHEN current_setting('role') = 'none' THEN session_user::text ELSE current_setting('role') END;
+  role_name text;
 BEGIN
   PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+  dropped := coalesce(nullif(current_setting('pgshift.dropped', true), ''), '{}')::text[];
+  rewrites := coalesce(current_setting('pgshift.rewrites', true), '');
+  q := current_query();
+  role_name := CASE WHEN current_setting('role') = 'none' THEN session_user::text ELSE current_setting('role') END;
   PERFORM set_config('pgshift.dropped', '', true);
   PERFORM set_config('pgshift.rewrites', '', true);
   IF _pgshift.ddl_is_mine() OR tg_tag = ANY (ARRAY[${SKIPPED_TAGS.map((t) => `'${t}'`).join(', ')}]) THEN
@@ -261,6 +266,7 @@ export const CAPTURE_START_SQL = String.raw`
 CREATE OR REPLACE FUNCTION _pgshift.ddl_capture_start() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 DECLARE
+  -- Only schema-qualified calls before the search_path is pinned: this runs as its owner.
   caller_path text := pg_catalog.current_setting('search_path');
   q text := pg_catalog.current_query();
   lex record;
@@ -268,9 +274,12 @@ DECLARE
   klass text := 'derived';
   why text := 'table created from a query: created empty on the target, its rows come with the table''s copy';
 BEGIN
-  IF tg_tag NOT IN ('CREATE TABLE AS', 'SELECT INTO') OR _pgshift.ddl_is_mine() THEN RETURN; END IF;
-  IF q ~* '^\s*create\s+((global|local)\s+)?temp(orary)?\s' OR q ~* '^\s*select\s.*\minto\s+((local|global)\s+)?temp(orary)?\s' THEN RETURN; END IF;
   PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+  IF tg_tag NOT IN ('CREATE TABLE AS', 'SELECT INTO') OR _pgshift.ddl_is_mine()
+     OR q ~* '^\s*create\s+((global|local)\s+)?temp(orary)?\s' OR q ~* '^\s*select\s.*\minto\s+((local|global)\s+)?temp(orary)?\s' THEN
+    PERFORM set_config('search_path', caller_path, true);
+    RETURN;
+  END IF;
   lex := _pgshift.ddl_lex(q);
   IF lex.first_word <> split_part(tg_tag, ' ', 1) THEN
     klass := 'stop';

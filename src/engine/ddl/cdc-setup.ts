@@ -1,8 +1,9 @@
 /**
  * The DDL part of `cdc start`, one step with its undo (docs/design.md rule 6).
  *
- *   replay  the target gets _pgshift.ddl_log with the replay trigger, and the subscription
- *           disable_on_error = true, so a stop halts replication cleanly instead of looping
+ *   replay  the target gets _pgshift.ddl_log with the replay trigger; a stop makes the apply
+ *           worker retry its transaction until resolved (disable_on_error is not forced: it
+ *           also disables the subscription when the source restarts, see start.ts)
  *   freeze  DDL on the source is refused while CDC runs
  *   off     the target only gets the log table (the publication carries it regardless)
  *

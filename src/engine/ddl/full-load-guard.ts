@@ -7,7 +7,7 @@
  * (docs/design.md rule 13).
  */
 import { withClient } from '../../postgres/connect.js';
-import type { ConnInfo } from '../../postgres/conninfo.js';
+import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import type { CreatedByRun } from '../created-by-run.js';
 import { installDdlCapture, removeDdlCapture } from './capture.js';
 import { CAPTURE_EVENT_TRIGGERS } from './capture-sql.js';
@@ -28,14 +28,14 @@ export async function guardDdlForLoad(source: ConnInfo, mode: DdlMode, created: 
     const froze = await freezeDdl(c, 'pgshift full-load is copying this database: schema changes wait until it ends');
     if (froze)
       created.record({
-        what: 'DDL freeze on the source',
+        what: `DDL freeze on the ${describe(source)}`,
         undo: () => withClient(source, async (u) => void (await unfreezeDdl(u))),
         byHand: dropByHand(FREEZE_EVENT_TRIGGERS),
       });
     const installedCapture = mode === 'replay' ? await installDdlCapture(c) : false;
     if (installedCapture)
       created.record({
-        what: 'DDL capture on the source',
+        what: `DDL capture on the ${describe(source)}`,
         undo: () => withClient(source, (u) => removeDdlCapture(u)),
         byHand: dropByHand(CAPTURE_EVENT_TRIGGERS),
       });

@@ -3,8 +3,9 @@
  * (`pgshift cdc ddl resolve`). The source's log says what was captured; the target's
  * ddl_applied says what ran there, in the apply worker's transaction. A stop is resolved by
  * recording, on the target, either the SQL to run in its place or that it was applied by hand;
- * the trigger uses it when the apply worker retries that transaction after `cdc start`
- * re-enables the subscription. Never ALTER SUBSCRIPTION … SKIP: it discards the whole
+ * the trigger uses it when the apply worker retries that transaction (every
+ * wal_retrieve_retry_interval, or after `cdc start` re-enables a subscription made with
+ * --disable-on-error). Never ALTER SUBSCRIPTION … SKIP: it discards the whole
  * transaction's rows, not only the DDL.
  */
 import type pg from 'pg';
@@ -53,6 +54,14 @@ export async function listDdl(source: pg.Client, target: pg.Client, subscription
   );
   const subscriptionEnabled: boolean | null = sub.rowCount ? sub.rows[0].subenabled : null;
   let stoppedOn: DdlEntry | null = null;
+  // A CREATE EXTENSION the target cannot install stops replication as surely as a stop-class entry.
+  const unavailable = await unavailableExtensionEntries(target, captured.rows);
+  let seenPending = false;
+  const firstPending = (id: number) => {
+    const first = !seenPending;
+    seenPending = true;
+    return first && unavailable.has(id);
+  };
   const entries: DdlEntry[] = captured.rows.map((r) => {
     const a = applied.get(r.id);
     let state: DdlState = a ? 'applied' : resolved.has(r.id) ? 'resolved' : 'pending';
@@ -70,8 +79,9 @@ export async function listDdl(source: pg.Client, target: pg.Client, subscription
       appliedAt: a?.at ?? null,
       appliedHow: a?.how ?? null,
     };
-    // The first entry not applied on a disabled subscription is the one it stopped on.
-    if (!a && !stoppedOn && subscriptionEnabled === false && state === 'pending') {
+    // Replication stands on the first entry not applied when the subscription is disabled, or
+    // when that entry is of the stop class (the apply worker retries it every few seconds).
+    if (!a && !stoppedOn && state === 'pending' && (subscriptionEnabled === false || r.class === 'stop' || firstPending(r.id))) {
       state = 'stopped';
       entry.state = state;
       stoppedOn = entry;
@@ -81,6 +91,22 @@ export async function listDdl(source: pg.Client, target: pg.Client, subscription
   const stopped = stoppedOn as DdlEntry | null;
   if (stopped && !stopped.reason) stopped.reason = await whyItFailed(target, stopped);
   return { subscriptionEnabled, entries, stoppedOn: stopped };
+}
+
+async function unavailableExtensionEntries(
+  target: pg.Client,
+  rows: { id: number; command_tags: string[]; object_identities: string[] }[],
+): Promise<Set<number>> {
+  const out = new Set<number>();
+  for (const r of rows) {
+    if (!r.command_tags.includes('CREATE EXTENSION')) continue;
+    const res = await target.query(
+      'SELECT bool_and(EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = x)) AS ok FROM unnest($1::text[]) x',
+      [r.object_identities],
+    );
+    if (res.rows[0].ok === false) out.add(r.id);
+  }
+  return out;
 }
 
 /**

@@ -34,8 +34,9 @@ export async function ddlReport(opts: Sides & { refresh: boolean }): Promise<Ddl
         );
       let refresh: RefreshResult | null = null;
       let listing = await listDdl(source, target, opts.names.subscription);
-      // REFRESH needs a running subscription; on a stopped one the new tables wait for the resolution.
-      if (opts.refresh && listing.subscriptionEnabled) {
+      // REFRESH needs a running subscription that can get past the listing's position; while it
+      // stands on a DDL stop, the new tables wait for the resolution.
+      if (opts.refresh && listing.subscriptionEnabled && !listing.stoppedOn) {
         refresh = await refreshNewTables(source, opts.source, target, opts.names, opts.log);
         listing = await listDdl(source, target, opts.names.subscription);
       }
@@ -55,7 +56,7 @@ export async function resolveDdlCommand(opts: Sides & { id: number; resolution: 
     try {
       const klass = await resolveDdl(source, target, opts.id, opts.resolution);
       opts.log.info(
-        `DDL #${opts.id} resolved (${opts.resolution.markApplied ? 'marked applied' : 'replaced by the given SQL'}); 'pgshift cdc start --name ${opts.names.name}' enables the subscription again`,
+        `DDL #${opts.id} resolved (${opts.resolution.markApplied ? 'marked applied' : 'replaced by the given SQL'}); the apply worker's next retry uses it (if the subscription is disabled, 'pgshift cdc start --name ${opts.names.name}' enables it again)`,
       );
       return { id: opts.id, class: klass };
     } finally {

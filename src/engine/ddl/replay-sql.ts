@@ -7,7 +7,8 @@
  *
  *   - a row already in ddl_applied is skipped (a replayed transaction after a restart);
  *   - a resolution (`cdc ddl resolve`) replaces the statement, or marks it applied;
- *   - class stop raises: with disable_on_error the subscription stops cleanly on it;
+ *   - class stop raises: the apply worker rolls the transaction back and retries it every
+ *     wal_retrieve_retry_interval until a resolution exists (nothing of it is applied meanwhile);
  *   - otherwise the statements run as the captured role with the captured search_path (the
  *     apply worker's own search_path is empty), CONCURRENTLY removed (it cannot run inside a
  *     transaction), and the id goes into ddl_applied in the same transaction.
@@ -90,12 +91,12 @@ BEGIN
   ELSIF NEW.class = 'stop' THEN
     RAISE EXCEPTION 'pgshift DDL #% stopped replication: %', NEW.id, NEW.reason
       USING DETAIL = format('statement: %s', left(NEW.query, 500)),
-            HINT = format('pgshift cdc ddl resolve %s --sql ''<the change for the target>'' (or --mark-applied), then pgshift cdc start', NEW.id);
+            HINT = format('pgshift cdc ddl resolve %s --sql ''<the change for the target>'' (or --mark-applied); the next retry applies it', NEW.id);
   ELSIF 'CREATE EXTENSION' = ANY (NEW.command_tags) THEN
     FOREACH ext IN ARRAY NEW.object_identities LOOP
       IF NOT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = ext) THEN
         RAISE EXCEPTION 'pgshift DDL #% stopped replication: extension % is not available on the target', NEW.id, ext
-          USING HINT = format('install it, or pgshift cdc ddl resolve %s --sql ''…'' | --mark-applied, then pgshift cdc start', NEW.id);
+          USING HINT = format('install it, or pgshift cdc ddl resolve %s --sql ''…'' | --mark-applied', NEW.id);
       END IF;
     END LOOP;
   END IF;
@@ -111,7 +112,7 @@ BEGIN
   EXCEPTION WHEN OTHERS THEN
     RAISE EXCEPTION 'pgshift DDL #% failed on the target: %', NEW.id, SQLERRM
       USING DETAIL = format('statement: %s', left(stmt, 500)),
-            HINT = format('pgshift cdc ddl resolve %s --sql ''…'' | --mark-applied, then pgshift cdc start', NEW.id);
+            HINT = format('pgshift cdc ddl resolve %s --sql ''…'' | --mark-applied', NEW.id);
   END;
   IF NEW.empty_created THEN
     -- CREATE TABLE AS / SELECT INTO: the table's rows come with its copy once the subscription adds it.

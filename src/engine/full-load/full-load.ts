@@ -58,6 +58,13 @@ export interface FullLoadOptions {
   clean?: boolean;
   /** How long slot creation may wait for open transactions on the source (default 10 minutes). */
   waitForTransactionsMs?: number;
+  /**
+   * Where the run records what it creates. Pass one in to undo this run's objects from outside —
+   * a signal handler calls `created.undo(log, 'interrupted')`; the failure path shares that one undo.
+   */
+  created?: CreatedByRun;
+  /** Cancels the run (a signal). While the slot waits for open transactions, it cancels the creation too. */
+  signal?: AbortSignal;
   pgTools?: PgToolsOptions;
   /** Tables smaller than this are copied whole (tests lower it to exercise range splitting). */
   minChunkBytes?: number;
@@ -95,21 +102,21 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
     refuseUnlessCleanable(found, opts.names, opts.source, opts.target, opts.clean === true);
     return found;
   });
-  const anythingLeft = leftovers.slot || leftovers.publication || leftovers.targetObjects.count > 0;
+  const anythingLeft = leftovers.slot || leftovers.publication || leftovers.ddlFreeze || leftovers.targetObjects.count > 0;
   const droppedByClean = anythingLeft
     ? await timeline.run('clean what an earlier attempt left', () =>
         cleanLeftovers(opts.source, opts.target, opts.names, leftovers, opts.log),
       )
     : [];
 
-  const created = new CreatedByRun('full-load');
-  const ddlGuard = await timeline.run('freeze DDL and install the DDL capture', () =>
-    guardDdlForLoad(opts.source, opts.ddl ?? DEFAULT_DDL_MODE, created),
-  );
+  const created = opts.created ?? new CreatedByRun('full-load');
   let slot: ExportedSlot | undefined;
   let workers: SnapshotWorker[] = [];
   let archive: SchemaArchive | undefined;
   try {
+    const ddlGuard = await timeline.run('freeze DDL and install the DDL capture', () =>
+      guardDdlForLoad(opts.source, opts.ddl ?? DEFAULT_DDL_MODE, created),
+    );
     await timeline.run('create the publication', () => createPublication(opts, created));
     slot = await timeline.run(
       'create the slot with an exported snapshot',
@@ -212,6 +219,7 @@ async function createSlot(opts: FullLoadOptions, created: CreatedByRun): Promise
   const limitMs = opts.waitForTransactionsMs ?? DEFAULT_WAIT_FOR_TRANSACTIONS_MS;
   const slot = await createSlotWithSnapshot(opts.source, opts.names.slot, {
     waitForTransactionsMs: limitMs,
+    signal: opts.signal,
     onWaiting: (blockers, waitedMs) =>
       opts.log.warn(
         `the slot waits for ${blockers.length} open transaction(s) on the ${describe(opts.source)} (${Math.round(waitedMs / 1000)} s of at most ${Math.round(limitMs / 1000)} s): ${blockers.map(describeOpenTransaction).join('; ') || 'none visible to this role'}`,

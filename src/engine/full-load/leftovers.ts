@@ -1,6 +1,8 @@
 /**
  * What an earlier full-load with the same --name left behind: its slot and publication on the
- * source, its tables on the target. Read first, all of it, touching nothing; then either refuse
+ * source, the DDL freeze it set there (a killed run cannot lift it; left in place, the next run
+ * would take it for somebody else's and schema changes would stay refused for good), its tables
+ * on the target. Read first, all of it, touching nothing; then either refuse
  * or, with --clean, drop exactly that.
  *
  * --clean refuses without touching anything while CDC runs on it — the target's subscription
@@ -16,6 +18,7 @@ import { ident } from '../../postgres/sql.js';
 import { subscriptionExists } from '../../postgres/subscription.js';
 import type { Logger } from '../../log/logger.js';
 import type { MigrationNames } from '../names.js';
+import { ddlFrozen, unfreezeDdl } from '../ddl/freeze.js';
 import { cleanTarget, userObjectsOnTarget } from './target-state.js';
 
 /** A walsender streaming to a subscriber that reads the publication. */
@@ -31,6 +34,10 @@ export interface LiveSubscriber {
 
 export interface Leftovers {
   slot?: SlotState;
+  /** The full-load DDL freeze's event triggers are on the source. */
+  ddlFreeze: boolean;
+  /** Sessions of a full-load still running on this database (snapshot holder, copy workers). */
+  runningLoad: { pid: number; applicationName: string }[];
   publication?: { name: string; liveSubscribers: LiveSubscriber[] };
   targetSubscription: boolean;
   targetObjects: { count: number; sample: string[] };
@@ -41,7 +48,13 @@ export async function findLeftovers(source: ConnInfo, target: ConnInfo, names: M
     const slot = await readSlot(c, names.slot);
     const exists = (await c.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [names.publication])).rowCount;
     const publication = exists ? { name: names.publication, liveSubscribers: await liveSubscribersOf(c, names.publication) } : undefined;
-    return { slot, publication };
+    const running = await c.query(
+      `SELECT pid, application_name FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name IN ('pgshift-snapshot', 'pgshift-copy', 'pgshift-slot-wait') AND pid <> pg_backend_pid()
+        ORDER BY pid`,
+    );
+    const runningLoad = running.rows.map((r) => ({ pid: r.pid as number, applicationName: r.application_name as string }));
+    return { slot, publication, ddlFreeze: await ddlFrozen(c), runningLoad };
   });
   const onTarget = await withClient(target, async (c) => ({
     targetSubscription: await subscriptionExists(c, names.subscription),
@@ -56,6 +69,12 @@ export async function findLeftovers(source: ConnInfo, target: ConnInfo, names: M
  */
 export function refuseUnlessCleanable(found: Leftovers, names: MigrationNames, source: ConnInfo, target: ConnInfo, clean: boolean): void {
   const stopFirst = `run 'pgshift cdc stop --name ${names.name}' first if this migration is to start over`;
+  if (found.runningLoad.length > 0) {
+    throw usageError(
+      `a full-load is still running on the ${describe(source)} (sessions ${found.runningLoad.map((r) => `${r.pid} ${r.applicationName}`).join(', ')})`,
+      `let it finish; if its process is gone, end them with ${found.runningLoad.map((r) => `SELECT pg_terminate_backend(${r.pid});`).join(' ')}`,
+    );
+  }
   if (found.targetSubscription) {
     throw usageError(`subscription ${names.subscription} still runs on the ${describe(target)} (CDC is running)`, stopFirst);
   }
@@ -82,6 +101,7 @@ export function refuseUnlessCleanable(found: Leftovers, names: MigrationNames, s
   const onSource = [
     found.slot ? `replication slot ${names.slot}` : undefined,
     found.publication ? `publication ${names.publication}` : undefined,
+    found.ddlFreeze ? 'a DDL freeze' : undefined,
   ]
     .filter(Boolean)
     .join(' and ');
@@ -105,7 +125,7 @@ export async function cleanLeftovers(
   log: Logger,
 ): Promise<string[]> {
   const dropped: string[] = [];
-  if (found.slot || found.publication) {
+  if (found.slot || found.publication || found.ddlFreeze) {
     await withClient(source, async (c) => {
       if (found.slot) {
         await dropInactiveSlot(c, names, source);
@@ -115,6 +135,7 @@ export async function cleanLeftovers(
         await c.query(`DROP PUBLICATION IF EXISTS ${ident(names.publication)}`);
         dropped.push(`publication ${names.publication}`);
       }
+      if (found.ddlFreeze && (await unfreezeDdl(c))) dropped.push('the DDL freeze');
     });
     log.warn(
       `--clean: dropped ${dropped.join(' and ')} on the ${describe(source)}, left by an earlier full-load with --name ${names.name}`,

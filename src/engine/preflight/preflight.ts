@@ -37,6 +37,8 @@ import {
 } from './target-checks.js';
 import type { CheckContext, CheckScope, PreflightCheck, PreflightOptions, PreflightReport } from './types.js';
 
+import { checkLogicalDecodingWorkMem, checkSourceEventTriggers, checkTargetDdlReplay } from './ddl-checks.js';
+
 export type { PreflightCheck, PreflightOptions, PreflightReport } from './types.js';
 
 type Check = (ctx: CheckContext) => Promise<PreflightCheck>;
@@ -58,6 +60,8 @@ export const PREFLIGHT_CHECKS: ReadonlyArray<{ id: string; scope: CheckScope; ru
   { id: 'source.foreign-tables', scope: 'source', run: checkForeignTables },
   { id: 'source.long-transactions', scope: 'source', run: checkLongTransactions },
   { id: 'source.table-sizes', scope: 'source', run: checkTableSizes },
+  { id: 'source.event-triggers', scope: 'source', run: checkSourceEventTriggers },
+  { id: 'source.logical-decoding-work-mem', scope: 'source', run: checkLogicalDecodingWorkMem },
   // target: can it take the schema and data, and replicate back for a rollback
   { id: 'target.version', scope: 'target', run: checkTargetVersion },
   { id: 'target.empty', scope: 'target', run: checkTargetEmpty },
@@ -66,6 +70,7 @@ export const PREFLIGHT_CHECKS: ReadonlyArray<{ id: string; scope: CheckScope; ru
   { id: 'target.collations', scope: 'target', run: checkColumnCollations },
   { id: 'target.subscription-privilege', scope: 'target', run: checkSubscriptionPrivilege },
   { id: 'target.reverse-replication', scope: 'target', run: checkReverseReplication },
+  { id: 'target.ddl-replay', scope: 'target', run: checkTargetDdlReplay },
   // roles: the application can log in and has its rights the moment it switches
   { id: 'roles.exist', scope: 'roles', run: checkRolesExist },
   // path: RDS → source 5432, proven from the target side
