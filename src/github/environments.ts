@@ -1,3 +1,5 @@
+// Over 350 lines: each environment, its reviewers and the secrets it must hold are declared here
+// together, so one read shows the whole gate setup.
 import { usageError } from '../errors.js';
 import { explainGitHubError, httpStatus, type GitHubClient, type RepoRef } from './octokit.js';
 

@@ -8,6 +8,8 @@
  *
  * Strategy 'subscription-copy' is the simple alternative for small databases: a schema-only target,
  * and the subscription copies the tables itself (copy_data = true) from a slot it creates.
+ *
+ * Over 350 lines: the start runbook for both strategies, with each refusal and undo beside its step; split, the undo would sit away from what it undoes.
  */
 import type pg from 'pg';
 import { checkFailed, connectionError, type PgshiftError, usageError } from '../../errors.js';

@@ -7,6 +7,8 @@
  * the clock runs until the subscriber confirms having applied past it. Because apply is in commit
  * order, that is how long any commit made now takes to reach the target. The heartbeat also keeps an
  * idle slot moving, so its retained WAL is released (docs/design.md rule 7).
+ *
+ * Over 350 lines: the steps of one status sample (lag by LSN and heartbeat, retained WAL, findings) and the one loop that polls them (watchCdc).
  */
 import type pg from 'pg';
 import { PgshiftError } from '../../errors.js';

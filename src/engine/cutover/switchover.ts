@@ -20,6 +20,8 @@
  * SIGINT/SIGTERM/SIGHUP in the CLI and the actions): the run stops at the next step boundary or
  * inside its wait and takes the same abort path. After SIGKILL, the freeze markers on the old
  * primary (write-freeze.ts) let `pgshift recover` undo or finish the switch (docs/design.md rule 12).
+ *
+ * Over 350 lines: the switchover runbook, with the undo of every step beside it and the abort path that uses them; split, the undo would sit away from what it undoes.
  */
 import type pg from 'pg';
 import { PgshiftError, checkFailed } from '../../errors.js';

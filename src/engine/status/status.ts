@@ -8,6 +8,8 @@
  *   4. the application's path: where the switch points, and whether PgBouncer is paused
  *   5. which server is primary, what is wrong, and the next sensible command
  * It writes nothing: no heartbeat, no lock (a running cutover is seen through pg_locks).
+ *
+ * Over 350 lines: one read-only look at every part of the migration (primary, switch, links both ways, freeze records, slots) and the next command, which depends on all of them.
  */
 import type pg from 'pg';
 import { connect } from '../../postgres/connect.js';
