@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests and the rehearsal need that npm does not bring: PostgreSQL 15 client
-# tools (pg_dump, pg_restore, pgbench), PgBouncer, and shellcheck for the shell scripts. apt-get
+# tools (pg_dump, pg_restore, pgbench), PgBouncer, shellcheck for the shell scripts, and Chromium,
+# in which the tests draw every Mermaid chart (puppeteer-core drives it and downloads no browser). apt-get
 # when root; otherwise one clear line naming the packages to install.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ command -v pg_dump >/dev/null 2>&1 && [ -x /usr/lib/postgresql/15/bin/pg_dump ] 
 command -v pgbench >/dev/null 2>&1 || [ -x /usr/lib/postgresql/15/bin/pgbench ] || need+=(postgresql-contrib)
 id postgres >/dev/null 2>&1 || need+=(postgresql-common)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0

@@ -358,7 +358,11 @@ export const OPTIONS = {
   rows: { type: 'integer', default: '20000', description: 'Database size: Tasteam members (other tables scale with it).' },
   rate: { type: 'integer', default: '200', description: 'Application writes per second through PgBouncer.' },
   'stage-seconds': { type: 'integer', default: '5', description: 'Seconds of traffic between steps.' },
-  report: { type: 'path', default: 'rehearsal-report.md', description: 'Markdown report with charts.' },
+  report: {
+    type: 'path',
+    default: 'rehearsal-report.md',
+    description: 'Markdown report with charts; an HTML copy with the charts drawn goes beside it (.html).',
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;

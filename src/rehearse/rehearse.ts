@@ -81,7 +81,15 @@ export interface RehearsalResult {
   };
   cleanup: { leftovers: number };
   /** For the report's charts. */
-  series: { latencies: LatencySample[]; lag: LagSample[]; switches: { label: string; at: number; freezeMs: number }[]; startedAt: number };
+  series: { latencies: LatencySample[]; lag: LagSample[]; switches: SwitchMark[]; startedAt: number };
+}
+
+/** One switch on the report's time axis (epoch ms): when it started, and when and how long writes were frozen. */
+export interface SwitchMark {
+  label: string;
+  at: number;
+  frozenAt: number;
+  freezeMs: number;
 }
 
 export interface SwitchSummary {
@@ -197,7 +205,9 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
     const doSwitch = async (label: string, fn: () => Promise<SwitchoverResult>): Promise<SwitchSummary> => {
       const t0 = Date.now();
       const r = await phase(label, fn, (x) => `writes frozen ${x.writeFreezeMs} ms`);
-      switches.push({ label, at: t0, freezeMs: r.writeFreezeMs });
+      // Writes freeze when the 'freeze writes' step starts (switchover.ts); before it, only read-only pre-checks ran.
+      const freezeStep = r.steps.find((st) => st.step === 'freeze writes');
+      switches.push({ label, at: t0, frozenAt: freezeStep ? Date.parse(freezeStep.startedAt) : t0, freezeMs: r.writeFreezeMs });
       return {
         writeFreezeMs: r.writeFreezeMs,
         seconds: (Date.now() - t0) / 1000,

@@ -1,9 +1,7 @@
 /** The rehearsal's Markdown report: the figures, the phases, and charts around the switches. */
 import { table } from '../render/markdown.js';
-import { xyChart } from '../render/mermaid.js';
-import type { RehearsalResult } from './rehearse.js';
-
-const BUCKET_MS = 250;
+import { MAX_X_LABELS, SERIES_COLOURS, xyChart } from '../render/mermaid.js';
+import type { RehearsalResult, SwitchMark } from './rehearse.js';
 
 export function rehearsalMarkdown(r: RehearsalResult): string {
   const verdict = r.ok ? '✅ all goals met' : '❌ a goal was missed';
@@ -55,7 +53,7 @@ export function rehearsalMarkdown(r: RehearsalResult): string {
     ),
     `Tables added to the subscription: ${r.deploy.tablesAdded.join(', ') || 'none'}`,
     '',
-    ...r.series.switches.flatMap((s) => ['', `## Around the ${s.label} (writes frozen ${s.freezeMs} ms)`, latencyChart(r, s.at)]),
+    ...r.series.switches.flatMap((s) => ['', `## Around the ${s.label} (writes frozen ${s.freezeMs} ms)`, latencyChart(r, s)]),
     '',
     '## Replication lag during CDC',
     lagChart(r),
@@ -63,23 +61,33 @@ export function rehearsalMarkdown(r: RehearsalResult): string {
   ].join('\n');
 }
 
-/** Worst write latency per 250 ms, from 2 s before a switch to 3 s after. */
-function latencyChart(r: RehearsalResult, at: number): string {
-  const from = at - 2000;
-  const to = at + 3000;
-  const buckets = new Map<number, number>();
+/**
+ * Worst write latency around one switch, in MAX_X_LABELS intervals from 1 s before writes froze
+ * to at least 1 s after they resumed, with the frozen window drawn as red bars behind the line.
+ */
+export function latencyChart(r: RehearsalResult, s: SwitchMark): string {
+  const from = s.frozenAt - 1000;
+  const bucketMs = Math.max(500, Math.ceil((s.freezeMs + 2000) / MAX_X_LABELS / 250) * 250);
+  const to = from + bucketMs * MAX_X_LABELS;
+  const worst = Array.from<number | null>({ length: MAX_X_LABELS }).fill(null);
   for (const l of r.series.latencies) {
     if (l.t < from || l.t >= to) continue;
-    const b = Math.floor((l.t - from) / BUCKET_MS);
-    buckets.set(b, Math.max(buckets.get(b) ?? 0, l.ms));
+    const b = Math.floor((l.t - from) / bucketMs);
+    worst[b] = Math.max(worst[b] ?? 0, l.ms);
   }
-  const n = Math.ceil((to - from) / BUCKET_MS);
-  const labels = Array.from({ length: n }, (_, i) => `${((i * BUCKET_MS - 2000) / 1000).toFixed(2)}s`);
+  const top = Math.max(1, ...worst.map((v) => v ?? 0));
+  const frozenUntil = s.frozenAt + s.freezeMs;
+  // A bucket is marked frozen when any part of it lies inside the freeze.
+  const frozen = worst.map((_, i) => (from + i * bucketMs < frozenUntil && from + (i + 1) * bucketMs > s.frozenAt ? top : 0));
   return xyChart({
-    title: 'worst write latency per 250 ms (0 = switch start)',
-    xLabels: labels,
+    title: `worst write latency per ${bucketMs} ms, red = writes frozen from 0 s`,
+    namesInTitle: false,
+    xLabels: worst.map((_, i) => `${((i * bucketMs - 1000) / 1000).toFixed(1)}s`),
     yLabel: 'ms',
-    series: [{ name: 'latency', values: labels.map((_, i) => buckets.get(i) ?? 0) }],
+    series: [
+      { name: 'frozen', kind: 'bar', colour: '#ffb3b8', values: frozen },
+      { name: 'latency', colour: SERIES_COLOURS[0], values: worst },
+    ],
   });
 }
 
@@ -88,7 +96,7 @@ function lagChart(r: RehearsalResult): string {
   if (lag.length === 0) return '_no samples_';
   const t0 = lag[0]!.t;
   return xyChart({
-    title: 'replication lag (heartbeat commit to apply)',
+    title: 'replication lag, heartbeat commit to apply (worst per interval)',
     xLabels: lag.map((s) => `${((s.t - t0) / 1000).toFixed(1)}s`),
     yLabel: 'ms',
     series: [{ name: 'lag', values: lag.map((s) => s.lagMs) }],

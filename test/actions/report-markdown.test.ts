@@ -93,6 +93,23 @@ describe('mermaid', () => {
     expect(timeline({ title: 'x', steps: [] })).toBe('');
   });
 
+  it('an xychart shows at most 8 x labels, keeps the worst sample of each group, and sets a visible palette', () => {
+    const chart = xyChart({
+      title: 'lag',
+      xLabels: Array.from({ length: 20 }, (_, i) => `${i}s`),
+      yLabel: 'ms',
+      series: [
+        { name: 'lag', values: Array.from({ length: 20 }, (_, i) => (i === 5 ? 900 : i)) },
+        { name: 'frozen', kind: 'bar', colour: '#ffb3b8', values: Array.from({ length: 20 }, () => 0) },
+      ],
+    });
+    expect(chart).toContain('x-axis ["0s", "3s", "6s", "9s", "12s", "15s", "18s"]');
+    expect(chart).toContain('line [2, 900, 8, 11, 14, 17, 19]');
+    // Bars first, so the line is drawn over them; the palette follows that order.
+    expect(chart).toContain('"plotColorPalette": "#ffb3b8, #1f6feb"');
+    expect(chart.indexOf('bar [')).toBeLessThan(chart.indexOf('line ['));
+  });
+
   it('downsampling keeps the first and the last sample', () => {
     const d = downsample([...Array(100).keys()], 5);
     expect(d).toHaveLength(5);

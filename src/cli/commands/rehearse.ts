@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { rehearsalMarkdown } from '../../rehearse/report.js';
+import { reportHtml } from '../../rehearse/report-html.js';
 import { runRehearsal, type RehearsalResult } from '../../rehearse/rehearse.js';
 import { stderrLogger } from '../../log/logger.js';
 import { action } from '../context.js';
@@ -29,15 +30,20 @@ export function rehearseCommand(): Command {
           stageSeconds: flagValue(flags, 'stage-seconds'),
           log: stderrLogger(),
         });
-        writeFileSync(flags.report, rehearsalMarkdown(result));
+        const markdown = rehearsalMarkdown(result);
+        writeFileSync(flags.report, markdown);
+        writeFileSync(htmlPath(flags.report), reportHtml(markdown, 'pgshift rehearsal'));
         if (flags.json) {
           const { series: _series, ...doc } = result;
           process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-        } else process.stdout.write(`${summary(result)}\nreport: ${flags.report}\n`);
+        } else process.stdout.write(`${summary(result)}\nreport: ${flags.report} (and ${htmlPath(flags.report)})\n`);
         return result.ok ? 0 : 1;
       }),
     );
 }
+
+/** rehearsal-report.md → rehearsal-report.html, beside it. */
+export const htmlPath = (markdownPath: string) => `${markdownPath.replace(/\.md$/i, '')}.html`;
 
 function summary(r: RehearsalResult): string {
   return [
