@@ -3,6 +3,7 @@
 // reviewed in the pull request that changes infra/config.json.
 import { existsSync, readFileSync } from 'node:fs';
 import { parseCidr, cidrContains, cidrsOverlap } from './cidr.js';
+import { checkDmsConfig, type DmsConfig } from './dms-config.js';
 import { crossAccountProblems, type CrossAccountConfig } from './cross-account-config.js';
 
 export type EnvironmentName = 'experiment' | 'production';
@@ -116,6 +117,8 @@ export interface InfraConfig {
   bootstrap: BootstrapConfig;
   experiment: ExperimentConfig;
   production?: ProductionConfig;
+  /** Experiment 03: AWS DMS as a second replication engine (stacks 03-dms and production-dms). */
+  dms?: DmsConfig;
   /** Experiment 02 (source in account A, RDS in account B over VPC peering): infra/cross-account-config.ts. */
   crossAccount?: CrossAccountConfig;
 }
@@ -240,6 +243,7 @@ export function parseConfig(raw: unknown, origin = 'infra/config.json'): InfraCo
     checkDatabase(p.database, 'production.database', problems);
   }
 
+  checkDmsConfig(c.dms, problems);
   // Experiment 02 and its production variant (infra/cross-account-config.ts).
   const x = c.crossAccount;
   problems.push(...crossAccountProblems(x, { accountId: c.accountId, experiment01VpcCidr: e?.vpcCidr }));

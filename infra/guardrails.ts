@@ -4,7 +4,9 @@
 //  - RDS private, encrypted, with backups, its password managed by Secrets Manager;
 //  - no password literal anywhere;
 //  - EC2 instances require IMDSv2;
-//  - no security-group reference across accounts (`<account>/sg-…`): open provider bugs, use CIDR rules.
+//  - no security-group reference across accounts (`<account>/sg-…`): open provider bugs, use CIDR rules;
+//  - DMS (experiment 03): see guardrails-dms.ts.
+import { dmsViolations } from './guardrails-dms.js';
 
 type Json = Record<string, any>;
 
@@ -119,5 +121,12 @@ function crossAccountGroupReferences(doc: Json): Violation[] {
 
 export function guardrailViolations(synthesized: string | Json): Violation[] {
   const doc: Json = typeof synthesized === 'string' ? JSON.parse(synthesized) : synthesized;
-  return [...openToWorld(doc), ...databases(doc), ...instances(doc), ...passwordLiterals(doc), ...crossAccountGroupReferences(doc)];
+  return [
+    ...openToWorld(doc),
+    ...databases(doc),
+    ...instances(doc),
+    ...passwordLiterals(doc),
+    ...crossAccountGroupReferences(doc),
+    ...dmsViolations(doc),
+  ];
 }

@@ -11,6 +11,8 @@ command -v pg_dump >/dev/null 2>&1 && [ -x /usr/lib/postgresql/15/bin/pg_dump ] 
 command -v pgbench >/dev/null 2>&1 || [ -x /usr/lib/postgresql/15/bin/pgbench ] || need+=(postgresql-contrib)
 id postgres >/dev/null 2>&1 || need+=(postgresql-common)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+command -v jq >/dev/null 2>&1 || need+=(jq)
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ "${#need[@]}" -eq 0 ]; then

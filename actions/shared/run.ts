@@ -13,7 +13,9 @@ import { tmpdir } from 'node:os';
 import { PgshiftError } from '../../src/errors.js';
 import { redact } from '../../src/postgres/redact.js';
 import { heading } from '../../src/render/markdown.js';
+import { cancelOnSignals } from '../../src/signals.js';
 import { inputText, maskSecretInputs } from './inputs.js';
+import { actionsLogger } from './logger.js';
 import { annotate, runbookLine, writeSummary, type Annotation, type Phase } from './summary.js';
 
 export interface PhaseOutcome {
@@ -31,7 +33,8 @@ export interface PhaseOutcome {
 export interface PhaseAction {
   phase: Phase;
   title: string;
-  run(): Promise<PhaseOutcome>;
+  /** `signal` fires on SIGINT/SIGTERM/SIGHUP (a cancelled job); phases that can undo take it (docs/design.md rule 12). */
+  run(signal: AbortSignal): Promise<PhaseOutcome>;
 }
 
 /** Where the JSON result goes: the json-report input, else the runner's temp folder. */
@@ -58,8 +61,10 @@ export async function runPhaseAction(action: PhaseAction): Promise<void> {
   // Step 1: nothing may log before this line.
   maskSecretInputs();
   const title = heading(2, `pgshift ${action.title}`);
+  // The same mechanism as the CLI: a cancelled job's SIGINT aborts the phase, which undoes what it started.
+  const cancel = cancelOnSignals(actionsLogger());
   try {
-    const outcome = await action.run();
+    const outcome = await action.run(cancel.signal);
     const path = reportPath(action.phase);
     writeReport(path, outcome.report);
     setOutputs({ ...outcome.outputs, 'report-path': path });
@@ -72,6 +77,11 @@ export async function runPhaseAction(action: PhaseAction): Promise<void> {
       () => undefined,
     );
     core.setFailed(line);
+  }
+  if (cancel.received()) {
+    core.setFailed(`${cancel.received()} received: what this run had started was undone (see the log)`);
+    // Background work the abort left (a pending PAUSE) must not keep the step alive into SIGKILL.
+    process.exit(1);
   }
 }
 

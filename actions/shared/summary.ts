@@ -6,7 +6,7 @@ import * as core from '@actions/core';
 import { redact } from '../../src/postgres/redact.js';
 import { repositoryLink } from '../../src/render/markdown.js';
 
-export type Phase = 'preflight' | 'full-load' | 'cdc' | 'verify' | 'cutover' | 'rollback' | 'cleanup';
+export type Phase = 'preflight' | 'full-load' | 'cdc' | 'verify' | 'cutover' | 'rollback' | 'cleanup' | 'recover' | 'status';
 
 export interface Annotation {
   level: 'error' | 'warning' | 'notice';
@@ -24,7 +24,13 @@ export function runbookUrl(phase: Phase, env: NodeJS.ProcessEnv = process.env): 
 }
 
 export function runbookLine(phase: Phase): string {
-  return `📖 Runbook: [runbooks/${phase}.md](${runbookUrl(phase)}) — what to check and what to do next.`;
+  const page = runbookOf(phase);
+  return `📖 Runbook: [runbooks/${page}.md](${runbookUrl(page)}) — what to check and what to do next.`;
+}
+
+/** status has no page of its own: runbooks/recover.md explains what it shows and each alert. */
+function runbookOf(phase: Phase): Phase {
+  return phase === 'status' ? 'recover' : phase;
 }
 
 /**

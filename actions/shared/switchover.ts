@@ -3,6 +3,7 @@
  * summary of a switchover (freeze figures, the timeline as a Gantt chart with the frozen
  * steps in red), and an abort rendered with the timeline up to it.
  */
+import { enginesFromInputs } from './engine.js';
 import type { SwitchoverOptions, SwitchoverResult } from '../../src/engine/cutover/switchover.js';
 import type { SwitchoverAborted } from '../../src/engine/cutover/switchover.js';
 import { stateDir } from '../../src/engine/cutover/state-file.js';
@@ -11,7 +12,8 @@ import { parseConnInfo } from '../../src/postgres/conninfo.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { Connections } from './connections.js';
 import { input, inputText } from './inputs.js';
-import { code, count, duration, stepsSection, table } from './render.js';
+import { code, count, duration, heading, stepsSection, table } from './render.js';
+import type { SnapshotCheckResult } from '../../src/engine/cutover/snapshot-check.js';
 import type { PhaseOutcome } from './run.js';
 import { switchFromInputs } from './switch.js';
 
@@ -21,17 +23,19 @@ export { isFrozenStep };
 
 export function switchoverOptions(c: Connections, log: Logger): SwitchoverOptions {
   const appUrl = inputText('app-url');
+  const name = input('name')!;
   return {
     source: c.source,
     target: c.target,
     sourceFromTarget: c.sourceFromTarget,
     targetFromSource: c.targetFromSource,
-    names: migrationNames(input('name')!),
+    names: migrationNames(name),
     switch: switchFromInputs(log),
     maxLagBytes: input('max-lag'),
     maxFreezeMs: input('max-freeze'),
     appPath: appUrl ? parseConnInfo(appUrl, 'target') : undefined,
     stateDir: stateDir(inputText('state-dir')),
+    ...enginesFromInputs(name, log),
     log,
   };
 }
@@ -41,19 +45,15 @@ const GOAL_MS = 2000;
 export function renderSwitchover(r: SwitchoverResult, switchDescription: string): string {
   const freezeIcon = r.writeFreezeMs <= GOAL_MS ? '✅' : '⚠️';
   const verb = r.kind === 'cutover' ? 'switched to' : 'rolled back to';
-  const headline = `${r.ok ? '✅' : '⚠️'} **${verb} ${code(r.to)}** (from ${code(r.from)}) — ${freezeIcon} writes frozen for **${duration(r.writeFreezeMs)}** (goal ≤ ${duration(GOAL_MS)}).`;
+  const mismatch = r.snapshotCheck !== undefined && !r.snapshotCheck.ok;
+  const headline = `${r.ok ? '✅' : mismatch ? '❌' : '⚠️'} **${verb} ${code(r.to)}** (from ${code(r.from)}) — ${freezeIcon} writes frozen for **${duration(r.writeFreezeMs)}** (goal ≤ ${duration(GOAL_MS)}).`;
   const facts = table(
     ['item', 'value'],
     [
       ['application switch', switchDescription],
       ['lag when writes froze', `${count(r.lagAtFreezeBytes)} bytes, applied in ${duration(r.waitForApplyMs)}`],
       ['sequences set on the new primary', count(r.sequencesSet)],
-      [
-        'final verify',
-        r.finalVerify
-          ? `${count(r.finalVerify.equal + r.finalVerify.convergedAfterRecheck)} of ${count(r.finalVerify.tables)} tables equal`
-          : 'skipped',
-      ],
+      ['switch-point check (after resuming, in snapshots taken inside the freeze)', snapshotCheckCell(r.snapshotCheck)],
       [
         'replication back (so going back loses nothing)',
         `subscription ${code(r.replicationBack.subscription)}, slot ${code(r.replicationBack.slot)}`,
@@ -66,7 +66,39 @@ export function renderSwitchover(r: SwitchoverResult, switchDescription: string)
       ],
     ],
   );
-  return [headline, facts, stepsSection(`${r.kind} timeline (red: writes frozen)`, r.steps, { critical: isFrozenStep })].join('\n\n');
+  return [
+    headline,
+    facts,
+    mismatchSection(r.snapshotCheck),
+    stepsSection(`${r.kind} timeline (red: writes frozen)`, r.steps, { critical: isFrozenStep }),
+  ]
+    .filter(Boolean)
+    .join('\n\n');
+}
+
+function snapshotCheckCell(c: SnapshotCheckResult | undefined): string {
+  if (!c) return 'skipped (verify: none)';
+  if (c.error) return `❌ could not run: ${c.error}`;
+  if (c.ok) return `✅ ${count(c.tables)} tables equal (${c.mode}, ${duration(c.ms)})`;
+  return `❌ **${count(c.mismatched.length)} of ${count(c.tables)} tables differ** (${c.mode}, ${duration(c.ms)})`;
+}
+
+/** A mismatch names every table with both counts, in red, and says what to do. */
+function mismatchSection(c: SnapshotCheckResult | undefined): string {
+  if (!c || c.ok || c.error) return '';
+  return [
+    heading(3, '❌ The two sides differed at the switch point'),
+    table(
+      ['table', 'rows on the old primary', 'rows on the new primary', 'missing / extra / changed (full)'],
+      c.mismatched.map((t) => [
+        code(t.table),
+        count(t.fromRows),
+        t.toRows === null ? 'missing' : count(t.toRows),
+        t.missing === undefined ? '–' : `${count(t.missing)} / ${count(t.extra ?? 0)} / ${count(t.changed ?? 0)}`,
+      ]),
+    ),
+    'What to do: runbooks/cutover.md, "전환 시점 검증이 불일치를 보고했을 때".',
+  ].join('\n\n');
 }
 
 /** An abort before the switch: the old primary still serves, writes flow again; show how far it got. */

@@ -11,6 +11,7 @@ import { awsProvider, stateBackend } from '../constructs/aws-stack-base.js';
 import { GitHubOidcProvider, WorkflowRole } from '../constructs/github-oidc.js';
 import type { PolicyStatement } from '../constructs/policy.js';
 import { grantTargetAccountRoles } from '../constructs/target-account-grants.js';
+import { dmsApplyStatements, dmsMigrationStatements, dmsServiceRoles } from './bootstrap-dms.js';
 
 export const ROLE_NAMES = { plan: 'pgshift-infra-plan', apply: 'pgshift-infra-apply', migration: 'pgshift-migration' } as const;
 
@@ -145,6 +146,8 @@ export class BootstrapStack extends TerraformStack {
             Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
           },
         ],
+        // Experiment 03 (AWS DMS), only with a `dms` block: see bootstrap-dms.ts.
+        ...(config.dms ? { 'build-dms': dmsApplyStatements(config) } : {}),
       },
     });
 
@@ -203,8 +206,10 @@ export class BootstrapStack extends TerraformStack {
             Condition: { StringEquals: { 'ec2:CreateAction': 'CreateImage' } },
           },
         ],
+        ...(config.dms ? { 'pgshift-dms': dmsMigrationStatements(config) } : {}),
       },
     });
+    dmsServiceRoles(this, config);
 
     grantTargetAccountRoles(this, config.crossAccount, { plan: this.plan.role, apply: this.apply.role, migration: this.migration.role });
 

@@ -4,6 +4,8 @@ import type { FullLoadResult } from '../engine/full-load/full-load.js';
 import type { PreflightReport } from '../engine/preflight/preflight.js';
 import type { StartCdcResult, CdcStatus, StopCdcResult } from '../engine/cdc/index.js';
 import type { VerifyReport } from '../engine/verify/report.js';
+import type { CutoverResult } from '../engine/cutover/cutover.js';
+import { describeSnapshotCheck } from '../engine/cutover/snapshot-check.js';
 import type { SwitchoverResult } from '../engine/cutover/switchover.js';
 import type { RollbackResult } from '../engine/rollback/rollback.js';
 import type { CleanupResult } from '../engine/cleanup/cleanup.js';
@@ -145,14 +147,18 @@ export function renderVerify(r: VerifyReport): string {
   return lines.join('\n');
 }
 
-export function renderSwitchover(r: SwitchoverResult): string {
-  return [
+export function renderSwitchover(r: SwitchoverResult & Partial<Pick<CutoverResult, 'mismatchRollback' | 'mismatchRollbackError'>>): string {
+  const lines = [
     renderSteps(r.steps),
     '',
     `${r.kind}: ${r.from} -> ${r.to}; writes frozen ${r.writeFreezeMs} ms (lag at freeze ${r.lagAtFreezeBytes} bytes, applied in ${r.waitForApplyMs} ms)`,
     `sequences set: ${r.sequencesSet}; replication now runs back through ${r.replicationBack.subscription}`,
     `post-check through the application path: ${r.postCheck.ok ? 'ok' : `FAILED (${r.postCheck.error})`}`,
-  ].join('\n');
+    `switch-point check (after resuming, in snapshots taken inside the freeze): ${describeSnapshotCheck(r.snapshotCheck)}`,
+  ];
+  if (r.mismatchRollback) lines.push('', '--on-mismatch rollback: rolled back at once', renderRollback(r.mismatchRollback));
+  if (r.mismatchRollbackError) lines.push(`--on-mismatch rollback: the rollback did NOT happen: ${r.mismatchRollbackError}`);
+  return lines.join('\n');
 }
 
 export function renderRollback(r: RollbackResult): string {

@@ -102,7 +102,8 @@ export const OPTIONS = {
   },
   'aws-region': {
     type: 'string',
-    description: 'AWS region of the RDS instance (used with rds-instance-id), e.g. ap-northeast-2.',
+    description:
+      'AWS region of the RDS instance (used with rds-instance-id) and of the DMS resources (engine dms), e.g. ap-northeast-2. Default: $AWS_REGION.',
   },
   'aws-target-role-arn': {
     type: 'string',
@@ -113,6 +114,67 @@ export const OPTIONS = {
     type: 'string',
     description:
       "EC2 instance id of the source host. With rds-instance-id, an RDS snapshot of the target and an AMI of the source are taken and waited for before the freeze (the plan's pre-cutover checklist).",
+  },
+
+  // ── replication engine (experiment 03: native logical replication or AWS DMS) ─────────────
+  engine: {
+    type: 'choice',
+    choices: ['native', 'dms'],
+    default: 'native',
+    env: 'PGSHIFT_ENGINE',
+    description:
+      "What replicates source -> target: native (a subscription on the target, the default) or dms (an AWS DMS task reading full-load's test_decoding slot; experiment 03, runbooks/dms.md).",
+  },
+  'reverse-engine': {
+    type: 'choice',
+    choices: ['native', 'dms'],
+    default: 'native',
+    env: 'PGSHIFT_REVERSE_ENGINE',
+    description:
+      'What replicates target -> source after cutover (rollback without loss): native (the source subscribes to RDS, the default) or dms (needs dms-reverse-source-endpoint-arn and dms-reverse-target-endpoint-arn).',
+  },
+  'dms-instance-arn': {
+    type: 'string',
+    env: 'PGSHIFT_DMS_INSTANCE_ARN',
+    placeholder: '<arn>',
+    description: 'engine: dms. The DMS replication instance (infra stack 03-dms output replication_instance_arn).',
+  },
+  'dms-source-endpoint-arn': {
+    type: 'string',
+    env: 'PGSHIFT_DMS_SOURCE_ENDPOINT_ARN',
+    placeholder: '<arn>',
+    description: 'engine: dms. The DMS endpoint that reads the source (03-dms output source_endpoint_arn).',
+  },
+  'dms-target-endpoint-arn': {
+    type: 'string',
+    env: 'PGSHIFT_DMS_TARGET_ENDPOINT_ARN',
+    placeholder: '<arn>',
+    description: 'engine: dms. The DMS endpoint that writes RDS (03-dms output target_endpoint_arn).',
+  },
+  'dms-reverse-source-endpoint-arn': {
+    type: 'string',
+    env: 'PGSHIFT_DMS_REVERSE_SOURCE_ENDPOINT_ARN',
+    placeholder: '<arn>',
+    description: 'reverse-engine: dms. A DMS endpoint that reads RDS (slot <name>_reverse, test-decoding).',
+  },
+  'dms-reverse-target-endpoint-arn': {
+    type: 'string',
+    env: 'PGSHIFT_DMS_REVERSE_TARGET_ENDPOINT_ARN',
+    placeholder: '<arn>',
+    description: 'reverse-engine: dms. A DMS endpoint that writes the source.',
+  },
+  'dms-user': {
+    type: 'list',
+    env: 'PGSHIFT_DMS_USER',
+    placeholder: '<roles>',
+    description: 'engine: dms. Comma-separated database roles the DMS endpoints log in as; the write freeze spares their sessions.',
+  },
+  'dms-subnet-cidrs': {
+    type: 'list',
+    env: 'PGSHIFT_DMS_SUBNET_CIDRS',
+    placeholder: '<cidrs>',
+    description:
+      "preflight with engine dms: comma-separated subnets of the DMS replication instance (the source's pg_hba must let them in).",
   },
 
   // ── every command ──────────────────────────────────────────────────────────────────────
@@ -311,7 +373,15 @@ export const OPTIONS = {
     type: 'choice',
     choices: ['fast', 'full', 'none'],
     default: 'fast',
-    description: 'Final verify inside the freeze: fast (row counts), full (checksums; a longer freeze) or none.',
+    description:
+      'Exact check of the switch point, run after writes resume, in snapshots both sides export inside the freeze: fast (row counts), full (row hashes) or none. Its length does not add to the freeze.',
+  },
+  'on-mismatch': {
+    type: 'choice',
+    choices: ['alert', 'rollback'],
+    default: 'alert',
+    description:
+      'cutover: when that check finds the two sides different at the switch point: alert (the step fails, the summary lists the tables and counts) or rollback (the lossless rollback runs at once, then the step fails).',
   },
   'state-dir': {
     type: 'path',
@@ -358,6 +428,11 @@ export const OPTIONS = {
   rows: { type: 'integer', default: '20000', description: 'Database size: Tasteam members (other tables scale with it).' },
   rate: { type: 'integer', default: '200', description: 'Application writes per second through PgBouncer.' },
   'stage-seconds': { type: 'integer', default: '5', description: 'Seconds of traffic between steps.' },
+  gb: {
+    type: 'string',
+    placeholder: '<n>',
+    description: "Database size in GB instead of rows: the fixture grown with the benchmarks' generator (about 1 min per GB).",
+  },
   report: {
     type: 'path',
     default: 'rehearsal-report.md',

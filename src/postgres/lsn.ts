@@ -141,6 +141,8 @@ export interface WaitForAppliedOptions {
   pollMs?: number;
   /** Heartbeat period while waiting, so an idle subscriber gets something past `lsn` to confirm (default 500 ms). */
   nudgeMs?: number;
+  /** Also run at each nudge, e.g. flushWal on the subscriber (see flushWal). */
+  onNudge?: () => Promise<void>;
   /** Reuse an open source session instead of opening one. */
   client?: pg.Client;
   /** Stop waiting (throwing Cancelled) when this fires. */
@@ -186,7 +188,7 @@ export async function waitForApplied(opts: WaitForAppliedOptions): Promise<WaitF
         return { reached: false, appliedLsn: pos.appliedLsn, remainingBytes: remaining, waitedMs: now - started };
       }
       if (now - lastNudge >= nudgeMs) {
-        await emitHeartbeat(client);
+        await Promise.all([emitHeartbeat(client), opts.onNudge?.()]);
         lastNudge = Date.now();
       }
       await sleep(Math.min(pollMs, Math.max(1, opts.timeoutMs - (Date.now() - started))));
@@ -194,6 +196,22 @@ export async function waitForApplied(opts: WaitForAppliedOptions): Promise<WaitF
   } finally {
     if (!opts.client) await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * Flush the WAL of the server `client` is connected to, now: one empty transaction that takes an
+ * xid and commits with synchronous_commit = on (XLogFlush up to its commit record).
+ *
+ * Why, on the subscriber: its apply worker commits with synchronous_commit = off, and while its
+ * last applied commit is not flushed locally it reports no new position to the publisher (it
+ * would have nothing new to say about flush, so it stays silent about write too). Once traffic
+ * stops — inside the write freeze — that last commit waits for the WAL writer (wal_writer_delay,
+ * 200 ms by default): a 240 ms "wait for zero lag" was exactly that. Flushed here, the next
+ * keepalive the walsender sends (every heartbeat makes one) gets the new position back at once.
+ */
+export async function flushWal(client: pg.Client): Promise<void> {
+  // One round trip; no bind parameters (simple protocol), so the four statements run as one batch.
+  await client.query('BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_catalog.txid_current(); COMMIT');
 }
 
 async function resolveSlot(opts: WaitForAppliedOptions): Promise<string> {

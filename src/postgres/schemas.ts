@@ -13,6 +13,13 @@
 export const PGSHIFT_SCHEMA = '_pgshift';
 
 /**
+ * AWS DMS's control schema (`--engine dms`): DMS keeps its apply-exception and status tables here on
+ * the database it writes to, and cleanup drops it. Like `_pgshift` it is the tool's bookkeeping: verify
+ * would otherwise report its tables as "only on the target".
+ */
+export const DMS_CONTROL_SCHEMA = 'awsdms_control';
+
+/**
  * SQL predicate: `column` (a schema name) is not a system schema. Every name starting `pg_` is
  * reserved for the system (pg_catalog, pg_toast, pg_temp_N, pg_toast_temp_N); with
  * information_schema, that is all of them.
@@ -20,5 +27,6 @@ export const PGSHIFT_SCHEMA = '_pgshift';
 export const notSystemSchema = (column = 'n.nspname'): string =>
   `${column} NOT IN ('pg_catalog', 'information_schema') AND ${column} NOT LIKE 'pg\\_%'`;
 
-/** SQL predicate: `column` (a schema name) is an application schema — not a system schema, not pgshift's. */
-export const applicationSchema = (column = 'n.nspname'): string => `${notSystemSchema(column)} AND ${column} <> '${PGSHIFT_SCHEMA}'`;
+/** SQL predicate: `column` (a schema name) is an application schema — not a system schema, not pgshift's or DMS's. */
+export const applicationSchema = (column = 'n.nspname'): string =>
+  `${notSystemSchema(column)} AND ${column} NOT IN ('${PGSHIFT_SCHEMA}', '${DMS_CONTROL_SCHEMA}')`;

@@ -34,6 +34,15 @@ export interface SlotWaitOptions {
 }
 
 /**
+ * Output plugins a pgshift slot may use: pgoutput for native logical replication (a subscription reads
+ * it), test_decoding for AWS DMS (experiment 03: DMS reads test_decoding or pglogical, and pglogical would
+ * need an extension on the source). The plugin only changes how the slot's changes are encoded, never
+ * which changes it holds.
+ */
+export const SLOT_PLUGINS = ['pgoutput', 'test_decoding'] as const;
+export type SlotPlugin = (typeof SLOT_PLUGINS)[number];
+
+/**
  * docs/design.md rule 1: create the slot and export its snapshot in one step, so that the
  * copy sees exactly the data before `consistentLsn` and the slot streams exactly what came after.
  *
@@ -41,7 +50,14 @@ export interface SlotWaitOptions {
  * waits for are named every `reportEveryMs`, and after `waitForTransactionsMs` the creation is
  * cancelled — the half-made slot is temporary and goes with it — and a check failure names them.
  */
-export async function createSlotWithSnapshot(source: ConnInfo, slotName: string, wait?: SlotWaitOptions): Promise<ExportedSlot> {
+export async function createSlotWithSnapshot(
+  source: ConnInfo,
+  slotName: string,
+  wait?: SlotWaitOptions,
+  plugin: SlotPlugin = 'pgoutput',
+): Promise<ExportedSlot> {
+  // The plugin name goes into a replication command, which takes no parameters: only known names pass.
+  if (!SLOT_PLUGINS.includes(plugin)) throw usageError(`unknown slot plugin '${plugin}'`, `use one of ${SLOT_PLUGINS.join(', ')}`);
   const holder = await connect(source, { replication: 'database', applicationName: 'pgshift-snapshot' });
   try {
     const version = Number((await holder.query('SHOW server_version_num')).rows[0].server_version_num);
@@ -49,8 +65,8 @@ export async function createSlotWithSnapshot(source: ConnInfo, slotName: string,
     // PostgreSQL 15 introduced the parenthesised option list; older sources need the old keyword form.
     const command =
       version >= 150000
-        ? `CREATE_REPLICATION_SLOT ${ident(slotName)} LOGICAL pgoutput (SNAPSHOT 'export')`
-        : `CREATE_REPLICATION_SLOT ${ident(slotName)} LOGICAL pgoutput EXPORT_SNAPSHOT`;
+        ? `CREATE_REPLICATION_SLOT ${ident(slotName)} LOGICAL ${plugin} (SNAPSHOT 'export')`
+        : `CREATE_REPLICATION_SLOT ${ident(slotName)} LOGICAL ${plugin} EXPORT_SNAPSHOT`;
     const res = wait
       ? await whileWatchingOpenTransactions(holder.query(command), source, slotName, holderPid, wait)
       : await holder.query(command);

@@ -1,4 +1,7 @@
 /**
+ * Over 350 lines: the rehearsal is one script a person reads top to bottom, stage by stage; its pieces
+ * (servers, fixture, workload, report, teardown) already live in their own modules.
+ *
  * `npm run rehearse` — the whole migration, played locally against real servers with live
  * application traffic, as the Tasteam team will run it on EC2 and RDS:
  *
@@ -21,6 +24,7 @@ import { startCdc, watchCdc } from '../engine/cdc/index.js';
 import { runCleanup } from '../engine/cleanup/cleanup.js';
 import { runCutover } from '../engine/cutover/cutover.js';
 import { runRollback } from '../engine/rollback/rollback.js';
+import { describeSnapshotCheck, type SnapshotCheckResult } from '../engine/cutover/snapshot-check.js';
 import type { SwitchoverOptions, SwitchoverResult } from '../engine/cutover/switchover.js';
 import { runFullLoad } from '../engine/full-load/full-load.js';
 import { migrationNames } from '../engine/names.js';
@@ -33,14 +37,22 @@ import { catchUpWaiter } from '../postgres/lsn.js';
 import { ident, literal, relationKey } from '../postgres/sql.js';
 import type { Logger } from '../log/logger.js';
 import { makeSwitch } from '../switch/switch.js';
+import { formatBytes, generateData } from './fixture/generate.js';
 import { loadFixture } from './fixture/load.js';
 import { startLocalServer, type LocalServer } from './local-server.js';
-import { startPgBouncer, type LocalPgBouncer } from './pgbouncer-server.js';
+import { startPgBouncer } from './pgbouncer-server.js';
+import { Teardown } from './teardown.js';
 import { checkLedger, ledgerTableDdl, startWorkload, type LatencySample, type Workload } from './workload.js';
+import { STEP } from '../engine/cutover/steps.js';
 
 export interface RehearseOptions {
   /** Fixture scale: members (the other tables scale with it). Default 20,000 (~120k rows). */
   rows?: number;
+  /**
+   * Database size instead of `rows`: the fixture is grown to about this many bytes with the
+   * benchmarks' generator (server-side INSERT ... SELECT, about a minute per GB on two cores).
+   */
+  targetBytes?: number;
   /** Application writes per second through PgBouncer. Default 200. */
   rate?: number;
   /** Seconds of traffic between the steps (CDC, on the target after cutover, after rollback). Default 5. */
@@ -56,6 +68,8 @@ export interface LagSample {
 
 export interface RehearsalResult {
   ok: boolean;
+  /** The source database's size when the traffic started (pg_database_size). */
+  databaseBytes: number;
   phases: { phase: string; seconds: number; ok: boolean; detail?: string }[];
   fullLoad: { seconds: number; rows: number; bytes: number; bytesPerSecond: number };
   cdc: { lagP50Ms: number | null; lagP99Ms: number | null; lagMaxMs: number | null; samples: number };
@@ -90,14 +104,20 @@ export interface SwitchMark {
   at: number;
   frozenAt: number;
   freezeMs: number;
+  /** The after-resume check in the switch-point snapshots, in one line. */
+  snapshotCheck?: string;
 }
 
 export interface SwitchSummary {
   writeFreezeMs: number;
   seconds: number;
   postCheckOk: boolean;
+  /** The after-resume check in the switch-point snapshots. */
+  snapshotCheck?: SnapshotCheckResult;
   /** Milliseconds per step, to see where the freeze goes. */
   stepMs: Record<string, number>;
+  /** What a step reported about itself (e.g. the switch's thaw / point / resume times). */
+  stepDetail?: Record<string, string>;
 }
 
 const DB = 'tasteam';
@@ -124,26 +144,39 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
   };
 
   const appPassword = `app-${Math.random().toString(36).slice(2)}`;
+  // Everything this run starts is registered the moment it exists: a normal end and SIGINT/SIGTERM stop the same things.
+  const teardown = new Teardown();
   const stateDir = mkdtempSync(join(tmpdir(), 'pgshift-rehearse-state-'));
-  let source: LocalServer | undefined;
-  let target: LocalServer | undefined;
-  let bouncer: LocalPgBouncer | undefined;
+  teardown.add(`the state directory ${stateDir}`, () => rmSync(stateDir, { recursive: true, force: true }));
   let workload: Workload | undefined;
-  try {
-    [source, target] = await phase('start servers', () =>
-      Promise.all([startLocalServer({ major: 15, name: 'rehearse-source' }), startLocalServer({ major: 17, name: 'rehearse-target' })]),
+  return teardown.onSignals(log, async () => {
+    const started = (major: 15 | 17, name: string) =>
+      startLocalServer({ major, name }).then((server) => {
+        teardown.add(`the PostgreSQL ${major} server on port ${server.port}`, () => server.destroy());
+        return server;
+      });
+    const [source, target] = await phase('start servers', () =>
+      Promise.all([started(15, 'rehearse-source'), started(17, 'rehearse-target')]),
     );
     const src = parseConnInfo(source.url(DB), 'source');
     const tgt = parseConnInfo(target.url(DB), 'target');
-    await phase('load the Tasteam database', () => loadSource(source!, target!, opts.rows ?? 20_000, appPassword));
-    bouncer = await phase('start PgBouncer', () =>
+    const databaseBytes = await phase(
+      'load the Tasteam database',
+      () => loadSource(source, target, { rows: opts.rows ?? 20_000, targetBytes: opts.targetBytes }, appPassword, log),
+      (bytes) => formatBytes(bytes),
+    );
+    const bouncer = await phase('start PgBouncer', () =>
       startPgBouncer({
         databases: [{ name: ENTRY, host: src.host, port: src.port, dbname: DB }],
         users: [{ user: APP_ROLE, password: appPassword }],
       }),
     );
+    teardown.add(`PgBouncer on port ${bouncer.port}`, () => bouncer.stop());
     const appUrl = bouncer.appUrl(ENTRY, APP_ROLE, appPassword);
+    // Registered last, so stopped first; PgBouncer's stop right after fails whatever still waits in a pause.
     workload = startWorkload({ url: appUrl, ratePerSecond: rate, durationMs: 30 * 60_000, tag: 'rehearsal' });
+    const running = workload;
+    teardown.add('the application traffic', () => stopQuickly(running));
     const names = migrationNames('pgshift');
 
     await phase(
@@ -204,15 +237,27 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
     const switches: RehearsalResult['series']['switches'] = [];
     const doSwitch = async (label: string, fn: () => Promise<SwitchoverResult>): Promise<SwitchSummary> => {
       const t0 = Date.now();
-      const r = await phase(label, fn, (x) => `writes frozen ${x.writeFreezeMs} ms`);
-      // Writes freeze when the 'freeze writes' step starts (switchover.ts); before it, only read-only pre-checks ran.
-      const freezeStep = r.steps.find((st) => st.step === 'freeze writes');
-      switches.push({ label, at: t0, frozenAt: freezeStep ? Date.parse(freezeStep.startedAt) : t0, freezeMs: r.writeFreezeMs });
+      const r = await phase(
+        label,
+        fn,
+        (x) => `writes frozen ${x.writeFreezeMs} ms; switch-point check: ${describeSnapshotCheck(x.snapshotCheck)}`,
+      );
+      // Writes freeze when the STEP.freezeWrites step starts (switchover.ts); before it, only read-only pre-checks ran.
+      const freezeStep = r.steps.find((st) => st.step === STEP.freezeWrites);
+      switches.push({
+        label,
+        at: t0,
+        frozenAt: freezeStep ? Date.parse(freezeStep.startedAt) : t0,
+        freezeMs: r.writeFreezeMs,
+        snapshotCheck: describeSnapshotCheck(r.snapshotCheck),
+      });
       return {
         writeFreezeMs: r.writeFreezeMs,
         seconds: (Date.now() - t0) / 1000,
         postCheckOk: r.postCheck.ok,
+        snapshotCheck: r.snapshotCheck,
         stepMs: Object.fromEntries(r.steps.map((st) => [st.step, st.ms])),
+        stepDetail: Object.fromEntries(r.steps.flatMap((st) => (st.detail ? [[st.step, st.detail]] : []))),
       };
     };
     const cutover = await doSwitch('cutover', () => runCutover(switchOpts));
@@ -231,7 +276,7 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
     const lost = await phase(
       'check the ledger on the final primary',
       async () => {
-        const c = new pg.Client(target!.url(DB));
+        const c = new pg.Client(target.url(DB));
         await c.connect();
         try {
           return (await checkLedger(c, traffic.ledger)).missing.length;
@@ -247,6 +292,7 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
     const collisions = traffic.failuresByCode['23505'] ?? 0;
     const result: RehearsalResult = {
       ok: false,
+      databaseBytes,
       phases,
       fullLoad: {
         seconds: load.totals.seconds,
@@ -295,18 +341,28 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
       lost === 0 &&
       collisions === 0 &&
       cleanup.ok &&
-      [cutover, rollback, cutoverAgain].every((s) => s.postCheckOk && s.writeFreezeMs <= 2000);
+      [cutover, rollback, cutoverAgain].every((s) => s.postCheckOk && (s.snapshotCheck?.ok ?? true) && s.writeFreezeMs <= 2000);
     return result;
-  } finally {
-    if (workload) await workload.stop().catch(() => undefined);
-    await bouncer?.stop().catch(() => undefined);
-    await Promise.all([source?.destroy(), target?.destroy()].map((p) => p?.catch(() => undefined)));
-    rmSync(stateDir, { recursive: true, force: true });
-  }
+  });
 }
 
-/** The source as the Tasteam team has it: the service's tables, the application's role, its ledger table. */
-async function loadSource(source: LocalServer, target: LocalServer, rows: number, appPassword: string): Promise<void> {
+/** Stop the traffic without waiting on writes a paused PgBouncer holds: the teardown must not hang. */
+async function stopQuickly(workload: Workload): Promise<void> {
+  await Promise.race([workload.stop(), sleep(2000)]);
+}
+
+/**
+ * The source as the Tasteam team has it: the service's tables, the application's role, its ledger
+ * table. Sized by members (`rows`) or in bytes (`targetBytes`, the benchmarks' generator). Returns
+ * the database's size.
+ */
+async function loadSource(
+  source: LocalServer,
+  target: LocalServer,
+  size: { rows: number; targetBytes?: number },
+  appPassword: string,
+  log: Logger,
+): Promise<number> {
   for (const server of [source, target]) {
     const admin = new pg.Client(server.url('postgres'));
     await admin.connect();
@@ -316,11 +372,13 @@ async function loadSource(source: LocalServer, target: LocalServer, rows: number
   const c = new pg.Client(source.url(DB));
   await c.connect();
   try {
-    await loadFixture(c, { rows });
+    if (size.targetBytes) await generateData(c, { targetBytes: size.targetBytes, log });
+    else await loadFixture(c, { rows: size.rows });
     await c.query(`ALTER ROLE ${ident(APP_ROLE)} LOGIN PASSWORD ${literal(appPassword)}`);
     await c.query(ledgerTableDdl());
     await c.query(`GRANT SELECT, INSERT ON public.ledger_probe TO ${ident(APP_ROLE)}`);
     await c.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${ident(APP_ROLE)}`);
+    return Number((await c.query<{ bytes: string }>('SELECT pg_database_size(current_database())::text AS bytes')).rows[0].bytes);
   } finally {
     await c.end();
   }

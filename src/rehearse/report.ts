@@ -1,15 +1,19 @@
 /** The rehearsal's Markdown report: the figures, the phases, and charts around the switches. */
 import { table } from '../render/markdown.js';
 import { MAX_X_LABELS, SERIES_COLOURS, xyChart } from '../render/mermaid.js';
-import type { RehearsalResult, SwitchMark } from './rehearse.js';
+import { describeMismatches } from '../engine/cutover/snapshot-check.js';
+import { formatBytes } from './fixture/generate.js';
+import type { RehearsalResult, SwitchMark, SwitchSummary } from './rehearse.js';
 
 export function rehearsalMarkdown(r: RehearsalResult): string {
   const verdict = r.ok ? '✅ all goals met' : '❌ a goal was missed';
+  const switches = [r.cutover, r.rollback, r.cutoverAgain];
   const goals = table(
     ['goal', 'cutover', 'rollback', 'cutover again', 'target'],
     [
-      ['write freeze (ms)', r.cutover.writeFreezeMs, r.rollback.writeFreezeMs, r.cutoverAgain.writeFreezeMs, '≤ 2000 (aim ≤ 1000)'],
-      ['post-check write through PgBouncer', ok(r.cutover.postCheckOk), ok(r.rollback.postCheckOk), ok(r.cutoverAgain.postCheckOk), 'ok'],
+      ['write freeze (ms)', ...switches.map((s) => s.writeFreezeMs), '≤ 2000 (aim ≤ 1000)'],
+      ['post-check write through PgBouncer', ...switches.map((s) => ok(s.postCheckOk)), 'ok'],
+      ['switch-point check (after resuming, in snapshots taken inside the freeze)', ...switches.map((s) => snapshotCell(s)), 'equal'],
     ],
   );
   const writes = table(
@@ -34,6 +38,8 @@ export function rehearsalMarkdown(r: RehearsalResult): string {
   return [
     `# pgshift rehearsal — ${verdict}`,
     '',
+    `Database: **${formatBytes(r.databaseBytes)}** (source, when the traffic started); ${r.writes.ratePerSecond} writes/s through PgBouncer.`,
+    '',
     '## Goals',
     goals,
     '',
@@ -51,9 +57,17 @@ export function rehearsalMarkdown(r: RehearsalResult): string {
       ['#', 'statement', 'captured on the source', 'applied on the target', 'delay (ms)'],
       r.deploy.statements.map((st) => [st.id, st.statement, st.capturedAt, st.appliedAt ?? 'not applied', st.applyDelayMs ?? '-']),
     ),
+    // A blank line ends the table; without it the sentence renders as one more table row.
+    '',
     `Tables added to the subscription: ${r.deploy.tablesAdded.join(', ') || 'none'}`,
     '',
-    ...r.series.switches.flatMap((s) => ['', `## Around the ${s.label} (writes frozen ${s.freezeMs} ms)`, latencyChart(r, s)]),
+    ...r.series.switches.flatMap((s) => [
+      '',
+      `## Around the ${s.label} (writes frozen ${s.freezeMs} ms)`,
+      ...(s.snapshotCheck ? ['', `Switch-point check: ${s.snapshotCheck}.`] : []),
+      '',
+      latencyChart(r, s),
+    ]),
     '',
     '## Replication lag during CDC',
     lagChart(r),
@@ -104,4 +118,12 @@ function lagChart(r: RehearsalResult): string {
 }
 
 const ok = (b: boolean) => (b ? 'ok' : 'FAILED');
+
+function snapshotCell(s: SwitchSummary): string {
+  const c = s.snapshotCheck;
+  if (!c) return 'skipped';
+  if (c.error) return `FAILED: could not run (${c.error})`;
+  if (c.ok) return `equal, ${c.tables} tables (${c.mode}, ${c.ms} ms)`;
+  return `MISMATCH: ${describeMismatches(c.mismatched)}`;
+}
 const ms = (v: number | null) => (v === null ? '-' : `${v} ms`);

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
-const PHASES = ['preflight', 'full-load', 'cdc', 'verify', 'cutover', 'rollback', 'cleanup'];
+const PHASES = ['preflight', 'full-load', 'cdc', 'verify', 'cutover', 'rollback', 'cleanup', 'recover', 'status'];
 let out: string;
 
 function files(dir: string): string[] {

@@ -153,7 +153,7 @@ describe('bad input: exit 2, one clear line, no secret', () => {
 });
 
 describe('a full migration from the terminal, --json on stdout', () => {
-  it('full-load, cdc start, verify, cutover (switch none), cleanup', async () => {
+  it('full-load, cdc start, verify, cutover (switch none), a mismatch caught by the rollback (exit 1), cleanup', async () => {
     const load = await pgshift(['full-load', '--json', '--jobs', '2'], env);
     expect(load.code, load.stderr).toBe(0);
     const doc = JSON.parse(load.stdout);
@@ -175,15 +175,31 @@ describe('a full migration from the terminal, --json on stdout', () => {
     expect(c.steps.map((s: { step: string }) => s.step)).toEqual([
       'pre-checks',
       'freeze writes',
-      'freeze DDL on the old primary',
       'wait for zero lag',
+      'export snapshots',
       'sync sequences',
-      'final verify',
       'turn replication around',
       'switch the application',
       'move the DDL freeze to the new primary',
       'post-check through the application path',
+      'check the switch-point snapshots',
     ]);
+    expect(c.snapshotCheck).toMatchObject({ ok: true, mode: 'fast', mismatched: [] });
+
+    // A row deleted on the source behind the reverse replication (the source is frozen and read-only
+    // for every role now; a superuser gets past that): the rollback's switch-point check catches it,
+    // the run exits 1 and names the table with both counts.
+    const behind = new pg.Client(pair.sourceUrl);
+    await behind.connect();
+    await behind.query('SET session_replication_role = replica');
+    await behind.query('SET default_transaction_read_only = off');
+    const notices = Number((await behind.query('SELECT count(*)::int AS n FROM public.notice')).rows[0].n);
+    await behind.query('DELETE FROM public.notice WHERE id = (SELECT min(id) FROM public.notice)');
+    await behind.end();
+    const back = await pgshift(['rollback', '--switch', 'none'], env);
+    expect(back.code, back.stderr).toBe(1);
+    expect(back.stdout).toContain(`switch-point check (after resuming, in snapshots taken inside the freeze): MISMATCH in 1 of`);
+    expect(back.stdout).toContain(`public.notice (${notices} rows on the old primary, ${notices - 1} on the new one)`);
     const cleanup = await pgshift(['cleanup', '--json'], env);
     expect(cleanup.code, cleanup.stderr).toBe(0);
     expect(JSON.parse(cleanup.stdout).leftovers).toEqual([]);

@@ -27,8 +27,14 @@ describe('bootstrap stack', () => {
     });
   });
 
-  it('makes three roles: plan, apply, migration', () => {
-    expect([...roles.keys()].sort()).toEqual(['pgshift-infra-apply', 'pgshift-infra-plan', 'pgshift-migration']);
+  it("makes three roles: plan, apply, migration (and, with the example's dms block, DMS's two fixed-name service roles)", () => {
+    expect([...roles.keys()].sort()).toEqual([
+      'dms-cloudwatch-logs-role',
+      'dms-vpc-role',
+      'pgshift-infra-apply',
+      'pgshift-infra-plan',
+      'pgshift-migration',
+    ]);
   });
 
   it('each role trusts only exact environment subjects of this repository, with the sts audience', () => {
@@ -98,8 +104,9 @@ describe('bootstrap stack', () => {
     expect(iam.length).toBeGreaterThan(0);
     for (const s of iam) {
       for (const resource of [s.Resource].flat()) {
-        // pgshift-01-*: experiment 01; pgshift-02-*: experiment 02's source host (crossAccount.experiment.name).
-        expect(resource).toMatch(/^arn:aws:iam::\*:(role|instance-profile)\/pgshift-0[12]-\*$/);
+        // pgshift-01-*: experiment 01; pgshift-02-*: experiment 02's source host (crossAccount.experiment.name);
+        // dms-vpc-role: the fixed name DMS looks up (experiment 03), passed only to dms.amazonaws.com.
+        expect(resource).toMatch(/^arn:aws:iam::\*:((role|instance-profile)\/pgshift-0[12]-\*|role\/dms-vpc-role)$/);
         expect('pgshift-infra-apply').not.toMatch(new RegExp(`^${resource.split('/')[1].replace('*', '.*')}$`));
       }
     }
@@ -138,7 +145,7 @@ describe('bootstrap stack', () => {
       }),
     ).bootstrap;
     expect(ofType(existing, 'aws_iam_openid_connect_provider')).toEqual([]);
-    for (const [, role] of ofType(existing, 'aws_iam_role'))
+    for (const [, role] of ofType(existing, 'aws_iam_role').filter(([, r]) => !String(r.name).startsWith('dms-')))
       expect(JSON.parse(role.assume_role_policy).Statement[0].Principal.Federated).toBe(arn);
   });
 

@@ -22,7 +22,10 @@ export interface Synthesized {
   experiment: Json;
   bootstrap: Json;
   production?: Json;
-  text: { experiment: string; bootstrap: string; production?: string };
+  /** Experiment 03 (AWS DMS): 03-dms and production-dms, when the config has a dms block. */
+  dms?: Json;
+  productionDms?: Json;
+  text: { experiment: string; bootstrap: string; production?: string; dms?: string; productionDms?: string };
 }
 
 export function synthesize(config: InfraConfig = exampleConfig()): Synthesized {
@@ -31,11 +34,15 @@ export function synthesize(config: InfraConfig = exampleConfig()): Synthesized {
     experiment: Testing.synth(built.experiment),
     bootstrap: Testing.synth(built.bootstrap),
     production: built.production === undefined ? undefined : Testing.synth(built.production),
+    dms: built.dms === undefined ? undefined : Testing.synth(built.dms),
+    productionDms: built.productionDms === undefined ? undefined : Testing.synth(built.productionDms),
   };
   return {
     experiment: JSON.parse(text.experiment) as Json,
     bootstrap: JSON.parse(text.bootstrap) as Json,
     production: text.production === undefined ? undefined : (JSON.parse(text.production) as Json),
+    dms: text.dms === undefined ? undefined : (JSON.parse(text.dms) as Json),
+    productionDms: text.productionDms === undefined ? undefined : (JSON.parse(text.productionDms) as Json),
     text,
   };
 }

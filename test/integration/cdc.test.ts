@@ -180,7 +180,13 @@ describe('cdc start / status / stop on a live source', () => {
     const caughtUp = await waitForApplied({ source: pair.source, slotName: names.slot, lsn, timeoutMs: 60_000 });
     expect(caughtUp.reached).toBe(true);
     // A probe bound well above any scheduling hiccup: the heartbeat's lag is measured, not "more than".
-    const status = await cdcStatus({ source: pair.source, target: pair.target, names, probeTimeoutMs: 60_000 });
+    // The slot's confirmed position follows the applied one at the subscriber's next feedback message
+    // (wal_receiver_status_interval, 10 s by default): wait for it, bounded, rather than race it.
+    let status = await cdcStatus({ source: pair.source, target: pair.target, names, probeTimeoutMs: 60_000 });
+    for (let i = 0; i < 120 && !(status.slot?.confirmedFlushLsn && compareLsn(status.slot.confirmedFlushLsn, lsn) >= 0); i++) {
+      await sleep(500);
+      status = await cdcStatus({ source: pair.source, target: pair.target, names, probeTimeoutMs: 60_000 });
+    }
     expect(status.slot?.confirmedFlushLsn).not.toBeNull();
     expect(compareLsn(status.slot!.confirmedFlushLsn!, lsn)).toBeGreaterThanOrEqual(0);
     expect(compareLsn(status.appliedLsn!, lsn)).toBeGreaterThanOrEqual(0);

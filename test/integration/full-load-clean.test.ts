@@ -7,6 +7,8 @@
  * touches nothing; nor does it drop a publication that a live subscription reads.
  */
 import pg from 'pg';
+import { installDdlReplay } from '../../src/engine/ddl/index.js';
+import { withClient } from '../../src/postgres/connect.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFullLoad } from '../../src/engine/full-load/full-load.js';
 import { migrationNames } from '../../src/engine/names.js';
@@ -242,6 +244,8 @@ describe('full-load SIGKILLed mid-copy under live writes, then --clean, then CDC
     // Somebody subscribed to the slot by hand (one table of it): pgshift's subscription is not there, the slot is in use.
     await pair.src('CREATE PUBLICATION fl_clean_by_hand FOR TABLE public.side_channel');
     const conninfo = `host=127.0.0.1 port=${pair.source.port} dbname=${pair.source.database} user=postgres password=${pair.source.password}`;
+    // FOR ALL TABLES carries pgshift's DDL log too: a subscriber needs the table (cdc start makes it; here by hand).
+    await withClient(pair.target, (c) => installDdlReplay(c, false));
     await pair.tgt(
       `CREATE SUBSCRIPTION side_reader CONNECTION ${pg.escapeLiteral(conninfo)} PUBLICATION fl_clean_by_hand WITH (create_slot = false, slot_name = '${NAME}', copy_data = false)`,
     );

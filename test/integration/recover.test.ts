@@ -187,6 +187,9 @@ describe('SIGKILL inside the write freeze, then pgshift recover', () => {
       await waitUntil('the cutover froze the source', sourceFrozen);
       process.kill(-cli.child.pid!, 'SIGKILL');
       expect(await cli.exited).toBe(137);
+      // The freeze outlives the process; the apply may go on (held past wal_sender_timeout, the
+      // walsender would drop it, and a disable_on_error subscription would stop).
+      await release(lock);
       const held = workload.snapshot().acknowledged;
       await sleep(1_000);
       expect(workload.snapshot().acknowledged).toBe(held); // nothing undid the freeze
@@ -233,6 +236,7 @@ describe('SIGKILL inside the write freeze, then pgshift recover', () => {
       await waitUntil('the cutover froze the source', sourceFrozen);
       process.kill(-cli.child.pid!, 'SIGKILL');
       await cli.exited;
+      await release(lock);
       const held = workload.snapshot().acknowledged;
       const freshRunner = { ...env, PGSHIFT_STATE_DIR: mkdtempSync(join(tmpdir(), 'pgshift-new-runner-')) };
       const rec = await runCli(['recover', ...switchFlags(), '--json'], freshRunner);

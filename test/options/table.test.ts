@@ -10,6 +10,9 @@ import { parse } from 'yaml';
 import { buildProgram } from '../../src/cli/program.js';
 import { OPTIONS, optionDefault, parseOption, type OptionName } from '../../src/options/index.js';
 import { actionDefault, isOption, WORKFLOW_ONLY_INPUTS, workflowDefault } from '../../src/options/sync.js';
+import { ON_MISMATCH_CHOICES } from '../../src/engine/cutover/snapshot-check.js';
+import { DDL_MODES } from '../../src/engine/ddl/index.js';
+import { ENGINE_NAMES } from '../../src/engine/replication/engine.js';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -94,6 +97,14 @@ describe('the option table', () => {
     expect(() => parseOption('verify', 'slow', "input 'verify'")).toThrow(/input 'verify' must be one of fast, full, none/);
   });
 
+  it('a choice option offers exactly what the engine accepts (a choice the engine lacks would only fail at run time)', () => {
+    const choices = (name: OptionName) => [...((OPTIONS[name] as { choices?: readonly string[] }).choices ?? [])];
+    expect(choices('engine')).toEqual([...ENGINE_NAMES]);
+    expect(choices('reverse-engine')).toEqual([...ENGINE_NAMES]);
+    expect(choices('on-mismatch')).toEqual([...ON_MISMATCH_CHOICES]);
+    expect(choices('ddl')).toEqual([...DDL_MODES]);
+  });
+
   it('every CLI flag of every command is an option of the table, with its description', () => {
     const seen = new Set<string>();
     const walk = (cmd: ReturnType<typeof buildProgram>) => {
@@ -107,6 +118,15 @@ describe('the option table', () => {
       for (const sub of cmd.commands) walk(sub as ReturnType<typeof buildProgram>);
     };
     walk(buildProgram());
-    expect(seen.has('max-freeze') && seen.has('pgbouncer-admin-url') && seen.has('env-key') && seen.has('pg-command-prefix')).toBe(true);
+    expect(
+      seen.has('max-freeze') &&
+        seen.has('pgbouncer-admin-url') &&
+        seen.has('env-key') &&
+        seen.has('pg-command-prefix') &&
+        seen.has('engine') &&
+        seen.has('dms-user') &&
+        seen.has('on-mismatch') &&
+        seen.has('gb'),
+    ).toBe(true);
   });
 });

@@ -39,6 +39,7 @@ function rehearsal(): RehearsalResult {
   const sw = (freeze: number) => ({ writeFreezeMs: freeze, seconds: 1.8, postCheckOk: true, stepMs: { 'freeze writes': 40 } });
   return {
     ok: true,
+    databaseBytes: 13_100_000,
     phases: [
       { phase: 'full-load', seconds: 4.2, ok: true },
       { phase: 'cutover', seconds: 1.8, ok: true, detail: 'writes frozen 640 ms' },
@@ -155,6 +156,7 @@ describe('the rehearsal report', () => {
     const labels = await page.$$eval('pre.mermaid svg', (svgs) => svgs.map((s) => s.querySelectorAll('.bottom-axis .label text').length));
     expect(labels).toEqual([8, 8, 8, 8]);
     expect(await page.$$eval('h2', (hs) => hs.map((h) => h.textContent))).toContain('Around the cutover (writes frozen 640 ms)');
+    expect(await page.$$eval('p', (ps) => ps.map((p) => p.textContent))).toContain('Tables added to the subscription: public.coupon');
     expect(requests).toEqual([]);
     await page.close();
   }, 60_000);

@@ -4,7 +4,7 @@
  * Returns what a person would check on each drawing: that it parsed, that the SVG has a size and
  * content, how many x labels an xychart shows and in which colours its plots are drawn.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { mermaidBundle } from '../../src/rehearse/report-html.js';
@@ -35,6 +35,7 @@ export function mermaidBlocks(markdown: string): string[] {
 }
 
 export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: run scripts/system-deps.sh (or set PGSHIFT_CHROMIUM)`);
   return puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,

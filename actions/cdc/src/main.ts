@@ -8,6 +8,8 @@ import { migrationNames, type MigrationNames } from '../../../src/engine/names.j
 import type { ConnInfo } from '../../../src/postgres/conninfo.js';
 import { checkFailed } from '../../../src/errors.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
+import { dmsEngineFromInputs, engineName } from '../../shared/engine.js';
+import { dmsCdcStatus, startDmsCdc, stopDmsCdc } from '../../../src/engine/cdc/dms.js';
 import { input, inputText, requiredOption } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { bytes, code, count, duration, heading, lagChart, table, type LagPoint } from '../../shared/render.js';
@@ -17,13 +19,14 @@ import { relationKey } from '../../../src/postgres/sql.js';
 
 type Command = 'start' | 'status' | 'stop';
 
-async function run(): Promise<PhaseOutcome> {
+async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const command: Command = requiredOption('command');
   const { source, target, sourceFromTarget } = await connectionsFromInputs();
   const base = migrationNames(input('name')!);
   // full-load's slot-name output; the same as the derived name unless someone renamed it.
   const names: MigrationNames = { ...base, slot: inputText('slot-name') ?? base.slot };
   const log = actionsLogger();
+  if (engineName() === 'dms') return dmsCommand(command, { source, target, names, engine: dmsEngineFromInputs(names.name, log), log });
   if (command === 'stop') {
     const stopped = await group('cdc stop', () => stopCdc({ source, target, names, log }));
     return stopOutcome(stopped, names);
@@ -31,7 +34,7 @@ async function run(): Promise<PhaseOutcome> {
   let started: StartCdcResult | undefined;
   if (command === 'start')
     started = await group('cdc start', () =>
-      startCdc({ source, sourceFromTarget, target, names, createHelperIndexes: true, ddl: input('ddl'), log }),
+      startCdc({ source, sourceFromTarget, target, names, createHelperIndexes: true, ddl: input('ddl'), log, signal }),
     );
   const maxLag = input('caught-up-lag')!;
   const waitSeconds = input('wait-caught-up')! / 1000;
@@ -212,3 +215,36 @@ function stopOutcome(r: StopCdcResult, names: MigrationNames): PhaseOutcome {
 }
 
 await runPhaseAction({ phase: 'cdc', title: 'cdc', run });
+
+/** engine: dms — the task instead of a subscription; the slot's lag by LSN and retained WAL as for native. */
+async function dmsCommand(command: Command, o: Parameters<typeof startDmsCdc>[0]): Promise<PhaseOutcome> {
+  if (command === 'stop') {
+    const r = await group('cdc stop (dms)', () => stopDmsCdc(o));
+    return {
+      outputs: { verdict: 'stopped' },
+      summary: `${heading(3, 'Stopped')}\n\n${r.removed.length ? r.removed.map((x) => `- ${x}`).join('\n') : 'Nothing to stop.'}`,
+      report: r,
+    };
+  }
+  if (command === 'start') await group('cdc start (dms)', () => startDmsCdc(o));
+  const s = await group('cdc status (dms)', () => dmsCdcStatus(o));
+  const rows = s.tables.map((t) => [relationKey(t), t.state, count(t.inserts), count(t.updates), count(t.deletes)]);
+  const summary = [
+    `${s.ok ? '✅' : '❌'} DMS task ${code(s.task?.identifier ?? '(none)')}: **${s.task?.status ?? 'missing'}**`,
+    `lag ${s.lagBytes === null ? '?' : bytes(s.lagBytes)} by LSN; the slot retains ${s.slot ? bytes(s.slot.retainedBytes) : '?'}; CloudWatch CDCLatencySource ${s.latency?.sourceSeconds ?? '?'} s, CDCLatencyTarget ${s.latency?.targetSeconds ?? '?'} s`,
+    rows.length ? table(['table', 'state', 'inserts', 'updates', 'deletes'], rows) : '',
+  ].join('\n\n');
+  return {
+    outputs: {
+      'slot-name': o.names.slot,
+      'lag-bytes': s.lagBytes ?? undefined,
+      'retained-wal-bytes': s.slot?.retainedBytes,
+      verdict: s.ok ? 'streaming' : 'failing',
+    },
+    summary,
+    failure: s.ok
+      ? undefined
+      : `DMS task ${s.task?.identifier ?? '(none)'} is ${s.task?.status ?? 'missing'}${s.task?.lastFailureMessage ? `: ${s.task.lastFailureMessage}` : ''}`,
+    report: s,
+  };
+}

@@ -6,13 +6,18 @@ import { runCleanup, type CleanupResult } from '../../../src/engine/cleanup/clea
 import { migrationNames } from '../../../src/engine/names.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
 import { input } from '../../shared/inputs.js';
+import { enginesFromInputs } from '../../shared/engine.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { code, heading, stepsSection, table } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
 
 async function run(): Promise<PhaseOutcome> {
   const { source, target } = await connectionsFromInputs();
-  const result = await group('cleanup', () => runCleanup({ source, target, names: migrationNames(input('name')!), log: actionsLogger() }));
+  const name = input('name')!;
+  const log = actionsLogger();
+  const result = await group('cleanup', () =>
+    runCleanup({ source, target, names: migrationNames(name), ...enginesFromInputs(name, log), log }),
+  );
   const left = result.leftovers.map((o) => `${o.side} ${o.kind} ${o.name}`);
   return {
     report: result,

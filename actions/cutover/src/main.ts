@@ -5,6 +5,7 @@
  */
 import { takePreCutoverBackups, type PreCutoverBackups } from '../../../src/aws/backups.js';
 import { runCutover } from '../../../src/engine/cutover/cutover.js';
+import { describeMismatches } from '../../../src/engine/cutover/snapshot-check.js';
 import { SwitchoverAborted } from '../../../src/engine/cutover/switchover.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
 import { startDeployment } from '../../shared/deployment.js';
@@ -15,10 +16,10 @@ import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
 import type { Annotation } from '../../shared/summary.js';
 import { abortedOutcome, renderSwitchover, switchoverOptions } from '../../shared/switchover.js';
 
-async function run(): Promise<PhaseOutcome> {
+async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const log = actionsLogger();
   const connections = await connectionsFromInputs();
-  const opts = { ...switchoverOptions(connections, log), finalVerify: input('verify') };
+  const opts = { ...switchoverOptions(connections, log), signal, finalVerify: input('verify'), onMismatch: input('on-mismatch') };
   const annotations: Annotation[] = [];
   const backups = await preCutoverBackups(annotations);
   const deployment = await startDeployment(
@@ -38,10 +39,30 @@ async function run(): Promise<PhaseOutcome> {
       };
     throw err;
   }
+  const check = result.snapshotCheck;
+  const mismatch = check !== undefined && !check.ok && !check.error;
   await deployment?.finish(
     result.ok ? 'success' : 'failure',
-    `writes frozen ${result.writeFreezeMs} ms; post-check ${result.postCheck.ok ? 'ok' : 'failed'}`,
+    `writes frozen ${result.writeFreezeMs} ms; post-check ${result.postCheck.ok ? 'ok' : 'failed'}; switch-point check ${check ? (check.ok ? 'equal' : mismatch ? 'MISMATCH' : 'could not run') : 'skipped'}${result.mismatchRollback ? '; rolled back' : ''}`,
   );
+  if (mismatch)
+    annotations.push({
+      level: 'error',
+      title: 'the two sides differed at the switch point',
+      message: `${describeMismatches(check.mismatched)} — ${
+        result.mismatchRollback
+          ? 'rolled back to the source at once (on-mismatch: rollback, lossless)'
+          : result.mismatchRollbackError
+            ? `the rollback did NOT happen: ${result.mismatchRollbackError}`
+            : 'the target serves the application: see runbooks/cutover.md (rollback is lossless)'
+      }`,
+    });
+  else if (check?.error)
+    annotations.push({
+      level: 'error',
+      title: 'the switch-point check could not run',
+      message: `${check.error} — run pgshift verify --mode full; see runbooks/cutover.md`,
+    });
   if (!result.postCheck.ok)
     annotations.push({
       level: 'error',
@@ -63,16 +84,38 @@ async function run(): Promise<PhaseOutcome> {
   return {
     report: { ...result, backups },
     outputs: {
-      verdict: result.ok ? 'switched' : 'switched-post-check-failed',
+      verdict: result.mismatchRollback
+        ? 'rolled-back-after-mismatch'
+        : mismatch
+          ? 'switched-mismatch'
+          : check?.error
+            ? 'switched-check-failed'
+            : result.ok
+              ? 'switched'
+              : 'switched-post-check-failed',
       'write-freeze-ms': result.writeFreezeMs,
       'reverse-subscription': result.replicationBack.subscription,
     },
-    summary: [renderSwitchover(result, opts.switch.describe()), backupSection].filter(Boolean).join('\n\n'),
+    summary: [
+      renderSwitchover(result, opts.switch.describe()),
+      result.mismatchRollback?.mode === 'lossless'
+        ? `${heading(3, 'Rolled back at once (on-mismatch: rollback)')}\n\n${renderSwitchover(result.mismatchRollback, opts.switch.describe())}`
+        : '',
+      backupSection,
+    ]
+      .filter(Boolean)
+      .join('\n\n'),
     annotations,
-    failure: result.ok
-      ? undefined
-      : `cutover switched, but the post-check write through the application path failed: ${result.postCheck.error ?? 'unknown'} — check the application, or run the rollback workflow`,
+    failure: result.ok ? undefined : failureLine(result),
   };
+}
+
+function failureLine(r: Awaited<ReturnType<typeof runCutover>>): string {
+  const check = r.snapshotCheck;
+  if (check && !check.ok && !check.error)
+    return `the two sides differed at the switch point: ${describeMismatches(check.mismatched)}${r.mismatchRollback ? ' — rolled back to the source' : ''}`;
+  if (check?.error) return `cutover switched, but the switch-point check could not run: ${check.error}`;
+  return `cutover switched, but the post-check write through the application path failed: ${r.postCheck.error ?? 'unknown'} — check the application, or run the rollback workflow`;
 }
 
 /** The plan's checklist: snapshot the target and image the source before anything is frozen. */

@@ -5,13 +5,14 @@
 import { migrationNames } from '../../../src/engine/names.js';
 import { runFullLoad, type FullLoadResult } from '../../../src/engine/full-load/full-load.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
+import { engineName } from '../../shared/engine.js';
 import { input, inputText } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { bytes, count, duration, heading, stepsSection, table, code } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
 import { relationKey } from '../../../src/postgres/sql.js';
 
-async function run(): Promise<PhaseOutcome> {
+async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const { source, target } = await connectionsFromInputs();
   const names = migrationNames(input('name')!);
   const prefix = inputText('pg-command-prefix');
@@ -25,7 +26,10 @@ async function run(): Promise<PhaseOutcome> {
       waitForTransactionsMs: input('wait-for-transactions'),
       ddl: input('ddl'),
       pgTools: { binDir: inputText('pg-bin-dir'), commandPrefix: prefix ? prefix.split(/\s+/).filter(Boolean) : undefined },
+      // The engine only decides the slot's plugin: DMS reads test_decoding, a subscription pgoutput.
+      slotPlugin: engineName() === 'dms' ? 'test_decoding' : 'pgoutput',
       log: actionsLogger(),
+      signal,
     }),
   );
   return {

@@ -3,6 +3,7 @@
  * it, lists per table what the source lacks and refuses unless accept-data-loss.
  */
 import { runRollback, type RollbackResult } from '../../../src/engine/rollback/rollback.js';
+import { describeSnapshotCheck } from '../../../src/engine/cutover/snapshot-check.js';
 import { SwitchoverAborted } from '../../../src/engine/cutover/switchover.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
 import { startDeployment } from '../../shared/deployment.js';
@@ -13,10 +14,10 @@ import { count, stepsSection, table } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
 import { abortedOutcome, isFrozenStep, renderSwitchover, switchoverOptions } from '../../shared/switchover.js';
 
-async function run(): Promise<PhaseOutcome> {
+async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const log = actionsLogger();
   const connections = await connectionsFromInputs();
-  const opts = { ...switchoverOptions(connections, log), acceptDataLoss: input('accept-data-loss') };
+  const opts = { ...switchoverOptions(connections, log), signal, acceptDataLoss: input('accept-data-loss') };
   const annotations: Annotation[] = [];
   const deployment = await startDeployment(
     'rollback',
@@ -43,7 +44,7 @@ async function run(): Promise<PhaseOutcome> {
     return {
       report: result,
       outputs: {
-        verdict: result.ok ? 'rolled-back' : 'rolled-back-post-check-failed',
+        verdict: result.ok ? 'rolled-back' : result.postCheck.ok ? 'rolled-back-check-failed' : 'rolled-back-post-check-failed',
         'write-freeze-ms': result.writeFreezeMs,
         'lost-rows': 0,
       },
@@ -51,7 +52,9 @@ async function run(): Promise<PhaseOutcome> {
       annotations,
       failure: result.ok
         ? undefined
-        : `rollback switched, but the post-check write through the application path failed: ${result.postCheck.error ?? 'unknown'}`,
+        : result.snapshotCheck && !result.snapshotCheck.ok
+          ? `rollback switched, but the switch-point check failed: ${describeSnapshotCheck(result.snapshotCheck)}`
+          : `rollback switched, but the post-check write through the application path failed: ${result.postCheck.error ?? 'unknown'}`,
     };
   }
   const lostRows = result.lost.reduce((s, t) => s + t.rows, 0);

@@ -1,8 +1,12 @@
 import { Command } from 'commander';
 import { cdcStatus, startCdc, stopCdc, watchCdc, type CdcSample } from '../../engine/cdc/index.js';
+import { cancelOnSignals } from '../../signals.js';
 import { ddlReport, resolveDdlCommand } from '../../engine/ddl/index.js';
 import { usageError } from '../../errors.js';
-import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
+import { action, addConnectionOptions, emit, makeContext, type CommandContext, type GlobalOptions } from '../context.js';
+import { dmsCdcStatus, startDmsCdc, stopDmsCdc, type DmsCdcStatus } from '../../engine/cdc/dms.js';
+import type { DmsEngine } from '../../engine/replication/dms.js';
+import { addEngineOptions, enginesFrom } from '../engine-options.js';
 import { flag, flagText, flagValue } from '../flags.js';
 import { renderCdcStart, renderCdcStatus, renderCdcStop, renderDdlReport } from '../render.js';
 
@@ -12,7 +16,7 @@ export function cdcCommand(): Command {
   const start = new Command('start').description(
     "subscribe the target to full-load's slot (copy_data = false: nothing lost, nothing twice)",
   );
-  addConnectionOptions(start, { source: true, target: true, sourceFromTarget: true })
+  addEngineOptions(addConnectionOptions(start, { source: true, target: true, sourceFromTarget: true }))
     .addOption(flag('cdc-strategy'))
     .addOption(flag('binary'))
     .addOption(flag('streaming'))
@@ -22,7 +26,15 @@ export function cdcCommand(): Command {
   start.action(
     action(async (flags: GlobalOptions & { streaming?: boolean }) => {
       const ctx = makeContext(flags);
+      if (flagValue(flags, 'engine') === 'dms') {
+        const r = await startDmsCdc({ ...dmsPhase(flags, ctx) });
+        emit(ctx, r, () => `DMS task ${r.task} running from slot ${r.slotName} (${r.seconds.toFixed(1)} s)`);
+        return 0;
+      }
+      // SIGINT/SIGTERM/SIGHUP: what this start made is dropped, then exit 1 (docs/design.md rule 12).
+      const cancel = cancelOnSignals(ctx.log);
       const result = await startCdc({
+        signal: cancel.signal,
         source: ctx.source(),
         sourceFromTarget: ctx.sourceFromTarget(),
         target: ctx.target(),
@@ -44,10 +56,20 @@ export function cdcCommand(): Command {
   );
 
   const status = new Command('status').description('per-table state, apply errors, lag in bytes (by LSN) and ms, WAL retained by the slot');
-  addConnectionOptions(status).addOption(flag('watch')).addOption(flag('warn-retained')).addOption(flag('max-retained'));
+  addEngineOptions(addConnectionOptions(status)).addOption(flag('watch')).addOption(flag('warn-retained')).addOption(flag('max-retained'));
   status.action(
     action(async (flags: GlobalOptions & { watch?: string | boolean }) => {
       const ctx = makeContext(flags);
+      if (flagValue(flags, 'engine') === 'dms') {
+        if (flags.watch)
+          throw usageError(
+            '--watch is not available with --engine dms',
+            'run cdc status --engine dms again, or watch the task in the DMS console',
+          );
+        const s = await dmsCdcStatus(dmsPhase(flags, ctx));
+        emit(ctx, s, () => renderDmsStatus(s));
+        return s.ok ? 0 : 1;
+      }
       const opts = {
         source: ctx.source(),
         target: ctx.target(),
@@ -86,10 +108,15 @@ export function cdcCommand(): Command {
   const stop = new Command('stop').description(
     'drop the subscription, the slot and the publication (detaches when the source is unreachable)',
   );
-  addConnectionOptions(stop);
+  addEngineOptions(addConnectionOptions(stop));
   stop.action(
     action(async (flags: GlobalOptions) => {
       const ctx = makeContext(flags);
+      if (flagValue(flags, 'engine') === 'dms') {
+        const r = await stopDmsCdc(dmsPhase(flags, ctx));
+        emit(ctx, r, () => (r.removed.length ? `removed: ${r.removed.join(', ')}` : 'nothing to stop'));
+        return 0;
+      }
       const result = await stopCdc({ source: ctx.source(), target: ctx.target(), names: ctx.names, log: ctx.log });
       emit(ctx, result, () => renderCdcStop(result));
       return result.leftovers.length ? 1 : 0;
@@ -151,4 +178,28 @@ function ddlCommand(): Command {
 /** Drop what is undefined, so the engine's defaults hold for it. */
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The dms phase's options: the connections and the dms engine the flags describe. */
+function dmsPhase(flags: object, ctx: CommandContext) {
+  return {
+    source: ctx.source(),
+    target: ctx.target(),
+    names: ctx.names,
+    engine: enginesFrom(flags, ctx).engine as DmsEngine,
+    log: ctx.log,
+  };
+}
+
+function renderDmsStatus(s: DmsCdcStatus): string {
+  const lines = [
+    `DMS task ${s.task?.identifier ?? '(none)'}: ${s.task?.status ?? 'missing'}${s.task?.lastFailureMessage ? ` — ${s.task.lastFailureMessage.replace(/\s+/g, ' ')}` : ''}`,
+    `slot ${s.slot?.slotName ?? '(none)'}: lag ${s.lagBytes ?? '?'} B by LSN, retained ${s.slot?.retainedBytes ?? '?'} B, wal_status ${s.slot?.walStatus ?? '?'}`,
+    `CloudWatch CDCLatencySource ${s.latency?.sourceSeconds ?? '?'} s, CDCLatencyTarget ${s.latency?.targetSeconds ?? '?'} s (one-minute points)`,
+    ...s.tables.map(
+      (t) =>
+        `  ${t.schema}.${t.name}: ${t.state}, +${t.inserts} ~${t.updates} -${t.deletes}${t.validationState ? `, validation ${t.validationState} (${t.validationFailedRecords} failed)` : ''}`,
+    ),
+  ];
+  return lines.join('\n');
 }

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { runCleanup } from '../../engine/cleanup/cleanup.js';
 import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
 import { renderCleanup } from '../render.js';
+import { addEngineOptions, enginesFrom } from '../engine-options.js';
 
 export function cleanupCommand(): Command {
   const cmd = addConnectionOptions(
@@ -10,10 +11,17 @@ export function cleanupCommand(): Command {
       'drop every subscription, publication and slot this migration made, on both sides; list what is left',
     ),
   );
+  addEngineOptions(cmd, { reverse: true });
   return cmd.action(
     action(async (flags: GlobalOptions) => {
       const ctx = makeContext(flags);
-      const result = await runCleanup({ source: ctx.source(), target: ctx.target(), names: ctx.names, log: ctx.log });
+      const result = await runCleanup({
+        source: ctx.source(),
+        target: ctx.target(),
+        names: ctx.names,
+        ...enginesFrom(flags, ctx),
+        log: ctx.log,
+      });
       emit(ctx, result, () => renderCleanup(result));
       return result.ok ? 0 : 1;
     }),

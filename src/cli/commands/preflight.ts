@@ -2,11 +2,14 @@ import { Command } from 'commander';
 import { flag, flagValue } from '../flags.js';
 import { runPreflight } from '../../engine/preflight/preflight.js';
 import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
+import { addEngineOptions } from '../engine-options.js';
 import { renderPreflight } from '../render.js';
 
 export function preflightCommand(): Command {
   const cmd = new Command('preflight').description('check source, target and the path between them (PASS/WARN/FAIL with the fix)');
-  addConnectionOptions(cmd, { source: true, target: true, sourceFromTarget: true }).addOption(flag('clean'));
+  addEngineOptions(addConnectionOptions(cmd, { source: true, target: true, sourceFromTarget: true }), { dmsApi: false })
+    .addOption(flag('clean'))
+    .addOption(flag('dms-subnet-cidrs'));
   return cmd.action(
     action(async (flags: GlobalOptions) => {
       const ctx = makeContext(flags);
@@ -16,6 +19,8 @@ export function preflightCommand(): Command {
         sourceFromTarget: ctx.sourceFromTarget(),
         names: ctx.names,
         clean: flagValue(flags, 'clean'),
+        engine: flagValue(flags, 'engine'),
+        dmsSubnetCidrs: flagValue(flags, 'dms-subnet-cidrs'),
         log: ctx.log,
       });
       emit(ctx, report, () => renderPreflight(report));

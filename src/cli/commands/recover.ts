@@ -17,18 +17,7 @@ export function recoverCommand(): Command {
       action(async (flags: SwitchFlags) => {
         const ctx = makeContext(flags);
         const o = switchoverOptions(flags, ctx);
-        const result = await runRecover({
-          source: o.source,
-          target: o.target,
-          sourceFromTarget: o.sourceFromTarget,
-          targetFromSource: o.targetFromSource,
-          names: o.names,
-          switch: o.switch,
-          appPath: o.appPath,
-          stateDir: o.stateDir,
-          dryRun: flagValue(flags, 'dry-run'),
-          log: ctx.log,
-        });
+        const result = await runRecover({ ...o, dryRun: flagValue(flags, 'dry-run'), log: ctx.log });
         emit(ctx, result, () => renderRecover(result));
         return result.ok ? 0 : 1;
       }),

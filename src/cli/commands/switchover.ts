@@ -10,6 +10,7 @@ import { parseConnInfo } from '../../postgres/conninfo.js';
 import { makeSwitch, type Switch } from '../../switch/switch.js';
 import { action, addConnectionOptions, emit, makeContext, type CommandContext, type GlobalOptions } from '../context.js';
 import { flag, flagText, flagValue } from '../flags.js';
+import { addEngineOptions, enginesFrom } from '../engine-options.js';
 import { renderRollback, renderSwitchover } from '../render.js';
 
 export interface SwitchFlags extends GlobalOptions {
@@ -19,6 +20,7 @@ export interface SwitchFlags extends GlobalOptions {
 }
 
 export function addSwitchOptions(cmd: Command): Command {
+  addEngineOptions(cmd, { reverse: true });
   return addConnectionOptions(cmd, { source: true, target: true, sourceFromTarget: true })
     .addOption(flag('target-from-source-url'))
     .addOption(flag('switch'))
@@ -84,8 +86,10 @@ export function switchoverOptions(flags: SwitchFlags, ctx: CommandContext): Swit
     maxFreezeMs: flagValue(flags, 'max-freeze'),
     sequenceMargin: flagValue(flags, 'sequence-margin'),
     finalVerify: flagValue(flags, 'verify'),
+    onMismatch: flagValue(flags, 'on-mismatch'),
     appPath: flags.appUrl ? parseConnInfo(flags.appUrl, 'target', { caBundle: flags.caBundle }) : undefined,
     stateDir: stateDir(flagText(flags, 'state-dir')),
+    ...enginesFrom(flags, ctx),
     log: ctx.log,
   };
 }
@@ -123,7 +127,9 @@ function switchoverAction<R extends { ok: boolean }>(
 export function cutoverCommand(): Command {
   return addSwitchOptions(
     new Command('cutover').description('freeze writes, wait for zero lag, sync sequences, verify, turn replication around, switch, resume'),
-  ).action(switchoverAction((opts) => runCutover(opts), renderSwitchover));
+  )
+    .addOption(flag('on-mismatch'))
+    .action(switchoverAction((opts) => runCutover(opts), renderSwitchover));
 }
 
 export function rollbackCommand(): Command {

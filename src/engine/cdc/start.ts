@@ -13,7 +13,10 @@
  */
 import type pg from 'pg';
 import { checkFailed, connectionError, type PgshiftError, usageError } from '../../errors.js';
+import { Cancelled, throwIfCancelled } from '../../cancel.js';
 import { withClients } from '../../postgres/connect.js';
+import { dropSlotIfExists } from '../../postgres/slot.js';
+import { detachAndDropSubscription } from '../../postgres/subscription.js';
 import { describe, libpqConninfo, type ConnInfo } from '../../postgres/conninfo.js';
 import { redact } from '../../postgres/redact.js';
 import { ident, literal, quoteRelation, type RelationName } from '../../postgres/sql.js';
@@ -48,6 +51,8 @@ export interface StartCdcOptions {
   /** How long to wait for the apply worker to start streaming (default 30 s). */
   startTimeoutMs?: number;
   log: Logger;
+  /** A signal (SIGINT/SIGTERM/SIGHUP) stops the start and drops what this run made (docs/design.md rule 12). */
+  signal?: AbortSignal;
 }
 
 export interface StartCdcResult {
@@ -104,6 +109,7 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
       ({ chosen, skipped } = chooseSubscriptionOptions(wanted, versions));
       for (const s of skipped) log.info(`subscription option ${s.option} left out: ${s.reason}`);
       ddlSetup = await prepareDdl(source, target, ddl, strategy, opts.source, log);
+      throwIfCancelled(opts.signal);
       await createSubscription(target, opts, strategy, chosen);
     } catch (err) {
       // Undo: what the DDL step made, and a publication made here for subscription-copy, go again when no subscription came of it.
@@ -115,7 +121,16 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
     log.info(
       `subscription ${names.subscription} created on the ${describe(opts.target)} (${strategy === 'slot' ? `slot ${names.slot}, copy_data = false` : 'copy_data = true'})`,
     );
-    const startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
+    let startLsn: string | null;
+    try {
+      startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
+    } catch (err) {
+      if (err instanceof Cancelled) {
+        await undoStart(source, target, opts, strategy, createdPublication);
+        if (ddlSetup) await undoPrepareDdl(source, target, ddlSetup);
+      }
+      throw err;
+    }
     return {
       subscription: names.subscription,
       publication: names.publication,
@@ -368,6 +383,26 @@ function explainCreateSubscriptionError(err: unknown, from: ConnInfo, target: Co
   );
 }
 
+/** Stopped by a signal after the subscription was made: drop it (and, for subscription-copy, the slot and publication this run made). Full-load's slot stays. */
+async function undoStart(
+  source: pg.Client,
+  target: pg.Client,
+  opts: StartCdcOptions,
+  strategy: CdcStrategy,
+  createdPublication: boolean,
+): Promise<void> {
+  const undone = [`subscription ${opts.names.subscription} on the target`];
+  await detachAndDropSubscription(target, opts.names.subscription);
+  if (strategy === 'subscription-copy') {
+    if (await dropSlotIfExists(source, opts.names.slot)) undone.push(`slot ${opts.names.slot} on the source`);
+    if (createdPublication) {
+      await dropPublicationMadeHere(source, opts.names, opts.log);
+      undone.push(`publication ${opts.names.publication}`);
+    }
+  }
+  opts.log.warn(`cdc start stopped: dropped ${undone.join(', ')}`);
+}
+
 /**
  * The subscription is only useful once its apply worker streams from the slot. Waiting here turns
  * "created but never connected" (pg_hba, password, a firewall between the target and the source)
@@ -377,6 +412,7 @@ async function waitForStreaming(source: pg.Client, target: pg.Client, opts: Star
   const { names } = opts;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    throwIfCancelled(opts.signal);
     const slot = await source.query<{ active: boolean; confirmed: string | null }>(
       'SELECT active, confirmed_flush_lsn::text AS confirmed FROM pg_replication_slots WHERE slot_name = $1',
       [names.slot],

@@ -20,17 +20,21 @@ import type { Logger } from '../../log/logger.js';
 import type { MigrationNames } from '../names.js';
 import { Timeline, type StepRecord } from '../timeline.js';
 import { ddlLeftovers, removeDdlMachinery } from '../ddl/index.js';
+import type { Link, ReplicationEngine } from '../replication/engine.js';
 
 export interface CleanupOptions {
   source: ConnInfo;
   target: ConnInfo;
   names: MigrationNames;
+  /** Engines other than native (AWS DMS) remove what they made first: tasks, slots, DMS's schemas. */
+  engine?: ReplicationEngine;
+  reverseEngine?: ReplicationEngine;
   log: Logger;
 }
 
 export interface CleanupObject {
   side: 'source' | 'target';
-  kind: 'subscription' | 'slot' | 'publication' | 'event trigger' | 'schema' | 'function';
+  kind: 'subscription' | 'slot' | 'publication' | 'event trigger' | 'schema' | 'function' | 'engine';
   name: string;
 }
 
@@ -48,6 +52,11 @@ export async function runCleanup(opts: CleanupOptions): Promise<CleanupResult> {
     const sides = { source, target };
     const dropped: CleanupObject[] = [];
     const n = opts.names;
+    await timeline.run('remove what the replication engines made', async () => {
+      for (const [engine, link] of engineLinks(opts, source, target))
+        for (const what of await engine.cleanup(link))
+          dropped.push({ side: link.direction === 'forward' ? 'source' : 'target', kind: 'engine', name: what });
+    });
     await timeline.run('drop subscriptions', async () => {
       if (await dropSubscription(target, n.subscription)) dropped.push({ side: 'target', kind: 'subscription', name: n.subscription });
       if (await dropSubscription(target, n.probeSubscription))
@@ -118,4 +127,37 @@ async function listMine(client: pg.Client, side: 'source' | 'target', n: Migrati
   );
   const mine = (name: string) => name === n.name || name.startsWith(`${n.name}_`);
   return res.rows.filter((r) => mine(r.name)).map((r) => ({ side, kind: r.kind, name: r.name }));
+}
+
+/** The links whose engine is not native (native's objects are what the steps below drop by name). */
+function engineLinks(opts: CleanupOptions, source: pg.Client, target: pg.Client): Array<[ReplicationEngine, Link]> {
+  const n = opts.names;
+  const out: Array<[ReplicationEngine, Link]> = [];
+  if (opts.engine && opts.engine.name !== 'native')
+    out.push([
+      opts.engine,
+      {
+        names: { publication: n.publication, slot: n.slot, subscription: n.subscription },
+        publisher: source,
+        subscriber: target,
+        publisherInfo: opts.source,
+        subscriberInfo: opts.target,
+        publisherFromSubscriber: opts.source,
+        direction: 'forward',
+      },
+    ]);
+  if (opts.reverseEngine && opts.reverseEngine.name !== 'native')
+    out.push([
+      opts.reverseEngine,
+      {
+        names: { publication: n.reversePublication, slot: n.reverseSlot, subscription: n.reverseSubscription },
+        publisher: target,
+        subscriber: source,
+        publisherInfo: opts.target,
+        subscriberInfo: opts.source,
+        publisherFromSubscriber: opts.target,
+        direction: 'reverse',
+      },
+    ]);
+  return out;
 }

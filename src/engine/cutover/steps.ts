@@ -5,23 +5,23 @@
 export const STEP = {
   preChecks: 'pre-checks',
   freezeWrites: 'freeze writes',
-  freezeDdl: 'freeze DDL on the old primary',
   waitForZeroLag: 'wait for zero lag',
+  exportSnapshots: 'export snapshots',
   syncSequences: 'sync sequences',
-  finalVerify: 'final verify',
   turnReplicationAround: 'turn replication around',
   switchApplication: 'switch the application',
   moveDdlFreeze: 'move the DDL freeze to the new primary',
+  returnLinkAfterResume: 'stop the running link, then start the return link',
   postCheck: 'post-check through the application path',
+  checkSwitchPoint: 'check the switch-point snapshots',
 } as const;
 
 /** The steps during which application writes are blocked: from the freeze to the switch. */
 export const FROZEN_STEPS: readonly string[] = [
   STEP.freezeWrites,
-  STEP.freezeDdl,
   STEP.waitForZeroLag,
+  STEP.exportSnapshots,
   STEP.syncSequences,
-  STEP.finalVerify,
   STEP.turnReplicationAround,
   STEP.switchApplication,
 ];

@@ -2,24 +2,31 @@
  * Moving the primary role from one server to the other with writes frozen for as short a time
  * as possible. Cutover runs it source -> target; a lossless rollback runs it target -> source.
  *
- * Runbook order (each step timed in the result):
- *   1. pre-checks            outside the freeze: link streaming, lag under --max-lag, no schema drift, fast verify clean
+ * Runbook order (each step timed in the result). Inside the freeze only what does not grow with
+ * the database's size:
+ *   1. pre-checks            outside the freeze: link streaming, lag under --max-lag, no schema drift, fast verify clean;
+ *                            the sessions that will hold the switch-point snapshots are opened
  *   2. freeze writes          PgBouncer PAUSE + every login role read-only on the old primary, sessions ended
- *   2b. freeze DDL            on the old primary, refused before any lock   (abort: lifted if set here)
  *   3. wait for zero lag      by LSN, bounded by --max-freeze                      (abort: thaw, RESUME)
- *   4. sync sequences         every sequence, standalone ones too, plus a margin
- *   5. final verify           fast (row counts) by default
+ *   4. export snapshots       both sides now hold the same data: one snapshot each, kept open (snapshot-check.ts)
+ *   5. sync sequences         every sequence, standalone ones too, plus a margin
  *   6. turn replication around  new primary -> old primary, so going back loses nothing
  *                                (abort: drop the new link, restore the old one)
  *   7. switch                 point the application at the new primary, make it writable, RESUME
  *   7b. move the DDL freeze   lifted on the old primary; after a cutover the new primary refuses
- *                             DDL for the rollback window (pgshift ddl unfreeze --accept-no-rollback)
+ *                             DDL for the rollback window (pgshift ddl unfreeze --accept-no-rollback).
+ *                             Inside the write freeze the read-only roles already refuse DDL; a DDL
+ *                             freeze there would outlive a SIGKILL, which recover does not undo.
  *   8. post-check             a write through the application path lands on the new primary
+ *   9. check the snapshots    count (fast) or hash (full) both sides in the step-4 snapshots: the data at
+ *                             the switch point, however long it takes and whatever is written meanwhile
  * Any failure before step 7 leaves the old primary primary, its replication running, and
  * writes flowing again; the run exits 1 with the reason. So does a signal (opts.signal, fired by
  * SIGINT/SIGTERM/SIGHUP in the CLI and the actions): the run stops at the next step boundary or
  * inside its wait and takes the same abort path. After SIGKILL, the freeze markers on the old
  * primary (write-freeze.ts) let `pgshift recover` undo or finish the switch (docs/design.md rule 12).
+ * A difference found in step 9 makes the result fail (exit 1); cutover.ts rolls back at once with
+ * --on-mismatch rollback.
  *
  * Over 350 lines: the switchover runbook, with the undo of every step beside it and the abort path that uses them; split, the undo would sit away from what it undoes.
  */
@@ -28,7 +35,7 @@ import { PgshiftError, checkFailed } from '../../errors.js';
 import { Cancelled, throwIfCancelled, untilCancelled } from '../../cancel.js';
 import { connect } from '../../postgres/connect.js';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
-import { currentWalLsn, lsnDiff, readAppliedPosition, waitForApplied, catchUpWaiter } from '../../postgres/lsn.js';
+import { currentWalLsn, lsnDiff, readAppliedPosition, catchUpWaiter } from '../../postgres/lsn.js';
 import { redact } from '../../postgres/redact.js';
 import { applySequences, readSequences } from '../../postgres/sequences.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
@@ -38,13 +45,26 @@ import type { Switch } from '../../switch/switch.js';
 import type { MigrationNames } from '../names.js';
 import { freezeDdl, unfreezeDdl } from '../ddl/index.js';
 import { Timeline, type StepRecord } from '../timeline.js';
+import type { SnapshotIds } from '../verify/session.js';
 import { runVerify } from '../verify/verify.js';
-import type { VerifySummary } from '../verify/report.js';
 import { checkWriteThroughAppPath, serverIdentity, type AppPathCheck } from './app-path-check.js';
-import { linkState, preparePublisher, subscribe, unsubscribe, type LinkNames } from './replication-link.js';
+import type { Link, ReplicationEngine } from '../replication/engine.js';
+import { NativeEngine } from '../replication/native.js';
+import type { LinkNames } from './replication-link.js';
+import {
+  checkInSnapshots,
+  closeSnapshotHolders,
+  describeSnapshotCheck,
+  exportSnapshots,
+  openSnapshotHolders,
+  type OnMismatch,
+  type SnapshotCheckResult,
+  type SnapshotHolders,
+} from './snapshot-check.js';
 import { loadState, removeState, saveState } from './state-file.js';
 import { freezeDatabaseWrites, markSwitchoverDone, thawDatabaseWrites, type FreezeRecord } from './write-freeze.js';
 import { STEP } from './steps.js';
+import { optionDefault } from '../../options/index.js';
 
 export type SwitchoverKind = 'cutover' | 'rollback';
 
@@ -57,13 +77,19 @@ export interface SwitchoverOptions {
   targetFromSource?: ConnInfo;
   names: MigrationNames;
   switch: Switch;
-  /** Pre-check: refuse to freeze while more than this many bytes are still to apply. Default 16 MiB. */
+  /** Pre-check: refuse to freeze while more than this many bytes are still to apply. Default: the option table's max-lag. */
   maxLagBytes?: number;
-  /** Writes stay frozen at most this long before the run gives up and resumes them. Default 30 s. */
+  /** Writes stay frozen at most this long before the run gives up and resumes them. Default: the option table's max-freeze. */
   maxFreezeMs?: number;
-  /** Sequences on the new primary are set to the old one's value plus this many increments. Default 1000. */
+  /** Sequences on the new primary are set to the old one's value plus this many increments. Default: the option table's sequence-margin. */
   sequenceMargin?: number;
+  /**
+   * The exact check of the switch point, run after writes resume in snapshots exported inside the
+   * freeze: fast (row counts, the default), full (row hashes) or none.
+   */
   finalVerify?: 'fast' | 'full' | 'none';
+  /** On a difference found by that check: alert (exit 1, the default) or roll back at once (cutover only). */
+  onMismatch?: OnMismatch;
   /** The application's own connection (e.g. through PgBouncer) for the post-check write. */
   appPath?: ConnInfo;
   stateDir: string;
@@ -74,6 +100,10 @@ export interface SwitchoverOptions {
    * once the switch has begun, it is finished instead.
    */
   signal?: AbortSignal;
+  /** What replicates source -> target (default native). Cutover and rollback talk only to it. */
+  engine?: ReplicationEngine;
+  /** What replicates target -> source after cutover (default native: the source subscribes to RDS). */
+  reverseEngine?: ReplicationEngine;
 }
 
 export interface SwitchoverResult {
@@ -86,11 +116,14 @@ export interface SwitchoverResult {
   lagAtFreezeBytes: number;
   waitForApplyMs: number;
   sequencesSet: number;
-  finalVerify?: VerifySummary;
+  /** The after-resume check in the switch-point snapshots; absent with --verify none. */
+  snapshotCheck?: SnapshotCheckResult;
   /** The link that now replicates the new primary back to the old one. */
   replicationBack: LinkNames;
   frozenOnOldPrimary: FreezeRecord;
   postCheck: AppPathCheck;
+  /** Set when the return link could not be started after the switch (engines that stop outside the freeze). */
+  replicationBackError?: string;
   steps: StepRecord[];
 }
 
@@ -123,6 +156,9 @@ interface Direction {
   runningLink: LinkNames;
   /** Replication to -> from, made when replication is turned around, so going back loses nothing. */
   returnLink: LinkNames;
+  /** The engines of the two links (replication/engine.ts): the only code here that knows how they replicate. */
+  runningEngine: ReplicationEngine;
+  returnEngine: ReplicationEngine;
 }
 
 const forward = (n: MigrationNames): LinkNames => ({ publication: n.publication, slot: n.slot, subscription: n.subscription });
@@ -135,6 +171,8 @@ const reverse = (n: MigrationNames): LinkNames => ({
 export const freezeStateKey = (names: MigrationNames, side: 'source' | 'target') => `${names.name}.freeze.${side}`;
 
 function direction(kind: SwitchoverKind, o: SwitchoverOptions): Direction {
+  const forwardEngine = o.engine ?? new NativeEngine();
+  const reverseEngine = o.reverseEngine ?? new NativeEngine();
   const sourceFromTarget = o.sourceFromTarget ?? o.source;
   const targetFromSource = o.targetFromSource ?? o.target;
   return kind === 'cutover'
@@ -148,6 +186,8 @@ function direction(kind: SwitchoverKind, o: SwitchoverOptions): Direction {
         toAsSeenByFrom: targetFromSource,
         runningLink: forward(o.names),
         returnLink: reverse(o.names),
+        runningEngine: forwardEngine,
+        returnEngine: reverseEngine,
       }
     : {
         kind,
@@ -159,6 +199,8 @@ function direction(kind: SwitchoverKind, o: SwitchoverOptions): Direction {
         toAsSeenByFrom: sourceFromTarget,
         runningLink: reverse(o.names),
         returnLink: forward(o.names),
+        runningEngine: reverseEngine,
+        returnEngine: forwardEngine,
       };
 }
 
@@ -169,14 +211,44 @@ interface Sessions {
   lock: pg.Client;
 }
 
+/** The two links as the engines see them: the running one (from -> to) and the return one (to -> from). */
+function links(e: Direction, s: Sessions): { running: Link; return: Link } {
+  const forwardRuns = e.kind === 'cutover';
+  return {
+    running: {
+      names: e.runningLink,
+      publisher: s.from,
+      subscriber: s.to,
+      publisherInfo: e.from,
+      subscriberInfo: e.to,
+      publisherFromSubscriber: e.fromAsSeenByTo,
+      direction: forwardRuns ? 'forward' : 'reverse',
+    },
+    return: {
+      names: e.returnLink,
+      publisher: s.to,
+      subscriber: s.from,
+      publisherInfo: e.to,
+      subscriberInfo: e.from,
+      publisherFromSubscriber: e.toAsSeenByFrom,
+      direction: forwardRuns ? 'reverse' : 'forward',
+    },
+  };
+}
+
 export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOptions): Promise<SwitchoverResult> {
   const e = direction(kind, opts);
   const timeline = new Timeline(opts.log, opts.signal);
-  const maxFreezeMs = opts.maxFreezeMs ?? 30_000;
+  const maxFreezeMs = opts.maxFreezeMs ?? optionDefault('max-freeze')!;
+  const checkMode = opts.finalVerify ?? optionDefault('verify')!;
   const sessions = await openSessions(e, opts);
+  let holders: SnapshotHolders | undefined;
   try {
     // Read-only: a signal simply stops it (nothing to undo yet).
-    await timeline.run(STEP.preChecks, () => untilCancelled(opts.signal, preChecks(e, sessions, opts)));
+    await timeline.run(STEP.preChecks, async () => {
+      await untilCancelled(opts.signal, preChecks(e, sessions, opts));
+      if (checkMode !== 'none') holders = await openSnapshotHolders(e.from, e.to);
+    });
     const toIdentity = await serverIdentity(sessions.to);
 
     // ── writes frozen from here ──────────────────────────────────────────────────────────
@@ -186,57 +258,60 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
     // Set once the freeze step starts, so the abort path thaws even if the step itself was interrupted.
     let freezeStarting = false;
     let linkTurned: 'no' | 'running link dropped' | 'return link made' = 'no';
-    let ddlFrozenHere = false;
     try {
       frozen = await timeline.run(STEP.freezeWrites, () => freezeWrites(e, sessions, opts, () => (freezeStarting = true)));
-      ddlFrozenHere = await timeline.run(STEP.freezeDdl, () => freezeDdlOnOldPrimary(e, sessions));
       const caughtUp = await timeline.run(
         STEP.waitForZeroLag,
         () => waitForZeroLag(e, sessions, freezeLeft(), opts.signal),
         (r) => `${r.lagBytes} bytes applied in ${r.waitedMs} ms`,
       );
+      const snapshots = holders && (await timeline.run(STEP.exportSnapshots, () => exportSnapshots(holders!)));
       const sequencesSet = await timeline.run(STEP.syncSequences, async () =>
-        applySequences(sessions.to, await readSequences(sessions.from), opts.sequenceMargin ?? 1000),
+        applySequences(sessions.to, await readSequences(sessions.from), opts.sequenceMargin ?? optionDefault('sequence-margin')!),
       );
       guardFreeze(freezeLeft, 'syncing sequences');
-      const finalVerify = await timeline.run(STEP.finalVerify, () => finalVerifyStep(e, opts));
-      guardFreeze(freezeLeft, 'the final verify');
       await timeline.run(STEP.turnReplicationAround, () => turnReplicationAround(e, sessions, (s) => (linkTurned = s)));
-      await timeline.run(STEP.switchApplication, () => {
-        // A signal from here on finishes the switch: undoing half of it would be the riskier way.
-        timeline.pastPointOfNoReturn();
-        return switchApplication(e, sessions, opts);
-      });
+      await timeline.run(
+        STEP.switchApplication,
+        () => {
+          // A signal from here on finishes the switch: undoing half of it would be the riskier way.
+          timeline.pastPointOfNoReturn();
+          return switchApplication(e, sessions, opts);
+        },
+        (ms) => `thaw ${ms.thaw} ms, point at the new primary ${ms.pointAt} ms, resume ${ms.resume} ms`,
+      );
       const writeFreezeMs = Date.now() - freezeStarted;
       // ── writes flow again, to the new primary ─────────────────────────────────────────
       opts.log.info(`writes were frozen for ${writeFreezeMs} ms`);
       await timeline.run(STEP.moveDdlFreeze, () => moveDdlFreeze(e, sessions, opts));
+      // Never throws: the switch is done, and an abort path from here on would undo the wrong thing.
+      const returnError = e.runningEngine.stopsInFreeze
+        ? undefined
+        : await timeline.run(STEP.returnLinkAfterResume, () => returnLinkAfterResume(e, sessions, opts));
       const postCheck = await timeline.run(STEP.postCheck, () => postCheckStep(e, opts, toIdentity));
       if (!postCheck.ok)
         opts.log.warn(
           `post-check failed: ${redact(postCheck.error ?? '')} — the switch is done; check the application path, or run pgshift ${kind === 'cutover' ? 'rollback' : 'cutover'}`,
         );
+      const snapshotCheck = snapshots && (await checkSwitchPoint(e, opts, timeline, snapshots, checkMode as 'fast' | 'full'));
       return {
         kind,
-        ok: postCheck.ok,
+        ok: postCheck.ok && returnError === undefined && (snapshotCheck?.ok ?? true),
         from: describe(e.from),
         to: describe(e.to),
         writeFreezeMs,
         lagAtFreezeBytes: caughtUp.lagBytes,
         waitForApplyMs: caughtUp.waitedMs,
         sequencesSet,
-        finalVerify,
+        snapshotCheck,
         replicationBack: e.returnLink,
         frozenOnOldPrimary: frozen,
         postCheck,
+        ...(returnError === undefined ? {} : { replicationBackError: returnError }),
         steps: timeline.steps,
       };
     } catch (err) {
       await abortBeforeSwitch(e, sessions, opts, frozen ?? freezeStarting, linkTurned);
-      if (ddlFrozenHere)
-        await unfreezeDdl(sessions.from).catch(() =>
-          opts.log.warn('abort: could not lift the DDL freeze on the old primary: pgshift ddl unfreeze'),
-        );
       const writeFreezeMs = Date.now() - freezeStarted;
       const reason = err instanceof Cancelled ? err.message : err instanceof PgshiftError ? err.oneLine() : redact((err as Error).message);
       throw new SwitchoverAborted(
@@ -247,6 +322,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
       );
     }
   } finally {
+    await closeSnapshotHolders(holders);
     await Promise.all([sessions.from.end(), sessions.to.end(), sessions.lock.end()].map((p) => p.catch(() => undefined)));
   }
 }
@@ -275,18 +351,20 @@ async function openSessions(e: Direction, opts: SwitchoverOptions): Promise<Sess
 
 // ── step 1 ──────────────────────────────────────────────────────────────────────────────
 async function preChecks(e: Direction, s: Sessions, opts: SwitchoverOptions): Promise<void> {
-  const link = await linkState(s.to, e.runningLink);
+  const link = await e.runningEngine.status(links(e, s).running);
   if (!link.exists) {
     throw checkFailed(
-      `no subscription ${e.runningLink.subscription} on the ${describe(e.to)}`,
+      e.runningEngine.name === 'native' ? `no subscription ${e.runningLink.subscription} on the ${describe(e.to)}` : link.detail,
       e.kind === 'cutover'
         ? "run 'pgshift cdc start' first (or, if cutover already happened, 'pgshift rollback')"
         : 'cutover did not set up reverse replication: use rollback --accept-data-loss, which reports what would be lost',
     );
   }
-  if (!link.enabled || !link.streaming) {
+  if (!link.running) {
     throw checkFailed(
-      `subscription ${e.runningLink.subscription} on the ${describe(e.to)} is not streaming`,
+      e.runningEngine.name === 'native'
+        ? `subscription ${e.runningLink.subscription} on the ${describe(e.to)} is not streaming`
+        : link.detail,
       "check 'pgshift cdc status' for apply errors and the target's log",
     );
   }
@@ -297,14 +375,15 @@ async function preChecks(e: Direction, s: Sessions, opts: SwitchoverOptions): Pr
       'wait for the subscription to catch up',
     );
   const lag = Math.max(0, lsnDiff(head, pos.appliedLsn));
-  const maxLag = opts.maxLagBytes ?? 16 * 1024 * 1024;
+  const maxLag = opts.maxLagBytes ?? optionDefault('max-lag')!;
   if (lag > maxLag)
     throw checkFailed(
       `replication lag is ${lag} bytes, over --max-lag ${maxLag}`,
       'wait for the backlog to drain (pgshift cdc status --watch), then run again',
     );
   // Under live writes row counts of busy tables cannot match at any instant; the exact check is
-  // the final verify inside the freeze. Before it, what must hold is the schema, and every table present.
+  // the after-resume check in the switch-point snapshots. Before the freeze, what must hold is the
+  // schema, and every table present.
   const report = await runVerify({
     source: e.from,
     target: e.to,
@@ -331,7 +410,7 @@ async function preChecks(e: Direction, s: Sessions, opts: SwitchoverOptions): Pr
   const moving = report.tables.filter((t) => t.verdict === 'did-not-converge' || t.verdict === 'differs');
   if (moving.length)
     opts.log.info(
-      `pre-check: ${moving.length} table(s) still changing under live writes (${moving.map((t) => relationKey(t.table)).join(', ')}); the final verify inside the freeze checks them exactly`,
+      `pre-check: ${moving.length} table(s) still changing under live writes (${moving.map((t) => relationKey(t.table)).join(', ')}); the after-resume check compares them exactly at the switch point`,
     );
 }
 
@@ -343,7 +422,13 @@ async function freezeWrites(e: Direction, s: Sessions, opts: SwitchoverOptions, 
   throwIfCancelled(opts.signal);
   // The roles' read-only settings and their markers go in one transaction, on the server itself:
   // `pgshift recover` finds them after a SIGKILL, even on a new runner (see write-freeze.ts).
-  const record = await freezeDatabaseWrites(s.from, opts.names.name, { kind: e.kind, to: e.toSide });
+  // An engine's own sessions (the AWS DMS user) keep running: ending them would stop replication.
+  const record = await freezeDatabaseWrites(
+    s.from,
+    opts.names.name,
+    { kind: e.kind, to: e.toSide },
+    { spareRoles: [...e.runningEngine.sparedRoles(), ...e.returnEngine.sparedRoles()] },
+  );
   // The runner-side copy feeds the result and the summary; the server's markers are what thawing reads.
   saveState(opts.stateDir, freezeStateKey(opts.names, e.fromSide), record);
   opts.log.info(`old primary frozen: ${record.roles.length} role(s) read-only, ${record.terminatedSessions} session(s) ended`);
@@ -360,16 +445,7 @@ async function waitForZeroLag(
   const lsn = await currentWalLsn(s.from);
   const before = await readAppliedPosition(s.from, e.runningLink.slot);
   const lagBytes = before?.appliedLsn ? Math.max(0, lsnDiff(lsn, before.appliedLsn)) : 0;
-  const r = await waitForApplied({
-    source: e.from,
-    slotName: e.runningLink.slot,
-    lsn,
-    timeoutMs: Math.max(0, timeoutMs),
-    client: s.from,
-    nudgeMs: 50,
-    pollMs: 5,
-    signal,
-  });
+  const r = await e.runningEngine.appliedPast(links(e, s).running, lsn, Math.max(0, timeoutMs), signal);
   if (!r.reached)
     throw checkFailed(
       `the ${e.toSide} did not apply up to ${lsn} within --max-freeze (${r.remainingBytes} bytes left)`,
@@ -379,27 +455,7 @@ async function waitForZeroLag(
 }
 
 function guardFreeze(left: () => number, after: string): void {
-  if (left() <= 0)
-    throw checkFailed(
-      `--max-freeze ran out after ${after}`,
-      'raise --max-freeze, or use --verify none to keep the final check out of the freeze',
-    );
-}
-
-// ── step 5 ──────────────────────────────────────────────────────────────────────────────
-async function finalVerifyStep(e: Direction, opts: SwitchoverOptions): Promise<VerifySummary | undefined> {
-  const mode = opts.finalVerify ?? 'fast';
-  if (mode === 'none') return undefined;
-  // Rows only: the schema was compared in the pre-checks, and every millisecond here is frozen writes.
-  const report = await runVerify({ source: e.from, target: e.to, mode, rechecks: 0, rowsOnly: true, log: opts.log });
-  const bad = report.tables.filter((t) => t.verdict !== 'equal' && t.verdict !== 'converged-after-recheck');
-  if (bad.length || report.schemaDrift.length) {
-    throw checkFailed(
-      `final verify found differences: ${bad.map((t) => relationKey(t.table)).join(', ') || `${report.schemaDrift.length} schema difference(s)`}`,
-      "run 'pgshift verify --mode full' to see the keys",
-    );
-  }
-  return report.summary;
+  if (left() <= 0) throw checkFailed(`--max-freeze ran out after ${after}`, 'raise --max-freeze, or run when the write load is lower');
 }
 
 // ── step 6 ──────────────────────────────────────────────────────────────────────────────
@@ -408,34 +464,63 @@ async function turnReplicationAround(
   s: Sessions,
   progress: (state: 'running link dropped' | 'return link made') => void,
 ): Promise<void> {
+  const l = links(e, s);
   // The slot on the new primary first: it captures every write made there from now on.
-  await preparePublisher(s.to, e.returnLink);
+  await e.returnEngine.prepare(l.return);
+  // An engine that cannot stop within the freeze (AWS DMS) is stopped after writes resume, and the
+  // return link starts only then (returnLinkAfterResume), so the two never run at once.
+  if (!e.runningEngine.stopsInFreeze) return;
   // Then the old link goes, so nothing can loop back, and the new one starts from that slot.
-  await unsubscribe(s.to, s.from, e.runningLink);
+  await e.runningEngine.stop(l.running);
   progress('running link dropped');
-  await subscribe(s.from, e.returnLink, e.toAsSeenByFrom);
+  await e.returnEngine.start(l.return);
   progress('return link made');
 }
 
+/**
+ * After the switch, for an engine whose stop takes long (AWS DMS: about a minute): stop the running link
+ * and wait until it is stopped, then start the return link from the slot made inside the freeze, which
+ * has kept every write on the new primary since. A failure here does not undo the switch: the new primary
+ * takes writes, its slot keeps them, and the message says how to start the return link.
+ */
+async function returnLinkAfterResume(e: Direction, s: Sessions, opts: SwitchoverOptions): Promise<string | undefined> {
+  const l = links(e, s);
+  try {
+    await e.runningEngine.stop(l.running);
+    await e.returnEngine.start(l.return);
+    return undefined;
+  } catch (err) {
+    const reason = err instanceof PgshiftError ? err.oneLine() : redact((err as Error).message);
+    const message = `the switch to the ${describe(e.to)} is done, but replication back to the ${describe(e.from)} did not start: ${reason} — slot ${e.returnLink.slot} on the ${describe(e.to)} keeps every write since the switch; fix the cause, then start it with cdc start --engine ${e.returnEngine.name} (rollback is not lossless until it runs)`;
+    opts.log.warn(message);
+    return message;
+  }
+}
+
 // ── step 7 ──────────────────────────────────────────────────────────────────────────────
-async function switchApplication(e: Direction, s: Sessions, opts: SwitchoverOptions): Promise<void> {
+/** Returns its parts' times: the step is frozen time, so where it goes is reported. */
+async function switchApplication(
+  e: Direction,
+  s: Sessions,
+  opts: SwitchoverOptions,
+): Promise<{ thaw: number; pointAt: number; resume: number }> {
+  const t0 = Date.now();
   // If this server was frozen by an earlier switchover (it was the old primary then), make it writable.
   // The server's own markers say what to thaw; a runner-side record from an older pgshift is honoured too.
   const earlier = loadState<FreezeRecord>(opts.stateDir, freezeStateKey(opts.names, e.toSide));
   await thawDatabaseWrites(s.to, opts.names.name, earlier);
   removeState(opts.stateDir, freezeStateKey(opts.names, e.toSide));
+  const t1 = Date.now();
   await opts.switch.pointAt(e.to);
+  const t2 = Date.now();
   await opts.switch.unfreeze?.();
+  const resumed = Date.now();
   // The old primary stays frozen (it is the replica now); only "a switchover is in flight" goes.
   await markSwitchoverDone(s.from, opts.names.name);
+  return { thaw: t1 - t0, pointAt: t2 - t1, resume: resumed - t2 };
 }
 
 // ── DDL freeze (docs/design.md rule 6) ──────────────────────────────────────────────────
-/** Step 2b: no schema change on the old primary while its last changes drain (undo: lifted on abort if set here). */
-async function freezeDdlOnOldPrimary(e: Direction, s: Sessions): Promise<boolean> {
-  return freezeDdl(s.from, `pgshift ${e.kind} is switching the primary: schema changes are refused until it ends`);
-}
-
 /**
  * Step 7b: the old primary is a replica now and its DDL freeze goes. After a cutover the new
  * primary refuses DDL for the rollback window: a schema change there would break the reverse
@@ -461,6 +546,23 @@ async function postCheckStep(
   return checkWriteThroughAppPath(opts.appPath ?? { ...e.to }, expected);
 }
 
+// ── step 9 ──────────────────────────────────────────────────────────────────────────────
+async function checkSwitchPoint(
+  e: Direction,
+  opts: SwitchoverOptions,
+  timeline: Timeline,
+  snapshots: SnapshotIds,
+  mode: 'fast' | 'full',
+): Promise<SnapshotCheckResult> {
+  const r = await timeline.run(
+    STEP.checkSwitchPoint,
+    () => checkInSnapshots({ from: e.from, to: e.to, snapshots, mode, log: opts.log }),
+    describeSnapshotCheck,
+  );
+  if (!r.ok) opts.log.warn(`after-resume check: ${describeSnapshotCheck(r)}`);
+  return r;
+}
+
 // ── abort ───────────────────────────────────────────────────────────────────────────────
 async function abortBeforeSwitch(
   e: Direction,
@@ -478,10 +580,11 @@ async function abortBeforeSwitch(
   };
   if (linkTurned !== 'no') {
     // Going back to the old link: the old primary is still frozen, so a fresh slot misses nothing.
-    await undo(`drop the new replication ${e.returnLink.subscription}`, () => unsubscribe(s.from, s.to, e.returnLink));
+    const l = links(e, s);
+    await undo(`drop the new replication ${e.returnLink.subscription}`, () => e.returnEngine.stop(l.return));
     await undo(`restore replication ${e.runningLink.subscription}`, async () => {
-      await preparePublisher(s.from, e.runningLink);
-      await subscribe(s.to, e.runningLink, e.fromAsSeenByTo);
+      await e.runningEngine.prepare(l.running);
+      await e.runningEngine.start(l.running);
     });
   } else {
     await undo(`drop the unused slot ${e.returnLink.slot}`, () => dropSlotIfExists(s.to, e.returnLink.slot));

@@ -44,6 +44,16 @@ export interface FreezeRecord {
   database_level: boolean;
   frozenAt: string;
   terminatedSessions: number;
+  /**
+   * Roles spared from the freeze (a replication engine's own user: AWS DMS, whose sessions replicate):
+   * pinned writable in this database, marked like the frozen ones so that thaw resets them too.
+   */
+  sparedRoles?: string[];
+}
+
+export interface FreezeOptions {
+  /** Login roles whose sessions keep running and stay writable: a replication engine's own user (AWS DMS). */
+  spareRoles?: string[];
 }
 
 const THIS_DATABASE = `(SELECT oid FROM pg_database WHERE datname = current_database())`;
@@ -56,8 +66,11 @@ export async function freezeDatabaseWrites(
   client: pg.Client,
   migration: string,
   switchover: { kind: string; to: string },
+  opts: FreezeOptions = {},
 ): Promise<FreezeRecord> {
   const database = (await client.query('SELECT current_database() AS db')).rows[0].db as string;
+  const spare = new Set(opts.spareRoles ?? []);
+  const sparedRoles: string[] = [];
   const roles: string[] = [];
   let databaseLevel = false;
   await client.query('BEGIN');
@@ -75,6 +88,12 @@ export async function freezeDatabaseWrites(
       if (r.has_setting) continue; // someone chose this role's setting here; leave it as it is
       const role = `ALTER ROLE ${ident(r.rolname)} IN DATABASE ${ident(database)}`;
       await client.query(`${role} SET ${FROZEN_BY} = ${literal(migration)}`);
+      if (spare.has(r.rolname)) {
+        // A role's own setting in this database outranks the database-level one set below.
+        await client.query(`${role} SET default_transaction_read_only = off`);
+        sparedRoles.push(r.rolname);
+        continue;
+      }
       await client.query(`${role} SET default_transaction_read_only = on`);
       roles.push(r.rolname);
     }
@@ -94,7 +113,7 @@ export async function freezeDatabaseWrites(
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   }
-  const terminated = await endWritingSessions(client);
+  const terminated = await endWritingSessions(client, [...spare]);
   return {
     migration,
     database,
@@ -102,19 +121,22 @@ export async function freezeDatabaseWrites(
     database_level: databaseLevel,
     frozenAt: new Date().toISOString(),
     terminatedSessions: terminated,
+    sparedRoles,
   };
 }
 
 /**
- * End every client session in this database except pgshift's own. Sessions held by a paused
- * PgBouncer are idle (PAUSE waits for their transactions), so nothing in flight is lost.
+ * End every client session in this database except pgshift's own and those of `spareRoles`. Sessions
+ * held by a paused PgBouncer are idle (PAUSE waits for their transactions), so nothing in flight is lost.
  */
-export async function endWritingSessions(client: pg.Client): Promise<number> {
+export async function endWritingSessions(client: pg.Client, spareRoles: string[] = []): Promise<number> {
   const res = await client.query(
     `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n
        FROM pg_stat_activity
       WHERE datname = current_database() AND pid <> pg_backend_pid()
-        AND backend_type = 'client backend' AND application_name NOT LIKE 'pgshift%'`,
+        AND backend_type = 'client backend' AND application_name NOT LIKE 'pgshift%'
+        AND NOT (usename = ANY ($1::text[]))`,
+    [spareRoles],
   );
   return res.rows[0].n;
 }
@@ -154,7 +176,8 @@ export async function readFreezeMarkers(client: pg.Client, migration: string): P
       markers.databaseLevel = ours;
       const inFlight = settings.get(SWITCHOVER_IN_FLIGHT);
       if (inFlight?.startsWith(`${migration} `)) markers.switchoverInFlight = inFlight;
-    } else if (ours) markers.roles.push(row.role);
+    } else if (ours)
+      markers.roles.push(row.role); // frozen, or spared (pinned writable): thaw resets both
     else if (readOnly) markers.readOnlyByOthers.push(row.role);
   }
   return markers;
@@ -172,8 +195,15 @@ export async function thawDatabaseWrites(
   record?: FreezeRecord,
 ): Promise<{ roles: string[]; databaseLevel: boolean }> {
   const markers = await readFreezeMarkers(client, migration);
-  const roles = [...new Set([...markers.roles, ...(record?.roles ?? [])])].sort();
-  const databaseLevel = markers.databaseLevel || (record?.database_level ?? false);
+  // A runner-side record counts only for this database and for roles that still exist (a stale file must not fail a switch).
+  const recorded = record && record.database === markers.database ? record : undefined;
+  const existing = recorded?.roles.length
+    ? (await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [recorded.roles])).rows.map(
+        (r) => r.rolname,
+      )
+    : [];
+  const roles = [...new Set([...markers.roles, ...existing])].sort();
+  const databaseLevel = markers.databaseLevel || (recorded?.database_level ?? false);
   await client.query('BEGIN');
   try {
     for (const role of roles) {

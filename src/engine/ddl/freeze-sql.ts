@@ -19,7 +19,9 @@ $fn$;
 CREATE OR REPLACE FUNCTION _pgshift.ddl_freeze() RETURNS event_trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
-  IF current_setting('application_name') LIKE 'pgshift%' OR tg_tag = 'REFRESH MATERIALIZED VIEW' THEN RETURN; END IF;
+  -- Publications and subscriptions are replication's own objects, not the application's schema.
+  IF current_setting('application_name') LIKE 'pgshift%' OR tg_tag = 'REFRESH MATERIALIZED VIEW'
+     OR tg_tag LIKE '% PUBLICATION' OR tg_tag LIKE '% SUBSCRIPTION' THEN RETURN; END IF;
   IF tg_tag LIKE 'DROP %' THEN RETURN; END IF; -- checked at sql_drop, where the objects are known
   IF current_query() ~* '^\s*create\s+((global|local)\s+)?temp(orary)?\s' THEN RETURN; END IF;
   RAISE EXCEPTION 'DDL is frozen by pgshift: % refused', tg_tag

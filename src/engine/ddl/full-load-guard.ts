@@ -25,7 +25,11 @@ const dropByHand = (names: readonly string[]) => names.map((n) => `DROP EVENT TR
 export async function guardDdlForLoad(source: ConnInfo, mode: DdlMode, created: CreatedByRun): Promise<LoadDdlGuard> {
   if (mode === 'off') return { froze: false, installedCapture: false };
   return withClient(source, async (c) => {
-    const froze = await freezeDdl(c, 'pgshift full-load is copying this database: schema changes wait until it ends');
+    const why = 'pgshift full-load is copying this database: schema changes wait until it ends';
+    // A freeze left by a killed full-load (SIGKILL runs no undo) is taken over, so this run lifts it.
+    const leftByKilledRun =
+      (await c.query(`SELECT obj_description(to_regnamespace('_pgshift'), 'pg_namespace') AS why`)).rows[0]?.why === why;
+    const froze = (await freezeDdl(c, why)) || leftByKilledRun;
     if (froze)
       created.record({
         what: `DDL freeze on the ${describe(source)}`,

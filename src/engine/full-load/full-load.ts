@@ -1,4 +1,7 @@
 /**
+ * Over 350 lines: the runbook of the phase with each step's undo beside it and the abort path that uses them;
+ * the scheduler is already apart (copy-and-build.ts).
+ *
  * Phase: full-load. Copies schema and data from the source to an empty target inside the
  * snapshot of a new logical replication slot, so that CDC later streams exactly the changes
  * made after the copy — nothing lost, nothing applied twice (docs/design.md rule 1). The plan's
@@ -27,6 +30,8 @@
  *  13. refresh materialized views, then ANALYZE them — side by side with step 12
  */
 import { cpus } from 'node:os';
+import type pg from 'pg';
+import { Cancelled, untilCancelled } from '../../cancel.js';
 import { checkFailed, usageError } from '../../errors.js';
 import { optionDefault } from '../../options/index.js';
 import { withClient } from '../../postgres/connect.js';
@@ -35,7 +40,7 @@ import { describeOpenTransaction } from '../../postgres/open-transactions.js';
 import { locatePgTools, type PgTools, type PgToolsOptions } from '../../postgres/pg-tools.js';
 import { createMissingRoles, describeRoles, rolesUsedByDatabase, type RoleCreation } from '../../postgres/roles.js';
 import { applySequences, readSequences } from '../../postgres/sequences.js';
-import { createSlotWithSnapshot, dropSlotIfExists, type ExportedSlot } from '../../postgres/slot.js';
+import { createSlotWithSnapshot, dropSlotIfExists, type ExportedSlot, type SlotPlugin } from '../../postgres/slot.js';
 import { ident, quoteRelation, relationKey, type RelationName } from '../../postgres/sql.js';
 import type { Logger } from '../../log/logger.js';
 import { CreatedByRun } from '../created-by-run.js';
@@ -45,6 +50,7 @@ import { analyze, copyTablesAndIndexes, planLoad, type TableLoadStat } from './c
 import { copyLargeObjects } from './large-objects.js';
 import { dumpSchema, restorePostData, restorePreData, type SchemaArchive } from './schema.js';
 import { closeSnapshotWorkers, openSnapshotWorkers, type SnapshotWorker } from './snapshot-workers.js';
+import { cleanTarget } from './target-state.js';
 import { cleanLeftovers, findLeftovers, refuseUnlessCleanable } from './leftovers.js';
 import { DEFAULT_DDL_MODE, guardDdlForLoad, liftLoadFreeze, type DdlMode } from '../ddl/index.js';
 
@@ -70,6 +76,8 @@ export interface FullLoadOptions {
   minChunkBytes?: number;
   /** Schema changes on the source from here on: replay (captured; frozen while copying), freeze (while copying) or off. */
   ddl?: DdlMode;
+  /** The slot's output plugin: pgoutput for the native engine (default), test_decoding for AWS DMS. */
+  slotPlugin?: SlotPlugin;
   log: Logger;
 }
 
@@ -79,6 +87,7 @@ export interface FullLoadResult {
   strategy: 'snapshot-copy';
   publication: string;
   slotName: string;
+  slotPlugin: SlotPlugin;
   /** The slot streams changes from here on; everything before is in the copy. */
   consistentLsn: string;
   pgDump: { major: number; where: string };
@@ -93,7 +102,7 @@ export interface FullLoadResult {
 }
 
 export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult> {
-  const timeline = new Timeline(opts.log);
+  const timeline = new Timeline(opts.log, opts.signal);
   const jobs = Math.max(1, opts.jobs ?? cpus().length);
   const { tools, sourceMajor } = await timeline.run('check inputs', () => checkInputs(opts));
   opts.log.info(`pg_dump ${tools.major} from ${tools.where} for a PostgreSQL ${sourceMajor} source`);
@@ -113,6 +122,8 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
   let slot: ExportedSlot | undefined;
   let workers: SnapshotWorker[] = [];
   let archive: SchemaArchive | undefined;
+  // Known once the target is about to receive the schema: a signal after that drops what this run added.
+  let extensionsBefore: string[] | undefined;
   try {
     const ddlGuard = await timeline.run('freeze DDL and install the DDL capture', () =>
       guardDdlForLoad(opts.source, opts.ddl ?? DEFAULT_DDL_MODE, created),
@@ -131,9 +142,13 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
     archive = await timeline.run('dump the schema in the snapshot', () => dumpSchema(tools, opts.source, slot!.snapshotName));
     // Every worker has imported the snapshot and pg_dump is done with it: the exporting session can go.
     await slot.release();
+    extensionsBefore = await withClient(opts.target, extensionNames);
     await timeline.run('restore pre-data', () => restorePreData(tools, opts.target, archive!));
     const plan = await planLoad(first.source);
-    const copied = await timeline.run('copy data and build indexes', () => copyTablesAndIndexes(opts, workers, plan, jobs));
+    // The long step: a signal stops waiting for it, and the abort below ends its sessions.
+    const copied = await timeline.run('copy data and build indexes', () =>
+      untilCancelled(opts.signal, copyTablesAndIndexes(opts, workers, plan, jobs)),
+    );
     const largeObjects = await timeline.run('copy large objects', () => copyLargeObjects(first.source, first.target));
     const sequences = await timeline.run('copy sequences', async () => applySequences(first.target, await readSequences(first.source)));
     await closeSnapshotWorkers(workers);
@@ -156,6 +171,7 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
       strategy: 'snapshot-copy',
       publication: opts.names.publication,
       slotName: slot.slotName,
+      slotPlugin: opts.slotPlugin ?? 'pgoutput',
       consistentLsn: slot.consistentLsn,
       pgDump: { major: tools.major, where: tools.where },
       tables: copied.stats,
@@ -168,9 +184,14 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
       steps: timeline.steps,
     };
   } catch (err) {
-    await closeSnapshotWorkers(workers);
+    const cancelled = err instanceof Cancelled;
+    // Cancelled: the workers may be mid-COPY; their sockets are cut so the servers abort the COPYs now.
+    await (cancelled ? abandonSnapshotWorkers(opts, workers) : closeSnapshotWorkers(workers));
     await slot?.release();
-    await created.undo(opts.log, 'failed');
+    await created.undo(opts.log, cancelled ? 'stopped by a signal' : 'failed');
+    // The target's schemas were empty when this run began (leftovers are refused or cleaned first),
+    // so on a signal what is on them now is this run's.
+    if (cancelled && extensionsBefore) await dropWhatThisRunLoaded(opts, extensionsBefore);
     throw err;
   } finally {
     archive?.remove();
@@ -207,6 +228,53 @@ async function createPublication(opts: FullLoadOptions, created: CreatedByRun): 
   });
 }
 
+/**
+ * Stop the workers now, not after their COPYs: a backend busy with rows it already received does
+ * not notice its client is gone, so our own backends are ended by pid on both servers (only these
+ * pids: docs/design.md rule 14), then the sockets are cut.
+ */
+async function abandonSnapshotWorkers(opts: FullLoadOptions, workers: SnapshotWorker[]): Promise<void> {
+  const pids = (side: 'source' | 'target') =>
+    workers.map((w) => (w[side] as unknown as { processID?: number })?.processID).filter((p): p is number => typeof p === 'number');
+  await Promise.all(
+    (['source', 'target'] as const).map((side) =>
+      withClient(side === 'source' ? opts.source : opts.target, (c) =>
+        c.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [pids(side)]),
+      ).catch(() => undefined),
+    ),
+  );
+  for (const w of workers)
+    for (const c of [w.source, w.target])
+      (c as unknown as { connection?: { stream?: { destroy(): void } } })?.connection?.stream?.destroy();
+  await closeSnapshotWorkers(workers);
+}
+
+async function extensionNames(c: pg.Client): Promise<string[]> {
+  return (await c.query<{ extname: string }>('SELECT extname FROM pg_extension ORDER BY 1')).rows.map((r) => r.extname);
+}
+
+/**
+ * The target's schemas were empty when this run began (leftovers refused or cleaned), so every object in
+ * them is this run's; extensions that were there before stay.
+ */
+async function dropWhatThisRunLoaded(opts: FullLoadOptions, extensionsBefore: string[]): Promise<void> {
+  try {
+    const dropped = await withClient(opts.target, async (c) => {
+      const added = (await extensionNames(c)).filter((e) => !extensionsBefore.includes(e));
+      for (const e of added) await c.query(`DROP EXTENSION IF EXISTS ${ident(e)} CASCADE`);
+      const cleaned = await cleanTarget(c, { keepExtensions: true });
+      return [...added.map((e) => `extension ${e}`), ...cleaned];
+    });
+    opts.log.warn(
+      `full-load stopped: dropped on the ${describe(opts.target)} what this run had loaded (${dropped.join(', ') || 'nothing'})`,
+    );
+  } catch (err) {
+    opts.log.warn(
+      `full-load stopped, and the target could not be emptied (${(err as Error).message}): run full-load again with --clean before CDC`,
+    );
+  }
+}
+
 // ── step 5 ──────────────────────────────────────────────────────────────────────────────
 /** --wait-for-transactions: the one default of the CLI, the action and the workflows. */
 const DEFAULT_WAIT_FOR_TRANSACTIONS_MS = optionDefault('wait-for-transactions')!;
@@ -217,14 +285,19 @@ const DEFAULT_WAIT_FOR_TRANSACTIONS_MS = optionDefault('wait-for-transactions')!
  */
 async function createSlot(opts: FullLoadOptions, created: CreatedByRun): Promise<ExportedSlot> {
   const limitMs = opts.waitForTransactionsMs ?? DEFAULT_WAIT_FOR_TRANSACTIONS_MS;
-  const slot = await createSlotWithSnapshot(opts.source, opts.names.slot, {
-    waitForTransactionsMs: limitMs,
-    signal: opts.signal,
-    onWaiting: (blockers, waitedMs) =>
-      opts.log.warn(
-        `the slot waits for ${blockers.length} open transaction(s) on the ${describe(opts.source)} (${Math.round(waitedMs / 1000)} s of at most ${Math.round(limitMs / 1000)} s): ${blockers.map(describeOpenTransaction).join('; ') || 'none visible to this role'}`,
-      ),
-  });
+  const slot = await createSlotWithSnapshot(
+    opts.source,
+    opts.names.slot,
+    {
+      waitForTransactionsMs: limitMs,
+      signal: opts.signal,
+      onWaiting: (blockers, waitedMs) =>
+        opts.log.warn(
+          `the slot waits for ${blockers.length} open transaction(s) on the ${describe(opts.source)} (${Math.round(waitedMs / 1000)} s of at most ${Math.round(limitMs / 1000)} s): ${blockers.map(describeOpenTransaction).join('; ') || 'none visible to this role'}`,
+        ),
+    },
+    opts.slotPlugin ?? 'pgoutput',
+  );
   const name = opts.names.slot;
   // A forgotten slot keeps WAL until the source disk fills (docs/design.md rule 7).
   created.record({

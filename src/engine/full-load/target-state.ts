@@ -33,9 +33,9 @@ export async function userObjectsOnTarget(client: pg.Client): Promise<{ count: n
  * Drop every user schema and extension, then give back an empty `public` as initdb makes it.
  * Subscriptions are left alone: one still attached means CDC runs, and the caller refuses.
  */
-export async function cleanTarget(client: pg.Client): Promise<string[]> {
+export async function cleanTarget(client: pg.Client, opts: { keepExtensions?: boolean } = {}): Promise<string[]> {
   const dropped: string[] = [];
-  const exts = await client.query(`SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'`);
+  const exts = opts.keepExtensions ? { rows: [] } : await client.query(`SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'`);
   for (const { extname } of exts.rows) {
     await client.query(`DROP EXTENSION IF EXISTS ${ident(extname)} CASCADE`);
     dropped.push(`extension ${extname}`);

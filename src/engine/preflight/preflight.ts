@@ -36,6 +36,17 @@ import {
   checkTargetVersion,
 } from './target-checks.js';
 import type { CheckContext, CheckScope, PreflightCheck, PreflightOptions, PreflightReport } from './types.js';
+import {
+  checkDmsColumnTypes,
+  checkDmsLargeObjects,
+  checkDmsLobColumns,
+  checkDmsPgHba,
+  checkDmsPglogical,
+  checkDmsPrimaryKeys,
+  checkDmsSlotWalKeep,
+  checkDmsWalLevel,
+  checkDmsWalSenderTimeout,
+} from './dms-checks.js';
 
 import { checkLogicalDecodingWorkMem, checkSourceEventTriggers, checkTargetDdlReplay } from './ddl-checks.js';
 
@@ -77,6 +88,19 @@ export const PREFLIGHT_CHECKS: ReadonlyArray<{ id: string; scope: CheckScope; ru
   { id: 'path.target-to-source', scope: 'path', run: checkTargetReachesSource },
 ];
 
+/** Added with --engine dms (experiment 03): what makes AWS DMS fail or lose data on this source. */
+export const DMS_PREFLIGHT_CHECKS: ReadonlyArray<{ id: string; scope: CheckScope; run: Check }> = [
+  { id: 'dms.wal-level', scope: 'source', run: checkDmsWalLevel },
+  { id: 'dms.wal-sender-timeout', scope: 'source', run: checkDmsWalSenderTimeout },
+  { id: 'dms.max-slot-wal-keep-size', scope: 'source', run: checkDmsSlotWalKeep },
+  { id: 'dms.pglogical', scope: 'source', run: checkDmsPglogical },
+  { id: 'dms.primary-keys', scope: 'source', run: checkDmsPrimaryKeys },
+  { id: 'dms.lob-columns', scope: 'source', run: checkDmsLobColumns },
+  { id: 'dms.column-types', scope: 'source', run: checkDmsColumnTypes },
+  { id: 'dms.large-objects', scope: 'source', run: checkDmsLargeObjects },
+  { id: 'dms.pg-hba', scope: 'source', run: checkDmsPgHba },
+];
+
 export async function runPreflight(opts: PreflightOptions): Promise<PreflightReport> {
   const started = Date.now();
   refuseSameDatabase(opts);
@@ -92,7 +116,7 @@ export async function runPreflight(opts: PreflightOptions): Promise<PreflightRep
         targetFacts: await readServerFacts(target),
       };
       const checks: PreflightCheck[] = [];
-      for (const c of PREFLIGHT_CHECKS) {
+      for (const c of [...PREFLIGHT_CHECKS, ...(opts.engine === 'dms' ? DMS_PREFLIGHT_CHECKS : [])]) {
         const result = await runOne(ctx, c);
         opts.log.progress(`${result.status.padEnd(4)} ${result.id}: ${result.title}`);
         checks.push(result);
@@ -105,7 +129,10 @@ export async function runPreflight(opts: PreflightOptions): Promise<PreflightRep
 
 function refuseSameDatabase(opts: PreflightOptions): void {
   if (sameDatabase(opts.source, opts.target)) {
-    throw usageError(`the source and the target are the same database (${describe(opts.source)})`, 'point --target at the RDS database');
+    throw usageError(
+      `the source and the target are the same database (${describe(opts.source)})`,
+      'point --target-url at the RDS database',
+    );
   }
 }
 

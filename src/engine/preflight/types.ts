@@ -33,6 +33,10 @@ export interface PreflightOptions {
   log: Logger;
   /** Transactions open longer than this are reported (they hold back the slot's snapshot). Default 60 s. */
   longTransactionSeconds?: number;
+  /** The replication engine to check for: `dms` adds the AWS DMS checks (dms-checks.ts). Default native. */
+  engine?: 'native' | 'dms';
+  /** The DMS replication instance's subnets, for the pg_hba.conf check. */
+  dmsSubnetCidrs?: string[];
 }
 
 export interface ServerFacts {

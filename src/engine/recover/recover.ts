@@ -21,32 +21,21 @@ import { connect, withClient } from '../../postgres/connect.js';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import { redact } from '../../postgres/redact.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
-import type { Logger } from '../../log/logger.js';
-import type { Switch } from '../../switch/switch.js';
 import { checkWriteThroughAppPath, serverIdentity, type AppPathCheck } from '../cutover/app-path-check.js';
 import { preparePublisher, subscribe, unsubscribe, type LinkNames } from '../cutover/replication-link.js';
 import { loadState, removeState } from '../cutover/state-file.js';
-import { freezeStateKey } from '../cutover/switchover.js';
+import { freezeStateKey, type SwitchoverOptions } from '../cutover/switchover.js';
 import { markSwitchoverDone, thawDatabaseWrites, type FreezeRecord } from '../cutover/write-freeze.js';
-import type { MigrationNames } from '../names.js';
 import { readStatus, type MigrationStatus, type Side } from '../status/status.js';
 
-export interface RecoverOptions {
-  source: ConnInfo;
-  target: ConnInfo;
-  /** How the target reaches the source (its subscription's connection); default `source`. */
-  sourceFromTarget?: ConnInfo;
-  /** How the source reaches the target (the reverse subscription's connection); default `target`. */
-  targetFromSource?: ConnInfo;
-  names: MigrationNames;
-  switch: Switch;
-  /** The application's own connection, for a write that proves writes flow again. */
-  appPath?: ConnInfo;
-  stateDir: string;
+/** The connections, names and switch of the cutover being recovered: the same as the switchover's own. */
+export type RecoverOptions = Pick<
+  SwitchoverOptions,
+  'source' | 'target' | 'sourceFromTarget' | 'targetFromSource' | 'names' | 'switch' | 'appPath' | 'stateDir' | 'log'
+> & {
   /** Say what would be done, do nothing. */
   dryRun?: boolean;
-  log: Logger;
-}
+};
 
 export interface RecoverAction {
   action: string;

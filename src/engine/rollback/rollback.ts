@@ -13,7 +13,7 @@ import { describe } from '../../postgres/conninfo.js';
 import { relationKey } from '../../postgres/sql.js';
 import { Timeline, type StepRecord } from '../timeline.js';
 import { runVerify } from '../verify/verify.js';
-import { linkState } from '../cutover/replication-link.js';
+import { NativeEngine } from '../replication/native.js';
 import { loadState, removeState } from '../cutover/state-file.js';
 import { freezeStateKey, runSwitchover, type SwitchoverOptions, type SwitchoverResult } from '../cutover/switchover.js';
 import { thawDatabaseWrites, type FreezeRecord } from '../cutover/write-freeze.js';
@@ -34,19 +34,27 @@ export type RollbackResult =
   | { mode: 'data-loss-accepted'; ok: boolean; lost: LostRows[]; steps: StepRecord[] };
 
 export async function runRollback(opts: RollbackOptions): Promise<RollbackResult> {
-  const reverseRuns = await withClient(
-    opts.source,
-    async (c) =>
-      (
-        await linkState(c, {
-          publication: opts.names.reversePublication,
-          slot: opts.names.reverseSlot,
-          subscription: opts.names.reverseSubscription,
-        })
-      ).exists,
-  );
-  if (reverseRuns) return { mode: 'lossless', ...(await runSwitchover('rollback', opts)) };
+  if (await reverseReplicationExists(opts)) return { mode: 'lossless', ...(await runSwitchover('rollback', opts)) };
   return rollbackWithoutReverse(opts);
+}
+
+/** Asked of the reverse engine (native by default), the only code that knows what its replication looks like. */
+async function reverseReplicationExists(opts: RollbackOptions): Promise<boolean> {
+  const engine = opts.reverseEngine ?? new NativeEngine();
+  return withClient(opts.source, (source) =>
+    withClient(opts.target, async (target) => {
+      const status = await engine.status({
+        names: { publication: opts.names.reversePublication, slot: opts.names.reverseSlot, subscription: opts.names.reverseSubscription },
+        publisher: target,
+        subscriber: source,
+        publisherInfo: opts.target,
+        subscriberInfo: opts.source,
+        publisherFromSubscriber: opts.targetFromSource ?? opts.target,
+        direction: 'reverse',
+      });
+      return status.exists;
+    }),
+  );
 }
 
 async function rollbackWithoutReverse(opts: RollbackOptions): Promise<RollbackResult> {

@@ -8,6 +8,7 @@
 import type pg from 'pg';
 import { connect } from '../../postgres/connect.js';
 import type { ConnInfo } from '../../postgres/conninfo.js';
+import { literal } from '../../postgres/sql.js';
 
 export const PINNED_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ['TimeZone', 'UTC'],
@@ -45,11 +46,26 @@ export interface SessionPair {
   target: pg.Client;
 }
 
-export async function openSessionPairs(source: ConnInfo, target: ConnInfo, count: number): Promise<SessionPair[]> {
+/** Snapshots exported by `pg_export_snapshot()` on each side: every session reads the data as it was then. */
+export interface SnapshotIds {
+  source: string;
+  target: string;
+}
+
+export async function openSessionPairs(source: ConnInfo, target: ConnInfo, count: number, snapshots?: SnapshotIds): Promise<SessionPair[]> {
   const pairs: SessionPair[] = [];
+  const open = async (info: ConnInfo, snapshot: string | undefined) => {
+    const client = await openPinnedSession(info);
+    if (snapshot)
+      await importSnapshot(client, snapshot).catch(async (err) => {
+        await client.end().catch(() => undefined);
+        throw err;
+      });
+    return client;
+  };
   try {
     for (let i = 0; i < count; i++) {
-      const [s, t] = await Promise.allSettled([openPinnedSession(source), openPinnedSession(target)]);
+      const [s, t] = await Promise.allSettled([open(source, snapshots?.source), open(target, snapshots?.target)]);
       if (s.status === 'fulfilled' && t.status === 'fulfilled') {
         pairs.push({ source: s.value, target: t.value });
         continue;
@@ -63,6 +79,16 @@ export async function openSessionPairs(source: ConnInfo, target: ConnInfo, count
     throw err;
   }
   return pairs;
+}
+
+/**
+ * Enter a REPEATABLE READ transaction that sees exactly what the exporting transaction saw. The
+ * session stays in it until it is closed; verify issues no transaction control of its own.
+ */
+async function importSnapshot(client: pg.Client, snapshot: string): Promise<void> {
+  // SET TRANSACTION SNAPSHOT takes no bind parameter; the id is the server's own and quoted anyway.
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  await client.query(`SET TRANSACTION SNAPSHOT ${literal(snapshot)}`);
 }
 
 export async function closeSessionPairs(pairs: SessionPair[]): Promise<void> {

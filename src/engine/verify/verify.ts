@@ -29,7 +29,7 @@ import {
   type SchemaSnapshot,
 } from './schema-snapshot.js';
 import { compareMaterializedViews, compareSequences } from './sequences.js';
-import { closeSessionPairs, openSessionPairs, runOnPairs, type SessionPair } from './session.js';
+import { closeSessionPairs, openSessionPairs, runOnPairs, type SessionPair, type SnapshotIds } from './session.js';
 import { countRows, initialCheck, onTable, withChunks, withCounts, withMultiset, withNote, type TableCheck } from './table-check.js';
 import { listVerifyTables, type VerifyTable } from './tables.js';
 
@@ -68,6 +68,11 @@ export interface VerifyOptions {
    * final check inside the write freeze uses it; the schema was compared just before the freeze.
    */
   rowsOnly?: boolean;
+  /**
+   * Read both sides inside these exported snapshots (the cutover's after-resume check): the
+   * comparison sees the data as it was at the switch point, whatever is written afterwards.
+   */
+  snapshots?: SnapshotIds;
   log: Logger;
 }
 
@@ -84,7 +89,7 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyReport> {
   const settings = resolveSettings(opts);
   const { log } = opts;
   log.info(`verify (${opts.mode}): opening ${settings.jobs} session pair(s)`);
-  const pairs = await openSessionPairs(opts.source, opts.target, settings.jobs);
+  const pairs = await openSessionPairs(opts.source, opts.target, settings.jobs, opts.snapshots);
   try {
     const tables = await listTables(pairs[0], opts);
     const schema = opts.rowsOnly ? { drift: [] } : await compareSchemas(pairs[0], opts);

@@ -1,0 +1,71 @@
+/**
+ * A replication engine: what moves changes from the current primary to the other server. Cutover and
+ * rollback talk only to this interface (docs/design.md "Replication engines"), so a third engine is a new
+ * file here and nothing in the phases.
+ *
+ *   native  a subscription on the subscriber reading a pgoutput slot (the default)
+ *   dms     an AWS DMS task reading a test_decoding slot (experiment 03)
+ *
+ * One engine object serves one direction of one link at a time; the `Link` says which.
+ */
+import type pg from 'pg';
+import type { ConnInfo } from '../../postgres/conninfo.js';
+import type { SlotPlugin } from '../../postgres/slot.js';
+import type { LinkNames } from '../cutover/replication-link.js';
+
+export const ENGINE_NAMES = ['native', 'dms'] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
+
+/** One direction of replication: `publisher` (the current primary) streams to `subscriber`. */
+export interface Link {
+  names: LinkNames;
+  publisher: pg.Client;
+  subscriber: pg.Client;
+  /** How this run reaches the publisher and the subscriber. */
+  publisherInfo: ConnInfo;
+  subscriberInfo: ConnInfo;
+  /** How the subscriber reaches the publisher (a native subscription connects from there). */
+  publisherFromSubscriber: ConnInfo;
+  /** forward = source -> target, reverse = target -> source. */
+  direction: 'forward' | 'reverse';
+}
+
+export interface LinkStatus {
+  exists: boolean;
+  /** Replicating now (subscription enabled and streaming / task running). */
+  running: boolean;
+  /** One line for a person: subscription state or task status. */
+  detail: string;
+}
+
+export interface AppliedResult {
+  reached: boolean;
+  /** Bytes of WAL still to apply when the wait ended (0 when reached; NaN when unknown). */
+  remainingBytes: number;
+  waitedMs: number;
+}
+
+export interface ReplicationEngine {
+  readonly name: EngineName;
+  /** The output plugin of the slots this engine reads. */
+  readonly slotPlugin: SlotPlugin;
+  /**
+   * Whether `stop` is quick enough to run with writes frozen. Native: yes (a DROP SUBSCRIPTION). DMS: no
+   * (stopping a task takes about a minute), so cutover resumes writes first, then stops the old direction
+   * and waits for it to be stopped before the new one starts: the two can never loop.
+   */
+  readonly stopsInFreeze: boolean;
+  /** Login roles whose sessions the write freeze must leave alone (ending them would stop replication). */
+  sparedRoles(): string[];
+  /** Publication (if the engine needs one) and a fresh slot on the publisher. Returns the slot's start LSN. */
+  prepare(link: Link): Promise<string>;
+  /** Start replicating from the link's slot, copying nothing. */
+  start(link: Link): Promise<void>;
+  status(link: Link): Promise<LinkStatus>;
+  /** Wait until the subscriber has applied every commit up to `lsn` on the publisher, at most `timeoutMs`. */
+  appliedPast(link: Link, lsn: string, timeoutMs: number, signal?: AbortSignal): Promise<AppliedResult>;
+  /** Stop replicating, and drop the slot so it holds no WAL (docs/design.md rule 7). What cleanup needs stays. */
+  stop(link: Link): Promise<void>;
+  /** Remove everything the engine made for the link. Returns what it removed, for the report. */
+  cleanup(link: Link): Promise<string[]>;
+}
