@@ -37,7 +37,7 @@ export interface DdlListing {
 
 export async function listDdl(source: pg.Client, target: pg.Client, subscription: string): Promise<DdlListing> {
   const captured = await source.query(
-    `SELECT id::int, captured_at::text, class, reason, command_tags, object_identities, query, statements, role_name, attached
+    `SELECT id::int, captured_at::text, class, reason, command_tags, object_identities, query, statements, role_name, attached, detached
        FROM _pgshift.ddl_log ORDER BY id`,
   );
   const hasApplied = (await target.query(`SELECT to_regclass('_pgshift.ddl_applied') IS NOT NULL AS ok`)).rows[0].ok;
@@ -87,6 +87,12 @@ export async function listDdl(source: pg.Client, target: pg.Client, subscription
     }
     return entry;
   });
+  for (const e of entries)
+    if (e.state === 'pending')
+      e.reason ??= await detachWaiting(
+        target,
+        captured.rows.find((r) => r.id === e.id),
+      );
   const stopped = stoppedOn as DdlEntry | null;
   if (stopped && attachBlocked.has(stopped.id)) stopped.reason = attachBlocked.get(stopped.id) ?? null;
   if (stopped && !stopped.reason) stopped.reason = await whyItFailed(target, stopped);
@@ -109,6 +115,26 @@ async function unavailableExtensionEntries(
   return out;
 }
 
+/** Tables (as captured, schema-qualified) whose own changes this database's subscription does not apply yet (not ready). */
+async function notSubscribed(target: pg.Client, tables: string[]): Promise<string[]> {
+  const res = await target.query<{ name: string }>(
+    `SELECT x AS name FROM unnest($1::text[]) x
+      WHERE NOT EXISTS (SELECT 1 FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = sr.srsubid
+                         WHERE sr.srrelid = to_regclass(x) AND sr.srsubstate = 'r'
+                           AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()))`,
+    [tables],
+  );
+  return res.rows.map((r) => r.name);
+}
+
+/** A DETACH PARTITION waits in the stream until its table is subscribed (replay-sql.ts); null when it does not wait. */
+async function detachWaiting(target: pg.Client, row: { detached?: string[] } | undefined): Promise<string | null> {
+  if (!row?.detached?.length) return null;
+  const missing = await notSubscribed(target, row.detached);
+  if (!missing.length) return null;
+  return `waits: ${missing.join(', ')} must join the subscription before this DETACH PARTITION is applied; 'pgshift cdc ddl' (or a running 'cdc status --watch') adds it without a copy`;
+}
+
 /** ATTACH PARTITION entries not applied whose table the subscription does not hold ready (replay-sql.ts stops on them). */
 async function uncopiedAttachEntries(
   target: pg.Client,
@@ -118,17 +144,11 @@ async function uncopiedAttachEntries(
   const out = new Map<number, string>();
   for (const r of rows) {
     if (!r.attached?.length || applied.has(r.id)) continue;
-    const res = await target.query<{ name: string }>(
-      `SELECT x AS name FROM unnest($1::text[]) x
-        WHERE NOT EXISTS (SELECT 1 FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = sr.srsubid
-                           WHERE sr.srrelid = to_regclass(x) AND sr.srsubstate = 'r'
-                             AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()))`,
-      [r.attached],
-    );
-    if (res.rowCount)
+    const missing = await notSubscribed(target, r.attached);
+    if (missing.length)
       out.set(
         r.id,
-        `ATTACH PARTITION of ${res.rows.map((x) => x.name).join(', ')}, which the subscription has not copied: its rows would be missing on the target`,
+        `ATTACH PARTITION of ${missing.join(', ')}, which the subscription has not copied: its rows would be missing on the target`,
       );
   }
   return out;
