@@ -62,7 +62,7 @@ export function fullLoadCommand(): Command {
       const cancel = cancelOnSignals(ctx.log);
       const result =
         flags.strategy === 'dump-restore'
-          ? await runDumpRestore(common)
+          ? await runDumpRestore({ ...common, signal: cancel.signal })
           : await runFullLoad({ ...common, names: ctx.names, waitForTransactionsMs, slotPlugin, signal: cancel.signal });
       emit(ctx, result, () => renderFullLoad(result));
       return 0;
