@@ -57,6 +57,10 @@ beforeAll(async () => {
   await pair.src('CREATE TABLE public.items (id int PRIMARY KEY, name text NOT NULL)');
   await pair.src(`INSERT INTO public.items SELECT g, 'item ' || g FROM generate_series(1, 1000) g`);
   await pair.src('CREATE TABLE public.write_ledger (id bigint PRIMARY KEY, note text NOT NULL)');
+  // No key: with --create-helper-indexes cdc start gives it an index on the target — this run's, so its undo drops it.
+  await pair.src('CREATE TABLE public.keyless (code int NOT NULL, note text)');
+  await pair.src('ALTER TABLE public.keyless REPLICA IDENTITY FULL');
+  await pair.src(`INSERT INTO public.keyless SELECT g, 'k' || g FROM generate_series(1, 200) g`);
   env = { PGSHIFT_SOURCE_URL: pair.sourceUrl, PGSHIFT_TARGET_URL: pair.targetUrl };
   writer = startLedgerWriter(pair.sourceUrl);
   await waitUntil('the application writes', async () => writer.acknowledged.length >= 20);
@@ -88,8 +92,8 @@ async function waitingCreateSubscription(): Promise<number[]> {
   return r.rows.map((row) => row.pid);
 }
 
-async function startInWindow(): Promise<{ cli: CliProcess; statement: number[] }> {
-  const cli = startCli(['cdc', 'start', '--name', NAME], env);
+async function startInWindow(extra: string[] = []): Promise<{ cli: CliProcess; statement: number[] }> {
+  const cli = startCli(['cdc', 'start', '--name', NAME, ...extra], env);
   let statement: number[] = [];
   await waitUntil('CREATE SUBSCRIPTION waits on the lock', async () => (statement = await waitingCreateSubscription()).length > 0).catch(
     async (err) => {
@@ -110,6 +114,7 @@ async function state() {
     `SELECT subname, subenabled FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
   );
   const replaySchema = await pair.tgt(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = '_pgshift'`);
+  const keylessIndexes = await pair.tgt(`SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'keyless'`);
   // Not public.items: the test's lock on it would hold this count too.
   const ledger = await pair.tgt('SELECT count(*)::int AS n FROM public.write_ledger');
   return {
@@ -118,6 +123,7 @@ async function state() {
     captureTriggers: capture.rows[0].n,
     subscriptions: subs.rows.map((r) => `${r.subname}${r.subenabled ? '' : ' (disabled)'}`),
     replaySchemaOnTarget: replaySchema.rows[0].n === 1,
+    keylessIndexesOnTarget: keylessIndexes.rows[0].n,
     ledgerRowsOnTarget: ledger.rows[0].n,
   };
 }
@@ -132,10 +138,11 @@ describe('cdc start under SIGTERM and SIGKILL', () => {
       publication: true,
       subscriptions: [],
       replaySchemaOnTarget: false,
+      keylessIndexesOnTarget: 0,
     });
     const holder = await lockItemsOnTarget();
     try {
-      const { cli, statement } = await startInWindow();
+      const { cli, statement } = await startInWindow(['--create-helper-indexes']);
       const signalledAt = Date.now();
       cli.child.kill('SIGTERM');
       const code = await cli.exited;
@@ -144,7 +151,7 @@ describe('cdc start under SIGTERM and SIGKILL', () => {
       expect(code, cli.stderr()).toBe(1);
       expect(exitMs).toBeLessThan(7_500);
       expect(cli.stderr()).toMatch(
-        /cdc start stopped by SIGTERM: dropped what this run created: schema _pgshift on the target; full-load's slot cdc_sig and publication cdc_sig stay/,
+        /cdc start stopped by SIGTERM: dropped what this run created: schema _pgshift on the target, helper index \S+ on the target; full-load's slot cdc_sig and publication cdc_sig stay/,
       );
       expect(cli.stderr().trim().split('\n').at(-1)).toMatch(/^pgshift: SIGTERM received/);
       // The lock is still held: the statement was cancelled, not finished.
@@ -165,6 +172,12 @@ describe('cdc start under SIGTERM and SIGKILL', () => {
       cli.child.kill('SIGKILL');
       expect(await cli.exited).toBe(128 + 9);
       const killed = await state();
+      const status = await runCli(['status', '--name', NAME, '--json'], env);
+      const seen = JSON.parse(status.stdout);
+      expect(seen.primary).toBe('source');
+      console.log(
+        `status while the killed run's CREATE SUBSCRIPTION waits: exit ${status.code}, verdict ${seen.verdict}, next: ${seen.next}`,
+      );
       const again = await runCli(['cdc', 'start', '--name', NAME], env);
       expect(again.code, again.stderr).toBe(2);
       expect(again.stderr).toMatch(
@@ -184,6 +197,15 @@ describe('cdc start under SIGTERM and SIGKILL', () => {
     await waitUntil('the killed run’s subscription committed', async () => (await state()).subscriptions.length === 1);
     const status = await runCli(['status', '--name', NAME, '--json'], env);
     expect(status.stderr).not.toMatch(/password/);
+    const seen = JSON.parse(status.stdout);
+    // The source stays the primary, and the link the killed run made is there and enabled.
+    expect(seen.primary).toBe('source');
+    expect(
+      seen.links.some(
+        (l: { subscriptionExists: boolean; slotExists: boolean; enabled: boolean }) => l.subscriptionExists && l.slotExists && l.enabled,
+      ),
+    ).toBe(true);
+    console.log(`status after the killed run's subscription committed: exit ${status.code}, verdict ${seen.verdict}, next: ${seen.next}`);
     const again = await runCli(['cdc', 'start', '--name', NAME], env);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr + again.stdout).toMatch(

@@ -123,7 +123,7 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
     if (strategy === 'slot') await checkSlot(source, opts.source, names, strategy);
     let chosen: ChosenOption[];
     let skipped: SkippedOption[];
-    let prepared: { fullIdentityWithoutIndex: RelationName[]; helperIndexes: HelperIndex[] };
+    let prepared: { fullIdentityWithoutIndex: RelationName[]; helperIndexes: HelperIndex[] } | undefined;
     let ddlSetup: DdlSetup | undefined;
     try {
       if (strategy === 'subscription-copy') await checkTargetTablesEmpty(source, target, opts.target, names);
@@ -138,6 +138,7 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
       const stopped = opts.signal?.aborted === true;
       if (stopped) await canceller.settled();
       const undone = ddlSetup ? await undoPrepareDdl(source, target, ddlSetup) : [];
+      undone.push(...(await dropHelperIndexesMadeHere(target, prepared?.helperIndexes ?? [])));
       if (createdPublication) {
         await dropPublicationMadeHere(source, names, log);
         undone.push(`publication ${names.publication} on the source`);
@@ -160,6 +161,7 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
         await canceller.settled();
         const undone = await undoStart(source, target, opts, strategy, createdPublication);
         if (ddlSetup) undone.push(...(await undoPrepareDdl(source, target, ddlSetup)));
+        undone.push(...(await dropHelperIndexesMadeHere(target, helperIndexes)));
         reportStopped(opts, undone);
       }
       throw err;
@@ -436,6 +438,19 @@ async function undoStart(
     }
   }
   return undone;
+}
+
+/** Helper indexes this run created (not those a re-run found) go with a start that did not happen (docs/design.md rule 13). */
+async function dropHelperIndexesMadeHere(target: pg.Client, made: HelperIndex[]): Promise<string[]> {
+  const dropped: string[] = [];
+  for (const h of made.filter((m) => m.created)) {
+    const ok = await target.query(`DROP INDEX IF EXISTS ${ident(h.schema)}.${ident(h.index)}`).then(
+      () => true,
+      () => false,
+    );
+    if (ok) dropped.push(`helper index ${h.index} on the target`);
+  }
+  return dropped;
 }
 
 /** The abort path's one line: exactly what this run had created and removed again (docs/design.md rule 13). */
