@@ -164,6 +164,11 @@ export async function runPgcopydb(ctx: LoadContext, version: string, options: st
         steps: redact(run.stderr)
           .split('\n')
           .filter((l) => / STEP \d+:/.test(l)),
+        // How --split-tables-larger-than cut the tables (same-table concurrency).
+        split: redact(run.stderr)
+          .split('\n')
+          .filter((l) => /split|parts|same-table/i.test(l))
+          .slice(0, 10),
         summary: tail(run.stdout, 40),
         lastLog: tail(run.stderr, 5),
       },
