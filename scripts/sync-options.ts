@@ -55,9 +55,9 @@ for (const file of readdirSync(workflows).filter((f) => f.endsWith('.yml'))) {
       const input = item.value as YAMLMap;
       const kind = trigger === 'workflow_dispatch' ? 'dispatch' : 'call';
       input.set('description', OPTIONS[name].description);
-      input.set('type', workflowType(name, kind));
-      if (workflowType(name, kind) === 'choice')
-        input.set('options', doc.createNode([...((OPTIONS[name] as OptionSpec).choices ?? [])], { flow: true }));
+      const type = workflowType(name, kind, input.get('required') === true);
+      input.set('type', type);
+      if (type === 'choice') input.set('options', doc.createNode([...((OPTIONS[name] as OptionSpec).choices ?? [])], { flow: true }));
       else input.delete('options');
       if (input.get('required') !== true) input.set('default', workflowDefault(name));
     }

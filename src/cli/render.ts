@@ -10,6 +10,7 @@ import type { SwitchoverResult } from '../engine/cutover/switchover.js';
 import type { RollbackResult } from '../engine/rollback/rollback.js';
 import type { CleanupResult } from '../engine/cleanup/cleanup.js';
 import type { DdlReport } from '../engine/ddl/index.js';
+import type { WatchNewTables } from '../engine/cdc/watch-new-tables.js';
 import { relationKey } from '../postgres/sql.js';
 
 const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
@@ -93,9 +94,29 @@ export function renderDdlReport(r: DdlReport): string {
       `replication is stopped on #${r.stoppedOn.id}: resolve it with 'pgshift cdc ddl resolve ${r.stoppedOn.id} --sql …' or '--mark-applied' (the apply worker's next retry applies it${r.subscriptionEnabled === false ? "; the subscription is disabled: then 'pgshift cdc start'" : ''})`,
     );
   if (r.refresh?.added.length) lines.push(`added to the subscription with their rows: ${r.refresh.added.map(relationKey).join(', ')}`);
+  if (r.refresh?.addedWithoutCopy.length)
+    lines.push(
+      `added to the subscription without a copy (rows already on the target): ${r.refresh.addedWithoutCopy.map(relationKey).join(', ')}`,
+    );
+  if (r.refresh?.recopied.length)
+    lines.push(
+      `detached partitions emptied at their DETACH on the target and copied again: ${r.refresh.recopied.map(relationKey).join(', ')}`,
+    );
   if (r.refresh?.waiting.length)
     lines.push(`not on the target yet (their CREATE is not applied): ${r.refresh.waiting.map(relationKey).join(', ')}`);
   return lines.join('\n');
+}
+
+/** One line of `cdc status --watch` when new tables were seen on the source. */
+export function renderWatchNewTables(n: WatchNewTables): string {
+  const parts: string[] = [];
+  if (n.added.length) parts.push(`added to the subscription with their rows, ready: ${n.added.map(relationKey).join(', ')}`);
+  if (n.addedWithoutCopy.length)
+    parts.push(`added without a copy (rows already on the target), ready: ${n.addedWithoutCopy.map(relationKey).join(', ')}`);
+  if (n.waiting.length) parts.push(`new tables not on the target yet: ${n.waiting.map(relationKey).join(', ')}`);
+  if (n.stoppedOn !== null) parts.push(`new tables wait: replication is stopped on DDL #${n.stoppedOn} (pgshift cdc ddl)`);
+  if (n.error) parts.push(`new tables not added: ${n.error}`);
+  return `new tables: ${parts.join('; ') || 'none added'}`;
 }
 
 export function renderCdcStatus(s: CdcStatus): string {

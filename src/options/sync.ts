@@ -15,10 +15,12 @@ export function actionDefault(name: OptionName): string {
 }
 
 /** A workflow input's type for an option: GitHub's boolean and choice where they fit, else string. */
-export function workflowType(name: OptionName, trigger: 'dispatch' | 'call'): 'boolean' | 'choice' | 'string' {
+export function workflowType(name: OptionName, trigger: 'dispatch' | 'call', required = false): 'boolean' | 'choice' | 'string' {
   const spec = OPTIONS[name] as OptionSpec;
   if (spec.type === 'boolean') return 'boolean';
-  if (spec.type === 'choice' && trigger === 'dispatch') return 'choice';
+  // An optional choice without a default (the engine decides, e.g. ddl) stays a string: its empty
+  // default is none of a choice input's options. The action still refuses a value outside the choices.
+  if (spec.type === 'choice' && trigger === 'dispatch' && (spec.default !== undefined || required)) return 'choice';
   return 'string';
 }
 

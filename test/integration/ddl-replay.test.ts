@@ -308,7 +308,7 @@ describe('DDL replay during CDC (PostgreSQL 15 → 17)', () => {
     await expectInSync();
   });
 
-  it('13. a partition created inside a function: derived from the catalog, no duplicate rows', async () => {
+  it('13. a partition created inside a function, and a DETACH PARTITION: no duplicate rows', async () => {
     await pair.src(`
       CREATE FUNCTION public.make_month(d date) RETURNS void LANGUAGE plpgsql AS $f$
       BEGIN
@@ -323,6 +323,34 @@ describe('DDL replay during CDC (PostgreSQL 15 → 17)', () => {
     const entry = (await report(false)).entries.find((e) => e.query.startsWith('SELECT make_month'))!;
     expect(entry.class).toBe('derived');
     expect((await pair.tgt('SELECT count(*)::int AS n FROM events_2026_02')).rows[0].n).toBe(101);
+
+    // DETACH: the table's rows are on the target already (they came through the root); it joins
+    // the subscription without a copy before its DETACH is applied, so nothing arrives twice or not at all.
+    await tx([
+      `INSERT INTO events VALUES (2001, '2026-01-09')`,
+      'ALTER TABLE events DETACH PARTITION events_2026_01',
+      `INSERT INTO events_2026_01 VALUES (2002, '2026-01-10')`,
+      `INSERT INTO events VALUES (2003, '2026-02-10')`,
+    ]);
+    const r = await report();
+    expect(r.refresh?.addedWithoutCopy.map((t) => `${t.schema}.${t.name}`)).toEqual(['public.events_2026_01']);
+    await tx([
+      `INSERT INTO events_2026_01 VALUES (2004, '2026-01-11')`,
+      'DELETE FROM events_2026_01 WHERE id % 10 = 0',
+      `UPDATE events_2026_01 SET at = at + 1 WHERE id % 10 = 1 AND at < '2026-01-28'`,
+      `INSERT INTO events VALUES (2005, '2026-02-11')`,
+      'DELETE FROM events WHERE id = 1000',
+    ]);
+    await expectInSync();
+    for (const table of ['events_2026_01', 'events']) {
+      const q = `SELECT count(*)::int AS n, count(DISTINCT (id, at))::int AS distinct_rows FROM ${table}`;
+      const [src, tgt] = [(await pair.src(q)).rows[0], (await pair.tgt(q)).rows[0]];
+      expect(tgt, table).toEqual(src);
+      expect(tgt.n, table).toBe(tgt.distinct_rows);
+    }
+    expect(
+      (await pair.tgt(`SELECT relispartition FROM pg_class WHERE oid = 'public.events_2026_01'::regclass`)).rows[0].relispartition,
+    ).toBe(false);
   });
 
   it('14. ALTER …; INSERT … in one simple query: stop, then the INSERT applied once', async () => {

@@ -272,6 +272,19 @@ describe('phase workflows', () => {
     // The phases' own group inside a caller holding the same group would wait forever.
     expect(wf.concurrency.group).not.toBe('pgshift-${{ inputs.environment }}');
   });
+
+  it('the ddl mode (cdc start --ddl) reaches the full-load and cdc actions from migrate.yml and from their own workflows', () => {
+    const migrate = workflow('migrate.yml');
+    expect(triggers(migrate).workflow_dispatch.inputs.ddl).toBeDefined();
+    for (const phase of ['full-load', 'cdc']) {
+      expect(migrate.jobs[phase].with.ddl, `migrate.yml hands ddl to ${phase}.yml`).toBe('${{ inputs.ddl }}');
+      const wf = workflow(`${phase}.yml`);
+      const on = triggers(wf);
+      for (const trigger of ['workflow_dispatch', 'workflow_call']) expect(on[trigger].inputs.ddl, `${phase}.yml ${trigger}`).toBeDefined();
+      const steps = Object.values<Obj>(wf.jobs).flatMap((job) => localActionSteps(job).filter((s) => phaseOf(s) === phase));
+      expect(steps.map((s) => s.with?.ddl)).toEqual(['${{ inputs.ddl }}']);
+    }
+  });
 });
 
 describe('the contract checks catch broken references (so a pass means something)', () => {

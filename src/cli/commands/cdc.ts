@@ -8,7 +8,7 @@ import { dmsCdcStatus, startDmsCdc, stopDmsCdc, type DmsCdcStatus } from '../../
 import type { DmsEngine } from '../../engine/replication/dms.js';
 import { addEngineOptions, enginesFrom } from '../engine-options.js';
 import { flag, flagText, flagValue } from '../flags.js';
-import { renderCdcStart, renderCdcStatus, renderCdcStop, renderDdlReport } from '../render.js';
+import { renderCdcStart, renderCdcStatus, renderCdcStop, renderDdlReport, renderWatchNewTables } from '../render.js';
 
 export function cdcCommand(): Command {
   const cdc = new Command('cdc').description('change data capture: start, watch and stop the subscription');
@@ -87,17 +87,19 @@ export function cdcCommand(): Command {
       process.once('SIGINT', () => abort.abort());
       process.once('SIGTERM', () => abort.abort());
       const series = await watchCdc(
-        opts,
+        { ...opts, log: ctx.log },
         interval,
         (s: CdcSample) => {
           if (flags.json)
             process.stdout.write(
-              `${JSON.stringify({ at: s.at, lagBytes: s.lagBytes, lagMs: s.lagMs, retainedBytes: s.retainedBytes, verdict: s.verdict })}\n`,
+              `${JSON.stringify({ at: s.at, lagBytes: s.lagBytes, lagMs: s.lagMs, retainedBytes: s.retainedBytes, verdict: s.verdict, ...(s.newTables ? { newTables: s.newTables } : {}) })}\n`,
             );
-          else
+          else {
             process.stdout.write(
               `${s.at}  lag ${s.lagBytes ?? '?'} B  ${s.lagMs ?? (s.lagMsAtLeast ? `>${s.lagMsAtLeast}` : '?')} ms  retained ${s.retainedBytes} B  ${s.verdict}\n`,
             );
+            if (s.newTables) process.stdout.write(`${s.at}  ${renderWatchNewTables(s.newTables)}\n`);
+          }
         },
         abort.signal,
       );

@@ -20,6 +20,8 @@ import { readSlot, type SlotState } from '../../postgres/slot.js';
 import type { RelationName } from '../../postgres/sql.js';
 import type { MigrationNames } from '../names.js';
 import { fullIdentityTables } from './replica-identity.js';
+import { addNewTablesDuringWatch, type WatchNewTables } from './watch-new-tables.js';
+import { silentLogger, type Logger } from '../../log/logger.js';
 import { optionDefault } from '../../options/index.js';
 
 export const GiB = 1024 ** 3;
@@ -103,6 +105,8 @@ export async function cdcStatus(opts: CdcStatusOptions): Promise<CdcStatus> {
 }
 
 interface StatusSession {
+  source: pg.Client;
+  target: pg.Client;
   sample(): Promise<CdcStatus>;
   close(): Promise<void>;
 }
@@ -124,6 +128,8 @@ async function openStatusSession(opts: CdcStatusOptions): Promise<StatusSession>
     return fullIdentity.tables;
   };
   return {
+    source,
+    target,
     sample: () => readStatus(source, target, targetVersion, opts, fullIdentityWithoutIndex),
     close,
   };
@@ -348,6 +354,14 @@ export interface CdcSample {
   status: CdcStatus | null;
   /** Why the sample failed, e.g. the source restarting; the watch reconnects on the next tick. */
   error?: string;
+  /** New tables this sample added to the subscription (watch-new-tables.ts); absent when there were none. */
+  newTables?: WatchNewTables;
+}
+
+export interface CdcWatchOptions extends CdcStatusOptions {
+  /** Add tables created on the source to the subscription, as `cdc ddl` does (default true). */
+  addNewTables?: boolean;
+  log?: Logger;
 }
 
 export interface WatchOptions {
@@ -369,7 +383,7 @@ export interface WatchOptions {
  * replication itself does.
  */
 export async function watchCdc(
-  opts: CdcStatusOptions,
+  opts: CdcWatchOptions,
   intervalMs: number,
   onSample: (s: CdcSample) => void,
   signal: AbortSignal,
@@ -395,6 +409,10 @@ export async function watchCdc(
           verdict: status.verdict,
           status,
         };
+        if (opts.addNewTables !== false) {
+          const added = await addNewTablesDuringWatch(session.source, session.target, { ...opts, log: opts.log ?? silentLogger });
+          if (added) sample.newTables = added;
+        }
       } catch (err) {
         if (watch.reconnect === false) throw err;
         await session?.close();

@@ -42,7 +42,9 @@ CREATE TABLE IF NOT EXISTS _pgshift.ddl_log (
   search_path text NOT NULL,
   role_name text NOT NULL,
   rewrite_reason int,
-  empty_created boolean NOT NULL DEFAULT false
+  empty_created boolean NOT NULL DEFAULT false,
+  detached text[] NOT NULL DEFAULT '{}',
+  attached text[] NOT NULL DEFAULT '{}'
 );
 `;
 
@@ -121,6 +123,10 @@ DECLARE
   new_tables oid[];
   derived text[] := '{}';
   role_name text;
+  moved text[];
+  moved_name text;
+  detached text[] := '{}';
+  attached text[] := '{}';
 BEGIN
   PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
   dropped := coalesce(nullif(current_setting('pgshift.dropped', true), ''), '{}')::text[];
@@ -227,6 +233,27 @@ BEGIN
     IF klass = 'derived' THEN stmts := derived; END IF;
   END IF;
 
+  -- ATTACH / DETACH PARTITION move a table in or out of its root's publication (publish_via_partition_root):
+  -- the target's replay needs the subscription's state of that table (replay-sql.ts), so it is named here,
+  -- resolved with the caller's search_path.
+  IF klass <> 'stop' AND tg_tag = 'ALTER TABLE' THEN
+    moved := regexp_match(q, '\m(attach|detach)\s+partition\s+((?:"(?:[^"]|"")+"|[[:alnum:]_$]+)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[[:alnum:]_$]+))?)', 'i');
+    IF moved IS NOT NULL THEN
+      PERFORM set_config('search_path', caller_path, true);
+      SELECT format('%I.%I', n.nspname, c.relname) INTO moved_name
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(moved[2]);
+      PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+      IF moved_name IS NULL THEN
+        klass := 'stop';
+        why := format('%s PARTITION of %s: the table could not be found after the statement', upper(moved[1]), moved[2]);
+      ELSIF lower(moved[1]) = 'detach' THEN
+        detached := ARRAY[moved_name];
+      ELSE
+        attached := ARRAY[moved_name];
+      END IF;
+    END IF;
+  END IF;
+
   -- A new table without a primary key would make the application's UPDATE and DELETE fail
   -- under FOR ALL TABLES (docs/design.md rule 2): give it REPLICA IDENTITY FULL here and there.
   IF klass <> 'stop' THEN
@@ -248,8 +275,8 @@ BEGIN
     RETURN;
   END IF;
 
-  INSERT INTO _pgshift.ddl_log (class, reason, command_tags, object_identities, query, statements, search_path, role_name, rewrite_reason)
-  VALUES (klass, why, tags, idents, q, stmts, caller_path, role_name, nullif(rewrite_bits, 0));
+  INSERT INTO _pgshift.ddl_log (class, reason, command_tags, object_identities, query, statements, search_path, role_name, rewrite_reason, detached, attached)
+  VALUES (klass, why, tags, idents, q, stmts, caller_path, role_name, nullif(rewrite_bits, 0), detached, attached);
   PERFORM set_config('search_path', caller_path, true);
 END
 $fn$;

@@ -2,9 +2,9 @@ export { installDdlCapture, removeDdlCapture, captureInstalled } from './capture
 export { installDdlReplay, removeDdlReplay, sourceHasDdlLog } from './replay.js';
 export { freezeDdl, unfreezeDdl, ddlFrozen } from './freeze.js';
 export { listDdl, resolveDdl, type DdlEntry, type DdlListing, type DdlState, type Resolution } from './log.js';
-export { refreshNewTables, type RefreshResult } from './refresh.js';
+export { newPublishedTables, refreshNewTables, type RefreshResult } from './refresh.js';
 export { removeDdlMachinery, ddlLeftovers, type DdlCleanup } from './cleanup.js';
 export { DDL_MODES, DEFAULT_DDL_MODE, type DdlMode } from './mode.js';
 export { prepareDdl, undoPrepareDdl, type DdlSetup } from './cdc-setup.js';
-export { ddlReport, resolveDdlCommand, unfreezeAfterCutover, type DdlReport } from './operator.js';
+export { addNewTables, ddlReport, resolveDdlCommand, unfreezeAfterCutover, type DdlReport } from './operator.js';
 export { guardDdlForLoad, liftLoadFreeze, type LoadDdlGuard } from './full-load-guard.js';

@@ -37,7 +37,7 @@ export interface DdlListing {
 
 export async function listDdl(source: pg.Client, target: pg.Client, subscription: string): Promise<DdlListing> {
   const captured = await source.query(
-    `SELECT id::int, captured_at::text, class, reason, command_tags, object_identities, query, statements, role_name
+    `SELECT id::int, captured_at::text, class, reason, command_tags, object_identities, query, statements, role_name, attached, detached
        FROM _pgshift.ddl_log ORDER BY id`,
   );
   const hasApplied = (await target.query(`SELECT to_regclass('_pgshift.ddl_applied') IS NOT NULL AS ok`)).rows[0].ok;
@@ -54,14 +54,11 @@ export async function listDdl(source: pg.Client, target: pg.Client, subscription
   );
   const subscriptionEnabled: boolean | null = sub.rowCount ? sub.rows[0].subenabled : null;
   let stoppedOn: DdlEntry | null = null;
-  // A CREATE EXTENSION the target cannot install stops replication as surely as a stop-class entry.
+  // A CREATE EXTENSION the target cannot install, or an ATTACH PARTITION of a table the
+  // subscription has not copied, stops replication as surely as a stop-class entry.
   const unavailable = await unavailableExtensionEntries(target, captured.rows);
-  let seenPending = false;
-  const firstPending = (id: number) => {
-    const first = !seenPending;
-    seenPending = true;
-    return first && unavailable.has(id);
-  };
+  const attachBlocked = await uncopiedAttachEntries(target, captured.rows, applied);
+  for (const [id] of attachBlocked) unavailable.add(id);
   const entries: DdlEntry[] = captured.rows.map((r) => {
     const a = applied.get(r.id);
     let state: DdlState = a ? 'applied' : resolved.has(r.id) ? 'resolved' : 'pending';
@@ -80,15 +77,24 @@ export async function listDdl(source: pg.Client, target: pg.Client, subscription
       appliedHow: a?.how ?? null,
     };
     // Replication stands on the first entry not applied when the subscription is disabled, or
-    // when that entry is of the stop class (the apply worker retries it every few seconds).
-    if (!a && !stoppedOn && state === 'pending' && (subscriptionEnabled === false || r.class === 'stop' || firstPending(r.id))) {
+    // on the first entry the target cannot apply (the apply worker retries it every few
+    // seconds): a stop-class entry, or one blocked by the target's state. Earlier entries of the
+    // same transaction are pending behind it.
+    if (!a && !stoppedOn && state === 'pending' && (subscriptionEnabled === false || r.class === 'stop' || unavailable.has(r.id))) {
       state = 'stopped';
       entry.state = state;
       stoppedOn = entry;
     }
     return entry;
   });
+  for (const e of entries)
+    if (e.state === 'pending')
+      e.reason ??= await detachWaiting(
+        target,
+        captured.rows.find((r) => r.id === e.id),
+      );
   const stopped = stoppedOn as DdlEntry | null;
+  if (stopped && attachBlocked.has(stopped.id)) stopped.reason = attachBlocked.get(stopped.id) ?? null;
   if (stopped && !stopped.reason) stopped.reason = await whyItFailed(target, stopped);
   return { subscriptionEnabled, entries, stoppedOn: stopped };
 }
@@ -105,6 +111,45 @@ async function unavailableExtensionEntries(
       [r.object_identities],
     );
     if (res.rows[0].ok === false) out.add(r.id);
+  }
+  return out;
+}
+
+/** Tables (as captured, schema-qualified) whose own changes this database's subscription does not apply yet (not ready). */
+async function notSubscribed(target: pg.Client, tables: string[]): Promise<string[]> {
+  const res = await target.query<{ name: string }>(
+    `SELECT x AS name FROM unnest($1::text[]) x
+      WHERE NOT EXISTS (SELECT 1 FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = sr.srsubid
+                         WHERE sr.srrelid = to_regclass(x) AND sr.srsubstate = 'r'
+                           AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()))`,
+    [tables],
+  );
+  return res.rows.map((r) => r.name);
+}
+
+/** A DETACH PARTITION waits in the stream until its table is subscribed (replay-sql.ts); null when it does not wait. */
+async function detachWaiting(target: pg.Client, row: { detached?: string[] } | undefined): Promise<string | null> {
+  if (!row?.detached?.length) return null;
+  const missing = await notSubscribed(target, row.detached);
+  if (!missing.length) return null;
+  return `waits: ${missing.join(', ')} must join the subscription before this DETACH PARTITION is applied; 'pgshift cdc ddl' (or a running 'cdc status --watch') adds it without a copy`;
+}
+
+/** ATTACH PARTITION entries not applied whose table the subscription does not hold ready (replay-sql.ts stops on them). */
+async function uncopiedAttachEntries(
+  target: pg.Client,
+  rows: { id: number; attached: string[] }[],
+  applied: Map<number, unknown>,
+): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  for (const r of rows) {
+    if (!r.attached?.length || applied.has(r.id)) continue;
+    const missing = await notSubscribed(target, r.attached);
+    if (missing.length)
+      out.set(
+        r.id,
+        `ATTACH PARTITION of ${missing.join(', ')}, which the subscription has not copied: its rows would be missing on the target`,
+      );
   }
   return out;
 }

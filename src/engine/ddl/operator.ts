@@ -2,6 +2,7 @@
  * What the operator's commands run: `cdc ddl` (list, then add new tables to the subscription),
  * `cdc ddl resolve`, and `ddl unfreeze` after cutover.
  */
+import type pg from 'pg';
 import { usageError } from '../../errors.js';
 import { connect } from '../../postgres/connect.js';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
@@ -32,14 +33,8 @@ export async function ddlReport(opts: Sides & { refresh: boolean }): Promise<Ddl
           `no DDL capture on the ${describe(opts.source)}`,
           `it is installed by 'pgshift full-load' (or 'pgshift cdc start --ddl replay')`,
         );
-      let refresh: RefreshResult | null = null;
-      let listing = await listDdl(source, target, opts.names.subscription);
-      // REFRESH needs a running subscription that can get past the listing's position; while it
-      // stands on a DDL stop, the new tables wait for the resolution.
-      if (opts.refresh && listing.subscriptionEnabled && !listing.stoppedOn) {
-        refresh = await refreshNewTables(source, opts.source, target, opts.names, opts.log);
-        listing = await listDdl(source, target, opts.names.subscription);
-      }
+      if (!opts.refresh) return { ...(await listDdl(source, target, opts.names.subscription)), refresh: null };
+      const { listing, refresh } = await addNewTables(source, target, opts);
       return { ...listing, refresh };
     } finally {
       await target.end().catch(() => undefined);
@@ -47,6 +42,22 @@ export async function ddlReport(opts: Sides & { refresh: boolean }): Promise<Ddl
   } finally {
     await source.end().catch(() => undefined);
   }
+}
+
+/**
+ * The one refresh path of `cdc ddl` and `cdc status --watch`: new tables are added to the
+ * subscription (refresh.ts) while it runs and does not stand on a DDL stop. A stop is resolved
+ * first: the tables after it wait for that.
+ */
+export async function addNewTables(
+  source: pg.Client,
+  target: pg.Client,
+  opts: Sides,
+): Promise<{ listing: DdlListing; refresh: RefreshResult | null }> {
+  const listing = await listDdl(source, target, opts.names.subscription);
+  if (!listing.subscriptionEnabled || listing.stoppedOn) return { listing, refresh: null };
+  const refresh = await refreshNewTables(source, opts.source, target, opts.names, opts.log);
+  return { listing: await listDdl(source, target, opts.names.subscription), refresh };
 }
 
 export async function resolveDdlCommand(opts: Sides & { id: number; resolution: Resolution }): Promise<{ id: number; class: string }> {

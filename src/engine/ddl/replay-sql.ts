@@ -22,15 +22,18 @@ export const DDL_BOOKKEEPING_TABLES_SQL = `
 CREATE TABLE IF NOT EXISTS _pgshift.ddl_applied (
   id bigint PRIMARY KEY,
   applied_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-  how text NOT NULL CHECK (how IN ('replay', 'derived', 'resolved-sql', 'marked-applied')),
+  how text NOT NULL CHECK (how IN ('replay', 'derived', 'resolved-sql', 'marked-applied', 'detach-recopy')),
   statements text[] NOT NULL
 );
 CREATE TABLE IF NOT EXISTS _pgshift.ddl_resolution (
   id bigint PRIMARY KEY,
   sql text,
   mark_applied boolean NOT NULL,
+  -- Set by pgshift's refresh, not by an operator: apply this DETACH and empty the detached table
+  -- in the same transaction; the table is then copied like a new one (refresh.ts says when).
+  recopy_detached boolean NOT NULL DEFAULT false,
   resolved_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-  CHECK (mark_applied OR sql IS NOT NULL)
+  CHECK (mark_applied OR sql IS NOT NULL OR recopy_detached)
 );
 `;
 
@@ -48,7 +51,9 @@ CREATE TABLE IF NOT EXISTS _pgshift.ddl_log (
   search_path text NOT NULL,
   role_name text NOT NULL,
   rewrite_reason int,
-  empty_created boolean NOT NULL DEFAULT false
+  empty_created boolean NOT NULL DEFAULT false,
+  detached text[] NOT NULL DEFAULT '{}',
+  attached text[] NOT NULL DEFAULT '{}'
 );
 ${DDL_BOOKKEEPING_TABLES_SQL}`;
 
@@ -66,6 +71,15 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $fn$
     ELSE stmt END
 $fn$;
 
+-- Whether this database's subscription applies the table's own changes (state ready). A table a
+-- REFRESH has not added yet gets its changes skipped silently by the apply worker.
+CREATE OR REPLACE FUNCTION _pgshift.ddl_subscribed(name text) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog AS $fn$
+  SELECT EXISTS (SELECT 1 FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = sr.srsubid
+                  WHERE sr.srrelid = to_regclass(name) AND sr.srsubstate = 'r'
+                    AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()))
+$fn$;
+
 CREATE OR REPLACE FUNCTION _pgshift.ddl_replay() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -78,16 +92,22 @@ DECLARE
   ext text;
   rel regclass;
   before_rels oid[];
+  resolved boolean;
+  moved text;
 BEGIN
   IF EXISTS (SELECT 1 FROM _pgshift.ddl_applied WHERE id = NEW.id) THEN RETURN NULL; END IF;
   SELECT * INTO resolution FROM _pgshift.ddl_resolution WHERE id = NEW.id;
-  IF FOUND THEN
+  resolved := FOUND;
+  IF resolved THEN
     IF resolution.mark_applied THEN
       INSERT INTO _pgshift.ddl_applied (id, how, statements) VALUES (NEW.id, 'marked-applied', '{}');
       RETURN NULL;
+    ELSIF resolution.recopy_detached THEN
+      how := 'detach-recopy';
+    ELSE
+      how := 'resolved-sql';
+      stmts := ARRAY[resolution.sql];
     END IF;
-    how := 'resolved-sql';
-    stmts := ARRAY[resolution.sql];
   ELSIF NEW.class = 'stop' THEN
     RAISE EXCEPTION 'pgshift DDL #% stopped replication: %', NEW.id, NEW.reason
       USING DETAIL = format('statement: %s', left(NEW.query, 500)),
@@ -97,6 +117,27 @@ BEGIN
       IF NOT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = ext) THEN
         RAISE EXCEPTION 'pgshift DDL #% stopped replication: extension % is not available on the target', NEW.id, ext
           USING HINT = format('install it, or pgshift cdc ddl resolve %s --sql ''…'' | --mark-applied', NEW.id);
+      END IF;
+    END LOOP;
+  END IF;
+  IF NOT resolved THEN
+    -- DETACH PARTITION (publish_via_partition_root): from this point the source publishes the
+    -- table on its own. Its rows are already here (they came through the root), so the
+    -- subscription must list it before the DETACH is applied, added without a copy: otherwise
+    -- its next changes are skipped. Raising makes the apply worker retry this transaction (every
+    -- wal_retrieve_retry_interval) until pgshift's refresh (cdc ddl, cdc status --watch) adds it.
+    FOREACH moved IN ARRAY NEW.detached LOOP
+      IF NOT _pgshift.ddl_subscribed(moved) THEN
+        RAISE EXCEPTION 'pgshift DDL #% waits: % must be in the subscription before its DETACH PARTITION is applied', NEW.id, moved
+          USING HINT = 'pgshift cdc ddl (or cdc status --watch) adds it without copying its rows, which are already on the target';
+      END IF;
+    END LOOP;
+    -- ATTACH PARTITION of a table the subscription has not copied: its rows are not here, and
+    -- from now on they only travel as the root's changes. Applying it would lose them.
+    FOREACH moved IN ARRAY NEW.attached LOOP
+      IF NOT _pgshift.ddl_subscribed(moved) THEN
+        RAISE EXCEPTION 'pgshift DDL #% stopped replication: ATTACH PARTITION of %, which the subscription has not copied: its rows would be missing on the target', NEW.id, moved
+          USING HINT = format('copy its rows to the target by hand, then pgshift cdc ddl resolve %s --sql ''<the ATTACH>'' (or --mark-applied)', NEW.id);
       END IF;
     END LOOP;
   END IF;
@@ -122,6 +163,12 @@ BEGIN
   END IF;
   PERFORM set_config('role', saved_role, true);
   PERFORM set_config('search_path', saved_path, true);
+  IF how = 'detach-recopy' THEN
+    -- Emptied where it is detached: its rows come with the copy the refresh starts next.
+    FOREACH moved IN ARRAY NEW.detached LOOP
+      EXECUTE format('TRUNCATE %s', to_regclass(moved));
+    END LOOP;
+  END IF;
   INSERT INTO _pgshift.ddl_applied (id, how, statements) VALUES (NEW.id, how, stmts);
   RETURN NULL;
 END
