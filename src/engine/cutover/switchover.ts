@@ -366,6 +366,8 @@ async function preChecks(e: Direction, s: Sessions, opts: SwitchoverOptions): Pr
       "check 'pgshift cdc status' for apply errors and the target's log",
     );
   }
+  // What the wait for zero lag needs to prove the apply (the marker table, subscribed), checked before the freeze.
+  await e.runningEngine.readyToSwitch(links(e, s).running);
   const [head, pos] = await Promise.all([currentWalLsn(s.from), readAppliedPosition(s.from, e.runningLink.slot)]);
   if (!pos?.appliedLsn)
     throw checkFailed(
