@@ -70,7 +70,7 @@ export interface ReplicationEngine {
   /**
    * Wait until the subscriber has applied every commit up to `lsn` on the publisher, at most `timeoutMs`.
    * Called with writes frozen, on the publisher session that read `lsn`: both engines commit a marker
-   * row there and wait for it on the subscriber (marker.ts).
+   * row there and wait for it on the subscriber (marker.ts). `signal` stops the wait with Cancelled.
    */
   appliedPast(link: Link, lsn: string, timeoutMs: number, signal?: AbortSignal): Promise<AppliedResult>;
   /** Stop replicating, and drop the slot so it holds no WAL (docs/design.md rule 7). What cleanup needs stays. */

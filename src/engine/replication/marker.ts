@@ -20,6 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { throwIfCancelled } from '../../cancel.js';
 import { compareLsn, lsnDiff } from '../../postgres/lsn.js';
 import { ident } from '../../postgres/sql.js';
 import type { AppliedResult } from './engine.js';
@@ -98,12 +99,13 @@ export async function waitForMarker(w: MarkerWait): Promise<AppliedResult> {
   const started = Date.now();
   const pollMs = w.pollMs ?? 20;
   for (;;) {
+    // A signal stops the wait with Cancelled, as it does every wait of the switchover: its abort path takes over.
+    throwIfCancelled(w.signal);
     const arrived =
       (!w.confirmedToo || (await confirmedPast(w.publisher, w.slotName, w.marker))) && (await markerArrived(w.subscriber, w.marker));
     const waitedMs = Date.now() - started;
     if (arrived) return { reached: true, remainingBytes: 0, waitedMs };
-    // A signal ends the wait as a timeout would: the caller's abort path takes over.
-    if (waitedMs >= w.timeoutMs || w.signal?.aborted) return { reached: false, remainingBytes: await w.remainingBytes(), waitedMs };
+    if (waitedMs >= w.timeoutMs) return { reached: false, remainingBytes: await w.remainingBytes(), waitedMs };
     await new Promise((r) => setTimeout(r, Math.min(pollMs, Math.max(1, w.timeoutMs - waitedMs))));
   }
 }
