@@ -107,6 +107,7 @@ function printSize(run: SizeRun): void {
       `${s.label.padEnd(14)} freeze ${String(s.writeFreezeMs).padStart(5)} ms = ${frozenSteps(s)
         .map(([name, ms]) => `${name} ${ms}`)
         .join(' + ')}`,
+      `${''.padEnd(14)} wait: ${s.stepDetail?.['wait for zero lag'] ?? '-'}`,
       `${''.padEnd(14)} switch: ${s.stepDetail?.['switch the application'] ?? '-'}; after resume: switch-point check ${
         check ? `${check.ok ? 'equal' : 'MISMATCH'} in ${check.ms} ms (${check.tables} tables, ${check.mode})` : 'skipped'
       }`,

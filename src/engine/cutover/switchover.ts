@@ -261,7 +261,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
       const caughtUp = await timeline.run(
         'wait for zero lag',
         () => waitForZeroLag(e, sessions, freezeLeft(), opts.signal),
-        (r) => `${r.lagBytes} bytes applied in ${r.waitedMs} ms`,
+        (r) => `${r.lagBytes} bytes applied in ${r.waitedMs} ms${r.detail ? ` (${r.detail})` : ''}`,
       );
       const snapshots = holders && (await timeline.run('export snapshots', () => exportSnapshots(holders!)));
       const sequencesSet = await timeline.run('sync sequences', async () =>
@@ -441,7 +441,7 @@ async function waitForZeroLag(
   s: Sessions,
   timeoutMs: number,
   signal: AbortSignal | undefined,
-): Promise<{ lagBytes: number; waitedMs: number }> {
+): Promise<{ lagBytes: number; waitedMs: number; detail?: string }> {
   const lsn = await currentWalLsn(s.from);
   const before = await readAppliedPosition(s.from, e.runningLink.slot);
   const lagBytes = before?.appliedLsn ? Math.max(0, lsnDiff(lsn, before.appliedLsn)) : 0;
@@ -451,7 +451,7 @@ async function waitForZeroLag(
       `the ${e.toSide} did not apply up to ${lsn} within --max-freeze (${r.remainingBytes} bytes left)`,
       'raise --max-freeze or run when the write load is lower',
     );
-  return { lagBytes, waitedMs: r.waitedMs };
+  return { lagBytes, waitedMs: r.waitedMs, detail: r.detail };
 }
 
 function guardFreeze(left: () => number, after: string): void {

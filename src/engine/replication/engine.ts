@@ -43,6 +43,8 @@ export interface AppliedResult {
   /** Bytes of WAL still to apply when the wait ended (0 when reached; NaN when unknown). */
   remainingBytes: number;
   waitedMs: number;
+  /** Where the wait went, in one line (e.g. the marker's commit, arrival and flush times), for the step's record. */
+  detail?: string;
 }
 
 export interface ReplicationEngine {

@@ -63,6 +63,7 @@ export class NativeEngine implements ReplicationEngine {
     if (!(await markerSubscribed(link.subscriber, link.names.subscription))) throw notSubscribed(link);
     // Committed after `lsn` (the caller read it first, on this session): the marker applied means `lsn` applied.
     const marker = await commitMarker(link.publisher);
+    const committed = Date.now();
     if (compareLsn(marker.lsn, lsn) < 0) throw new Error(`marker at ${marker.lsn} is before ${lsn}: read the LSN on the publisher first`);
     const r = await waitForMarker({
       publisher: link.publisher,
@@ -78,8 +79,11 @@ export class NativeEngine implements ReplicationEngine {
     // Applied is visible, not yet durable: the apply worker commits with synchronous_commit = off. The
     // running link is dropped next, and with it the slot that could send these commits again, so they
     // are flushed on the subscriber now (one commit with synchronous_commit = on flushes all WAL before it).
+    const arrived = Date.now();
     if (r.reached) await flushWal(link.subscriber);
-    return { ...r, waitedMs: Date.now() - started };
+    const done = Date.now();
+    const detail = `marker committed in ${committed - started} ms, ${r.reached ? 'on the subscriber' : 'not there'} after ${arrived - committed} ms${r.reached ? `, flushed there in ${done - arrived} ms` : ''}`;
+    return { ...r, waitedMs: done - started, detail };
   }
 
   stop(link: Link): Promise<void> {
