@@ -7,7 +7,7 @@ import type { AwsCheck } from '../../../src/aws/checks.js';
 import { migrationNames } from '../../../src/engine/names.js';
 import { runPreflight, type PreflightReport } from '../../../src/engine/preflight/preflight.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
-import { bool, text } from '../../shared/inputs.js';
+import { input } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { checksSection, code, count, duration, type CheckRow } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
@@ -20,8 +20,8 @@ async function run(): Promise<PhaseOutcome> {
       source,
       target,
       sourceFromTarget,
-      names: migrationNames(text('name') ?? 'pgshift'),
-      clean: bool('clean'),
+      names: migrationNames(input('name')!),
+      clean: input('clean'),
       log: actionsLogger(),
     }),
   );

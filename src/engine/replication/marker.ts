@@ -22,10 +22,11 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { throwIfCancelled } from '../../cancel.js';
 import { compareLsn, lsnDiff } from '../../postgres/lsn.js';
+import { PGSHIFT_SCHEMA } from '../../postgres/schemas.js';
 import { ident } from '../../postgres/sql.js';
 import type { AppliedResult } from './engine.js';
 
-export const MARKER_SCHEMA = '_pgshift';
+export const MARKER_SCHEMA = PGSHIFT_SCHEMA;
 export const MARKER_TABLE = 'replication_marker';
 const qualifiedMarker = `${ident(MARKER_SCHEMA)}.${ident(MARKER_TABLE)}`;
 
