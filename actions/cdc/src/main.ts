@@ -7,14 +7,14 @@ import { startCdc, stopCdc, watchCdc, type CdcStatus, type StartCdcResult, type 
 import { migrationNames, type MigrationNames } from '../../../src/engine/names.js';
 import type { ConnInfo } from '../../../src/postgres/conninfo.js';
 import { checkFailed } from '../../../src/errors.js';
-import { connectionsFromInputs } from '../../shared/connections.js';
-import { dmsEngineFromInputs, engineName } from '../../shared/engine.js';
+import { connectionsFromInputs } from '../../common/connections.js';
+import { dmsEngineFromInputs, engineName } from '../../common/engine.js';
 import { dmsCdcStatus, startDmsCdc, stopDmsCdc } from '../../../src/engine/cdc/dms.js';
-import { input, inputText, requiredOption } from '../../shared/inputs.js';
-import { actionsLogger, group } from '../../shared/logger.js';
-import { bytes, code, count, duration, heading, lagChart, table, type LagPoint } from '../../shared/render.js';
-import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
-import type { Annotation } from '../../shared/summary.js';
+import { input, inputText, requiredOption } from '../../common/inputs.js';
+import { actionsLogger, group } from '../../common/logger.js';
+import { bytes, code, count, duration, heading, lagChart, table, type LagPoint } from '../../common/render.js';
+import { runPhaseAction, type PhaseOutcome } from '../../common/run.js';
+import type { Annotation } from '../../common/summary.js';
 import { relationKey } from '../../../src/postgres/sql.js';
 
 type Command = 'start' | 'status' | 'stop';

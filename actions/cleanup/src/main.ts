@@ -4,12 +4,12 @@
  */
 import { runCleanup, type CleanupResult } from '../../../src/engine/cleanup/cleanup.js';
 import { migrationNames } from '../../../src/engine/names.js';
-import { connectionsFromInputs } from '../../shared/connections.js';
-import { input } from '../../shared/inputs.js';
-import { enginesFromInputs } from '../../shared/engine.js';
-import { actionsLogger, group } from '../../shared/logger.js';
-import { code, heading, stepsSection, table } from '../../shared/render.js';
-import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
+import { connectionsFromInputs } from '../../common/connections.js';
+import { input } from '../../common/inputs.js';
+import { enginesFromInputs } from '../../common/engine.js';
+import { actionsLogger, group } from '../../common/logger.js';
+import { code, heading, stepsSection, table } from '../../common/render.js';
+import { runPhaseAction, type PhaseOutcome } from '../../common/run.js';
 
 async function run(): Promise<PhaseOutcome> {
   const { source, target } = await connectionsFromInputs();

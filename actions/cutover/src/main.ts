@@ -7,14 +7,14 @@ import { takePreCutoverBackups, type PreCutoverBackups } from '../../../src/aws/
 import { runCutover } from '../../../src/engine/cutover/cutover.js';
 import { describeMismatches } from '../../../src/engine/cutover/snapshot-check.js';
 import { SwitchoverAborted } from '../../../src/engine/cutover/switchover.js';
-import { connectionsFromInputs } from '../../shared/connections.js';
-import { startDeployment } from '../../shared/deployment.js';
-import { input, inputText } from '../../shared/inputs.js';
-import { actionsLogger, group } from '../../shared/logger.js';
-import { code, heading, table } from '../../shared/render.js';
-import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
-import type { Annotation } from '../../shared/summary.js';
-import { abortedOutcome, renderSwitchover, switchoverOptions } from '../../shared/switchover.js';
+import { connectionsFromInputs } from '../../common/connections.js';
+import { startDeployment } from '../../common/deployment.js';
+import { input, inputText } from '../../common/inputs.js';
+import { actionsLogger, group } from '../../common/logger.js';
+import { code, heading, table } from '../../common/render.js';
+import { runPhaseAction, type PhaseOutcome } from '../../common/run.js';
+import type { Annotation } from '../../common/summary.js';
+import { abortedOutcome, renderSwitchover, switchoverOptions } from '../../common/switchover.js';
 
 async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const log = actionsLogger();

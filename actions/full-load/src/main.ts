@@ -4,12 +4,12 @@
  */
 import { migrationNames } from '../../../src/engine/names.js';
 import { runFullLoad, type FullLoadResult } from '../../../src/engine/full-load/full-load.js';
-import { connectionsFromInputs } from '../../shared/connections.js';
-import { engineName } from '../../shared/engine.js';
-import { input, inputText } from '../../shared/inputs.js';
-import { actionsLogger, group } from '../../shared/logger.js';
-import { bytes, count, duration, heading, stepsSection, table, code } from '../../shared/render.js';
-import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
+import { connectionsFromInputs } from '../../common/connections.js';
+import { engineName } from '../../common/engine.js';
+import { input, inputText } from '../../common/inputs.js';
+import { actionsLogger, group } from '../../common/logger.js';
+import { bytes, count, duration, heading, stepsSection, table, code } from '../../common/render.js';
+import { runPhaseAction, type PhaseOutcome } from '../../common/run.js';
 import { relationKey } from '../../../src/postgres/sql.js';
 
 async function run(signal: AbortSignal): Promise<PhaseOutcome> {

@@ -6,12 +6,12 @@
 import type { AwsCheck } from '../../../src/aws/checks.js';
 import { migrationNames } from '../../../src/engine/names.js';
 import { runPreflight, type PreflightReport } from '../../../src/engine/preflight/preflight.js';
-import { connectionsFromInputs } from '../../shared/connections.js';
-import { input } from '../../shared/inputs.js';
-import { actionsLogger, group } from '../../shared/logger.js';
-import { checksSection, code, count, duration, type CheckRow } from '../../shared/render.js';
-import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
-import type { Annotation } from '../../shared/summary.js';
+import { connectionsFromInputs } from '../../common/connections.js';
+import { input } from '../../common/inputs.js';
+import { actionsLogger, group } from '../../common/logger.js';
+import { checksSection, code, count, duration, type CheckRow } from '../../common/render.js';
+import { runPhaseAction, type PhaseOutcome } from '../../common/run.js';
+import type { Annotation } from '../../common/summary.js';
 
 async function run(): Promise<PhaseOutcome> {
   const { source, target, sourceFromTarget, awsChecks } = await connectionsFromInputs();

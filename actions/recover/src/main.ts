@@ -4,13 +4,13 @@
  * migration back to one primary with writes flowing; the summary says what was found and done.
  */
 import { runRecover } from '../../../src/engine/recover/recover.js';
-import { connectionsFromInputs } from '../../shared/connections.js';
-import { input } from '../../shared/inputs.js';
-import { actionsLogger, group } from '../../shared/logger.js';
-import { code, table } from '../../shared/render.js';
-import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
-import { renderStatusMarkdown } from '../../shared/status.js';
-import { switchoverOptions } from '../../shared/switchover.js';
+import { connectionsFromInputs } from '../../common/connections.js';
+import { input } from '../../common/inputs.js';
+import { actionsLogger, group } from '../../common/logger.js';
+import { code, table } from '../../common/render.js';
+import { runPhaseAction, type PhaseOutcome } from '../../common/run.js';
+import { renderStatusMarkdown } from '../../common/status.js';
+import { switchoverOptions } from '../../common/switchover.js';
 
 async function run(): Promise<PhaseOutcome> {
   const log = actionsLogger();

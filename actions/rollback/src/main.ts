@@ -5,14 +5,14 @@
 import { runRollback, type RollbackResult } from '../../../src/engine/rollback/rollback.js';
 import { describeSnapshotCheck } from '../../../src/engine/cutover/snapshot-check.js';
 import { SwitchoverAborted } from '../../../src/engine/cutover/switchover.js';
-import { connectionsFromInputs } from '../../shared/connections.js';
-import { startDeployment } from '../../shared/deployment.js';
-import type { Annotation } from '../../shared/summary.js';
-import { input } from '../../shared/inputs.js';
-import { actionsLogger, group } from '../../shared/logger.js';
-import { count, stepsSection, table } from '../../shared/render.js';
-import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
-import { abortedOutcome, isFrozenStep, renderSwitchover, switchoverOptions } from '../../shared/switchover.js';
+import { connectionsFromInputs } from '../../common/connections.js';
+import { startDeployment } from '../../common/deployment.js';
+import type { Annotation } from '../../common/summary.js';
+import { input } from '../../common/inputs.js';
+import { actionsLogger, group } from '../../common/logger.js';
+import { count, stepsSection, table } from '../../common/render.js';
+import { runPhaseAction, type PhaseOutcome } from '../../common/run.js';
+import { abortedOutcome, isFrozenStep, renderSwitchover, switchoverOptions } from '../../common/switchover.js';
 
 async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const log = actionsLogger();

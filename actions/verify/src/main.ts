@@ -10,12 +10,12 @@ import { withClient } from '../../../src/postgres/connect.js';
 import { catchUpWaiter } from '../../../src/postgres/lsn.js';
 import { readSlot } from '../../../src/postgres/slot.js';
 import { relationKey } from '../../../src/postgres/sql.js';
-import { connectionsFromInputs } from '../../shared/connections.js';
-import { input } from '../../shared/inputs.js';
-import { actionsLogger, group } from '../../shared/logger.js';
-import { code, count, duration, heading, table } from '../../shared/render.js';
-import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
-import type { Annotation } from '../../shared/summary.js';
+import { connectionsFromInputs } from '../../common/connections.js';
+import { input } from '../../common/inputs.js';
+import { actionsLogger, group } from '../../common/logger.js';
+import { code, count, duration, heading, table } from '../../common/render.js';
+import { runPhaseAction, type PhaseOutcome } from '../../common/run.js';
+import type { Annotation } from '../../common/summary.js';
 
 const BAD = new Set(['differs', 'did-not-converge', 'missing-on-target']);
 
