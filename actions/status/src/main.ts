@@ -10,7 +10,7 @@ import { connectionsFromInputs } from '../../common/connections.js';
 import { input, inputText, requiredOption } from '../../common/inputs.js';
 import { actionsLogger, group } from '../../common/logger.js';
 import { runPhaseAction, type PhaseOutcome } from '../../common/run.js';
-import { renderStatusMarkdown } from '../../common/status.js';
+import { renderStatusMarkdown } from '../../common/summaries/status.js';
 import { switchFromInputs } from '../../common/switch.js';
 
 async function run(): Promise<PhaseOutcome> {
