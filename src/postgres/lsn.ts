@@ -79,8 +79,10 @@ export interface AppliedPosition {
  * restart resumes from, and the fallback when no walsender runs.
  * One limit, from the subscriber: while its last applied commit is not yet flushed on the target
  * (subscriptions commit with synchronous_commit = off), it reports nothing new, so after a burst
- * an idle subscriber confirms a heartbeat only after the target's WAL writer has run
- * (wal_writer_delay, 200 ms by default). Under steady traffic every applied commit is reported.
+ * an idle subscriber confirms a heartbeat only after the target's WAL writer has run and its apply
+ * worker woke up (wal_writer_delay, 200 ms by default; measured in issue 15). Under steady traffic
+ * every applied commit is reported. Good enough for lag; the cutover's wait inside the write freeze
+ * does not use it (replication/marker.ts).
  */
 export async function readAppliedPosition(source: pg.Client, slotName: string): Promise<AppliedPosition | undefined> {
   const res = await source.query<{ confirmed: string | null; replay: string | null; write: string | null; active: boolean }>(
@@ -141,8 +143,6 @@ export interface WaitForAppliedOptions {
   pollMs?: number;
   /** Heartbeat period while waiting, so an idle subscriber gets something past `lsn` to confirm (default 500 ms). */
   nudgeMs?: number;
-  /** Also run at each nudge, e.g. flushWal on the subscriber (see flushWal). */
-  onNudge?: () => Promise<void>;
   /** Reuse an open source session instead of opening one. */
   client?: pg.Client;
   /** Stop waiting (throwing Cancelled) when this fires. */
@@ -188,7 +188,7 @@ export async function waitForApplied(opts: WaitForAppliedOptions): Promise<WaitF
         return { reached: false, appliedLsn: pos.appliedLsn, remainingBytes: remaining, waitedMs: now - started };
       }
       if (now - lastNudge >= nudgeMs) {
-        await Promise.all([emitHeartbeat(client), opts.onNudge?.()]);
+        await emitHeartbeat(client);
         lastNudge = Date.now();
       }
       await sleep(Math.min(pollMs, Math.max(1, opts.timeoutMs - (Date.now() - started))));
@@ -200,14 +200,13 @@ export async function waitForApplied(opts: WaitForAppliedOptions): Promise<WaitF
 
 /**
  * Flush the WAL of the server `client` is connected to, now: one empty transaction that takes an
- * xid and commits with synchronous_commit = on (XLogFlush up to its commit record).
+ * xid and commits with synchronous_commit = on (XLogFlush up to its commit record, which covers
+ * every record inserted before it).
  *
- * Why, on the subscriber: its apply worker commits with synchronous_commit = off, and while its
- * last applied commit is not flushed locally it reports no new position to the publisher (it
- * would have nothing new to say about flush, so it stays silent about write too). Once traffic
- * stops — inside the write freeze — that last commit waits for the WAL writer (wal_writer_delay,
- * 200 ms by default): a 240 ms "wait for zero lag" was exactly that. Flushed here, the next
- * keepalive the walsender sends (every heartbeat makes one) gets the new position back at once.
+ * Why, on a subscriber: its apply worker commits with synchronous_commit = off, so a change it has
+ * applied is visible at once but durable only once the WAL writer has run (wal_writer_delay). Cutover
+ * flushes it once the marker has arrived (replication/native.ts), before the slot that could send
+ * those changes again is dropped.
  */
 export async function flushWal(client: pg.Client): Promise<void> {
   // One round trip; no bind parameters (simple protocol), so the four statements run as one batch.

@@ -6,7 +6,8 @@
 
 /**
  * pgshift's own schema: DDL capture (docs/design.md rule 6) keeps its queue table and functions
- * here, on the source and, for replay and the reverse direction, on the target. It is pgshift's
+ * here, on the source and, for replay and the reverse direction, on the target; the cutover's
+ * replication marker table (src/engine/replication/marker.ts) lives here on both sides. It is pgshift's
  * bookkeeping, not application data: it is not copied as a table, compared, or counted as a
  * non-empty target — the DDL machinery creates and removes it itself.
  */

@@ -57,6 +57,11 @@ export interface RehearseOptions {
   rate?: number;
   /** Seconds of traffic between the steps (CDC, on the target after cutover, after rollback). Default 5. */
   stageSeconds?: number;
+  /**
+   * More rollback + cutover pairs after "cutover again", each after half a stage of traffic: more
+   * switches on the same data, for a benchmark's median and p90 (bench/freeze.ts). Default 0.
+   */
+  extraRoundTrips?: number;
   log: Logger;
 }
 
@@ -85,6 +90,8 @@ export interface RehearsalResult {
   cutover: SwitchSummary;
   rollback: SwitchSummary;
   cutoverAgain: SwitchSummary;
+  /** The extra round trips' switches in order (rollback, cutover, …), when asked for. */
+  moreSwitches?: (SwitchSummary & { label: string })[];
   writes: {
     acknowledged: number;
     failed: number;
@@ -262,14 +269,24 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
     };
     const cutover = await doSwitch('cutover', () => runCutover(switchOpts));
     await phase('traffic on the target', () => sleep(stageMs));
-    const rollback = await doSwitch('rollback', async () => {
+    const losslessRollback = async () => {
       const r = await runRollback(switchOpts);
       if (r.mode !== 'lossless') throw checkFailed('rollback was not lossless');
       return r;
-    });
+    };
+    const rollback = await doSwitch('rollback', losslessRollback);
     await phase('traffic on the source again', () => sleep(stageMs / 2));
     const cutoverAgain = await doSwitch('cutover again', () => runCutover(switchOpts));
     await phase('traffic on the target', () => sleep(stageMs / 2));
+    const moreSwitches: NonNullable<RehearsalResult['moreSwitches']> = [];
+    for (let i = 1; i <= (opts.extraRoundTrips ?? 0); i++) {
+      const back = await doSwitch(`rollback ${i + 1}`, losslessRollback);
+      moreSwitches.push({ label: `rollback ${i + 1}`, ...back });
+      await phase('traffic on the source again', () => sleep(stageMs / 2));
+      const again = await doSwitch(`cutover ${i + 2}`, () => runCutover(switchOpts));
+      moreSwitches.push({ label: `cutover ${i + 2}`, ...again });
+      await phase('traffic on the target', () => sleep(stageMs / 2));
+    }
 
     const traffic = await workload.stop();
     workload = undefined;
@@ -324,6 +341,7 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
       cutover,
       rollback,
       cutoverAgain,
+      moreSwitches,
       writes: {
         acknowledged: traffic.acknowledged,
         failed: traffic.failed,
@@ -341,7 +359,9 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
       lost === 0 &&
       collisions === 0 &&
       cleanup.ok &&
-      [cutover, rollback, cutoverAgain].every((s) => s.postCheckOk && (s.snapshotCheck?.ok ?? true) && s.writeFreezeMs <= 2000);
+      [cutover, rollback, cutoverAgain, ...moreSwitches].every(
+        (s) => s.postCheckOk && (s.snapshotCheck?.ok ?? true) && s.writeFreezeMs <= 2000,
+      );
     return result;
   });
 }

@@ -34,6 +34,7 @@ import {
 import { createSubscription as createSubscriptionQuietly } from '../../postgres/subscription.js';
 import { cancelQueriesOnAbort, type QueryCanceller } from '../../postgres/cancel-query.js';
 import { DEFAULT_DDL_MODE, prepareDdl, undoPrepareDdl, type DdlMode, type DdlSetup } from '../ddl/index.js';
+import { ensureMarkerTable } from '../replication/marker.js';
 
 export type CdcStrategy = 'slot' | 'subscription-copy';
 
@@ -131,6 +132,10 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
       ({ chosen, skipped } = chooseSubscriptionOptions(wanted, versions));
       for (const s of skipped) log.info(`subscription option ${s.option} left out: ${s.reason}`);
       ddlSetup = await prepareDdl(source, target, ddl, strategy, opts.source, log);
+      // The marker table on both sides before the subscription is made, so that the subscription
+      // applies the marker cutover commits inside the write freeze (replication/marker.ts).
+      await ensureMarkerTable(source);
+      await ensureMarkerTable(target);
       throwIfCancelled(opts.signal);
       await createSubscription(target, opts, strategy, chosen);
     } catch (err) {

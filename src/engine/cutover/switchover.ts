@@ -263,7 +263,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
       const caughtUp = await timeline.run(
         STEP.waitForZeroLag,
         () => waitForZeroLag(e, sessions, freezeLeft(), opts.signal),
-        (r) => `${r.lagBytes} bytes applied in ${r.waitedMs} ms`,
+        (r) => `${r.lagBytes} bytes applied in ${r.waitedMs} ms${r.detail ? ` (${r.detail})` : ''}`,
       );
       const snapshots = holders && (await timeline.run(STEP.exportSnapshots, () => exportSnapshots(holders!)));
       const sequencesSet = await timeline.run(STEP.syncSequences, async () =>
@@ -368,6 +368,8 @@ async function preChecks(e: Direction, s: Sessions, opts: SwitchoverOptions): Pr
       "check 'pgshift cdc status' for apply errors and the target's log",
     );
   }
+  // What the wait for zero lag needs to prove the apply (the marker table, subscribed), checked before the freeze.
+  await e.runningEngine.readyToSwitch(links(e, s).running);
   const [head, pos] = await Promise.all([currentWalLsn(s.from), readAppliedPosition(s.from, e.runningLink.slot)]);
   if (!pos?.appliedLsn)
     throw checkFailed(
@@ -441,7 +443,7 @@ async function waitForZeroLag(
   s: Sessions,
   timeoutMs: number,
   signal: AbortSignal | undefined,
-): Promise<{ lagBytes: number; waitedMs: number }> {
+): Promise<{ lagBytes: number; waitedMs: number; detail?: string }> {
   const lsn = await currentWalLsn(s.from);
   const before = await readAppliedPosition(s.from, e.runningLink.slot);
   const lagBytes = before?.appliedLsn ? Math.max(0, lsnDiff(lsn, before.appliedLsn)) : 0;
@@ -451,7 +453,7 @@ async function waitForZeroLag(
       `the ${e.toSide} did not apply up to ${lsn} within --max-freeze (${r.remainingBytes} bytes left)`,
       'raise --max-freeze or run when the write load is lower',
     );
-  return { lagBytes, waitedMs: r.waitedMs };
+  return { lagBytes, waitedMs: r.waitedMs, detail: r.detail };
 }
 
 function guardFreeze(left: () => number, after: string): void {

@@ -37,7 +37,7 @@ import type { Logger } from '../../log/logger.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
 import { ident, qualified, type RelationName } from '../../postgres/sql.js';
 import type { AppliedResult, Link, LinkStatus, ReplicationEngine } from './engine.js';
-import { commitMarker, ensureMarkerTable, MARKER_SCHEMA, MARKER_TABLE, waitForMarker } from './marker.js';
+import { bytesToMarkerFromSlot, commitMarker, ensureMarkerTable, MARKER_SCHEMA, MARKER_TABLE, waitForMarker } from './marker.js';
 
 export interface DmsEndpointPair {
   /** DMS endpoint that reads the publisher (type source). */
@@ -153,10 +153,25 @@ export class DmsEngine implements ReplicationEngine {
     return { task, tables, latency };
   }
 
+  async readyToSwitch(link: Link): Promise<void> {
+    await ensureMarkerTable(link.publisher);
+    await ensureMarkerTable(link.subscriber);
+  }
+
   async appliedPast(link: Link, _lsn: string, timeoutMs: number, signal?: AbortSignal): Promise<AppliedResult> {
     // The marker is committed after `_lsn`, so the marker applied means `_lsn` applied.
     const marker = await commitMarker(link.publisher);
-    return waitForMarker(link.publisher, link.subscriber, link.names.slot, marker, timeoutMs, 20, signal);
+    return waitForMarker({
+      publisher: link.publisher,
+      subscriber: link.subscriber,
+      slotName: link.names.slot,
+      marker,
+      timeoutMs,
+      confirmedToo: true,
+      remainingBytes: () => bytesToMarkerFromSlot(link.publisher, link.names.slot, marker),
+      pollMs: 20,
+      signal,
+    });
   }
 
   async stop(link: Link): Promise<void> {

@@ -43,6 +43,8 @@ export interface AppliedResult {
   /** Bytes of WAL still to apply when the wait ended (0 when reached; NaN when unknown). */
   remainingBytes: number;
   waitedMs: number;
+  /** Where the wait went, in one line (e.g. the marker's commit, arrival and flush times), for the step's record. */
+  detail?: string;
 }
 
 export interface ReplicationEngine {
@@ -62,7 +64,16 @@ export interface ReplicationEngine {
   /** Start replicating from the link's slot, copying nothing. */
   start(link: Link): Promise<void>;
   status(link: Link): Promise<LinkStatus>;
-  /** Wait until the subscriber has applied every commit up to `lsn` on the publisher, at most `timeoutMs`. */
+  /**
+   * Before the write freeze: make sure `appliedPast` can prove the apply on this link (the marker table
+   * on both sides, and for native in the subscription), or throw a check failure that says how.
+   */
+  readyToSwitch(link: Link): Promise<void>;
+  /**
+   * Wait until the subscriber has applied every commit up to `lsn` on the publisher, at most `timeoutMs`.
+   * Called with writes frozen, on the publisher session that read `lsn`: both engines commit a marker
+   * row there and wait for it on the subscriber (marker.ts). `signal` stops the wait with Cancelled.
+   */
   appliedPast(link: Link, lsn: string, timeoutMs: number, signal?: AbortSignal): Promise<AppliedResult>;
   /** Stop replicating, and drop the slot so it holds no WAL (docs/design.md rule 7). What cleanup needs stays. */
   stop(link: Link): Promise<void>;
