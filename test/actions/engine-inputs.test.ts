@@ -34,7 +34,7 @@ describe('engine inputs', () => {
     const { engine, reverseEngine } = enginesFromInputs('pgshift', silentLogger);
     expect(engine.name).toBe('dms');
     expect(engine.slotPlugin).toBe('test_decoding');
-    expect(engine.stopsInFreeze).toBe(false);
+    expect(engine.switchesInFreeze).toBe(false);
     expect(engine.sparedRoles()).toEqual(['dms_user', 'dms_other']);
     expect(reverseEngine.name).toBe('native');
   });

@@ -283,7 +283,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
       opts.log.info(`writes were frozen for ${writeFreezeMs} ms`);
       await timeline.run('move the DDL freeze to the new primary', () => moveDdlFreeze(e, sessions, opts));
       // Never throws: the switch is done, and an abort path from here on would undo the wrong thing.
-      const returnError = e.runningEngine.stopsInFreeze
+      const returnError = turnsInFreeze(e)
         ? undefined
         : await timeline.run('stop the running link, then start the return link', () => returnLinkAfterResume(e, sessions, opts));
       const postCheck = await timeline.run('post-check through the application path', () => postCheckStep(e, opts, toIdentity));
@@ -457,6 +457,11 @@ function guardFreeze(left: () => number, after: string): void {
 }
 
 // ── step 6 ──────────────────────────────────────────────────────────────────────────────
+/** Both links' engines stop and start quickly enough to turn replication around with writes frozen. */
+function turnsInFreeze(e: Direction): boolean {
+  return e.runningEngine.switchesInFreeze && e.returnEngine.switchesInFreeze;
+}
+
 async function turnReplicationAround(
   e: Direction,
   s: Sessions,
@@ -465,9 +470,9 @@ async function turnReplicationAround(
   const l = links(e, s);
   // The slot on the new primary first: it captures every write made there from now on.
   await e.returnEngine.prepare(l.return);
-  // An engine that cannot stop within the freeze (AWS DMS) is stopped after writes resume, and the
-  // return link starts only then (returnLinkAfterResume), so the two never run at once.
-  if (!e.runningEngine.stopsInFreeze) return;
+  // When either engine cannot stop or start within the freeze (AWS DMS), the running link is stopped
+  // after writes resume and the return link starts only then (returnLinkAfterResume): never both at once.
+  if (!turnsInFreeze(e)) return;
   // Then the old link goes, so nothing can loop back, and the new one starts from that slot.
   await e.runningEngine.stop(l.running);
   progress('running link dropped');
@@ -476,7 +481,7 @@ async function turnReplicationAround(
 }
 
 /**
- * After the switch, for an engine whose stop takes long (AWS DMS: about a minute): stop the running link
+ * After the switch, when an engine's stop or start takes long (AWS DMS: minutes): stop the running link
  * and wait until it is stopped, then start the return link from the slot made inside the freeze, which
  * has kept every write on the new primary since. A failure here does not undo the switch: the new primary
  * takes writes, its slot keeps them, and the message says how to start the return link.

@@ -66,7 +66,7 @@ const DMS_DDL_ARTIFACTS = { table: 'awsdms_ddl_audit', function: 'awsdms_interce
 export class DmsEngine implements ReplicationEngine {
   readonly name = 'dms' as const;
   readonly slotPlugin = 'test_decoding' as const;
-  readonly stopsInFreeze = false;
+  readonly switchesInFreeze = false;
 
   constructor(private readonly opts: DmsEngineOptions) {
     if (opts.users.length === 0)
@@ -113,6 +113,7 @@ export class DmsEngine implements ReplicationEngine {
     const startLsn = await readSlotStart(link);
     await ensureMarkerTable(link.publisher);
     await ensureMarkerTable(link.subscriber);
+    await this.removeStoppedTask(link);
     for (const arn of [endpoints.source, endpoints.target]) await testConnection(c, instance.arn, arn, wait);
     const tables = await tablesToReplicate(link.publisher);
     const lobMaxSizeKb = await measureLobMaxSizeKb(link.publisher, tables);
@@ -132,6 +133,26 @@ export class DmsEngine implements ReplicationEngine {
       wait,
     );
     await startReplicationTask(c, arn, wait);
+  }
+
+  /**
+   * A task of this name left stopped by an earlier direction change (cutover stops the forward task; a
+   * rollback starts forward replication again from a new slot) cannot be restarted at a new position:
+   * it is deleted and made anew. Only a task by pgshift's own name for this migration and direction;
+   * a running one is refused, never stopped here.
+   */
+  private async removeStoppedTask(link: Link): Promise<void> {
+    const old = await findTask(this.opts.clients, this.taskIdentifier(link));
+    if (!old) return;
+    if (!['stopped', 'ready', 'failed'].includes(old.status))
+      throw checkFailed(
+        `DMS task ${old.identifier} already exists and is ${old.status}`,
+        'another run is replicating this direction: stop it (cdc stop --engine dms) or wait for it to finish',
+      );
+    this.opts.log.info(
+      `deleting the ${old.status} DMS task ${old.identifier} of an earlier run, to start anew from slot ${link.names.slot}`,
+    );
+    await deleteReplicationTask(this.opts.clients, old.arn, this.opts.wait);
   }
 
   async status(link: Link): Promise<LinkStatus> {

@@ -12,7 +12,7 @@ import type { AppliedResult, Link, LinkStatus, ReplicationEngine } from './engin
 export class NativeEngine implements ReplicationEngine {
   readonly name = 'native' as const;
   readonly slotPlugin = 'pgoutput' as const;
-  readonly stopsInFreeze = true;
+  readonly switchesInFreeze = true;
 
   sparedRoles(): string[] {
     // Apply workers and walsenders are not client backends: the freeze never ends them.
