@@ -14,27 +14,42 @@ export function engineName(input: 'engine' | 'reverse-engine' = 'engine'): Engin
   return choice<EngineName>(input, ENGINE_NAMES, 'native');
 }
 
-/** The forward and reverse engines the inputs ask for; DMS inputs are required only when DMS is used. */
+/** The forward and reverse engines the inputs ask for; DMS inputs are required only for the directions DMS serves. */
 export function enginesFromInputs(migrationName: string, log: Logger): { engine: ReplicationEngine; reverseEngine: ReplicationEngine } {
-  const make = (name: EngineName) => (name === 'dms' ? dmsEngineFromInputs(migrationName, log) : new NativeEngine());
-  return { engine: make(engineName('engine')), reverseEngine: make(text('reverse-engine') ? engineName('reverse-engine') : 'native') };
+  const forwardName = engineName('engine');
+  const reverseName = text('reverse-engine') ? engineName('reverse-engine') : 'native';
+  const dms =
+    forwardName === 'dms' || reverseName === 'dms'
+      ? dmsEngineFromInputs(migrationName, log, { forward: forwardName === 'dms', reverse: reverseName === 'dms' })
+      : undefined;
+  return {
+    engine: forwardName === 'dms' ? dms! : new NativeEngine(),
+    reverseEngine: reverseName === 'dms' ? dms! : new NativeEngine(),
+  };
 }
 
-export function dmsEngineFromInputs(migrationName: string, log: Logger): DmsEngine {
-  const need = (name: string): string => {
+export function dmsEngineFromInputs(
+  migrationName: string,
+  log: Logger,
+  directions: { forward: boolean; reverse: boolean } = { forward: true, reverse: false },
+): DmsEngine {
+  const need = (name: string, why = 'engine: dms'): string => {
     const v = text(name);
-    if (!v)
-      throw usageError(`engine: dms needs the input ${name}`, 'pass it from the outputs of infra stack 03-dms (repository variables)');
+    if (!v) throw usageError(`${why} needs the input ${name}`, 'pass it from the outputs of infra stack 03-dms (repository variables)');
     return v;
   };
-  const reverseSource = text('dms-reverse-source-endpoint-arn');
-  const reverseTarget = text('dms-reverse-target-endpoint-arn');
+  // A missing reverse endpoint would surface only after the switch, when replication back must start: refused here.
   return new DmsEngine({
     clients: dmsClients({ region: text('aws-region') }),
     replicationInstanceArn: need('dms-instance-arn'),
     endpoints: {
-      forward: { source: need('dms-source-endpoint-arn'), target: need('dms-target-endpoint-arn') },
-      reverse: reverseSource && reverseTarget ? { source: reverseSource, target: reverseTarget } : undefined,
+      forward: directions.forward ? { source: need('dms-source-endpoint-arn'), target: need('dms-target-endpoint-arn') } : undefined,
+      reverse: directions.reverse
+        ? {
+            source: need('dms-reverse-source-endpoint-arn', 'reverse-engine: dms'),
+            target: need('dms-reverse-target-endpoint-arn', 'reverse-engine: dms'),
+          }
+        : undefined,
     },
     users: need('dms-user')
       .split(',')

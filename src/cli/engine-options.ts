@@ -64,30 +64,49 @@ export function addEngineOptions(cmd: Command, opts: { reverse?: boolean; dmsApi
     );
 }
 
-/** The engines the flags ask for; DMS options are checked only when DMS is used. */
+/** The engines the flags ask for; DMS options are checked only when DMS is used, before anything runs. */
 export function enginesFrom(flags: EngineFlags, ctx: CommandContext): { engine: ReplicationEngine; reverseEngine: ReplicationEngine } {
-  const make = (name: EngineName): ReplicationEngine => (name === 'dms' ? dmsEngine(flags, ctx) : new NativeEngine());
-  return { engine: make(flags.engine), reverseEngine: make(flags.reverseEngine ?? 'native') };
+  const reverseName = flags.reverseEngine ?? 'native';
+  const dms = flags.engine === 'dms' || reverseName === 'dms' ? dmsEngine(flags, ctx, reverseName === 'dms') : undefined;
+  return {
+    engine: flags.engine === 'dms' ? dms! : new NativeEngine(),
+    reverseEngine: reverseName === 'dms' ? dms! : new NativeEngine(),
+  };
 }
 
-function dmsEngine(flags: EngineFlags, ctx: CommandContext): DmsEngine {
-  const need = (value: string | undefined, flag: string, env: string): string => {
-    if (!value) throw usageError(`--engine dms needs ${flag}`, `pass ${flag} or set ${env} (an output of infra stack 03-dms)`);
+function dmsEngine(flags: EngineFlags, ctx: CommandContext, reverse: boolean): DmsEngine {
+  const need = (value: string | undefined, flag: string, env: string, why = '--engine dms'): string => {
+    if (!value) throw usageError(`${why} needs ${flag}`, `pass ${flag} or set ${env} (an output of infra stack 03-dms)`);
     return value;
   };
-  const reverse =
-    flags.dmsReverseSourceEndpointArn && flags.dmsReverseTargetEndpointArn
-      ? { source: flags.dmsReverseSourceEndpointArn, target: flags.dmsReverseTargetEndpointArn }
-      : undefined;
+  // A missing reverse endpoint would surface only after the switch, when replication back must start: refused here.
   return new DmsEngine({
     clients: dmsClients({ region: flags.region }),
     replicationInstanceArn: need(flags.dmsInstanceArn, '--dms-instance-arn', 'PGSHIFT_DMS_INSTANCE_ARN'),
     endpoints: {
-      forward: {
-        source: need(flags.dmsSourceEndpointArn, '--dms-source-endpoint-arn', 'PGSHIFT_DMS_SOURCE_ENDPOINT_ARN'),
-        target: need(flags.dmsTargetEndpointArn, '--dms-target-endpoint-arn', 'PGSHIFT_DMS_TARGET_ENDPOINT_ARN'),
-      },
-      reverse,
+      forward:
+        flags.engine === 'dms'
+          ? {
+              source: need(flags.dmsSourceEndpointArn, '--dms-source-endpoint-arn', 'PGSHIFT_DMS_SOURCE_ENDPOINT_ARN'),
+              target: need(flags.dmsTargetEndpointArn, '--dms-target-endpoint-arn', 'PGSHIFT_DMS_TARGET_ENDPOINT_ARN'),
+            }
+          : undefined,
+      reverse: reverse
+        ? {
+            source: need(
+              flags.dmsReverseSourceEndpointArn,
+              '--dms-reverse-source-endpoint-arn',
+              'PGSHIFT_DMS_REVERSE_SOURCE_ENDPOINT_ARN',
+              '--reverse-engine dms',
+            ),
+            target: need(
+              flags.dmsReverseTargetEndpointArn,
+              '--dms-reverse-target-endpoint-arn',
+              'PGSHIFT_DMS_REVERSE_TARGET_ENDPOINT_ARN',
+              '--reverse-engine dms',
+            ),
+          }
+        : undefined,
     },
     users: need(flags.dmsUser, '--dms-user', 'PGSHIFT_DMS_USER')
       .split(',')

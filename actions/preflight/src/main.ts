@@ -7,6 +7,7 @@ import type { AwsCheck } from '../../../src/aws/checks.js';
 import { migrationNames } from '../../../src/engine/names.js';
 import { runPreflight, type PreflightReport } from '../../../src/engine/preflight/preflight.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
+import { engineName } from '../../shared/engine.js';
 import { bool, text } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { checksSection, code, count, duration, type CheckRow } from '../../shared/render.js';
@@ -22,6 +23,11 @@ async function run(): Promise<PhaseOutcome> {
       sourceFromTarget,
       names: migrationNames(text('name') ?? 'pgshift'),
       clean: bool('clean'),
+      engine: engineName(),
+      dmsSubnetCidrs: (text('dms-subnet-cidrs') ?? '')
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean),
       log: actionsLogger(),
     }),
   );

@@ -49,8 +49,12 @@ export interface DmsEndpointPair {
 export interface DmsEngineOptions {
   clients: DmsClients;
   replicationInstanceArn: string;
-  /** forward: reads the source host, writes RDS (stack 03-dms). reverse: reads RDS, writes the source host. */
-  endpoints: { forward: DmsEndpointPair; reverse?: DmsEndpointPair };
+  /**
+   * forward: reads the source host, writes RDS. reverse: reads RDS, writes the source host. Both are
+   * outputs of stack 03-dms; only the directions this engine serves are needed (--engine dms: forward,
+   * --reverse-engine dms: reverse).
+   */
+  endpoints: { forward?: DmsEndpointPair; reverse?: DmsEndpointPair };
   /** The database roles the DMS endpoints log in as: the write freeze leaves their sessions alone. */
   users: string[];
   /** Task identifiers are `<migration name>-forward` / `-reverse`. */
@@ -85,8 +89,12 @@ export class DmsEngine implements ReplicationEngine {
     const pair = this.opts.endpoints[link.direction];
     if (!pair)
       throw usageError(
-        'reverse replication with --reverse-engine dms needs DMS endpoints that read RDS and write the source',
-        'pass --dms-reverse-source-endpoint-arn and --dms-reverse-target-endpoint-arn, or use --reverse-engine native',
+        link.direction === 'reverse'
+          ? 'reverse replication with --reverse-engine dms needs DMS endpoints that read RDS and write the source'
+          : 'replication with --engine dms needs DMS endpoints that read the source and write RDS',
+        link.direction === 'reverse'
+          ? 'pass --dms-reverse-source-endpoint-arn and --dms-reverse-target-endpoint-arn (03-dms outputs), or use --reverse-engine native'
+          : 'pass --dms-source-endpoint-arn and --dms-target-endpoint-arn (03-dms outputs)',
       );
     return pair;
   }
