@@ -2,10 +2,12 @@
  * The stand-in for the AWS DMS replication instance (DMS itself cannot be reached from here).
  *
  * It answers the DMS API calls pgshift makes, through aws-sdk-client-mock, and when a task is started it
- * moves the data the way a DMS CDC task does: it reads the source endpoint's test_decoding slot with
- * pg_logical_slot_get_changes (which confirms the slot as it reads) and applies each source transaction
- * as one transaction on the target endpoint, in commit order (BatchApplyEnabled off), for the tables in
- * the task's table mappings only. It logs in as the DMS user on both servers, so the write freeze must
+ * moves the data the way a DMS CDC task does: it reads the source endpoint's test_decoding slot
+ * (pg_logical_slot_peek_changes), applies each source transaction as one transaction on the target
+ * endpoint, in commit order (BatchApplyEnabled off), for the tables in the task's table mappings only,
+ * and only then confirms the slot up to what it applied (pg_replication_slot_advance), as DMS
+ * acknowledges only what it has written. (pg_logical_slot_get_changes confirms before applying;
+ * test/integration/dms-engine.test.ts uses it to show the marker wait does not trust the slot alone.) It logs in as the DMS user on both servers, so the write freeze must
  * spare it, as it must spare the real DMS.
  *
  * Task states follow DMS: creating -> ready -> starting -> running -> stopping -> stopped, deleting ->
@@ -58,6 +60,8 @@ export class DmsReplicationInstanceStandIn {
   /** API calls and state changes, in order: "Create <id>", "Start <id>", "Stop <id>", "<id> stopped", ... */
   readonly events: string[] = [];
   private readonly tasks = new Map<string, Task>();
+  /** "schema.table" -> TableState reported instead of the task's own, as DMS does when one table fails. */
+  private readonly tableStates = new Map<string, string>();
   private seq = 0;
 
   constructor(
@@ -164,7 +168,7 @@ export class DmsReplicationInstanceStandIn {
           return {
             SchemaName: schema,
             TableName: name,
-            TableState: task.status === 'failed' ? 'Table error' : 'Table completed',
+            TableState: this.tableStates.get(key) ?? (task.status === 'failed' ? 'Table error' : 'Table completed'),
             Inserts: s.inserts,
             Updates: s.updates,
             Deletes: s.deletes,
@@ -178,6 +182,12 @@ export class DmsReplicationInstanceStandIn {
   async close(): Promise<void> {
     for (const t of this.tasks.values()) t.stopRequested = true;
     await Promise.all([...this.tasks.values()].map((t) => t.reader?.catch(() => undefined)));
+  }
+
+  /** Report `state` for one table (e.g. 'Table error') while the task keeps running; undefined clears it. */
+  setTableState(table: string, state: string | undefined): void {
+    if (state === undefined) this.tableStates.delete(table);
+    else this.tableStates.set(table, state);
   }
 
   statusOf(identifier: string): string | undefined {
@@ -226,7 +236,9 @@ export class DmsReplicationInstanceStandIn {
       const keys = new Map<string, string[]>();
       while (!task.stopRequested) {
         const rows = (
-          await source.query<{ data: string }>('SELECT data FROM pg_logical_slot_get_changes($1, NULL, NULL)', [task.source.slot])
+          await source.query<{ lsn: string; data: string }>('SELECT lsn::text, data FROM pg_logical_slot_peek_changes($1, NULL, NULL)', [
+            task.source.slot,
+          ])
         ).rows;
         let txn: Change[] = [];
         for (const { data } of rows) {
@@ -239,7 +251,9 @@ export class DmsReplicationInstanceStandIn {
             if (change) txn.push(change);
           }
         }
-        if (!rows.length) await new Promise((r) => setTimeout(r, 10));
+        // Confirmed only once applied, as DMS acknowledges only what it has written to the target.
+        if (rows.length) await source.query('SELECT pg_replication_slot_advance($1, $2::pg_lsn)', [task.source.slot, rows.at(-1)!.lsn]);
+        else await new Promise((r) => setTimeout(r, 10));
       }
     } catch (err) {
       task.lastFailureMessage = (err as Error).message;

@@ -23,7 +23,7 @@ import {
   type DmsClients,
   type DmsLatency,
   type DmsTableStat,
-  failOnTableErrors,
+  tableBroken,
   findTask,
   startReplicationTask,
   stopReplicationTask,
@@ -163,13 +163,25 @@ export class DmsEngine implements ReplicationEngine {
     await deleteReplicationTask(this.opts.clients, old.arn, this.opts.wait);
   }
 
+  /**
+   * The task's status and, while it runs, each table's TableState. A table in error (or cancelled) no
+   * longer replicates while the task may still say `running`: the link then counts as not running, and
+   * the detail names the tables.
+   */
   async status(link: Link): Promise<LinkStatus> {
     const task = await findTask(this.opts.clients, this.taskIdentifier(link));
     if (!task) return { exists: false, running: false, detail: `no DMS task ${this.taskIdentifier(link)}` };
+    const stats = task.status === 'running' ? await tableStatistics(this.opts.clients, task.arn) : [];
+    const broken = stats.filter(tableBroken);
     let detail = `DMS task ${task.identifier} ${task.status}`;
-    if (task.status === 'running') failOnTableErrors(await tableStatistics(this.opts.clients, task.arn));
+    if (broken.length) detail += `, not replicating ${broken.map((t) => `${t.schema}.${t.name} (${t.state})`).join(', ')}`;
     if (task.lastFailureMessage) detail += `: ${task.lastFailureMessage.replace(/\s+/g, ' ').slice(0, 200)}`;
-    return { exists: true, running: task.status === 'running', detail };
+    return {
+      exists: true,
+      running: task.status === 'running' && broken.length === 0,
+      detail,
+      tables: stats.map((t) => ({ table: `${t.schema}.${t.name}`, state: t.state })),
+    };
   }
 
   /** For cdc status: the task, per-table state and validation, and CloudWatch's CDC latency (coarse: one-minute points). */

@@ -36,6 +36,8 @@ export interface LinkStatus {
   running: boolean;
   /** One line for a person: subscription state or task status. */
   detail: string;
+  /** Per-table state where the engine reports one (DMS's TableState); absent otherwise. */
+  tables?: { table: string; state: string }[];
 }
 
 export interface AppliedResult {
