@@ -7,7 +7,7 @@ import type { AwsCheck } from '../../src/aws/checks.js';
 import { resolveRdsTarget } from '../../src/aws/target-lookup.js';
 import { usageError } from '../../src/errors.js';
 import { parseConnInfo, type ConnInfo } from '../../src/postgres/conninfo.js';
-import { maskConnectionUrl, text, required } from './inputs.js';
+import { inputText, maskConnectionUrl, requiredInput } from './inputs.js';
 
 export interface Connections {
   source: ConnInfo;
@@ -21,19 +21,19 @@ export interface Connections {
 }
 
 export async function connectionsFromInputs(): Promise<Connections> {
-  const caBundle = text('ca-bundle');
-  const source = parseConnInfo(required('source-url'), 'source', { caBundle });
+  const caBundle = inputText('ca-bundle');
+  const source = parseConnInfo(requiredInput('source-url'), 'source', { caBundle });
   const { target, awsChecks } = await targetFromInputs(caBundle);
-  const sftUrl = text('source-from-target-url');
+  const sftUrl = inputText('source-from-target-url');
   const sourceFromTarget = sftUrl ? parseConnInfo(sftUrl, 'source', { caBundle }) : source;
-  const tfsUrl = text('target-from-source-url');
+  const tfsUrl = inputText('target-from-source-url');
   const targetFromSource = tfsUrl ? parseConnInfo(tfsUrl, 'target', { caBundle }) : target;
   return { source, target, sourceFromTarget, targetFromSource, awsChecks };
 }
 
 async function targetFromInputs(caBundle: string | undefined): Promise<{ target: ConnInfo; awsChecks: AwsCheck[] }> {
-  const url = text('target-url');
-  const instanceId = text('rds-instance-id');
+  const url = inputText('target-url');
+  const instanceId = inputText('rds-instance-id');
   // With both, the URL wins for the connection; rds-instance-id then only names the instance (pre-cutover snapshot).
   if (url) return { target: parseConnInfo(url, 'target', { caBundle }), awsChecks: [] };
   if (instanceId) return rdsTarget(instanceId, caBundle);
@@ -44,7 +44,7 @@ async function targetFromInputs(caBundle: string | undefined): Promise<{ target:
 }
 
 async function rdsTarget(instanceId: string, caBundle: string | undefined): Promise<{ target: ConnInfo; awsChecks: AwsCheck[] }> {
-  const database = text('target-database');
+  const database = inputText('target-database');
   if (!database)
     throw usageError(
       'rds-instance-id is set but target-database is empty',
@@ -53,9 +53,9 @@ async function rdsTarget(instanceId: string, caBundle: string | undefined): Prom
   const rds = await resolveRdsTarget({
     dbInstanceIdentifier: instanceId,
     database,
-    region: text('aws-region'),
+    region: inputText('aws-region'),
     // RDS in another account (experiment 02): the lookups run as that account's reader role.
-    targetRoleArn: text('aws-target-role-arn'),
+    targetRoleArn: inputText('aws-target-role-arn'),
     caBundle,
   });
   // The URL carries the RDS-managed master password read from Secrets Manager: mask it before anything logs.

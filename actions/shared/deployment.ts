@@ -7,7 +7,7 @@
 import { createDeployment, runUrl, setDeploymentStatus, type DeploymentState } from '../../src/github/deployments.js';
 import { apiBaseUrl, githubClient, parseRepo } from '../../src/github/octokit.js';
 import { redact } from '../../src/postgres/redact.js';
-import { text } from './inputs.js';
+import { inputText } from './inputs.js';
 import type { Annotation } from './summary.js';
 
 export interface DeploymentTracker {
@@ -19,8 +19,8 @@ export async function startDeployment(
   describeTarget: string,
   annotations: Annotation[],
 ): Promise<DeploymentTracker | undefined> {
-  const environment = text('deployment-environment');
-  const token = text('github-token');
+  const environment = inputText('deployment-environment');
+  const token = inputText('github-token');
   if (!environment || !token) return undefined;
   const warn = (err: unknown) =>
     annotations.push({

@@ -6,41 +6,12 @@
  */
 import * as core from '@actions/core';
 import { usageError } from '../../src/errors.js';
-import { registerSecret } from '../../src/postgres/redact.js';
+import { OPTIONS, optionNames, parseOption, type OptionName, type OptionSpec, type OptionValue } from '../../src/options/index.js';
+import { registerConnection, registerSecret } from '../../src/postgres/redact.js';
 
-/** Inputs that hold a connection URL with a password. */
-export const SECRET_URL_INPUTS = [
-  'source-url',
-  'target-url',
-  'source-from-target-url',
-  'target-from-source-url',
-  'pgbouncer-admin-url',
-  'app-url',
-] as const;
-
-/**
- * Mask one connection string: the whole URL, the password as written (percent-encoded) and
- * decoded, and the URL without its query. The runner replaces each registered value by ***.
- */
+/** Mask one connection string in every form it can show up in (src/postgres/redact.ts connectionSecrets). */
 export function maskConnectionUrl(url: string): void {
-  if (!url) return;
-  maskValue(url);
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    // Not a URL (a libpq keyword string, or a typo): the whole value is masked above; the
-    // password= keyword inside it is hidden by redact().
-    const kw = /\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/i.exec(url);
-    if (kw) maskValue(kw[1]!.replace(/^'|'$/g, ''));
-    return;
-  }
-  if (parsed.password) {
-    maskValue(parsed.password);
-    maskValue(safeDecode(parsed.password));
-  }
-  const withoutQuery = url.split('?')[0]!;
-  if (withoutQuery !== url) maskValue(withoutQuery);
+  for (const v of registerConnection(url)) maskValue(v);
 }
 
 const masked = new Set<string>();
@@ -53,65 +24,43 @@ function maskValue(value: string): void {
   registerSecret(value);
 }
 
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
+/** Mask every secret input (the option table marks them). Call it before anything else logs. */
+export function maskSecretInputs(): void {
+  for (const name of optionNames) {
+    const spec = OPTIONS[name] as OptionSpec;
+    if (!spec.secret) continue;
+    if (spec.type === 'url') maskConnectionUrl(core.getInput(name));
+    else maskValue(core.getInput(name));
   }
 }
 
-/** Inputs that are secrets as a whole (tokens). */
-export const SECRET_INPUTS = ['github-token', 'alert-webhook-url'] as const;
-
-/** Mask every secret input this action declares. Call it before anything else logs. */
-export function maskSecretInputs(): void {
-  for (const name of SECRET_URL_INPUTS) maskConnectionUrl(core.getInput(name));
-  for (const name of SECRET_INPUTS) maskValue(core.getInput(name));
+/**
+ * An input parsed as the option table says (ms for durations, bytes for sizes...); empty means
+ * the table's default. The same parser as the CLI's flags, so `30s` means the same everywhere.
+ */
+export function input<N extends OptionName>(name: N): OptionValue<N> | undefined {
+  return parseOption(name, core.getInput(name), `input '${name}'`);
 }
 
-export function text(name: string): string | undefined {
+/** An input's text as given (URLs, paths, names); undefined when empty. */
+export function inputText(name: OptionName): string | undefined {
   const v = core.getInput(name);
   return v === '' ? undefined : v;
 }
 
-export function required(name: string): string {
+/** An input the step must set; for a choice, the error lists the choices. */
+export function requiredOption<N extends OptionName>(name: N): OptionValue<N> {
+  const value = input(name);
+  if (value !== undefined) return value;
+  const choices = (OPTIONS[name] as OptionSpec).choices;
+  throw usageError(
+    choices ? `input '${name}' must be one of ${choices.join(', ')}, got ''` : `input '${name}' is required`,
+    `set ${name} in the step's with: block`,
+  );
+}
+
+export function requiredInput(name: OptionName): string {
   const v = core.getInput(name);
   if (v === '') throw usageError(`input '${name}' is required`, `set ${name} in the step's with: block`);
   return v;
-}
-
-export function bool(name: string, fallback = false): boolean {
-  const v = core.getInput(name).trim().toLowerCase();
-  if (v === '') return fallback;
-  if (['true', 'yes', '1', 'on'].includes(v)) return true;
-  if (['false', 'no', '0', 'off'].includes(v)) return false;
-  throw usageError(`input '${name}' must be true or false, got '${v}'`, `set ${name}: 'true' or 'false'`);
-}
-
-export function int(name: string, opts: { min?: number; fallback?: number } = {}): number | undefined {
-  const v = core.getInput(name).trim();
-  if (v === '') return opts.fallback;
-  if (!/^-?\d+$/.test(v)) throw usageError(`input '${name}' must be a whole number, got '${v}'`, `set ${name} to a number`);
-  const n = Number(v);
-  if (opts.min !== undefined && n < opts.min)
-    throw usageError(`input '${name}' must be at least ${opts.min}, got ${n}`, `set ${name} to ${opts.min} or more`);
-  return n;
-}
-
-export function choice<T extends string>(name: string, options: readonly T[], fallback?: T): T {
-  const v = core.getInput(name).trim();
-  if (v === '' && fallback !== undefined) return fallback;
-  if (!options.includes(v as T))
-    throw usageError(`input '${name}' must be one of ${options.join(', ')}, got '${v}'`, `set ${name} to one of ${options.join(', ')}`);
-  return v as T;
-}
-
-/** Comma- or newline-separated list input. */
-export function list(name: string): string[] {
-  return core
-    .getInput(name)
-    .split(/[,\n]/)
-    .map((s) => s.trim())
-    .filter(Boolean);
 }

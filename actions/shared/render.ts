@@ -6,8 +6,6 @@ import type { StepRecord } from '../../src/engine/timeline.js';
 import { bytes, code, codeBlock, count, details, duration, heading, statusCell, table, type Status } from '../../src/render/markdown.js';
 import { downsample, timeline, xyChart } from '../../src/render/mermaid.js';
 
-export const qualifiedName = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
-
 /** The phase's named steps as a Gantt chart and a table (the chart for the eye, the table for the numbers). */
 export function stepsSection(title: string, steps: StepRecord[], opts: { critical?: (step: string) => boolean } = {}): string {
   if (steps.length === 0) return '';

@@ -14,7 +14,7 @@ import { PgshiftError } from '../../src/errors.js';
 import { redact } from '../../src/postgres/redact.js';
 import { heading } from '../../src/render/markdown.js';
 import { cancelOnSignals } from '../../src/signals.js';
-import { maskSecretInputs, text } from './inputs.js';
+import { inputText, maskSecretInputs } from './inputs.js';
 import { actionsLogger } from './logger.js';
 import { annotate, runbookLine, writeSummary, type Annotation, type Phase } from './summary.js';
 
@@ -39,7 +39,7 @@ export interface PhaseAction {
 
 /** Where the JSON result goes: the json-report input, else the runner's temp folder. */
 export function reportPath(phase: Phase): string {
-  const given = text('json-report');
+  const given = inputText('json-report');
   if (given) return resolve(given);
   return join(process.env.RUNNER_TEMP || tmpdir(), `pgshift-${phase}.json`);
 }

@@ -3,19 +3,20 @@
  * settings that kind needs, refused with one line when one is missing.
  */
 import { usageError } from '../../src/errors.js';
-import { makeSwitch, SWITCH_KINDS, type Switch, type SwitchKind } from '../../src/switch/switch.js';
+import type { OptionName } from '../../src/options/index.js';
+import { makeSwitch, type Switch, type SwitchKind } from '../../src/switch/switch.js';
 import type { Logger } from '../../src/log/logger.js';
-import { choice, text } from './inputs.js';
+import { input, inputText } from './inputs.js';
 
-function need(name: string, kind: SwitchKind): string {
-  const v = text(name);
+function need(name: OptionName, kind: SwitchKind): string {
+  const v = inputText(name);
   if (!v)
     throw usageError(`switch ${kind} needs input '${name}'`, `set ${name} (in the workflow: the environment's variable or secret for it)`);
   return v;
 }
 
 export function switchFromInputs(logger: Logger): Switch {
-  const kind = choice<SwitchKind>('switch', SWITCH_KINDS);
+  const kind: SwitchKind = input('switch')!;
   switch (kind) {
     case 'pgbouncer':
       return makeSwitch({
@@ -26,7 +27,13 @@ export function switchFromInputs(logger: Logger): Switch {
         logger,
       });
     case 'env-file':
-      return makeSwitch({ kind, path: need('env-file', kind), key: text('env-var'), restartCommand: text('restart-command'), logger });
+      return makeSwitch({
+        kind,
+        path: need('env-file', kind),
+        key: input('env-key'),
+        restartCommand: inputText('restart-command'),
+        logger,
+      });
     case 'command':
       return makeSwitch({ kind, command: need('switch-command', kind), logger });
     case 'none':

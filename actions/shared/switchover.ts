@@ -11,27 +11,19 @@ import { migrationNames } from '../../src/engine/names.js';
 import { parseConnInfo } from '../../src/postgres/conninfo.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { Connections } from './connections.js';
-import { int, text } from './inputs.js';
-import type { SnapshotCheckResult } from '../../src/engine/cutover/snapshot-check.js';
+import { input, inputText } from './inputs.js';
 import { code, count, duration, heading, stepsSection, table } from './render.js';
+import type { SnapshotCheckResult } from '../../src/engine/cutover/snapshot-check.js';
 import type { PhaseOutcome } from './run.js';
 import { switchFromInputs } from './switch.js';
 
-/** The steps during which application writes are blocked. */
-const FROZEN = new Set([
-  'freeze writes',
-  'wait for zero lag',
-  'export snapshots',
-  'sync sequences',
-  'turn replication around',
-  'switch the application',
-]);
-export const isFrozenStep = (step: string) => FROZEN.has(step);
+import { isFrozenStep } from '../../src/engine/cutover/steps.js';
+
+export { isFrozenStep };
 
 export function switchoverOptions(c: Connections, log: Logger): SwitchoverOptions {
-  const appUrl = text('app-url');
-  const name = text('name') ?? 'pgshift';
-  const maxFreezeSeconds = int('max-freeze', { min: 1, fallback: 30 })!;
+  const appUrl = inputText('app-url');
+  const name = input('name')!;
   return {
     source: c.source,
     target: c.target,
@@ -39,10 +31,10 @@ export function switchoverOptions(c: Connections, log: Logger): SwitchoverOption
     targetFromSource: c.targetFromSource,
     names: migrationNames(name),
     switch: switchFromInputs(log),
-    maxLagBytes: int('max-lag', { min: 0 }),
-    maxFreezeMs: maxFreezeSeconds * 1000,
+    maxLagBytes: input('max-lag'),
+    maxFreezeMs: input('max-freeze'),
     appPath: appUrl ? parseConnInfo(appUrl, 'target') : undefined,
-    stateDir: stateDir(text('state-dir')),
+    stateDir: stateDir(inputText('state-dir')),
     ...enginesFromInputs(name, log),
     log,
   };

@@ -33,6 +33,7 @@ import { checkFailed, type PgshiftError, usageError } from '../errors.js';
 import type { RelationName } from '../postgres/sql.js';
 import { awsErrorName, explainAwsError, resolveRegion } from './errors.js';
 import { pollUntil, type WaitOptions } from './wait.js';
+import { DMS_CONTROL_SCHEMA } from '../postgres/schemas.js';
 
 /** The two clients the DMS engine uses. Tests pass mocked ones. */
 export interface DmsClients {
@@ -70,7 +71,7 @@ export const PGSHIFT_DMS_IAM_ACTIONS: readonly { action: string; why: string }[]
 export const MIN_DMS_ENGINE_VERSION = '3.6.1';
 
 /** Schema DMS keeps its control tables in, on the target (and dropped by cleanup on both sides). */
-export const DMS_CONTROL_SCHEMA = 'awsdms_control';
+export { DMS_CONTROL_SCHEMA };
 
 // ── replication instance and endpoints ─────────────────────────────────────────────────────────
 

@@ -59,7 +59,7 @@ export function awsErrorName(err: unknown): string {
 /** The region pgshift talks to: the option, then AWS_REGION, then AWS_DEFAULT_REGION. */
 export function resolveRegion(region?: string, env: NodeJS.ProcessEnv = process.env): string {
   const r = region || env.AWS_REGION || env.AWS_DEFAULT_REGION;
-  if (!r) throw usageError('no AWS region given', 'pass --region ap-northeast-2 or set AWS_REGION');
+  if (!r) throw usageError('no AWS region given', 'pass --aws-region ap-northeast-2 or set AWS_REGION');
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(r)) throw usageError(`'${r}' is not an AWS region name`, 'use a region code such as ap-northeast-2');
   return r;
 }

@@ -3,17 +3,19 @@
  * and how failures become one line and an exit code (0 ok, 1 check failed / data differs,
  * 2 usage, connection or internal error).
  */
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { migrationNames, type MigrationNames } from '../engine/names.js';
 import { PgshiftError, usageError } from '../errors.js';
 import { parseConnInfo, type ConnInfo } from '../postgres/conninfo.js';
-import { redact, registerSecret } from '../postgres/redact.js';
+import { OPTIONS, optionNames, type OptionSpec } from '../options/index.js';
+import { redact, registerConnection, registerSecret } from '../postgres/redact.js';
 import { stderrLogger, type Logger } from '../log/logger.js';
+import { flag, flagText } from './flags.js';
 
 export interface GlobalOptions {
-  source?: string;
-  target?: string;
-  sourceFromTarget?: string;
+  sourceUrl?: string;
+  targetUrl?: string;
+  sourceFromTargetUrl?: string;
   caBundle?: string;
   name: string;
   json?: boolean;
@@ -25,24 +27,25 @@ export function addConnectionOptions(
   cmd: Command,
   sides: { source?: boolean; target?: boolean; sourceFromTarget?: boolean } = { source: true, target: true },
 ): Command {
-  if (sides.source)
-    cmd.addOption(
-      new Option('--source <url>', 'source database URL (default: $PGSHIFT_SOURCE_URL; prefer the env var, argv is visible in ps)'),
-    );
-  if (sides.target) cmd.addOption(new Option('--target <url>', 'target database URL (default: $PGSHIFT_TARGET_URL)'));
-  if (sides.sourceFromTarget) {
-    cmd.addOption(
-      new Option(
-        '--source-from-target <url>',
-        'how the target reaches the source, e.g. the EC2 private IP (default: $PGSHIFT_SOURCE_FROM_TARGET_URL, else the source URL)',
-      ),
-    );
+  if (sides.source) cmd.addOption(flag('source-url'));
+  if (sides.target) cmd.addOption(flag('target-url'));
+  if (sides.sourceFromTarget) cmd.addOption(flag('source-from-target-url'));
+  return cmd.addOption(flag('ca-bundle')).addOption(flag('name')).addOption(flag('json')).addOption(flag('quiet'));
+}
+
+/**
+ * Register every secret the command was given — each option the table marks secret, from its
+ * flag or its environment variable — before anything can print it (docs/design.md rule 9).
+ */
+function registerSecretFlags(flags: object): void {
+  for (const name of optionNames) {
+    const spec = OPTIONS[name] as OptionSpec;
+    if (!spec.secret) continue;
+    for (const value of [flagText(flags, name), spec.env ? process.env[spec.env] : undefined]) {
+      if (spec.type === 'url') registerConnection(value);
+      else registerSecret(value);
+    }
   }
-  return cmd
-    .addOption(new Option('--ca-bundle <path>', 'CA bundle for sslmode=verify-full (RDS: global-bundle.pem)').env('PGSHIFT_CA_BUNDLE'))
-    .addOption(new Option('--name <name>', 'names the publication, slot and subscription').default('pgshift'))
-    .addOption(new Option('--json', 'print one JSON document on stdout (progress stays on stderr)'))
-    .addOption(new Option('--quiet', 'no progress on stderr'));
 }
 
 export interface CommandContext {
@@ -58,35 +61,18 @@ function fromEnvOrFlag(flag: string | undefined, env: string, what: string): str
   const value = flag ?? process.env[env];
   if (!value)
     throw usageError(`no ${what} connection`, `set ${env} to a URL like postgres://app@db-host:5432/tasteam (password after app:)`);
-  registerSecret(value);
   return value;
 }
 
 export function makeContext(opts: GlobalOptions): CommandContext {
   const log = stderrLogger({ quiet: opts.quiet });
-  // Register passwords before anything can print them.
-  for (const url of [
-    opts.source,
-    opts.target,
-    opts.sourceFromTarget,
-    process.env.PGSHIFT_SOURCE_URL,
-    process.env.PGSHIFT_TARGET_URL,
-    process.env.PGSHIFT_SOURCE_FROM_TARGET_URL,
-  ]) {
-    if (url) {
-      try {
-        registerSecret(decodeURIComponent(new URL(url).password));
-      } catch {
-        /* not a URL: parseConnInfo reports it when used */
-      }
-    }
-  }
+  registerSecretFlags(opts);
   const names = migrationNames(opts.name);
   const caBundle = opts.caBundle;
-  const source = () => parseConnInfo(fromEnvOrFlag(opts.source, 'PGSHIFT_SOURCE_URL', 'source'), 'source', { caBundle });
-  const target = () => parseConnInfo(fromEnvOrFlag(opts.target, 'PGSHIFT_TARGET_URL', 'target'), 'target', { caBundle });
+  const source = () => parseConnInfo(fromEnvOrFlag(opts.sourceUrl, 'PGSHIFT_SOURCE_URL', 'source'), 'source', { caBundle });
+  const target = () => parseConnInfo(fromEnvOrFlag(opts.targetUrl, 'PGSHIFT_TARGET_URL', 'target'), 'target', { caBundle });
   const sourceFromTarget = () => {
-    const url = opts.sourceFromTarget ?? process.env.PGSHIFT_SOURCE_FROM_TARGET_URL;
+    const url = opts.sourceFromTargetUrl ?? process.env.PGSHIFT_SOURCE_FROM_TARGET_URL;
     return url
       ? parseConnInfo(fromEnvOrFlag(url, 'PGSHIFT_SOURCE_FROM_TARGET_URL', 'source-from-target'), 'source', { caBundle })
       : source();

@@ -1,4 +1,5 @@
 import { usageError } from '../errors.js';
+import { PGSHIFT_SCHEMA } from '../postgres/schemas.js';
 
 /**
  * The names of everything one migration creates, derived from `--name` so that two
@@ -44,6 +45,6 @@ export function migrationNames(name = 'pgshift'): MigrationNames {
     reverseSubscription: `${name}_reverse`,
     probePublication: `${name}_probe`,
     probeSubscription: `${name}_probe`,
-    stateSchema: '_pgshift',
+    stateSchema: PGSHIFT_SCHEMA,
   };
 }

@@ -53,6 +53,45 @@ export async function withClient<T>(info: ConnInfo, fn: (client: pg.Client) => P
   }
 }
 
+/** A session on each side, the source's first; when the target's connect fails, the source's is closed again. */
+export async function connectBoth(
+  source: ConnInfo,
+  target: ConnInfo,
+  opts?: ConnectOptions,
+): Promise<{ source: pg.Client; target: pg.Client; close(): Promise<void> }> {
+  const s = await connect(source, opts);
+  let t: pg.Client;
+  try {
+    t = await connect(target, opts);
+  } catch (err) {
+    await s.end().catch(() => undefined);
+    throw err;
+  }
+  return {
+    source: s,
+    target: t,
+    close: async () => {
+      await t.end().catch(() => undefined);
+      await s.end().catch(() => undefined);
+    },
+  };
+}
+
+/** Run `fn` with a session on each side; both are always closed afterwards. */
+export async function withClients<T>(
+  source: ConnInfo,
+  target: ConnInfo,
+  fn: (source: pg.Client, target: pg.Client) => Promise<T>,
+  opts?: ConnectOptions,
+): Promise<T> {
+  const pair = await connectBoth(source, target, opts);
+  try {
+    return await fn(pair.source, pair.target);
+  } finally {
+    await pair.close();
+  }
+}
+
 /** Turn a driver error at connect time into one line naming the side and the next step. */
 export function explainConnectError(err: unknown, info: ConnInfo): PgshiftError {
   const where = describe(info);

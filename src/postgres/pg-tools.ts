@@ -89,14 +89,14 @@ export async function locatePgTools(sourceMajor: number, opts: PgToolsOptions = 
   if (newest) throw tooOld(newest.major, sourceMajor, newest.where);
   throw usageError(
     opts.binDir ? `no pg_dump in ${opts.binDir}` : 'pg_dump is not installed',
-    `install postgresql-client-${sourceMajor} or pass --pg-bin-dir, or --pg-dump-prefix 'docker exec -i <container>'`,
+    `install postgresql-client-${sourceMajor} or pass --pg-bin-dir, or --pg-command-prefix 'docker exec -i <container>'`,
   );
 }
 
 function tooOld(major: number, sourceMajor: number, where: string): PgshiftError {
   return usageError(
     `pg_dump ${major} (${where}) is older than the source (PostgreSQL ${sourceMajor}) and would refuse it`,
-    `install postgresql-client-${sourceMajor}, pass --pg-bin-dir, or use the container's own with --pg-dump-prefix 'docker exec -i <container>'`,
+    `install postgresql-client-${sourceMajor}, pass --pg-bin-dir, or use the container's own with --pg-command-prefix 'docker exec -i <container>'`,
   );
 }
 

@@ -9,6 +9,43 @@ export function registerSecret(secret: string | undefined): void {
   if (secret && secret.length >= 3) registered.add(secret);
 }
 
+/**
+ * Every form in which a connection string's secret can show up: the whole value, the password
+ * as written (percent-encoded) and decoded, and the URL without its query. For a libpq keyword
+ * string, the value of `password=`. The CLI and the actions register connections through this one
+ * function (the actions also hand each value to the runner's masker).
+ */
+export function connectionSecrets(connection: string | undefined): string[] {
+  if (!connection) return [];
+  const out = [connection];
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(connection);
+  } catch {
+    const kw = /\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/i.exec(connection);
+    if (kw) out.push(kw[1]!.replace(/^'|'$/g, ''));
+  }
+  if (parsed?.password) {
+    out.push(parsed.password);
+    try {
+      out.push(decodeURIComponent(parsed.password));
+    } catch {
+      /* not percent-encoded */
+    }
+  }
+  const withoutQuery = connection.split('?')[0]!;
+  if (withoutQuery !== connection) out.push(withoutQuery);
+  // A one- or two-character "password" would hide every occurrence of those characters.
+  return [...new Set(out)].filter((v) => v.length >= 3);
+}
+
+/** Register a connection string's secrets (see connectionSecrets); returns them. */
+export function registerConnection(connection: string | undefined): string[] {
+  const secrets = connectionSecrets(connection);
+  for (const v of secrets) registerSecret(v);
+  return secrets;
+}
+
 // Only URLs that carry a password are rewritten; `postgres://app@host/db` in a hint is harmless.
 const URL_PATTERN = /\b(postgres(?:ql)?):\/\/[^\s'"@/]*:[^\s'"@/]*@[^\s'"]+/gi;
 const KEYWORD_PASSWORD = /\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/gi;

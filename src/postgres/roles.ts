@@ -6,6 +6,7 @@
  */
 import type pg from 'pg';
 import { ident, literal } from './sql.js';
+import { applicationSchema } from './schemas.js';
 
 export interface RoleSpec {
   name: string;
@@ -31,10 +32,10 @@ export async function rolesUsedByDatabase(client: pg.Client): Promise<string[]> 
       UNION ALL SELECT lomacl FROM pg_largeobject_metadata
     ), ids AS (
       SELECT (aclexplode(acl)).grantee AS id FROM acls WHERE acl IS NOT NULL
-      UNION SELECT relowner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-      UNION SELECT nspowner FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%'
-      UNION SELECT proowner FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
-      UNION SELECT typowner FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+      UNION SELECT relowner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${applicationSchema()}
+      UNION SELECT nspowner FROM pg_namespace WHERE ${applicationSchema('nspname')}
+      UNION SELECT proowner FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ${applicationSchema()}
+      UNION SELECT typowner FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE ${applicationSchema()}
       UNION SELECT lomowner FROM pg_largeobject_metadata
       UNION SELECT datdba FROM pg_database WHERE datname = current_database()
     )

@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import type { RelationName } from './sql.js';
+import { applicationSchema } from './schemas.js';
 
 export interface SequenceValue extends RelationName {
   /** null when nextval was never called. */
@@ -15,7 +16,7 @@ export async function readSequences(client: pg.Client): Promise<SequenceValue[]>
   const res = await client.query(
     `SELECT schemaname AS schema, sequencename AS name, last_value::text AS last_value, increment_by::text AS increment
        FROM pg_sequences
-      WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname <> '_pgshift'
+      WHERE ${applicationSchema('schemaname')}
       ORDER BY 1, 2`,
   );
   return res.rows.map((r) => ({ schema: r.schema, name: r.name, lastValue: r.last_value, increment: r.increment }));

@@ -20,7 +20,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { cdcStatus, startCdc } from '../engine/cdc/index.js';
+import { startCdc, watchCdc } from '../engine/cdc/index.js';
 import { runCleanup } from '../engine/cleanup/cleanup.js';
 import { runCutover } from '../engine/cutover/cutover.js';
 import { runRollback } from '../engine/rollback/rollback.js';
@@ -43,6 +43,7 @@ import { startLocalServer, type LocalServer } from './local-server.js';
 import { startPgBouncer } from './pgbouncer-server.js';
 import { Teardown } from './teardown.js';
 import { checkLedger, ledgerTableDdl, startWorkload, type LatencySample, type Workload } from './workload.js';
+import { STEP } from '../engine/cutover/steps.js';
 
 export interface RehearseOptions {
   /** Fixture scale: members (the other tables scale with it). Default 20,000 (~120k rows). */
@@ -241,8 +242,8 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
         fn,
         (x) => `writes frozen ${x.writeFreezeMs} ms; switch-point check: ${describeSnapshotCheck(x.snapshotCheck)}`,
       );
-      // Writes freeze when the 'freeze writes' step starts (switchover.ts); before it, only read-only pre-checks ran.
-      const freezeStep = r.steps.find((st) => st.step === 'freeze writes');
+      // Writes freeze when the STEP.freezeWrites step starts (switchover.ts); before it, only read-only pre-checks ran.
+      const freezeStep = r.steps.find((st) => st.step === STEP.freezeWrites);
       switches.push({
         label,
         at: t0,
@@ -385,14 +386,11 @@ async function loadSource(
 
 /** Lag while the application writes and CDC streams, sampled with `cdc status` (heartbeat probe). */
 async function sampleLag(source: ConnInfo, target: ConnInfo, names: ReturnType<typeof migrationNames>, ms: number): Promise<LagSample[]> {
-  const samples: LagSample[] = [];
   const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const s = await cdcStatus({ source, target, names, probeTimeoutMs: 1000 });
-    samples.push({ t: Date.now(), lagMs: s.lagMs, lagBytes: s.lagBytes });
-    await sleep(200);
-  }
-  return samples;
+  const series = await watchCdc({ source, target, names, probeTimeoutMs: 1000 }, 200, () => undefined, new AbortController().signal, {
+    until: () => Date.now() >= until,
+  });
+  return series.map((s) => ({ t: Date.parse(s.at), lagMs: s.lagMs, lagBytes: s.lagBytes }));
 }
 
 function maxOrNull(values: (number | null)[]): number | null {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { usageError } from '../errors.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
-import { registerSecret } from '../postgres/redact.js';
+import { registerConnection } from '../postgres/redact.js';
 import type { Logger } from '../log/logger.js';
 import { connUrl, hookEnv, runShell, type ShellResult } from './command.js';
 import { writeFileAtomic } from './write-file-atomic.js';
@@ -81,11 +81,7 @@ export function readEnvValue(path: string, key = DEFAULT_ENV_KEY): string {
 
 /** The old URL's password may show up in the restart command's output too. */
 function registerUrlPassword(value: string): void {
-  try {
-    registerSecret(decodeURIComponent(new URL(value).password));
-  } catch {
-    /* not a URL: nothing to register */
-  }
+  registerConnection(value);
 }
 
 /** The file's text with only the value of `key` replaced; its quoting, comments and every other line stay. */

@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import { connectionError, PgshiftError, usageError } from '../errors.js';
-import { describeUrl, redact, registerSecret } from '../postgres/redact.js';
+import { describeUrl, redact, registerConnection } from '../postgres/redact.js';
 
 export interface AdminOptions {
   connectTimeoutMs?: number;
@@ -20,10 +20,10 @@ export async function openAdmin(adminUrl: string, opts: AdminOptions = {}): Prom
   } catch {
     throw usageError(
       'the PgBouncer admin connection is not a postgres:// URL',
-      'pass --pgbouncer-admin postgres://admin:password@host:6432/pgbouncer',
+      'pass --pgbouncer-admin-url postgres://admin:password@host:6432/pgbouncer',
     );
   }
-  registerSecret(u.password ? decodeURIComponent(u.password) : undefined);
+  registerConnection(adminUrl);
   const where = describeUrl(adminUrl);
   const user = decodeURIComponent(u.username) || 'pgbouncer';
   const client = new pg.Client({
@@ -45,19 +45,19 @@ export async function openAdmin(adminUrl: string, opts: AdminOptions = {}): Prom
     if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN'].includes(e.code ?? '')) {
       throw connectionError(
         `cannot reach the PgBouncer admin console at ${where} (${e.code})`,
-        'check --pgbouncer-admin: PgBouncer must listen on that host and port',
+        'check --pgbouncer-admin-url: PgBouncer must listen on that host and port',
       );
     }
     if (/timeout/i.test(e.message ?? '')) {
       throw connectionError(
         `timed out connecting to the PgBouncer admin console at ${where}`,
-        'check --pgbouncer-admin and that PgBouncer is running',
+        'check --pgbouncer-admin-url and that PgBouncer is running',
       );
     }
     if (e.code === '28P01' || /password|auth/i.test(e.message ?? '')) {
       throw connectionError(
         `PgBouncer at ${where} refused admin user ${user}: ${redact(e.message ?? '')}`,
-        'check the password in --pgbouncer-admin and that the user is in its auth_file',
+        'check the password in --pgbouncer-admin-url and that the user is in its auth_file',
       );
     }
     throw connectionError(

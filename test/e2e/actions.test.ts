@@ -249,7 +249,7 @@ describe('actions chained preflight → full-load → cdc → verify → cutover
     // Written after the copy: only the slot can bring these to the target.
     await pair.src(`INSERT INTO public."리뷰 태그" ("태그 코드", "표시 이름", sort_order) VALUES ('E2E', '엔드투엔드 "따옴표"', 99)`);
     await pair.src(`UPDATE public.member SET nickname = nickname || '_cdc' WHERE id <= 10`);
-    const r = await runAction('cdc', { ...connection(), command: 'start', 'slot-name': slotName, 'wait-caught-up': '60' });
+    const r = await runAction('cdc', { ...connection(), command: 'start', 'slot-name': slotName, 'wait-caught-up': '60s' });
     expect(r.code, explain(r)).toBe(0);
     expect(r.outputs.verdict).toBe('streaming');
     expect(r.outputs['slot-name']).toBe(slotName);
@@ -303,7 +303,7 @@ describe('actions chained preflight → full-load → cdc → verify → cutover
     const r = await runAction('cutover', {
       ...connection(),
       switch: 'none',
-      'max-freeze': '30',
+      'max-freeze': '30s',
       'state-dir': join(work, 'state'),
       'deployment-environment': 'experiment-database',
       'github-token': GITHUB_TOKEN,

@@ -79,9 +79,9 @@ describe('pgshift --engine dms', () => {
   });
 
   it('full-load --engine dms refuses dump-restore (it makes no slot for DMS to continue from)', async () => {
-    const r = await pgshift(['full-load', '--engine', 'dms', '--strategy', 'dump-restore']);
+    const r = await pgshift(['full-load', '--engine', 'dms', '--load-strategy', 'dump-restore']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^pgshift: --engine dms needs --strategy snapshot-copy/m);
+    expect(r.stderr).toMatch(/^pgshift: --engine dms needs --load-strategy snapshot-copy/m);
   });
 
   it('an unknown engine is refused by name', async () => {

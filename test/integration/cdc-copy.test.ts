@@ -31,7 +31,7 @@ afterAll(async () => {
   await pair?.drop();
 });
 
-describe('cdc start --strategy subscription-copy', () => {
+describe('cdc start --cdc-strategy subscription-copy', () => {
   it('creates the publication and slot, copies every table and then streams; status follows the sync to ready', async () => {
     const started = await startCdc({ source: pair.source, target: pair.target, names, strategy: 'subscription-copy', log: silentLogger });
     expect(started.createdPublication).toBe(true);

@@ -112,6 +112,8 @@ describe('watch', () => {
         'source-url': pair.sourceUrl,
         'target-url': pair.targetUrl,
         name: NAME,
+        // watch.yml always passes it (vars.PGSHIFT_WATCH_SWITCH || 'none'); the action requires it.
+        switch: 'none',
         'alert-webhook-url': hookUrl,
       });
       expect(r.code, r.out).toBe(1);

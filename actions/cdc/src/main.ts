@@ -1,30 +1,30 @@
 /**
  * Action adapter for `cdc start | status | stop`. start subscribes the target from full-load's
  * slot; start and status then watch the lag (one sample a second, by LSN and by heartbeat) for
- * the chart and the outputs, waiting up to wait-caught-up seconds for the lag to fall to max-lag.
+ * the chart and the outputs, waiting up to wait-caught-up for the lag to fall to caught-up-lag.
  */
-import { cdcStatus, startCdc, stopCdc, type CdcStatus, type StartCdcResult, type StopCdcResult } from '../../../src/engine/cdc/index.js';
-import { DDL_MODES, DEFAULT_DDL_MODE, type DdlMode } from '../../../src/engine/ddl/index.js';
+import { startCdc, stopCdc, watchCdc, type CdcStatus, type StartCdcResult, type StopCdcResult } from '../../../src/engine/cdc/index.js';
 import { migrationNames, type MigrationNames } from '../../../src/engine/names.js';
 import type { ConnInfo } from '../../../src/postgres/conninfo.js';
 import { checkFailed } from '../../../src/errors.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
 import { dmsEngineFromInputs, engineName } from '../../shared/engine.js';
 import { dmsCdcStatus, startDmsCdc, stopDmsCdc } from '../../../src/engine/cdc/dms.js';
-import { choice, int, text } from '../../shared/inputs.js';
+import { input, inputText, requiredOption } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
-import { bytes, code, count, duration, heading, lagChart, qualifiedName, table, type LagPoint } from '../../shared/render.js';
+import { bytes, code, count, duration, heading, lagChart, table, type LagPoint } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
 import type { Annotation } from '../../shared/summary.js';
+import { relationKey } from '../../../src/postgres/sql.js';
 
 type Command = 'start' | 'status' | 'stop';
 
 async function run(signal: AbortSignal): Promise<PhaseOutcome> {
-  const command = choice<Command>('command', ['start', 'status', 'stop']);
+  const command: Command = requiredOption('command');
   const { source, target, sourceFromTarget } = await connectionsFromInputs();
-  const base = migrationNames(text('name') ?? 'pgshift');
+  const base = migrationNames(input('name')!);
   // full-load's slot-name output; the same as the derived name unless someone renamed it.
-  const names: MigrationNames = { ...base, slot: text('slot-name') ?? base.slot };
+  const names: MigrationNames = { ...base, slot: inputText('slot-name') ?? base.slot };
   const log = actionsLogger();
   if (engineName() === 'dms') return dmsCommand(command, { source, target, names, engine: dmsEngineFromInputs(names.name, log), log });
   if (command === 'stop') {
@@ -34,19 +34,10 @@ async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   let started: StartCdcResult | undefined;
   if (command === 'start')
     started = await group('cdc start', () =>
-      startCdc({
-        source,
-        sourceFromTarget,
-        target,
-        names,
-        createHelperIndexes: true,
-        ddl: choice<DdlMode>('ddl', [...DDL_MODES], DEFAULT_DDL_MODE),
-        log,
-        signal,
-      }),
+      startCdc({ source, sourceFromTarget, target, names, createHelperIndexes: true, ddl: input('ddl'), log, signal }),
     );
-  const maxLag = int('max-lag', { min: 0, fallback: 0 })!;
-  const waitSeconds = int('wait-caught-up', { min: 0, fallback: 0 })!;
+  const maxLag = input('caught-up-lag')!;
+  const waitSeconds = input('wait-caught-up')! / 1000;
   const watched = await group('replication lag', () => watchLag({ source, target, names, maxLag, waitSeconds, log }));
   return watchOutcome(command, started, watched, maxLag, waitSeconds);
 }
@@ -67,18 +58,19 @@ async function watchLag(o: {
 }): Promise<Watched> {
   const minSamples = 5;
   const deadline = Date.now() + o.waitSeconds * 1000;
-  const samples: CdcStatus[] = [];
-  for (;;) {
-    const began = Date.now();
-    const s = await cdcStatus({ source: o.source, target: o.target, names: o.names });
-    samples.push(s);
-    o.log.progress(
-      `lag ${s.lagBytes ?? '?'} bytes, ${s.lagMs ?? (s.lagMsAtLeast !== null ? `>${s.lagMsAtLeast}` : '?')} ms, slot retains ${bytes(s.retained.bytes)}`,
-    );
-    const caughtUp = isCaughtUp(s, o.maxLag);
-    if (samples.length >= minSamples && (caughtUp || Date.now() >= deadline)) return { samples, caughtUp };
-    await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - began))));
-  }
+  const series = await watchCdc(
+    { source: o.source, target: o.target, names: o.names, probeTimeoutMs: 2000 },
+    1000,
+    ({ status: s }) =>
+      o.log.progress(
+        `lag ${s!.lagBytes ?? '?'} bytes, ${s!.lagMs ?? (s!.lagMsAtLeast !== null ? `>${s!.lagMsAtLeast}` : '?')} ms, slot retains ${bytes(s!.retained.bytes)}`,
+      ),
+    new AbortController().signal,
+    // A failed sample fails the step (reconnect: false), so every sample has its status.
+    { reconnect: false, until: (s, all) => all.length >= minSamples && (isCaughtUp(s.status!, o.maxLag) || Date.now() >= deadline) },
+  );
+  const samples = series.map((s) => s.status!);
+  return { samples, caughtUp: isCaughtUp(samples.at(-1)!, o.maxLag) };
 }
 
 const isCaughtUp = (s: CdcStatus, maxLag: number) => s.subscription?.workerRunning === true && s.lagBytes !== null && s.lagBytes <= maxLag;
@@ -146,7 +138,7 @@ function renderWatch(command: Command, started: StartCdcResult | undefined, w: W
           ['streaming from LSN', started.startLsn ? code(started.startLsn) : '–'],
           ['options', started.options.map((o) => `${o.option}=${o.value}`).join(', ') || '–'],
           ['options skipped', started.skippedOptions.map((o) => `${o.option} (${o.reason})`).join(', ') || '–'],
-          ['helper indexes for REPLICA IDENTITY FULL', started.helperIndexes.map((i) => qualifiedName(i)).join(', ') || '–'],
+          ['helper indexes for REPLICA IDENTITY FULL', started.helperIndexes.map((i) => relationKey(i)).join(', ') || '–'],
           ['took', duration(started.seconds * 1000)],
         ],
       ),
@@ -172,7 +164,7 @@ function renderWatch(command: Command, started: StartCdcResult | undefined, w: W
             ? `${code(last.slot.slotName)} ${last.slot.active ? 'active' : 'inactive'}, wal_status ${last.retained.walStatus ?? '–'}`
             : 'none',
         ],
-        ['REPLICA IDENTITY FULL without an index on the target', last.fullIdentityWithoutIndex.map(qualifiedName).join(', ') || '–'],
+        ['REPLICA IDENTITY FULL without an index on the target', last.fullIdentityWithoutIndex.map(relationKey).join(', ') || '–'],
       ],
     ),
   );
@@ -181,7 +173,7 @@ function renderWatch(command: Command, started: StartCdcResult | undefined, w: W
     parts.push(
       table(
         ['table not ready', 'sync state'],
-        notReady.map((t) => [qualifiedName(t), t.state]),
+        notReady.map((t) => [relationKey(t), t.state]),
       ),
     );
   if (last.findings.length) parts.push(last.findings.map((f) => `- ${f.level === 'critical' ? '❌' : '⚠️'} ${f.message}`).join('\n'));
@@ -236,7 +228,7 @@ async function dmsCommand(command: Command, o: Parameters<typeof startDmsCdc>[0]
   }
   if (command === 'start') await group('cdc start (dms)', () => startDmsCdc(o));
   const s = await group('cdc status (dms)', () => dmsCdcStatus(o));
-  const rows = s.tables.map((t) => [qualifiedName(t), t.state, count(t.inserts), count(t.updates), count(t.deletes)]);
+  const rows = s.tables.map((t) => [relationKey(t), t.state, count(t.inserts), count(t.updates), count(t.deletes)]);
   const summary = [
     `${s.ok ? '✅' : '❌'} DMS task ${code(s.task?.identifier ?? '(none)')}: **${s.task?.status ?? 'missing'}**`,
     `lag ${s.lagBytes === null ? '?' : bytes(s.lagBytes)} by LSN; the slot retains ${s.slot ? bytes(s.slot.retainedBytes) : '?'}; CloudWatch CDCLatencySource ${s.latency?.sourceSeconds ?? '?'} s, CDCLatencyTarget ${s.latency?.targetSeconds ?? '?'} s`,

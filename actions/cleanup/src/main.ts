@@ -5,7 +5,7 @@
 import { runCleanup, type CleanupResult } from '../../../src/engine/cleanup/cleanup.js';
 import { migrationNames } from '../../../src/engine/names.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
-import { text } from '../../shared/inputs.js';
+import { input } from '../../shared/inputs.js';
 import { enginesFromInputs } from '../../shared/engine.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { code, heading, stepsSection, table } from '../../shared/render.js';
@@ -13,7 +13,7 @@ import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
 
 async function run(): Promise<PhaseOutcome> {
   const { source, target } = await connectionsFromInputs();
-  const name = text('name') ?? 'pgshift';
+  const name = input('name')!;
   const log = actionsLogger();
   const result = await group('cleanup', () =>
     runCleanup({ source, target, names: migrationNames(name), ...enginesFromInputs(name, log), log }),

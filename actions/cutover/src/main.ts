@@ -5,11 +5,11 @@
  */
 import { takePreCutoverBackups, type PreCutoverBackups } from '../../../src/aws/backups.js';
 import { runCutover } from '../../../src/engine/cutover/cutover.js';
-import { describeMismatches, ON_MISMATCH_CHOICES } from '../../../src/engine/cutover/snapshot-check.js';
+import { describeMismatches } from '../../../src/engine/cutover/snapshot-check.js';
 import { SwitchoverAborted } from '../../../src/engine/cutover/switchover.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
 import { startDeployment } from '../../shared/deployment.js';
-import { choice, text } from '../../shared/inputs.js';
+import { input, inputText } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { code, heading, table } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
@@ -19,12 +19,7 @@ import { abortedOutcome, renderSwitchover, switchoverOptions } from '../../share
 async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const log = actionsLogger();
   const connections = await connectionsFromInputs();
-  const opts = {
-    ...switchoverOptions(connections, log),
-    signal,
-    finalVerify: choice('verify', ['fast', 'full', 'none'] as const, 'fast'),
-    onMismatch: choice('on-mismatch', ON_MISMATCH_CHOICES, 'alert'),
-  };
+  const opts = { ...switchoverOptions(connections, log), signal, finalVerify: input('verify'), onMismatch: input('on-mismatch') };
   const annotations: Annotation[] = [];
   const backups = await preCutoverBackups(annotations);
   const deployment = await startDeployment(
@@ -125,8 +120,8 @@ function failureLine(r: Awaited<ReturnType<typeof runCutover>>): string {
 
 /** The plan's checklist: snapshot the target and image the source before anything is frozen. */
 async function preCutoverBackups(annotations: Annotation[]): Promise<PreCutoverBackups | null> {
-  const dbInstanceIdentifier = text('rds-instance-id');
-  const sourceInstanceId = text('source-instance-id');
+  const dbInstanceIdentifier = inputText('rds-instance-id');
+  const sourceInstanceId = inputText('source-instance-id');
   if (!dbInstanceIdentifier || !sourceInstanceId) {
     annotations.push({
       level: 'warning',
@@ -139,8 +134,8 @@ async function preCutoverBackups(annotations: Annotation[]): Promise<PreCutoverB
     takePreCutoverBackups({
       dbInstanceIdentifier,
       sourceInstanceId,
-      region: text('aws-region'),
-      targetRoleArn: text('aws-target-role-arn'),
+      region: inputText('aws-region'),
+      targetRoleArn: inputText('aws-target-role-arn'),
     }),
   );
 }

@@ -3,30 +3,29 @@
  * cdc step, a per-table load table and the step timeline in the job summary.
  */
 import { migrationNames } from '../../../src/engine/names.js';
-import { durationMs } from '../../../src/cli/options.js';
-import { DEFAULT_WAIT_FOR_TRANSACTIONS, runFullLoad, type FullLoadResult } from '../../../src/engine/full-load/full-load.js';
+import { runFullLoad, type FullLoadResult } from '../../../src/engine/full-load/full-load.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
 import { engineName } from '../../shared/engine.js';
-import { bool, choice, int, text } from '../../shared/inputs.js';
+import { input, inputText } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
-import { DDL_MODES, DEFAULT_DDL_MODE, type DdlMode } from '../../../src/engine/ddl/index.js';
-import { bytes, count, duration, heading, qualifiedName, stepsSection, table, code } from '../../shared/render.js';
+import { bytes, count, duration, heading, stepsSection, table, code } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
+import { relationKey } from '../../../src/postgres/sql.js';
 
 async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const { source, target } = await connectionsFromInputs();
-  const names = migrationNames(text('name') ?? 'pgshift');
-  const prefix = text('pg-command-prefix');
+  const names = migrationNames(input('name')!);
+  const prefix = inputText('pg-command-prefix');
   const result = await group('full-load', () =>
     runFullLoad({
       source,
       target,
       names,
-      jobs: int('jobs', { min: 1 }),
-      clean: bool('clean'),
-      waitForTransactionsMs: durationMs(text('wait-for-transactions') ?? DEFAULT_WAIT_FOR_TRANSACTIONS, 'input wait-for-transactions'),
-      ddl: choice<DdlMode>('ddl', [...DDL_MODES], DEFAULT_DDL_MODE),
-      pgTools: { binDir: text('pg-bin-dir'), commandPrefix: prefix ? prefix.split(/\s+/).filter(Boolean) : undefined },
+      jobs: input('jobs') || undefined,
+      clean: input('clean'),
+      waitForTransactionsMs: input('wait-for-transactions'),
+      ddl: input('ddl'),
+      pgTools: { binDir: inputText('pg-bin-dir'), commandPrefix: prefix ? prefix.split(/\s+/).filter(Boolean) : undefined },
       // The engine only decides the slot's plugin: DMS reads test_decoding, a subscription pgoutput.
       slotPlugin: engineName() === 'dms' ? 'test_decoding' : 'pgoutput',
       log: actionsLogger(),
@@ -78,7 +77,7 @@ export function renderFullLoad(r: FullLoadResult): string {
   );
   const bySize = [...r.tables].sort((a, b) => b.bytes - a.bytes);
   const rows = bySize.map((s) => [
-    qualifiedName(s),
+    relationKey(s),
     count(s.rows),
     bytes(s.bytes),
     count(s.chunks),

@@ -7,8 +7,7 @@ import type { AwsCheck } from '../../../src/aws/checks.js';
 import { migrationNames } from '../../../src/engine/names.js';
 import { runPreflight, type PreflightReport } from '../../../src/engine/preflight/preflight.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
-import { engineName } from '../../shared/engine.js';
-import { bool, text } from '../../shared/inputs.js';
+import { input } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { checksSection, code, count, duration, type CheckRow } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
@@ -21,13 +20,10 @@ async function run(): Promise<PhaseOutcome> {
       source,
       target,
       sourceFromTarget,
-      names: migrationNames(text('name') ?? 'pgshift'),
-      clean: bool('clean'),
-      engine: engineName(),
-      dmsSubnetCidrs: (text('dms-subnet-cidrs') ?? '')
-        .split(',')
-        .map((c) => c.trim())
-        .filter(Boolean),
+      names: migrationNames(input('name')!),
+      clean: input('clean'),
+      engine: input('engine'),
+      dmsSubnetCidrs: input('dms-subnet-cidrs'),
       log: actionsLogger(),
     }),
   );

@@ -5,7 +5,7 @@
  */
 import { runRecover } from '../../../src/engine/recover/recover.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
-import { bool } from '../../shared/inputs.js';
+import { input } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { code, table } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
@@ -16,7 +16,7 @@ async function run(): Promise<PhaseOutcome> {
   const log = actionsLogger();
   const connections = await connectionsFromInputs();
   const o = switchoverOptions(connections, log);
-  const dryRun = bool('dry-run');
+  const dryRun = input('dry-run') ?? false;
   const r = await group('recover', () => runRecover({ ...o, dryRun, log }));
   const headline =
     r.actions.length === 0

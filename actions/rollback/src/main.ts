@@ -8,7 +8,7 @@ import { SwitchoverAborted } from '../../../src/engine/cutover/switchover.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
 import { startDeployment } from '../../shared/deployment.js';
 import type { Annotation } from '../../shared/summary.js';
-import { bool } from '../../shared/inputs.js';
+import { input } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { count, stepsSection, table } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
@@ -17,7 +17,7 @@ import { abortedOutcome, isFrozenStep, renderSwitchover, switchoverOptions } fro
 async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const log = actionsLogger();
   const connections = await connectionsFromInputs();
-  const opts = { ...switchoverOptions(connections, log), signal, acceptDataLoss: bool('accept-data-loss') };
+  const opts = { ...switchoverOptions(connections, log), signal, acceptDataLoss: input('accept-data-loss') };
   const annotations: Annotation[] = [];
   const deployment = await startDeployment(
     'rollback',

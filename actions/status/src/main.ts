@@ -4,11 +4,10 @@
  * then posts one line to alert-webhook-url when given.
  */
 import { readStatus } from '../../../src/engine/status/status.js';
-import { bytes as parseBytes } from '../../../src/cli/options.js';
 import { migrationNames } from '../../../src/engine/names.js';
 import { postAlert, statusAlertLine } from '../../../src/render/alert.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
-import { text } from '../../shared/inputs.js';
+import { input, inputText, requiredOption } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
 import { renderStatusMarkdown } from '../../shared/status.js';
@@ -17,19 +16,19 @@ import { switchFromInputs } from '../../shared/switch.js';
 async function run(): Promise<PhaseOutcome> {
   const log = actionsLogger();
   const connections = await connectionsFromInputs();
-  const sw = (text('switch') ?? 'none') === 'none' ? undefined : switchFromInputs(log);
+  const sw = requiredOption('switch') === 'none' ? undefined : switchFromInputs(log);
   const st = await group('status', () =>
     readStatus({
       source: connections.source,
       target: connections.target,
-      names: migrationNames(text('name') ?? 'pgshift'),
+      names: migrationNames(input('name')!),
       switch: sw,
-      maxLagBytes: parseBytes(text('lag-bound') ?? '256MB', 'lag-bound'),
-      warnRetainedBytes: parseBytes(text('warn-retained') ?? '2GB', 'warn-retained'),
-      maxRetainedBytes: parseBytes(text('max-retained') ?? '10GB', 'max-retained'),
+      maxLagBytes: input('lag-bound'),
+      warnRetainedBytes: input('warn-retained'),
+      maxRetainedBytes: input('max-retained'),
     }),
   );
-  const webhook = text('alert-webhook-url');
+  const webhook = inputText('alert-webhook-url');
   if (st.verdict !== 'ok' && webhook) {
     const sent = await postAlert(webhook, statusAlertLine(st));
     if (!sent.ok) log.warn(`the alert webhook did not take the alert: ${sent.error}`);

@@ -11,7 +11,7 @@ import { catchUpWaiter } from '../../../src/postgres/lsn.js';
 import { readSlot } from '../../../src/postgres/slot.js';
 import { relationKey } from '../../../src/postgres/sql.js';
 import { connectionsFromInputs } from '../../shared/connections.js';
-import { bool, choice, list, text } from '../../shared/inputs.js';
+import { input } from '../../shared/inputs.js';
 import { actionsLogger, group } from '../../shared/logger.js';
 import { code, count, duration, heading, table } from '../../shared/render.js';
 import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
@@ -21,9 +21,9 @@ const BAD = new Set(['differs', 'did-not-converge', 'missing-on-target']);
 
 async function run(): Promise<PhaseOutcome> {
   const { source, target } = await connectionsFromInputs();
-  const names = migrationNames(text('name') ?? 'pgshift');
-  const mode = choice('mode', ['fast', 'full'] as const, 'full');
-  const tables = list('tables');
+  const names = migrationNames(input('name')!);
+  const mode = input('mode')!;
+  const tables = input('tables') ?? [];
   // While CDC streams, a mismatch is re-checked once the target has applied past the source's position.
   const slot = await withClient(source, (c) => readSlot(c, names.slot));
   const report = await group(`verify ${mode}`, () =>
@@ -32,7 +32,7 @@ async function run(): Promise<PhaseOutcome> {
       target,
       mode,
       tables: tables.length ? tables : undefined,
-      strict: bool('strict'),
+      strict: input('strict'),
       waitForCatchUp: slot?.active ? catchUpWaiter(source, names.slot) : undefined,
       log: actionsLogger(),
     }),

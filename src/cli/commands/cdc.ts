@@ -1,25 +1,15 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { cdcStatus, startCdc, stopCdc, watchCdc, type CdcSample } from '../../engine/cdc/index.js';
 import { cancelOnSignals } from '../../signals.js';
-import { DDL_MODES, ddlReport, resolveDdlCommand, type DdlMode } from '../../engine/ddl/index.js';
+import { ddlReport, resolveDdlCommand } from '../../engine/ddl/index.js';
 import { usageError } from '../../errors.js';
-import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
-import { bytes, durationMs } from '../options.js';
+import { action, addConnectionOptions, emit, makeContext, type CommandContext, type GlobalOptions } from '../context.js';
 import { dmsCdcStatus, startDmsCdc, stopDmsCdc, type DmsCdcStatus } from '../../engine/cdc/dms.js';
 import { type LinkSample, watchLink } from '../../engine/cdc/link-watch.js';
 import type { DmsEngine } from '../../engine/replication/dms.js';
-import { addEngineOptions, enginesFrom, type EngineFlags } from '../engine-options.js';
-import type { CommandContext } from '../context.js';
+import { addEngineOptions, enginesFrom } from '../engine-options.js';
+import { flag, flagText, flagValue } from '../flags.js';
 import { renderCdcStart, renderCdcStatus, renderCdcStop, renderDdlReport } from '../render.js';
-
-interface StartFlags extends GlobalOptions, EngineFlags {
-  strategy: 'slot' | 'subscription-copy';
-  binary?: boolean;
-  streaming?: boolean;
-  disableOnError?: boolean;
-  createHelperIndexes?: boolean;
-  ddl?: DdlMode;
-}
 
 export function cdcCommand(): Command {
   const cdc = new Command('cdc').description('change data capture: start, watch and stop the subscription');
@@ -28,30 +18,16 @@ export function cdcCommand(): Command {
     "subscribe the target to full-load's slot (copy_data = false: nothing lost, nothing twice)",
   );
   addEngineOptions(addConnectionOptions(start, { source: true, target: true, sourceFromTarget: true }))
-    .addOption(
-      new Option(
-        '--strategy <s>',
-        "slot (from full-load's slot) or subscription-copy (copy_data = true into a schema-only target; small databases)",
-      )
-        .choices(['slot', 'subscription-copy'])
-        .default('slot'),
-    )
-    .addOption(new Option('--binary', 'binary transfer of column values (needs identical types on both sides)'))
-    .addOption(new Option('--no-streaming', 'do not stream large in-progress transactions'))
-    .addOption(new Option('--disable-on-error', 'an apply error disables the subscription instead of retrying in a loop'))
-    .addOption(
-      new Option('--create-helper-indexes', 'index REPLICA IDENTITY FULL tables on the target (used by PostgreSQL 16+ subscribers)'),
-    )
-    .addOption(
-      new Option(
-        '--ddl <mode>',
-        'schema changes on the source: replay (on the target, in stream order; default with --strategy slot), freeze (refused) or off',
-      ).choices([...DDL_MODES]),
-    );
+    .addOption(flag('cdc-strategy'))
+    .addOption(flag('binary'))
+    .addOption(flag('streaming'))
+    .addOption(flag('disable-on-error'))
+    .addOption(flag('create-helper-indexes'))
+    .addOption(flag('ddl'));
   start.action(
-    action(async (flags: StartFlags) => {
+    action(async (flags: GlobalOptions & { streaming?: boolean }) => {
       const ctx = makeContext(flags);
-      if (flags.engine === 'dms') {
+      if (flagValue(flags, 'engine') === 'dms') {
         const r = await startDmsCdc({ ...dmsPhase(flags, ctx) });
         emit(ctx, r, () => `DMS task ${r.task} running from slot ${r.slotName} (${r.seconds.toFixed(1)} s)`);
         return 0;
@@ -64,10 +40,15 @@ export function cdcCommand(): Command {
         sourceFromTarget: ctx.sourceFromTarget(),
         target: ctx.target(),
         names: ctx.names,
-        strategy: flags.strategy,
-        options: definedOnly({ binary: flags.binary, streaming: flags.streaming, disableOnError: flags.disableOnError }),
-        createHelperIndexes: flags.createHelperIndexes,
-        ddl: flags.ddl,
+        strategy: flagValue(flags, 'cdc-strategy')!,
+        // Only what the person gave: the engine's subscription defaults hold for the rest.
+        options: definedOnly({
+          binary: flagValue(flags, 'binary'),
+          streaming: flags.streaming === false ? false : undefined,
+          disableOnError: flagValue(flags, 'disable-on-error'),
+        }),
+        createHelperIndexes: flagValue(flags, 'create-helper-indexes'),
+        ddl: flagValue(flags, 'ddl'),
         log: ctx.log,
       });
       emit(ctx, result, () => renderCdcStart(result));
@@ -76,14 +57,11 @@ export function cdcCommand(): Command {
   );
 
   const status = new Command('status').description('per-table state, apply errors, lag in bytes (by LSN) and ms, WAL retained by the slot');
-  addEngineOptions(addConnectionOptions(status))
-    .addOption(new Option('--watch [interval]', 'sample until Ctrl-C (default every 2s)'))
-    .addOption(new Option('--warn-retained <size>', 'retained WAL that warns').default('2GB'))
-    .addOption(new Option('--max-retained <size>', 'retained WAL that is critical (exit 1)').default('10GB'));
+  addEngineOptions(addConnectionOptions(status)).addOption(flag('watch')).addOption(flag('warn-retained')).addOption(flag('max-retained'));
   status.action(
-    action(async (flags: GlobalOptions & EngineFlags & { watch?: string | boolean; warnRetained: string; maxRetained: string }) => {
+    action(async (flags: GlobalOptions & { watch?: string | boolean }) => {
       const ctx = makeContext(flags);
-      if (flags.engine === 'dms') {
+      if (flagValue(flags, 'engine') === 'dms') {
         if (flags.watch) return watchDms(flags, ctx);
         const s = await dmsCdcStatus(dmsPhase(flags, ctx));
         emit(ctx, s, () => renderDmsStatus(s));
@@ -93,15 +71,15 @@ export function cdcCommand(): Command {
         source: ctx.source(),
         target: ctx.target(),
         names: ctx.names,
-        warnRetainedBytes: bytes(flags.warnRetained, '--warn-retained'),
-        maxRetainedBytes: bytes(flags.maxRetained, '--max-retained'),
+        warnRetainedBytes: flagValue(flags, 'warn-retained'),
+        maxRetainedBytes: flagValue(flags, 'max-retained'),
       };
       if (!flags.watch) {
         const s = await cdcStatus(opts);
         emit(ctx, s, () => renderCdcStatus(s));
         return s.verdict === 'critical' ? 1 : 0;
       }
-      const interval = durationMs(typeof flags.watch === 'string' ? flags.watch : '2s', '--watch') ?? 2000;
+      const interval = flagValue(flags, 'watch')!;
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
       process.once('SIGTERM', () => abort.abort());
@@ -129,9 +107,9 @@ export function cdcCommand(): Command {
   );
   addEngineOptions(addConnectionOptions(stop));
   stop.action(
-    action(async (flags: GlobalOptions & EngineFlags) => {
+    action(async (flags: GlobalOptions) => {
       const ctx = makeContext(flags);
-      if (flags.engine === 'dms') {
+      if (flagValue(flags, 'engine') === 'dms') {
         const r = await stopDmsCdc(dmsPhase(flags, ctx));
         emit(ctx, r, () => (r.removed.length ? `removed: ${r.removed.join(', ')}` : 'nothing to stop'));
         return 0;
@@ -149,16 +127,16 @@ function ddlCommand(): Command {
   const ddl = new Command('ddl').description(
     'captured schema changes (applied, pending, stopped); adds tables created on the source to the subscription',
   );
-  addConnectionOptions(ddl).addOption(new Option('--no-refresh', 'only list; do not add new tables to the subscription'));
+  addConnectionOptions(ddl).addOption(flag('refresh'));
   ddl.action(
-    action(async (flags: GlobalOptions & { refresh: boolean }) => {
+    action(async (flags: GlobalOptions) => {
       const ctx = makeContext(flags);
       const report = await ddlReport({
         source: ctx.source(),
         target: ctx.target(),
         names: ctx.names,
         log: ctx.log,
-        refresh: flags.refresh,
+        refresh: flagValue(flags, 'refresh')!,
       });
       emit(ctx, report, () => renderDdlReport(report));
       return report.stoppedOn ? 1 : 0;
@@ -168,11 +146,9 @@ function ddlCommand(): Command {
     .description('unblock a stopped DDL: the SQL to run on the target in its place, or that it was applied by hand')
     .argument('<id>', 'the id shown by pgshift cdc ddl');
   // The connection options belong to 'cdc ddl' (commander reads a parent's options after the subcommand too).
-  resolve
-    .addOption(new Option('--sql <sql>', 'run this on the target instead, at the same place in the stream'))
-    .addOption(new Option('--mark-applied', 'the change is already on the target (made by hand): only record it'));
+  resolve.addOption(flag('sql')).addOption(flag('mark-applied'));
   resolve.action(
-    action(async (id: string, own: { sql?: string; markApplied?: boolean }, command: Command) => {
+    action(async (id: string, own: object, command: Command) => {
       const flags = { ...(command.parent?.opts() as GlobalOptions), ...own };
       const ctx = makeContext(flags);
       if (!/^[1-9][0-9]*$/.test(id)) throw usageError(`DDL id '${id}' is not a positive integer`, "see the ids with 'pgshift cdc ddl'");
@@ -182,7 +158,7 @@ function ddlCommand(): Command {
         names: ctx.names,
         log: ctx.log,
         id: Number(id),
-        resolution: { sql: flags.sql, markApplied: flags.markApplied },
+        resolution: { sql: flagText(flags, 'sql'), markApplied: flagValue(flags, 'mark-applied') },
       });
       emit(
         ctx,
@@ -196,13 +172,13 @@ function ddlCommand(): Command {
   return ddl.addCommand(resolve);
 }
 
-/** Only the options the person gave, so the engine's defaults hold for the rest. */
+/** Drop what is undefined, so the engine's defaults hold for it. */
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** The dms phase's options: the connections and the dms engine the flags describe. */
-function dmsPhase(flags: EngineFlags, ctx: CommandContext) {
+function dmsPhase(flags: object, ctx: CommandContext) {
   return {
     source: ctx.source(),
     target: ctx.target(),
@@ -213,11 +189,7 @@ function dmsPhase(flags: EngineFlags, ctx: CommandContext) {
 }
 
 /** `cdc status --engine dms --watch`: the task, its tables and the slot's lag by LSN, one line per sample until Ctrl-C. */
-async function watchDms(
-  flags: GlobalOptions & EngineFlags & { watch?: string | boolean; warnRetained: string; maxRetained: string },
-  ctx: CommandContext,
-): Promise<number> {
-  const interval = durationMs(typeof flags.watch === 'string' ? flags.watch : '2s', '--watch') ?? 2000;
+async function watchDms(flags: GlobalOptions, ctx: CommandContext): Promise<number> {
   const phase = dmsPhase(flags, ctx);
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
@@ -228,17 +200,17 @@ async function watchDms(
       target: phase.target,
       names: { publication: ctx.names.publication, slot: ctx.names.slot, subscription: ctx.names.subscription },
       engine: phase.engine,
-      warnRetainedBytes: bytes(flags.warnRetained, '--warn-retained'),
-      maxRetainedBytes: bytes(flags.maxRetained, '--max-retained'),
+      warnRetainedBytes: flagValue(flags, 'warn-retained'),
+      maxRetainedBytes: flagValue(flags, 'max-retained'),
     },
-    interval,
+    flagValue(flags, 'watch')!,
     (s) => process.stdout.write(flags.json ? `${JSON.stringify(s)}\n` : `${renderLinkSample(s)}\n`),
     abort.signal,
   );
   return series.at(-1)?.verdict === 'critical' ? 1 : 0;
 }
 
-export function renderLinkSample(s: LinkSample): string {
+function renderLinkSample(s: LinkSample): string {
   if (s.error) return `${s.at}  ${s.error}  critical`;
   const tables = s.tables
     ? Object.entries(s.tables)

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { runCleanup } from '../../engine/cleanup/cleanup.js';
 import { action, addConnectionOptions, emit, makeContext, type GlobalOptions } from '../context.js';
 import { renderCleanup } from '../render.js';
-import { addEngineOptions, enginesFrom, type EngineFlags } from '../engine-options.js';
+import { addEngineOptions, enginesFrom } from '../engine-options.js';
 
 export function cleanupCommand(): Command {
   const cmd = addConnectionOptions(
@@ -13,7 +13,7 @@ export function cleanupCommand(): Command {
   );
   addEngineOptions(cmd, { reverse: true });
   return cmd.action(
-    action(async (flags: GlobalOptions & EngineFlags) => {
+    action(async (flags: GlobalOptions) => {
       const ctx = makeContext(flags);
       const result = await runCleanup({
         source: ctx.source(),

@@ -1,7 +1,8 @@
 /** `pgshift recover`: after a killed cutover or rollback, one consistent primary with writes flowing. */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { runRecover } from '../../engine/recover/recover.js';
 import { action, emit, makeContext } from '../context.js';
+import { flag, flagValue } from '../flags.js';
 import { renderRecover } from '../render-status.js';
 import { addSwitchOptions, switchoverOptions, type SwitchFlags } from './switchover.js';
 
@@ -11,12 +12,12 @@ export function recoverCommand(): Command {
       'after a killed cutover or rollback: undo it if the switch had not happened, finish it if it had (reads what the servers record; needs no state directory)',
     ),
   )
-    .addOption(new Option('--dry-run', 'say what would be done, change nothing'))
+    .addOption(flag('dry-run'))
     .action(
-      action(async (flags: SwitchFlags & { dryRun?: boolean }) => {
+      action(async (flags: SwitchFlags) => {
         const ctx = makeContext(flags);
         const o = switchoverOptions(flags, ctx);
-        const result = await runRecover({ ...o, dryRun: flags.dryRun, log: ctx.log });
+        const result = await runRecover({ ...o, dryRun: flagValue(flags, 'dry-run'), log: ctx.log });
         emit(ctx, result, () => renderRecover(result));
         return result.ok ? 0 : 1;
       }),

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { rehearsalMarkdown } from '../../rehearse/report.js';
 import { reportHtml } from '../../rehearse/report-html.js';
 import { runRehearsal, type RehearsalResult } from '../../rehearse/rehearse.js';
@@ -8,7 +8,7 @@ import { action } from '../context.js';
 import { describeSnapshotCheck } from '../../engine/cutover/snapshot-check.js';
 import { usageError } from '../../errors.js';
 import { formatBytes } from '../../rehearse/fixture/generate.js';
-import { positiveInt } from '../options.js';
+import { flag, flagText, flagValue } from '../flags.js';
 
 /** --gb: a positive number of gigabytes (decimal, as pg_database_size is reported), e.g. 0.25 or 3. */
 function gigabytes(value: string): number {
@@ -19,10 +19,6 @@ function gigabytes(value: string): number {
 }
 
 interface RehearseFlags {
-  rows: string;
-  gb?: string;
-  rate: string;
-  stageSeconds: string;
   report: string;
   json?: boolean;
 }
@@ -32,28 +28,20 @@ export function rehearseCommand(): Command {
     .description(
       'play the whole migration locally: PostgreSQL 15 source, 17 target, PgBouncer, live traffic, cutover, rollback, cutover again, cleanup',
     )
-    .addOption(new Option('--rows <n>', 'database size: Tasteam members (other tables scale with it)').default('20000'))
-    .addOption(
-      new Option(
-        '--gb <n>',
-        "database size in GB instead of --rows: the fixture grown with the benchmarks' generator (about 1 min per GB)",
-      ),
-    )
-    .addOption(new Option('--rate <n>', 'application writes per second through PgBouncer').default('200'))
-    .addOption(new Option('--stage-seconds <n>', 'seconds of traffic between steps').default('5'))
-    .addOption(
-      new Option('--report <path>', 'Markdown report with charts; an HTML copy with the charts drawn goes beside it (.html)').default(
-        'rehearsal-report.md',
-      ),
-    )
-    .addOption(new Option('--json', 'print the result as one JSON document on stdout'))
+    .addOption(flag('rows'))
+    .addOption(flag('gb'))
+    .addOption(flag('rate'))
+    .addOption(flag('stage-seconds'))
+    .addOption(flag('report'))
+    .addOption(flag('json'))
     .action(
       action(async (flags: RehearseFlags) => {
+        const gb = flagText(flags, 'gb');
         const result = await runRehearsal({
-          rows: positiveInt(flags.rows, '--rows'),
-          targetBytes: flags.gb === undefined ? undefined : gigabytes(flags.gb),
-          rate: positiveInt(flags.rate, '--rate'),
-          stageSeconds: positiveInt(flags.stageSeconds, '--stage-seconds'),
+          rows: flagValue(flags, 'rows'),
+          targetBytes: gb === undefined ? undefined : gigabytes(gb),
+          rate: flagValue(flags, 'rate'),
+          stageSeconds: flagValue(flags, 'stage-seconds'),
           log: stderrLogger(),
         });
         const markdown = rehearsalMarkdown(result);

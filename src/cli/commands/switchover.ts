@@ -1,141 +1,94 @@
 /** cutover and rollback: the same options (how to switch the application, bounds of the freeze). */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { runCutover } from '../../engine/cutover/cutover.js';
 import { runRollback } from '../../engine/rollback/rollback.js';
 import { stateDir } from '../../engine/cutover/state-file.js';
-import { ON_MISMATCH_CHOICES, type OnMismatch } from '../../engine/cutover/snapshot-check.js';
 import { SwitchoverAborted, type SwitchoverOptions } from '../../engine/cutover/switchover.js';
 import { usageError } from '../../errors.js';
 import { cancelOnSignals } from '../../signals.js';
 import { parseConnInfo } from '../../postgres/conninfo.js';
-import { registerSecret } from '../../postgres/redact.js';
 import { makeSwitch, type Switch } from '../../switch/switch.js';
 import { action, addConnectionOptions, emit, makeContext, type CommandContext, type GlobalOptions } from '../context.js';
-import { bytes, durationMs, positiveInt } from '../options.js';
-import { addEngineOptions, enginesFrom, type EngineFlags } from '../engine-options.js';
+import { flag, flagText, flagValue } from '../flags.js';
+import { addEngineOptions, enginesFrom } from '../engine-options.js';
 import { renderRollback, renderSwitchover } from '../render.js';
 
-export interface SwitchFlags extends GlobalOptions, EngineFlags {
-  switch: 'pgbouncer' | 'env-file' | 'command' | 'none';
-  pgbouncerIni?: string;
-  pgbouncerDb?: string;
-  pgbouncerAdmin?: string;
-  envFile?: string;
-  envKey?: string;
-  restartCommand?: string;
-  switchCommand?: string;
+export interface SwitchFlags extends GlobalOptions {
+  targetFromSourceUrl?: string;
   appUrl?: string;
-  targetFromSource?: string;
-  maxLag: string;
-  maxFreeze: string;
-  sequenceMargin: string;
-  verify: 'fast' | 'full' | 'none';
-  onMismatch?: OnMismatch;
-  stateDir?: string;
-  acceptDataLoss?: boolean;
+  pgbouncerAdminUrl?: string;
 }
 
 export function addSwitchOptions(cmd: Command): Command {
   addEngineOptions(cmd, { reverse: true });
   return addConnectionOptions(cmd, { source: true, target: true, sourceFromTarget: true })
-    .addOption(
-      new Option('--target-from-source <url>', 'how the source reaches the target for reverse replication (default: the target URL)').env(
-        'PGSHIFT_TARGET_FROM_SOURCE_URL',
-      ),
-    )
-    .addOption(
-      new Option('--switch <kind>', 'how the application is moved')
-        .choices(['pgbouncer', 'env-file', 'command', 'none'])
-        .default('pgbouncer'),
-    )
-    .addOption(new Option('--pgbouncer-ini <path>', 'pgbouncer.ini whose entry is rewritten'))
-    .addOption(new Option('--pgbouncer-db <entry>', 'the [databases] entry the application uses'))
-    .addOption(new Option('--pgbouncer-admin <url>', 'admin console URL (PAUSE/RELOAD/RESUME)').env('PGSHIFT_PGBOUNCER_ADMIN_URL'))
-    .addOption(new Option('--env-file <path>', 'env-file switch: file holding DATABASE_URL'))
-    .addOption(new Option('--env-key <key>', 'env-file switch: the variable to rewrite').default('DATABASE_URL'))
-    .addOption(new Option('--restart-command <cmd>', 'env-file switch: restarts the application after the rewrite'))
-    .addOption(
-      new Option('--switch-command <cmd>', 'command switch: your hook (gets PGSHIFT_NEW_HOST/PORT/DATABASE, and PGSHIFT_NEW_URL in env)'),
-    )
-    .addOption(
-      new Option('--app-url <url>', "the application's own connection, for the post-check write (e.g. through PgBouncer)").env(
-        'PGSHIFT_APP_URL',
-      ),
-    )
-    .addOption(new Option('--max-lag <size>', 'refuse to freeze with more than this still to apply').default('16MB'))
-    .addOption(new Option('--max-freeze <duration>', 'writes stay frozen at most this long, then everything is undone').default('30s'))
-    .addOption(new Option('--sequence-margin <n>', 'increments added to every sequence on the new primary').default('1000'))
-    .addOption(
-      new Option(
-        '--verify <mode>',
-        'exact check of the switch point, run after writes resume in snapshots taken inside the freeze: fast (row counts), full (row hashes) or none',
-      )
-        .choices(['fast', 'full', 'none'])
-        .default('fast'),
-    )
-    .addOption(new Option('--state-dir <dir>', 'where freeze records are kept between cutover and rollback (default ~/.pgshift)'));
+    .addOption(flag('target-from-source-url'))
+    .addOption(flag('switch'))
+    .addOption(flag('pgbouncer-ini'))
+    .addOption(flag('pgbouncer-db'))
+    .addOption(flag('pgbouncer-admin-url'))
+    .addOption(flag('env-file'))
+    .addOption(flag('env-key'))
+    .addOption(flag('restart-command'))
+    .addOption(flag('switch-command'))
+    .addOption(flag('app-url'))
+    .addOption(flag('max-lag'))
+    .addOption(flag('max-freeze'))
+    .addOption(flag('sequence-margin'))
+    .addOption(flag('verify'))
+    .addOption(flag('state-dir'));
 }
 
 export function buildSwitch(flags: SwitchFlags, ctx: CommandContext): Switch {
-  switch (flags.switch) {
+  switch (flagValue(flags, 'switch')) {
     case 'pgbouncer': {
-      if (!flags.pgbouncerIni || !flags.pgbouncerDb || !flags.pgbouncerAdmin) {
+      const [iniPath, dbEntry, adminUrl] = [flagText(flags, 'pgbouncer-ini'), flagText(flags, 'pgbouncer-db'), flags.pgbouncerAdminUrl];
+      if (!iniPath || !dbEntry || !adminUrl) {
         throw usageError(
-          '--switch pgbouncer needs --pgbouncer-ini, --pgbouncer-db and --pgbouncer-admin (or PGSHIFT_PGBOUNCER_ADMIN_URL)',
+          '--switch pgbouncer needs --pgbouncer-ini, --pgbouncer-db and --pgbouncer-admin-url (or PGSHIFT_PGBOUNCER_ADMIN_URL)',
           'or choose --switch env-file | command | none',
         );
       }
-      registerSecret(safePassword(flags.pgbouncerAdmin));
+      return makeSwitch({ kind: 'pgbouncer', adminUrl, iniPath, dbEntry, logger: ctx.log });
+    }
+    case 'env-file': {
+      const path = flagText(flags, 'env-file');
+      if (!path) throw usageError('--switch env-file needs --env-file');
       return makeSwitch({
-        kind: 'pgbouncer',
-        adminUrl: flags.pgbouncerAdmin,
-        iniPath: flags.pgbouncerIni,
-        dbEntry: flags.pgbouncerDb,
+        kind: 'env-file',
+        path,
+        key: flagValue(flags, 'env-key'),
+        restartCommand: flagText(flags, 'restart-command'),
         logger: ctx.log,
       });
     }
-    case 'env-file':
-      if (!flags.envFile) throw usageError('--switch env-file needs --env-file');
-      return makeSwitch({
-        kind: 'env-file',
-        path: flags.envFile,
-        key: flags.envKey,
-        restartCommand: flags.restartCommand,
-        logger: ctx.log,
-      });
-    case 'command':
-      if (!flags.switchCommand) throw usageError('--switch command needs --switch-command');
-      return makeSwitch({ kind: 'command', command: flags.switchCommand, logger: ctx.log });
-    case 'none':
+    case 'command': {
+      const command = flagText(flags, 'switch-command');
+      if (!command) throw usageError('--switch command needs --switch-command');
+      return makeSwitch({ kind: 'command', command, logger: ctx.log });
+    }
+    default:
       return makeSwitch({ kind: 'none', logger: ctx.log });
   }
 }
 
-function safePassword(url: string): string | undefined {
-  try {
-    return decodeURIComponent(new URL(url).password) || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export function switchoverOptions(flags: SwitchFlags, ctx: CommandContext): SwitchoverOptions {
-  if (flags.appUrl) registerSecret(safePassword(flags.appUrl));
-  if (flags.targetFromSource) registerSecret(safePassword(flags.targetFromSource));
   return {
     source: ctx.source(),
     target: ctx.target(),
     sourceFromTarget: ctx.sourceFromTarget(),
-    targetFromSource: flags.targetFromSource ? parseConnInfo(flags.targetFromSource, 'target', { caBundle: flags.caBundle }) : undefined,
+    targetFromSource: flags.targetFromSourceUrl
+      ? parseConnInfo(flags.targetFromSourceUrl, 'target', { caBundle: flags.caBundle })
+      : undefined,
     names: ctx.names,
     switch: buildSwitch(flags, ctx),
-    maxLagBytes: bytes(flags.maxLag, '--max-lag'),
-    maxFreezeMs: durationMs(flags.maxFreeze, '--max-freeze'),
-    sequenceMargin: positiveInt(flags.sequenceMargin, '--sequence-margin'),
-    finalVerify: flags.verify,
-    onMismatch: flags.onMismatch,
+    maxLagBytes: flagValue(flags, 'max-lag'),
+    maxFreezeMs: flagValue(flags, 'max-freeze'),
+    sequenceMargin: flagValue(flags, 'sequence-margin'),
+    finalVerify: flagValue(flags, 'verify'),
+    onMismatch: flagValue(flags, 'on-mismatch'),
     appPath: flags.appUrl ? parseConnInfo(flags.appUrl, 'target', { caBundle: flags.caBundle }) : undefined,
-    stateDir: stateDir(flags.stateDir),
+    stateDir: stateDir(flagText(flags, 'state-dir')),
     ...enginesFrom(flags, ctx),
     log: ctx.log,
   };
@@ -175,14 +128,7 @@ export function cutoverCommand(): Command {
   return addSwitchOptions(
     new Command('cutover').description('freeze writes, wait for zero lag, sync sequences, verify, turn replication around, switch, resume'),
   )
-    .addOption(
-      new Option(
-        '--on-mismatch <action>',
-        'when the switch-point check finds the sides different: alert (exit 1) or rollback at once (lossless)',
-      )
-        .choices([...ON_MISMATCH_CHOICES])
-        .default('alert'),
-    )
+    .addOption(flag('on-mismatch'))
     .action(switchoverAction((opts) => runCutover(opts), renderSwitchover));
 }
 
@@ -190,11 +136,8 @@ export function rollbackCommand(): Command {
   return addSwitchOptions(
     new Command('rollback').description('move the application back to the source; lossless while reverse replication runs'),
   )
-    .addOption(
-      new Option(
-        '--accept-data-loss',
-        'without reverse replication: switch back even though rows written on the target would be left behind',
-      ),
-    )
-    .action(switchoverAction((opts, flags) => runRollback({ ...opts, acceptDataLoss: flags.acceptDataLoss }), renderRollback));
+    .addOption(flag('accept-data-loss'))
+    .action(
+      switchoverAction((opts, flags) => runRollback({ ...opts, acceptDataLoss: flagValue(flags, 'accept-data-loss') }), renderRollback),
+    );
 }

@@ -6,6 +6,7 @@ export {
   type CdcStatus,
   type CdcStatusOptions,
   type CdcSample,
+  type WatchOptions,
   type Finding,
   type TableSync,
   type TableSyncState,

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { ident, quoteRelation, type RelationName } from '../../postgres/sql.js';
+import { applicationSchema } from '../../postgres/schemas.js';
 
 export interface FullIdentityTable extends RelationName {
   /** Whether the target has an index the subscriber can use to find old rows. */
@@ -24,7 +25,7 @@ export async function fullIdentityTables(source: pg.Client, target: pg.Client, t
     `SELECT n.nspname AS schema, c.relname AS name, c.reltuples::float8 AS rows
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind = 'r' AND c.relreplident = 'f' AND c.relpersistence = 'p'
-        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+        AND ${applicationSchema()}
       ORDER BY 1, 2`,
   );
   const out: FullIdentityTable[] = [];

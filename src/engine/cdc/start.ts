@@ -14,7 +14,7 @@
 import type pg from 'pg';
 import { checkFailed, connectionError, type PgshiftError, usageError } from '../../errors.js';
 import { Cancelled, throwIfCancelled } from '../../cancel.js';
-import { connect } from '../../postgres/connect.js';
+import { withClients } from '../../postgres/connect.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
 import { detachAndDropSubscription } from '../../postgres/subscription.js';
 import { describe, libpqConninfo, type ConnInfo } from '../../postgres/conninfo.js';
@@ -88,74 +88,66 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
   // (5 s), rolled back each time, until `cdc ddl resolve` records the way past it.
   const wanted = { ...DEFAULT_CDC_OPTIONS, ...opts.options };
   const { names, log } = opts;
-  const source = await connect(opts.source);
-  try {
-    const target = await connect(opts.target);
-    try {
-      const versions = await readVersions(source, target);
-      if (await resumeDisabledSubscription(source, target, opts)) {
-        const startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
-        return resumedResult(opts, strategy, ddl, versions, startLsn, started);
-      }
-      await checkNoSubscription(target, opts.target, names);
-      // subscription-copy makes the publication, so everything that can refuse is checked before it.
-      if (strategy === 'subscription-copy') await checkSlot(source, opts.source, names, strategy);
-      const createdPublication = await checkPublication(source, opts.source, names, strategy, log);
-      if (strategy === 'slot') await checkSlot(source, opts.source, names, strategy);
-      let chosen: ChosenOption[];
-      let skipped: SkippedOption[];
-      let prepared: { fullIdentityWithoutIndex: RelationName[]; helperIndexes: HelperIndex[] };
-      let ddlSetup: DdlSetup | undefined;
-      try {
-        if (strategy === 'subscription-copy') await checkTargetTablesEmpty(source, target, opts.target, names);
-        prepared = await prepareFullIdentityTables(source, target, versions, opts.createHelperIndexes ?? false, log);
-        ({ chosen, skipped } = chooseSubscriptionOptions(wanted, versions));
-        for (const s of skipped) log.info(`subscription option ${s.option} left out: ${s.reason}`);
-        ddlSetup = await prepareDdl(source, target, ddl, strategy, opts.source, log);
-        throwIfCancelled(opts.signal);
-        await createSubscription(target, opts, strategy, chosen);
-      } catch (err) {
-        // Undo: what the DDL step made, and a publication made here for subscription-copy, go again when no subscription came of it.
-        if (ddlSetup) await undoPrepareDdl(source, target, ddlSetup);
-        if (createdPublication) await dropPublicationMadeHere(source, names, log);
-        throw err;
-      }
-      const { fullIdentityWithoutIndex, helperIndexes } = prepared;
-      log.info(
-        `subscription ${names.subscription} created on the ${describe(opts.target)} (${strategy === 'slot' ? `slot ${names.slot}, copy_data = false` : 'copy_data = true'})`,
-      );
-      let startLsn: string | null;
-      try {
-        startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
-      } catch (err) {
-        if (err instanceof Cancelled) {
-          await undoStart(source, target, opts, strategy, createdPublication);
-          if (ddlSetup) await undoPrepareDdl(source, target, ddlSetup);
-        }
-        throw err;
-      }
-      return {
-        subscription: names.subscription,
-        publication: names.publication,
-        slotName: names.slot,
-        strategy,
-        versions,
-        options: chosen,
-        skippedOptions: skipped,
-        fullIdentityWithoutIndex,
-        helperIndexes,
-        createdPublication,
-        startLsn,
-        ddl,
-        resumed: false,
-        seconds: (Date.now() - started) / 1000,
-      };
-    } finally {
-      await target.end().catch(() => undefined);
+  return withClients(opts.source, opts.target, async (source, target) => {
+    const versions = await readVersions(source, target);
+    if (await resumeDisabledSubscription(source, target, opts)) {
+      const startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
+      return resumedResult(opts, strategy, ddl, versions, startLsn, started);
     }
-  } finally {
-    await source.end().catch(() => undefined);
-  }
+    await checkNoSubscription(target, opts.target, names);
+    // subscription-copy makes the publication, so everything that can refuse is checked before it.
+    if (strategy === 'subscription-copy') await checkSlot(source, opts.source, names, strategy);
+    const createdPublication = await checkPublication(source, opts.source, names, strategy, log);
+    if (strategy === 'slot') await checkSlot(source, opts.source, names, strategy);
+    let chosen: ChosenOption[];
+    let skipped: SkippedOption[];
+    let prepared: { fullIdentityWithoutIndex: RelationName[]; helperIndexes: HelperIndex[] };
+    let ddlSetup: DdlSetup | undefined;
+    try {
+      if (strategy === 'subscription-copy') await checkTargetTablesEmpty(source, target, opts.target, names);
+      prepared = await prepareFullIdentityTables(source, target, versions, opts.createHelperIndexes ?? false, log);
+      ({ chosen, skipped } = chooseSubscriptionOptions(wanted, versions));
+      for (const s of skipped) log.info(`subscription option ${s.option} left out: ${s.reason}`);
+      ddlSetup = await prepareDdl(source, target, ddl, strategy, opts.source, log);
+      throwIfCancelled(opts.signal);
+      await createSubscription(target, opts, strategy, chosen);
+    } catch (err) {
+      // Undo: what the DDL step made, and a publication made here for subscription-copy, go again when no subscription came of it.
+      if (ddlSetup) await undoPrepareDdl(source, target, ddlSetup);
+      if (createdPublication) await dropPublicationMadeHere(source, names, log);
+      throw err;
+    }
+    const { fullIdentityWithoutIndex, helperIndexes } = prepared;
+    log.info(
+      `subscription ${names.subscription} created on the ${describe(opts.target)} (${strategy === 'slot' ? `slot ${names.slot}, copy_data = false` : 'copy_data = true'})`,
+    );
+    let startLsn: string | null;
+    try {
+      startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
+    } catch (err) {
+      if (err instanceof Cancelled) {
+        await undoStart(source, target, opts, strategy, createdPublication);
+        if (ddlSetup) await undoPrepareDdl(source, target, ddlSetup);
+      }
+      throw err;
+    }
+    return {
+      subscription: names.subscription,
+      publication: names.publication,
+      slotName: names.slot,
+      strategy,
+      versions,
+      options: chosen,
+      skippedOptions: skipped,
+      fullIdentityWithoutIndex,
+      helperIndexes,
+      createdPublication,
+      startLsn,
+      ddl,
+      resumed: false,
+      seconds: (Date.now() - started) / 1000,
+    };
+  });
 }
 
 async function readVersions(source: pg.Client, target: pg.Client): Promise<ServerVersions> {
@@ -234,7 +226,7 @@ async function checkPublication(
   if (strategy === 'slot') {
     throw usageError(
       `publication ${names.publication} does not exist on the ${describe(info)}`,
-      `run 'pgshift full-load --name ${names.name}' first (it creates the publication and the slot), or use --strategy subscription-copy`,
+      `run 'pgshift full-load --name ${names.name}' first (it creates the publication and the slot), or use --cdc-strategy subscription-copy`,
     );
   }
   const versionNum = Number((await source.query('SHOW server_version_num')).rows[0].server_version_num);
@@ -269,7 +261,7 @@ async function checkSlot(source: pg.Client, info: ConnInfo, names: MigrationName
     if (slot)
       throw usageError(
         `replication slot ${names.slot} already exists on the ${describe(info)}`,
-        `the subscription-copy strategy creates its own slot: run 'pgshift cdc stop --name ${names.name}' to drop the old one, or use the default --strategy slot after full-load`,
+        `the subscription-copy strategy creates its own slot: run 'pgshift cdc stop --name ${names.name}' to drop the old one, or use the default --cdc-strategy slot after full-load`,
       );
     return;
   }
@@ -314,8 +306,8 @@ async function checkTargetTablesEmpty(source: pg.Client, target: pg.Client, targ
   }
   if (nonEmpty.length) {
     throw usageError(
-      `--strategy subscription-copy needs empty tables on the ${describe(targetInfo)}, but ${nonEmpty.slice(0, 5).join(', ')}${nonEmpty.length > 5 ? ` and ${nonEmpty.length - 5} more` : ''} hold rows`,
-      'load the schema only (pg_dump --schema-only), or use the default --strategy slot after full-load',
+      `--cdc-strategy subscription-copy needs empty tables on the ${describe(targetInfo)}, but ${nonEmpty.slice(0, 5).join(', ')}${nonEmpty.length > 5 ? ` and ${nonEmpty.length - 5} more` : ''} hold rows`,
+      'load the schema only (pg_dump --schema-only), or use the default --cdc-strategy slot after full-load',
     );
   }
 }
@@ -376,7 +368,7 @@ function explainCreateSubscriptionError(err: unknown, from: ConnInfo, target: Co
   if (/could not connect to the publisher/i.test(message)) {
     return connectionError(
       `the ${describe(target)} cannot reach the source at ${from.host}:${from.port}/${from.database}: ${message.replace(/\s+/g, ' ')}`,
-      'pass --source-from-target with the address the target uses (e.g. the EC2 private IP), and check the security group and pg_hba.conf',
+      'pass --source-from-target-url with the address the target uses (e.g. the EC2 private IP), and check the security group and pg_hba.conf',
     );
   }
   if ((err as { code?: string }).code === '42501') {
@@ -391,11 +383,6 @@ function explainCreateSubscriptionError(err: unknown, from: ConnInfo, target: Co
   );
 }
 
-/**
- * The subscription is only useful once its apply worker streams from the slot. Waiting here turns
- * "created but never connected" (pg_hba, password, a firewall between the target and the source)
- * into an error now instead of a lag that grows silently.
- */
 /** Stopped by a signal after the subscription was made: drop it (and, for subscription-copy, the slot and publication this run made). Full-load's slot stays. */
 async function undoStart(
   source: pg.Client,
@@ -416,6 +403,11 @@ async function undoStart(
   opts.log.warn(`cdc start stopped: dropped ${undone.join(', ')}`);
 }
 
+/**
+ * The subscription is only useful once its apply worker streams from the slot. Waiting here turns
+ * "created but never connected" (pg_hba, password, a firewall between the target and the source)
+ * into an error now instead of a lag that grows silently.
+ */
 async function waitForStreaming(source: pg.Client, target: pg.Client, opts: StartCdcOptions, timeoutMs: number): Promise<string | null> {
   const { names } = opts;
   const deadline = Date.now() + timeoutMs;

@@ -12,7 +12,7 @@
  */
 import type pg from 'pg';
 import { PgshiftError } from '../../errors.js';
-import { connect } from '../../postgres/connect.js';
+import { connectBoth } from '../../postgres/connect.js';
 import { redact } from '../../postgres/redact.js';
 import type { ConnInfo } from '../../postgres/conninfo.js';
 import { compareLsn, currentWalLsn, emitHeartbeat, lsnDiff, readAppliedPosition } from '../../postgres/lsn.js';
@@ -108,14 +108,7 @@ interface StatusSession {
 
 /** Sessions kept open across samples (watch), so a sample costs queries, not connections. */
 async function openStatusSession(opts: CdcStatusOptions): Promise<StatusSession> {
-  const source = await connect(opts.source, { applicationName: 'pgshift-status' });
-  let target: pg.Client;
-  try {
-    target = await connect(opts.target, { applicationName: 'pgshift-status' });
-  } catch (err) {
-    await source.end().catch(() => undefined);
-    throw err;
-  }
+  const { source, target, close } = await connectBoth(opts.source, opts.target, { applicationName: 'pgshift-status' });
   const targetVersion = Number((await target.query('SHOW server_version_num')).rows[0].server_version_num);
   // The catalog check of FULL tables is the costly part of a sample and changes only with DDL:
   // under --watch it is refreshed every 30 s, not every sample, to keep the watch off the apply path.
@@ -131,10 +124,7 @@ async function openStatusSession(opts: CdcStatusOptions): Promise<StatusSession>
   };
   return {
     sample: () => readStatus(source, target, targetVersion, opts, fullIdentityWithoutIndex),
-    close: async () => {
-      await source.end().catch(() => undefined);
-      await target.end().catch(() => undefined);
-    },
+    close,
   };
 }
 
@@ -359,19 +349,33 @@ export interface CdcSample {
   error?: string;
 }
 
+export interface WatchOptions {
+  /** Stop once this says so (after `onSample` saw the sample); default: only the signal stops the watch. */
+  until?: (sample: CdcSample, series: readonly CdcSample[]) => boolean;
+  /**
+   * true (default): a failed sample becomes a 'critical' one and the watch reconnects. false: the
+   * failure is thrown, for a caller that must fail its step on it.
+   */
+  reconnect?: boolean;
+}
+
 /**
- * `cdc status --watch`: a sample every `intervalMs` until `signal` aborts; returns the lag series.
- * The heartbeat each sample writes is what keeps an otherwise idle slot moving. A first connection
- * that fails throws (wrong URL, password); a failure later — the source restarting, a cut network —
- * becomes a 'critical' sample and the watch reconnects, as replication itself does.
+ * The one loop that polls cdcStatus: `cdc status --watch`, the cdc action's wait for catch-up and
+ * the rehearsal's lag series all run it. A sample every `intervalMs` until `signal` aborts or
+ * `until` says so; returns the series. The heartbeat each sample writes is what keeps an otherwise
+ * idle slot moving. A first connection that fails throws (wrong URL, password); a failure later —
+ * the source restarting, a cut network — becomes a 'critical' sample and the watch reconnects, as
+ * replication itself does.
  */
 export async function watchCdc(
   opts: CdcStatusOptions,
   intervalMs: number,
   onSample: (s: CdcSample) => void,
   signal: AbortSignal,
+  watch: WatchOptions = {},
 ): Promise<CdcSample[]> {
-  const sessionOpts = { ...opts, probeTimeoutMs: Math.min(opts.probeTimeoutMs ?? 2000, intervalMs) };
+  // The heartbeat probe may not outlast the interval, unless the caller chose its bound.
+  const sessionOpts = { ...opts, probeTimeoutMs: opts.probeTimeoutMs ?? Math.min(2000, intervalMs) };
   let session: StatusSession | undefined = await openStatusSession(sessionOpts);
   const series: CdcSample[] = [];
   try {
@@ -391,6 +395,7 @@ export async function watchCdc(
           status,
         };
       } catch (err) {
+        if (watch.reconnect === false) throw err;
         await session?.close();
         session = undefined;
         const error = err instanceof PgshiftError ? err.oneLine() : redact((err as Error)?.message ?? String(err));
@@ -407,6 +412,7 @@ export async function watchCdc(
       }
       series.push(sample);
       onSample(sample);
+      if (watch.until?.(sample, series)) break;
       await abortableSleep(Math.max(0, intervalMs - (Date.now() - began)), signal);
     }
     return series;

@@ -11,7 +11,7 @@
  *   5. list leftovers on both sides
  */
 import type pg from 'pg';
-import { connect } from '../../postgres/connect.js';
+import { withClients } from '../../postgres/connect.js';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
 import { detachAndDropSubscription, subscriptionExists } from '../../postgres/subscription.js';
@@ -48,68 +48,60 @@ export interface CleanupResult {
 
 export async function runCleanup(opts: CleanupOptions): Promise<CleanupResult> {
   const timeline = new Timeline(opts.log);
-  const source = await connect(opts.source);
-  try {
-    const target = await connect(opts.target);
-    try {
-      const sides = { source, target };
-      const dropped: CleanupObject[] = [];
-      const n = opts.names;
-      await timeline.run('remove what the replication engines made', async () => {
-        for (const [engine, link] of engineLinks(opts, source, target))
-          for (const what of await engine.cleanup(link))
-            dropped.push({ side: link.direction === 'forward' ? 'source' : 'target', kind: 'engine', name: what });
-      });
-      await timeline.run('drop subscriptions', async () => {
-        if (await dropSubscription(target, n.subscription)) dropped.push({ side: 'target', kind: 'subscription', name: n.subscription });
-        if (await dropSubscription(target, n.probeSubscription))
-          dropped.push({ side: 'target', kind: 'subscription', name: n.probeSubscription });
-        if (await dropSubscription(source, n.reverseSubscription))
-          dropped.push({ side: 'source', kind: 'subscription', name: n.reverseSubscription });
-      });
-      await timeline.run('drop slots', async () => {
-        for (const [side, slot] of [
-          ['source', n.slot],
-          ['target', n.reverseSlot],
-        ] as const) {
-          if (await dropSlotIfExists(sides[side], slot)) dropped.push({ side, kind: 'slot', name: slot });
+  return withClients(opts.source, opts.target, async (source, target) => {
+    const sides = { source, target };
+    const dropped: CleanupObject[] = [];
+    const n = opts.names;
+    await timeline.run('remove what the replication engines made', async () => {
+      for (const [engine, link] of engineLinks(opts, source, target))
+        for (const what of await engine.cleanup(link))
+          dropped.push({ side: link.direction === 'forward' ? 'source' : 'target', kind: 'engine', name: what });
+    });
+    await timeline.run('drop subscriptions', async () => {
+      if (await dropSubscription(target, n.subscription)) dropped.push({ side: 'target', kind: 'subscription', name: n.subscription });
+      if (await dropSubscription(target, n.probeSubscription))
+        dropped.push({ side: 'target', kind: 'subscription', name: n.probeSubscription });
+      if (await dropSubscription(source, n.reverseSubscription))
+        dropped.push({ side: 'source', kind: 'subscription', name: n.reverseSubscription });
+    });
+    await timeline.run('drop slots', async () => {
+      for (const [side, slot] of [
+        ['source', n.slot],
+        ['target', n.reverseSlot],
+      ] as const) {
+        if (await dropSlotIfExists(sides[side], slot)) dropped.push({ side, kind: 'slot', name: slot });
+      }
+    });
+    await timeline.run('drop publications', async () => {
+      for (const [side, pub] of [
+        ['source', n.publication],
+        ['source', n.probePublication],
+        ['target', n.reversePublication],
+      ] as const) {
+        const r = await sides[side].query('SELECT 1 FROM pg_publication WHERE pubname = $1', [pub]);
+        if (r.rowCount) {
+          await sides[side].query(`DROP PUBLICATION ${ident(pub)}`);
+          dropped.push({ side, kind: 'publication', name: pub });
         }
-      });
-      await timeline.run('drop publications', async () => {
-        for (const [side, pub] of [
-          ['source', n.publication],
-          ['source', n.probePublication],
-          ['target', n.reversePublication],
-        ] as const) {
-          const r = await sides[side].query('SELECT 1 FROM pg_publication WHERE pubname = $1', [pub]);
-          if (r.rowCount) {
-            await sides[side].query(`DROP PUBLICATION ${ident(pub)}`);
-            dropped.push({ side, kind: 'publication', name: pub });
-          }
-        }
-      });
-      await timeline.run('remove the DDL capture, freeze and _pgshift', async () => {
-        for (const side of ['source', 'target'] as const) {
-          const removed = await removeDdlMachinery(sides[side]);
-          for (const name of removed.eventTriggers) dropped.push({ side, kind: 'event trigger', name });
-          if (removed.schema) dropped.push({ side, kind: 'schema', name: '_pgshift' });
-        }
-      });
-      const leftovers = await timeline.run('list leftovers', async () => [
-        ...(await listMine(source, 'source', n)),
-        ...(await listMine(target, 'target', n)),
-        ...(await listDdlLeftovers(source, 'source')),
-        ...(await listDdlLeftovers(target, 'target')),
-      ]);
-      for (const l of leftovers)
-        opts.log.warn(`left on the ${l.side === 'source' ? describe(opts.source) : describe(opts.target)}: ${l.kind} ${l.name}`);
-      return { ok: leftovers.length === 0, dropped, leftovers, steps: timeline.steps };
-    } finally {
-      await target.end().catch(() => undefined);
-    }
-  } finally {
-    await source.end().catch(() => undefined);
-  }
+      }
+    });
+    await timeline.run('remove the DDL capture, freeze and _pgshift', async () => {
+      for (const side of ['source', 'target'] as const) {
+        const removed = await removeDdlMachinery(sides[side]);
+        for (const name of removed.eventTriggers) dropped.push({ side, kind: 'event trigger', name });
+        if (removed.schema) dropped.push({ side, kind: 'schema', name: '_pgshift' });
+      }
+    });
+    const leftovers = await timeline.run('list leftovers', async () => [
+      ...(await listMine(source, 'source', n)),
+      ...(await listMine(target, 'target', n)),
+      ...(await listDdlLeftovers(source, 'source')),
+      ...(await listDdlLeftovers(target, 'target')),
+    ]);
+    for (const l of leftovers)
+      opts.log.warn(`left on the ${l.side === 'source' ? describe(opts.source) : describe(opts.target)}: ${l.kind} ${l.name}`);
+    return { ok: leftovers.length === 0, dropped, leftovers, steps: timeline.steps };
+  });
 }
 
 /** Detached first, so dropping never needs the other server. Returns whether there was one. */

@@ -63,6 +63,8 @@ import {
 } from './snapshot-check.js';
 import { loadState, removeState, saveState } from './state-file.js';
 import { freezeDatabaseWrites, markSwitchoverDone, thawDatabaseWrites, type FreezeRecord } from './write-freeze.js';
+import { STEP } from './steps.js';
+import { optionDefault } from '../../options/index.js';
 
 export type SwitchoverKind = 'cutover' | 'rollback';
 
@@ -75,11 +77,11 @@ export interface SwitchoverOptions {
   targetFromSource?: ConnInfo;
   names: MigrationNames;
   switch: Switch;
-  /** Pre-check: refuse to freeze while more than this many bytes are still to apply. Default 16 MiB. */
+  /** Pre-check: refuse to freeze while more than this many bytes are still to apply. Default: the option table's max-lag. */
   maxLagBytes?: number;
-  /** Writes stay frozen at most this long before the run gives up and resumes them. Default 30 s. */
+  /** Writes stay frozen at most this long before the run gives up and resumes them. Default: the option table's max-freeze. */
   maxFreezeMs?: number;
-  /** Sequences on the new primary are set to the old one's value plus this many increments. Default 1000. */
+  /** Sequences on the new primary are set to the old one's value plus this many increments. Default: the option table's sequence-margin. */
   sequenceMargin?: number;
   /**
    * The exact check of the switch point, run after writes resume in snapshots exported inside the
@@ -237,13 +239,13 @@ function links(e: Direction, s: Sessions): { running: Link; return: Link } {
 export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOptions): Promise<SwitchoverResult> {
   const e = direction(kind, opts);
   const timeline = new Timeline(opts.log, opts.signal);
-  const maxFreezeMs = opts.maxFreezeMs ?? 30_000;
-  const checkMode = opts.finalVerify ?? 'fast';
+  const maxFreezeMs = opts.maxFreezeMs ?? optionDefault('max-freeze')!;
+  const checkMode = opts.finalVerify ?? optionDefault('verify')!;
   const sessions = await openSessions(e, opts);
   let holders: SnapshotHolders | undefined;
   try {
     // Read-only: a signal simply stops it (nothing to undo yet).
-    await timeline.run('pre-checks', async () => {
+    await timeline.run(STEP.preChecks, async () => {
       await untilCancelled(opts.signal, preChecks(e, sessions, opts));
       if (checkMode !== 'none') holders = await openSnapshotHolders(e.from, e.to);
     });
@@ -257,20 +259,20 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
     let freezeStarting = false;
     let linkTurned: 'no' | 'running link dropped' | 'return link made' = 'no';
     try {
-      frozen = await timeline.run('freeze writes', () => freezeWrites(e, sessions, opts, () => (freezeStarting = true)));
+      frozen = await timeline.run(STEP.freezeWrites, () => freezeWrites(e, sessions, opts, () => (freezeStarting = true)));
       const caughtUp = await timeline.run(
-        'wait for zero lag',
+        STEP.waitForZeroLag,
         () => waitForZeroLag(e, sessions, freezeLeft(), opts.signal),
         (r) => `${r.lagBytes} bytes applied in ${r.waitedMs} ms`,
       );
-      const snapshots = holders && (await timeline.run('export snapshots', () => exportSnapshots(holders!)));
-      const sequencesSet = await timeline.run('sync sequences', async () =>
-        applySequences(sessions.to, await readSequences(sessions.from), opts.sequenceMargin ?? 1000),
+      const snapshots = holders && (await timeline.run(STEP.exportSnapshots, () => exportSnapshots(holders!)));
+      const sequencesSet = await timeline.run(STEP.syncSequences, async () =>
+        applySequences(sessions.to, await readSequences(sessions.from), opts.sequenceMargin ?? optionDefault('sequence-margin')!),
       );
       guardFreeze(freezeLeft, 'syncing sequences');
-      await timeline.run('turn replication around', () => turnReplicationAround(e, sessions, (s) => (linkTurned = s)));
+      await timeline.run(STEP.turnReplicationAround, () => turnReplicationAround(e, sessions, (s) => (linkTurned = s)));
       await timeline.run(
-        'switch the application',
+        STEP.switchApplication,
         () => {
           // A signal from here on finishes the switch: undoing half of it would be the riskier way.
           timeline.pastPointOfNoReturn();
@@ -281,12 +283,12 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
       const writeFreezeMs = Date.now() - freezeStarted;
       // ── writes flow again, to the new primary ─────────────────────────────────────────
       opts.log.info(`writes were frozen for ${writeFreezeMs} ms`);
-      await timeline.run('move the DDL freeze to the new primary', () => moveDdlFreeze(e, sessions, opts));
+      await timeline.run(STEP.moveDdlFreeze, () => moveDdlFreeze(e, sessions, opts));
       // Never throws: the switch is done, and an abort path from here on would undo the wrong thing.
       const returnError = turnsInFreeze(e)
         ? undefined
-        : await timeline.run('stop the running link, then start the return link', () => returnLinkAfterResume(e, sessions, opts));
-      const postCheck = await timeline.run('post-check through the application path', () => postCheckStep(e, opts, toIdentity));
+        : await timeline.run(STEP.returnLinkAfterResume, () => returnLinkAfterResume(e, sessions, opts));
+      const postCheck = await timeline.run(STEP.postCheck, () => postCheckStep(e, opts, toIdentity));
       if (!postCheck.ok)
         opts.log.warn(
           `post-check failed: ${redact(postCheck.error ?? '')} — the switch is done; check the application path, or run pgshift ${kind === 'cutover' ? 'rollback' : 'cutover'}`,
@@ -373,7 +375,7 @@ async function preChecks(e: Direction, s: Sessions, opts: SwitchoverOptions): Pr
       'wait for the subscription to catch up',
     );
   const lag = Math.max(0, lsnDiff(head, pos.appliedLsn));
-  const maxLag = opts.maxLagBytes ?? 16 * 1024 * 1024;
+  const maxLag = opts.maxLagBytes ?? optionDefault('max-lag')!;
   if (lag > maxLag)
     throw checkFailed(
       `replication lag is ${lag} bytes, over --max-lag ${maxLag}`,
@@ -558,7 +560,7 @@ async function checkSwitchPoint(
   mode: 'fast' | 'full',
 ): Promise<SnapshotCheckResult> {
   const r = await timeline.run(
-    'check the switch-point snapshots',
+    STEP.checkSwitchPoint,
     () => checkInSnapshots({ from: e.from, to: e.to, snapshots, mode, log: opts.log }),
     describeSnapshotCheck,
   );

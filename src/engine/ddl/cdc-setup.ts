@@ -8,7 +8,7 @@
  *   off     the target only gets the log table (the publication carries it regardless)
  *
  * The capture itself is installed by full-load before its slot. When it is missing (an older
- * full-load, or --strategy subscription-copy) replay installs it now and says that DDL made
+ * full-load, or --cdc-strategy subscription-copy) replay installs it now and says that DDL made
  * between the snapshot and now was not captured.
  */
 import type pg from 'pg';

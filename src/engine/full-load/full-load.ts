@@ -33,6 +33,7 @@ import { cpus } from 'node:os';
 import type pg from 'pg';
 import { Cancelled, untilCancelled } from '../../cancel.js';
 import { checkFailed, usageError } from '../../errors.js';
+import { optionDefault } from '../../options/index.js';
 import { withClient } from '../../postgres/connect.js';
 import { describe, sameDatabase, type ConnInfo } from '../../postgres/conninfo.js';
 import { describeOpenTransaction } from '../../postgres/open-transactions.js';
@@ -276,8 +277,7 @@ async function dropWhatThisRunLoaded(opts: FullLoadOptions, extensionsBefore: st
 
 // ── step 5 ──────────────────────────────────────────────────────────────────────────────
 /** --wait-for-transactions: the one default of the CLI, the action and the workflows. */
-export const DEFAULT_WAIT_FOR_TRANSACTIONS = '10m';
-const DEFAULT_WAIT_FOR_TRANSACTIONS_MS = 10 * 60_000;
+const DEFAULT_WAIT_FOR_TRANSACTIONS_MS = optionDefault('wait-for-transactions')!;
 
 /**
  * The slot's snapshot waits for every open transaction on the source server. Name them while

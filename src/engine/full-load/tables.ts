@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import type { RelationName } from '../../postgres/sql.js';
+import { applicationSchema } from '../../postgres/schemas.js';
 
 export interface TableToCopy extends RelationName {
   oid: number;
@@ -28,7 +29,7 @@ export interface TableToCopy extends RelationName {
  * A relation `c` in namespace `n` that belongs to the application: not in a system schema, and
  * not part of an extension — those are created (and, for config tables, filled) by CREATE EXTENSION.
  */
-const APPLICATION_RELATION = `n.nspname NOT IN ('pg_catalog', 'information_schema', '_pgshift') AND n.nspname NOT LIKE 'pg\\_%'
+const APPLICATION_RELATION = `${applicationSchema()}
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
 
 export async function listTablesToCopy(client: pg.Client): Promise<TableToCopy[]> {

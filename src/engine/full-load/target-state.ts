@@ -10,8 +10,10 @@ import { ident } from '../../postgres/sql.js';
 import { subscriptionExists } from '../../postgres/subscription.js';
 import type { Logger } from '../../log/logger.js';
 import type { MigrationNames } from '../names.js';
+import { notSystemSchema } from '../../postgres/schemas.js';
 
-const SYSTEM_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
+/** Everything but the system: --clean empties the target of an earlier attempt's objects, pgshift's own schema included. */
+const SYSTEM_SCHEMAS = notSystemSchema();
 
 /** User relations, functions and types on the target, as schema.name strings (first 20). */
 export async function userObjectsOnTarget(client: pg.Client): Promise<{ count: number; sample: string[] }> {

@@ -1,12 +1,13 @@
 import type pg from 'pg';
 import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import type { CheckScope, CheckStatus, PreflightCheck, ServerFacts } from './types.js';
+import { applicationSchema } from '../../postgres/schemas.js';
 
 /**
  * Catalog filter for "the application's objects": not system schemas, not temp or TOAST
  * schemas. `n` must be the pg_namespace alias.
  */
-export const USER_SCHEMA_FILTER = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'`;
+export const USER_SCHEMA_FILTER = applicationSchema();
 
 /** Not created by an extension (CREATE EXTENSION re-creates those on the target). */
 export const NOT_EXTENSION_MEMBER = (classid: string, oidExpr: string) =>

@@ -7,7 +7,7 @@ import { qualified } from '../../postgres/sql.js';
 import { check, displayName, nameList, NOT_EXTENSION_MEMBER, USER_SCHEMA_FILTER } from './common.js';
 import type { CheckContext, PreflightCheck } from './types.js';
 
-const TABLES = `c.relkind = 'r' AND c.relpersistence = 'p' AND ${USER_SCHEMA_FILTER} AND n.nspname NOT IN ('_pgshift', 'awsdms_control') AND ${NOT_EXTENSION_MEMBER('pg_class', 'c.oid')}`;
+const TABLES = `c.relkind = 'r' AND c.relpersistence = 'p' AND ${USER_SCHEMA_FILTER} AND ${NOT_EXTENSION_MEMBER('pg_class', 'c.oid')}`;
 
 async function setting(ctx: CheckContext, name: string): Promise<{ setting: string; unit: string | null } | undefined> {
   const r = await ctx.source.query<{ setting: string; unit: string | null }>('SELECT setting, unit FROM pg_settings WHERE name = $1', [

@@ -115,7 +115,7 @@ function probeFailure(ctx: CheckContext, err: unknown, via: ConnInfo, where: str
       title,
       `The target reached ${where} but the source refused user ${via.user}: ${message}`,
       {
-        remediation: 'Check the password of the source user in the URL the target uses (--source-from-target).',
+        remediation: 'Check the password of the source user in the URL the target uses (--source-from-target-url).',
       },
     );
   }
@@ -136,7 +136,7 @@ function probeFailure(ctx: CheckContext, err: unknown, via: ConnInfo, where: str
         `(aws ec2 authorize-security-group-ingress --group-id <ec2-sg> --protocol tcp --port ${via.port} --source-group <rds-sg>),`,
         `publish the container's port on the private interface (docker-compose ports: "${via.port}:5432"), keep listen_addresses = '*',`,
         `and allow the RDS subnet in pg_hba.conf: ${hba}`,
-        `Pass the address RDS uses for the source (the EC2 private IP) with --source-from-target.`,
+        `Pass the address RDS uses for the source (the EC2 private IP) with --source-from-target-url.`,
       ].join('\n'),
     },
   );

@@ -3,9 +3,8 @@
  * before anything is created. Read-only on both sides except for the path probe (a
  * publication on the source and a disabled subscription on the target, dropped at once).
  */
-import type pg from 'pg';
 import { usageError } from '../../errors.js';
-import { connect } from '../../postgres/connect.js';
+import { withClients } from '../../postgres/connect.js';
 import { describe, sameDatabase } from '../../postgres/conninfo.js';
 import { redact } from '../../postgres/redact.js';
 import { check, readServerFacts } from './common.js';
@@ -105,33 +104,35 @@ export const DMS_PREFLIGHT_CHECKS: ReadonlyArray<{ id: string; scope: CheckScope
 export async function runPreflight(opts: PreflightOptions): Promise<PreflightReport> {
   const started = Date.now();
   refuseSameDatabase(opts);
-  const source = await connect(opts.source, { applicationName: 'pgshift-preflight' });
-  let target: pg.Client | undefined;
-  try {
-    target = await connect(opts.target, { applicationName: 'pgshift-preflight' });
-    const ctx: CheckContext = {
-      opts,
-      source,
-      target,
-      sourceFacts: await readServerFacts(source),
-      targetFacts: await readServerFacts(target),
-    };
-    const checks: PreflightCheck[] = [];
-    for (const c of [...PREFLIGHT_CHECKS, ...(opts.engine === 'dms' ? DMS_PREFLIGHT_CHECKS : [])]) {
-      const result = await runOne(ctx, c);
-      opts.log.progress(`${result.status.padEnd(4)} ${result.id}: ${result.title}`);
-      checks.push(result);
-    }
-    return summarize(opts, ctx, checks, started);
-  } finally {
-    await target?.end().catch(() => undefined);
-    await source.end().catch(() => undefined);
-  }
+  return withClients(
+    opts.source,
+    opts.target,
+    async (source, target) => {
+      const ctx: CheckContext = {
+        opts,
+        source,
+        target,
+        sourceFacts: await readServerFacts(source),
+        targetFacts: await readServerFacts(target),
+      };
+      const checks: PreflightCheck[] = [];
+      for (const c of [...PREFLIGHT_CHECKS, ...(opts.engine === 'dms' ? DMS_PREFLIGHT_CHECKS : [])]) {
+        const result = await runOne(ctx, c);
+        opts.log.progress(`${result.status.padEnd(4)} ${result.id}: ${result.title}`);
+        checks.push(result);
+      }
+      return summarize(opts, ctx, checks, started);
+    },
+    { applicationName: 'pgshift-preflight' },
+  );
 }
 
 function refuseSameDatabase(opts: PreflightOptions): void {
   if (sameDatabase(opts.source, opts.target)) {
-    throw usageError(`the source and the target are the same database (${describe(opts.source)})`, 'point --target at the RDS database');
+    throw usageError(
+      `the source and the target are the same database (${describe(opts.source)})`,
+      'point --target-url at the RDS database',
+    );
   }
 }
 

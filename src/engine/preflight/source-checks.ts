@@ -14,7 +14,7 @@ export async function checkSourceVersion(ctx: CheckContext): Promise<PreflightCh
   const title = 'Source version';
   if (f.major < 10) {
     return check('source.version', 'source', 'FAIL', title, `PostgreSQL ${f.version} has no logical replication (10 or later is needed).`, {
-      remediation: 'Upgrade the source to PostgreSQL 13 or later first (pg_upgrade), or move it offline with --strategy dump-restore.',
+      remediation: 'Upgrade the source to PostgreSQL 13 or later first (pg_upgrade), or move it offline with --load-strategy dump-restore.',
     });
   }
   if (f.major < 13) {
@@ -86,7 +86,7 @@ export async function checkReplicationSlots(ctx: CheckContext): Promise<Prefligh
       'source',
       'WARN',
       title,
-      `${detail} Enough for full-load's slot; --strategy subscription-copy needs 2 more while tables sync.`,
+      `${detail} Enough for full-load's slot; --cdc-strategy subscription-copy needs 2 more while tables sync.`,
       { remediation },
     );
   }

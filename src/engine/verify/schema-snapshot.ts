@@ -7,6 +7,7 @@
  * snapshots is then a plain key/value diff, and the snapshot is JSON that can be stored.
  */
 import type pg from 'pg';
+import { applicationSchema } from '../../postgres/schemas.js';
 
 export const SCHEMA_OBJECT_KINDS = [
   'extension',
@@ -43,8 +44,7 @@ export interface SchemaDifference {
  * Publications, subscriptions, slots and replication origins - what logical replication
  * creates - are not schema objects in any of the kinds compared here.
  */
-const EXCLUDED_SCHEMAS_SQL = `n.nspname NOT IN ('pg_catalog', 'information_schema', '_pgshift', 'awsdms_control')
-  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
+const EXCLUDED_SCHEMAS_SQL = applicationSchema();
 
 /** Objects an extension owns come and go with the extension; compare the extension, not its members. */
 const notExtensionMember = (classTable: string, oidExpr: string) =>

@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import { quoteRelation, relationKey, type RelationName } from '../../postgres/sql.js';
 import type { MaterializedViewComparison, SequenceComparison, SequenceStatus } from './report.js';
+import { applicationSchema } from '../../postgres/schemas.js';
 
 interface SequenceRow {
   schema: string;
@@ -17,7 +18,7 @@ interface SequenceRow {
 const SEQUENCES_SQL = `
   SELECT schemaname::text AS schema, sequencename::text AS name, last_value::text AS last_value
   FROM pg_catalog.pg_sequences
-  WHERE schemaname NOT IN ('pg_catalog', 'information_schema', '_pgshift')
+  WHERE ${applicationSchema('schemaname')}
   ORDER BY 1, 2`;
 
 export async function compareSequences(source: pg.Client, target: pg.Client): Promise<SequenceComparison[]> {
@@ -42,7 +43,7 @@ function sequenceStatus(source: string | null, target: string | null): SequenceS
 const MATVIEWS_SQL = `
   SELECT schemaname::text AS schema, matviewname::text AS name, ispopulated AS populated
   FROM pg_catalog.pg_matviews
-  WHERE schemaname NOT IN ('pg_catalog', 'information_schema', '_pgshift')
+  WHERE ${applicationSchema('schemaname')}
   ORDER BY 1, 2`;
 
 interface MatviewRow extends RelationName {

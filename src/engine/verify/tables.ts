@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import type { RelationName } from '../../postgres/sql.js';
 import { relationKey } from '../../postgres/sql.js';
+import { applicationSchema } from '../../postgres/schemas.js';
 
 /** hash_record_extended arrived in PostgreSQL 14; both sides must hash the same way. */
 export const RECORD_HASH_MIN_VERSION = 140000;
@@ -67,7 +68,7 @@ const TABLES_SQL = `
       WHERE c.relispartition AND rc.oid = pg_catalog.pg_partition_root(c.oid)) AS root
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind = 'r'
-    AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_pgshift', 'awsdms_control')
+    AND ${applicationSchema()}
     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                      WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')
