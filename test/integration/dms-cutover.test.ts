@@ -28,6 +28,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dmsClients } from '../../src/aws/dms.js';
 import { startDmsCdc } from '../../src/engine/cdc/dms.js';
+import { runCleanup } from '../../src/engine/cleanup/cleanup.js';
 import { runCutover } from '../../src/engine/cutover/cutover.js';
 import type { SwitchoverOptions } from '../../src/engine/cutover/switchover.js';
 import { runFullLoad } from '../../src/engine/full-load/full-load.js';
@@ -37,6 +38,7 @@ import type { ReplicationEngine } from '../../src/engine/replication/engine.js';
 import { NativeEngine } from '../../src/engine/replication/native.js';
 import { runRollback } from '../../src/engine/rollback/rollback.js';
 import type { Logger } from '../../src/log/logger.js';
+import { connect } from '../../src/postgres/connect.js';
 import { parseConnInfo } from '../../src/postgres/conninfo.js';
 import { ident, literal } from '../../src/postgres/sql.js';
 import { startPgBouncer, type LocalPgBouncer } from '../../src/rehearse/pgbouncer-server.js';
@@ -91,6 +93,7 @@ describe.each([['native'], ['dms']] as const)('cutover and rollback with --engin
   let engine: DmsEngine;
   let reverseEngine: ReplicationEngine;
   let stateDir: string;
+  let callsOfFirstRun = 0;
 
   const options = (): SwitchoverOptions => ({
     source: pair.source,
@@ -264,6 +267,7 @@ describe.each([['native'], ['dms']] as const)('cutover and rollback with --engin
     }
     expect(hashes[1]).toEqual(hashes[0]);
     expect(standIn.statusOf(FORWARD_TASK)).toBe('running');
+    callsOfFirstRun = dmsApi.calls().length;
   }, 240_000);
 
   /** The cutover's task calls and stops, in order (the first forward task's creation and start came from cdc start). */
@@ -272,21 +276,98 @@ describe.each([['native'], ['dms']] as const)('cutover and rollback with --engin
     return standIn.events.slice(from).filter((e) => !/ (ready|running|starting)$/.test(e));
   }
 
+  // Only with the reverse task: the return link that fails to start is the DMS one.
+  if (reverseName === 'dms')
+    it('cutover again while the reverse endpoint cannot connect: the switch stands, writes go on, the reverse slot keeps them; started afterwards, rollback loses nothing', async () => {
+      const workload = startWorkload({ url: bouncer.appUrl(ENTRY, APP_ROLE, PASSWORD), ratePerSecond: 200, durationMs: 120_000 });
+      await sleep(1_000);
+      standIn.failConnection(ARN.reverseTarget, 'could not connect to server: Connection timed out');
+      const cut = await runCutover(options());
+      // Done, but not ok: the result and the log say what is missing and that the slot keeps the writes.
+      expect(cut.ok).toBe(false);
+      expect(cut.postCheck.ok).toBe(true);
+      expect(cut.replicationBackError).toMatch(
+        new RegExp(
+          `switch to the target .* is done, but replication back to the source .*\\(dms\\) did not start: .*cannot connect.*slot ${names.reverseSlot} on the target .* keeps every write since the switch`,
+        ),
+      );
+      expect(lines.some((l) => l.startsWith('WARN ') && l.includes('did not start'))).toBe(true);
+      expect(await serverOfEntry()).toBe(pair.target.port);
+      expect(standIn.statusOf(FORWARD_TASK)).toBe('stopped');
+      expect(standIn.statusOf(REVERSE_TASK)).toBeUndefined();
+      await sleep(1_000);
+      const slot = await pair.tgt('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [names.reverseSlot]);
+      expect(slot.rowCount).toBe(1);
+
+      // The cause fixed, the reverse task starts from that slot (what runbooks/dms.md §8 says to do).
+      standIn.failConnection(ARN.reverseTarget, undefined);
+      // As pgshift's own sessions: the new primary's DDL freeze (the rollback window) lets them make the marker table.
+      const [source, target] = await Promise.all([
+        connect(pair.source, { applicationName: 'pgshift-test' }),
+        connect(pair.target, { applicationName: 'pgshift-test' }),
+      ]);
+      try {
+        await engine.start({
+          names: { publication: names.reversePublication, slot: names.reverseSlot, subscription: names.reverseSubscription },
+          publisher: target,
+          subscriber: source,
+          publisherInfo: pair.target,
+          subscriberInfo: pair.source,
+          publisherFromSubscriber: pair.target,
+          direction: 'reverse',
+        });
+      } finally {
+        await Promise.all([source.end(), target.end()]);
+      }
+      await sleep(1_000);
+      const back = await runRollback(options());
+      expect(back.mode).toBe('lossless');
+      expect(back.ok).toBe(true);
+      expect(await serverOfEntry()).toBe(pair.source.port);
+      await sleep(1_000);
+      const result = await workload.stop();
+      expect(result.failed).toBe(0);
+      const check = new pg.Client(pair.sourceUrl);
+      await check.connect();
+      try {
+        // Including every write made on RDS while nothing replicated back: the slot kept them.
+        expect((await checkLedger(check, result.ledger)).missing).toEqual([]);
+      } finally {
+        await check.end();
+      }
+    }, 240_000);
+
+  it('cleanup stops and deletes every task, and leaves no slot, subscription or publication of the migration', async () => {
+    const r = await runCleanup({ source: pair.source, target: pair.target, names, engine, reverseEngine, log });
+    expect(r.leftovers).toEqual([]);
+    expect(standIn.statusOf(FORWARD_TASK)).toBeUndefined();
+    expect(standIn.statusOf(REVERSE_TASK)).toBeUndefined();
+    const left = `SELECT (SELECT count(*) FROM pg_replication_slots WHERE database = current_database())
+                       + (SELECT count(*) FROM pg_publication)
+                       + (SELECT count(*) FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()))
+                       AS n`;
+    expect([Number((await pair.src(left)).rows[0].n), Number((await pair.tgt(left)).rows[0].n)]).toEqual([0, 0]);
+  });
+
   it('aws-sdk-client-mock saw StopReplicationTask before any reverse task was created or started', () => {
     // Every call pgshift made, in order, as "<what> <task>".
-    const calls = dmsApi.calls().map((c) => {
-      const cmd = c.args[0];
-      const what =
-        cmd instanceof StopReplicationTaskCommand
-          ? 'stop'
-          : cmd instanceof CreateReplicationTaskCommand
-            ? 'create'
-            : cmd instanceof StartReplicationTaskCommand
-              ? 'start'
-              : 'other';
-      const input = cmd.input as { ReplicationTaskIdentifier?: string; ReplicationTaskArn?: string };
-      return `${what} ${input.ReplicationTaskIdentifier ?? input.ReplicationTaskArn ?? ''}`;
-    });
+    // cdc start, the cutover and the rollback of the first test (not the later fault test and cleanup).
+    const calls = dmsApi
+      .calls()
+      .slice(0, callsOfFirstRun)
+      .map((c) => {
+        const cmd = c.args[0];
+        const what =
+          cmd instanceof StopReplicationTaskCommand
+            ? 'stop'
+            : cmd instanceof CreateReplicationTaskCommand
+              ? 'create'
+              : cmd instanceof StartReplicationTaskCommand
+                ? 'start'
+                : 'other';
+        const input = cmd.input as { ReplicationTaskIdentifier?: string; ReplicationTaskArn?: string };
+        return `${what} ${input.ReplicationTaskIdentifier ?? input.ReplicationTaskArn ?? ''}`;
+      });
     const firstStop = calls.findIndex((c) => c.startsWith('stop '));
     expect(firstStop).toBeGreaterThan(-1);
     const creates = calls.filter((c) => c.startsWith('create '));

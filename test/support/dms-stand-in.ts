@@ -60,6 +60,8 @@ export class DmsReplicationInstanceStandIn {
   /** API calls and state changes, in order: "Create <id>", "Start <id>", "Stop <id>", "<id> stopped", ... */
   readonly events: string[] = [];
   private readonly tasks = new Map<string, Task>();
+  /** Endpoint ARN -> the LastFailureMessage its connection test ends with (a network or password fault). */
+  private readonly connectionFailures = new Map<string, string>();
   /** "schema.table" -> TableState reported instead of the task's own, as DMS does when one table fails. */
   private readonly tableStates = new Map<string, string>();
   private seq = 0;
@@ -98,7 +100,15 @@ export class DmsReplicationInstanceStandIn {
       };
     });
     mock.on(TestConnectionCommand).resolves({});
-    mock.on(DescribeConnectionsCommand).resolves({ Connections: [{ Status: 'successful' }] });
+    mock.on(DescribeConnectionsCommand).callsFake((input) => {
+      const arn = input.Filters?.find((f: { Name?: string }) => f.Name === 'endpoint-arn')?.Values?.[0] ?? '';
+      const failure = this.connectionFailures.get(arn);
+      return {
+        Connections: [
+          failure ? { EndpointArn: arn, Status: 'failed', LastFailureMessage: failure } : { EndpointArn: arn, Status: 'successful' },
+        ],
+      };
+    });
     mock.on(CreateReplicationTaskCommand).callsFake((input) => {
       if ([...this.tasks.values()].some((t) => t.identifier === input.ReplicationTaskIdentifier))
         throw Object.assign(new Error(`Task ${input.ReplicationTaskIdentifier} already exists`), { name: 'ResourceAlreadyExistsFault' });
@@ -188,6 +198,12 @@ export class DmsReplicationInstanceStandIn {
   setTableState(table: string, state: string | undefined): void {
     if (state === undefined) this.tableStates.delete(table);
     else this.tableStates.set(table, state);
+  }
+
+  /** Make the connection test of one endpoint fail with `message` (undefined: succeed again). */
+  failConnection(arn: string, message: string | undefined): void {
+    if (message === undefined) this.connectionFailures.delete(arn);
+    else this.connectionFailures.set(arn, message);
   }
 
   statusOf(identifier: string): string | undefined {
