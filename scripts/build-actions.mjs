@@ -26,7 +26,7 @@ const ncc = require('@vercel/ncc');
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const actionsDir = join(root, 'actions');
 
-/** Every action that has an adapter to bundle; action folders without src/main.ts (shared) are skipped. */
+/** Every action that has an adapter to bundle; action folders without src/main.ts (common) are skipped. */
 export function bundledActions() {
   return readdirSync(actionsDir, { withFileTypes: true })
     .filter((d) => d.isDirectory() && existsSync(join(actionsDir, d.name, 'src', 'main.ts')))

@@ -3,7 +3,7 @@
  * every DMS input it needs, and an unknown engine refused by name (the CLI's --engine, the same names).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { enginesFromInputs, engineName } from '../../actions/shared/engine.js';
+import { enginesFromInputs, engineName } from '../../actions/common/engine.js';
 import { PgshiftError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log/logger.js';
 

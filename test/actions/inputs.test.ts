@@ -4,7 +4,7 @@
  * decoded. pgshift's own redact() learns the same values, so its error lines hide them too.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { maskConnectionUrl, maskSecretInputs } from '../../actions/shared/inputs.js';
+import { maskConnectionUrl, maskSecretInputs } from '../../actions/common/inputs.js';
 import { redact } from '../../src/postgres/redact.js';
 
 function captureStdout(fn: () => void): string[] {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lagChart, stepsSection } from '../../actions/shared/render.js';
+import { lagChart, stepsSection } from '../../actions/common/render.js';
 import type { StepRecord } from '../../src/engine/timeline.js';
 import { MAX_X_LABELS } from '../../src/render/mermaid.js';
 import type { RehearsalResult } from '../../src/rehearse/rehearse.js';

@@ -7,17 +7,25 @@ import { startCdc, stopCdc, watchCdc, type CdcStatus, type StartCdcResult, type 
 import { migrationNames, type MigrationNames } from '../../../src/engine/names.js';
 import type { ConnInfo } from '../../../src/postgres/conninfo.js';
 import { checkFailed } from '../../../src/errors.js';
-import { connectionsFromInputs } from '../../shared/connections.js';
-import { dmsEngineFromInputs, engineName } from '../../shared/engine.js';
+import { connectionsFromInputs } from '../../common/connections.js';
+import { dmsEngineFromInputs, engineName } from '../../common/engine.js';
 import { dmsCdcStatus, startDmsCdc, stopDmsCdc } from '../../../src/engine/cdc/dms.js';
-import { input, inputText, requiredOption } from '../../shared/inputs.js';
-import { actionsLogger, group } from '../../shared/logger.js';
-import { bytes, code, count, duration, heading, lagChart, table, type LagPoint } from '../../shared/render.js';
-import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
-import type { Annotation } from '../../shared/summary.js';
-import { relationKey } from '../../../src/postgres/sql.js';
+import { input, inputText, requiredOption } from '../../common/inputs.js';
+import { actionsLogger, group } from '../../common/logger.js';
+import { bytes, count } from '../../common/render.js';
+import { runPhaseAction, type PhaseOutcome } from '../../common/run.js';
+import type { Annotation } from '../../common/summary.js';
+import {
+  point,
+  renderDmsStatus,
+  renderDmsStop,
+  renderStop,
+  renderWatch,
+  type CdcCommand,
+  type Watched,
+} from '../../common/summaries/cdc.js';
 
-type Command = 'start' | 'status' | 'stop';
+type Command = CdcCommand;
 
 async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const command: Command = requiredOption('command');
@@ -40,11 +48,6 @@ async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const waitSeconds = input('wait-caught-up')! / 1000;
   const watched = await group('replication lag', () => watchLag({ source, target, names, maxLag, waitSeconds, log }));
   return watchOutcome(command, started, watched, maxLag, waitSeconds);
-}
-
-interface Watched {
-  samples: CdcStatus[];
-  caughtUp: boolean;
 }
 
 /** Sample once a second: at least a few samples for the chart, until caught up or the wait runs out. */
@@ -118,94 +121,11 @@ function watchOutcome(
   };
 }
 
-const point = (s: CdcStatus): LagPoint => ({ at: s.at, lagBytes: s.lagBytes, lagMs: s.lagMs ?? s.lagMsAtLeast });
-
-function renderWatch(command: Command, started: StartCdcResult | undefined, w: Watched, verdict: string, maxLag: number): string {
-  const last = w.samples[w.samples.length - 1]!;
-  const icon = verdict === 'failing' ? '❌' : verdict === 'streaming' ? '✅' : '⏳';
-  const lagMs = last.lagMs !== null ? duration(last.lagMs) : last.lagMsAtLeast !== null ? `more than ${duration(last.lagMsAtLeast)}` : '–';
-  const parts = [
-    `${icon} **${verdict}** — lag ${count(last.lagBytes)} bytes (by LSN; caught up means ≤ ${count(maxLag)}), ${lagMs} for a commit to reach the target; ` +
-      `the slot keeps ${bytes(last.retained.bytes)} of WAL on the source (warn at ${bytes(last.retained.warnBytes)}, stop at ${bytes(last.retained.maxBytes)}).`,
-  ];
-  if (started) {
-    parts.push(
-      table(
-        ['cdc start', 'value'],
-        [
-          ['subscription', code(started.subscription)],
-          ['publication / slot', `${code(started.publication)} / ${code(started.slotName)}`],
-          ['streaming from LSN', started.startLsn ? code(started.startLsn) : '–'],
-          ['options', started.options.map((o) => `${o.option}=${o.value}`).join(', ') || '–'],
-          ['options skipped', started.skippedOptions.map((o) => `${o.option} (${o.reason})`).join(', ') || '–'],
-          ['helper indexes for REPLICA IDENTITY FULL', started.helperIndexes.map((i) => relationKey(i)).join(', ') || '–'],
-          ['took', duration(started.seconds * 1000)],
-        ],
-      ),
-    );
-  }
-  parts.push(heading(3, 'Replication lag'), lagChart(w.samples.map(point)));
-  const sub = last.subscription;
-  parts.push(
-    table(
-      ['state', 'value'],
-      [
-        [
-          'subscription',
-          sub
-            ? `${code(sub.name)} ${sub.enabled ? 'enabled' : 'DISABLED'}, worker ${sub.workerRunning ? 'running' : 'NOT running'}`
-            : 'none',
-        ],
-        ['apply / sync errors', sub ? `${sub.applyErrorCount ?? '–'} / ${sub.syncErrorCount ?? '–'}` : '–'],
-        ['source LSN / applied LSN', `${code(last.sourceLsn)} / ${last.appliedLsn ? code(last.appliedLsn) : '–'}`],
-        [
-          'slot',
-          last.slot
-            ? `${code(last.slot.slotName)} ${last.slot.active ? 'active' : 'inactive'}, wal_status ${last.retained.walStatus ?? '–'}`
-            : 'none',
-        ],
-        ['REPLICA IDENTITY FULL without an index on the target', last.fullIdentityWithoutIndex.map(relationKey).join(', ') || '–'],
-      ],
-    ),
-  );
-  const notReady = last.tables.filter((t) => t.state !== 'ready');
-  if (notReady.length)
-    parts.push(
-      table(
-        ['table not ready', 'sync state'],
-        notReady.map((t) => [relationKey(t), t.state]),
-      ),
-    );
-  if (last.findings.length) parts.push(last.findings.map((f) => `- ${f.level === 'critical' ? '❌' : '⚠️'} ${f.message}`).join('\n'));
-  return parts.join('\n\n');
-}
-
 function stopOutcome(r: StopCdcResult, names: MigrationNames): PhaseOutcome {
-  const lines = [
-    r.nothingToDo ? '✅ **stopped** — nothing was left to drop (stop had already run).' : '✅ **stopped**',
-    table(
-      ['object', 'result'],
-      [
-        [`subscription ${names.subscription} (target)`, r.droppedSubscription ? 'dropped' : 'not present'],
-        ['slots (source)', r.droppedSlots.join(', ') || 'none dropped'],
-        [`publication ${names.publication} (source)`, r.droppedPublication ? 'dropped' : 'not present'],
-        ['source reachable', r.sourceReachable ? 'yes' : `NO — ${r.sourceError ?? ''}`],
-      ],
-    ),
-  ];
-  if (r.leftovers.length) {
-    lines[0] = '⚠️ **stopped, with leftovers on the source** — run this on the source as soon as it is reachable:';
-    lines.push(
-      table(
-        ['left on the source', 'drop it with'],
-        r.leftovers.map((l) => [`${l.kind} ${l.name}`, code(l.sql)]),
-      ),
-    );
-  }
   return {
     report: { command: 'stop', stop: r },
     outputs: { subscription: names.subscription, 'slot-name': names.slot, verdict: 'stopped' },
-    summary: lines.join('\n\n'),
+    summary: renderStop(r, names),
     annotations: r.leftovers.map((l) => ({
       level: 'warning',
       title: 'left on the source',
@@ -222,18 +142,12 @@ async function dmsCommand(command: Command, o: Parameters<typeof startDmsCdc>[0]
     const r = await group('cdc stop (dms)', () => stopDmsCdc(o));
     return {
       outputs: { verdict: 'stopped' },
-      summary: `${heading(3, 'Stopped')}\n\n${r.removed.length ? r.removed.map((x) => `- ${x}`).join('\n') : 'Nothing to stop.'}`,
+      summary: renderDmsStop(r),
       report: r,
     };
   }
   if (command === 'start') await group('cdc start (dms)', () => startDmsCdc(o));
   const s = await group('cdc status (dms)', () => dmsCdcStatus(o));
-  const rows = s.tables.map((t) => [relationKey(t), t.state, count(t.inserts), count(t.updates), count(t.deletes)]);
-  const summary = [
-    `${s.ok ? '✅' : '❌'} DMS task ${code(s.task?.identifier ?? '(none)')}: **${s.task?.status ?? 'missing'}**`,
-    `lag ${s.lagBytes === null ? '?' : bytes(s.lagBytes)} by LSN; the slot retains ${s.slot ? bytes(s.slot.retainedBytes) : '?'}; CloudWatch CDCLatencySource ${s.latency?.sourceSeconds ?? '?'} s, CDCLatencyTarget ${s.latency?.targetSeconds ?? '?'} s`,
-    rows.length ? table(['table', 'state', 'inserts', 'updates', 'deletes'], rows) : '',
-  ].join('\n\n');
   return {
     outputs: {
       'slot-name': o.names.slot,
@@ -241,7 +155,7 @@ async function dmsCommand(command: Command, o: Parameters<typeof startDmsCdc>[0]
       'retained-wal-bytes': s.slot?.retainedBytes,
       verdict: s.ok ? 'streaming' : 'failing',
     },
-    summary,
+    summary: renderDmsStatus(s),
     failure: s.ok
       ? undefined
       : `DMS task ${s.task?.identifier ?? '(none)'} is ${s.task?.status ?? 'missing'}${s.task?.lastFailureMessage ? `: ${s.task.lastFailureMessage}` : ''}`,

@@ -1,20 +1,19 @@
 /**
  * Action adapter for `cutover`: optional pre-cutover backups (RDS snapshot + source AMI, the
- * plan's checklist), then runCutover → the freeze figures and the cutover timeline as a Gantt
- * chart in the job summary; outputs the verdict and the write-freeze duration.
+ * plan's checklist), a deployment record, then runCutover; the result goes to the outputs and the
+ * summary rendered by common/summaries/cutover.ts.
  */
 import { takePreCutoverBackups, type PreCutoverBackups } from '../../../src/aws/backups.js';
-import { runCutover } from '../../../src/engine/cutover/cutover.js';
-import { describeMismatches } from '../../../src/engine/cutover/snapshot-check.js';
+import { runCutover, type CutoverResult } from '../../../src/engine/cutover/cutover.js';
 import { SwitchoverAborted } from '../../../src/engine/cutover/switchover.js';
-import { connectionsFromInputs } from '../../shared/connections.js';
-import { startDeployment } from '../../shared/deployment.js';
-import { input, inputText } from '../../shared/inputs.js';
-import { actionsLogger, group } from '../../shared/logger.js';
-import { code, heading, table } from '../../shared/render.js';
-import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
-import type { Annotation } from '../../shared/summary.js';
-import { abortedOutcome, renderSwitchover, switchoverOptions } from '../../shared/switchover.js';
+import { connectionsFromInputs } from '../../common/connections.js';
+import { startDeployment } from '../../common/deployment.js';
+import { input, inputText } from '../../common/inputs.js';
+import { actionsLogger, group } from '../../common/logger.js';
+import { runPhaseAction, type PhaseOutcome } from '../../common/run.js';
+import type { Annotation } from '../../common/summary.js';
+import { abortedOutcome, switchoverOptions } from '../../common/switchover.js';
+import { cutoverAnnotations, cutoverFailure, cutoverVerdict, renderCutover } from '../../common/summaries/cutover.js';
 
 async function run(signal: AbortSignal): Promise<PhaseOutcome> {
   const log = actionsLogger();
@@ -27,7 +26,7 @@ async function run(signal: AbortSignal): Promise<PhaseOutcome> {
     `${connections.target.host}:${connections.target.port}/${connections.target.database}`,
     annotations,
   );
-  let result: Awaited<ReturnType<typeof runCutover>>;
+  let result: CutoverResult;
   try {
     result = await group('cutover', () => runCutover(opts));
   } catch (err) {
@@ -45,77 +44,18 @@ async function run(signal: AbortSignal): Promise<PhaseOutcome> {
     result.ok ? 'success' : 'failure',
     `writes frozen ${result.writeFreezeMs} ms; post-check ${result.postCheck.ok ? 'ok' : 'failed'}; switch-point check ${check ? (check.ok ? 'equal' : mismatch ? 'MISMATCH' : 'could not run') : 'skipped'}${result.mismatchRollback ? '; rolled back' : ''}`,
   );
-  if (mismatch)
-    annotations.push({
-      level: 'error',
-      title: 'the two sides differed at the switch point',
-      message: `${describeMismatches(check.mismatched)} — ${
-        result.mismatchRollback
-          ? 'rolled back to the source at once (on-mismatch: rollback, lossless)'
-          : result.mismatchRollbackError
-            ? `the rollback did NOT happen: ${result.mismatchRollbackError}`
-            : 'the target serves the application: see runbooks/cutover.md (rollback is lossless)'
-      }`,
-    });
-  else if (check?.error)
-    annotations.push({
-      level: 'error',
-      title: 'the switch-point check could not run',
-      message: `${check.error} — run pgshift verify --mode full; see runbooks/cutover.md`,
-    });
-  if (!result.postCheck.ok)
-    annotations.push({
-      level: 'error',
-      title: 'post-check failed',
-      message: `the application path did not write to the new primary: ${result.postCheck.error ?? ''} — see runbooks/cutover.md (rollback is lossless)`,
-    });
-  const backupSection = backups
-    ? [
-        heading(3, 'Pre-cutover backups'),
-        table(
-          ['backup', 'id', 'state'],
-          [
-            ['RDS snapshot', code(backups.snapshot.snapshotIdentifier), backups.snapshot.status],
-            ['source AMI', code(backups.image.imageId), backups.image.state],
-          ],
-        ),
-      ].join('\n\n')
-    : '';
+  annotations.push(...cutoverAnnotations(result));
   return {
     report: { ...result, backups },
     outputs: {
-      verdict: result.mismatchRollback
-        ? 'rolled-back-after-mismatch'
-        : mismatch
-          ? 'switched-mismatch'
-          : check?.error
-            ? 'switched-check-failed'
-            : result.ok
-              ? 'switched'
-              : 'switched-post-check-failed',
+      verdict: cutoverVerdict(result),
       'write-freeze-ms': result.writeFreezeMs,
       'reverse-subscription': result.replicationBack.subscription,
     },
-    summary: [
-      renderSwitchover(result, opts.switch.describe()),
-      result.mismatchRollback?.mode === 'lossless'
-        ? `${heading(3, 'Rolled back at once (on-mismatch: rollback)')}\n\n${renderSwitchover(result.mismatchRollback, opts.switch.describe())}`
-        : '',
-      backupSection,
-    ]
-      .filter(Boolean)
-      .join('\n\n'),
+    summary: renderCutover(result, opts.switch.describe(), backups),
     annotations,
-    failure: result.ok ? undefined : failureLine(result),
+    failure: result.ok ? undefined : cutoverFailure(result),
   };
-}
-
-function failureLine(r: Awaited<ReturnType<typeof runCutover>>): string {
-  const check = r.snapshotCheck;
-  if (check && !check.ok && !check.error)
-    return `the two sides differed at the switch point: ${describeMismatches(check.mismatched)}${r.mismatchRollback ? ' — rolled back to the source' : ''}`;
-  if (check?.error) return `cutover switched, but the switch-point check could not run: ${check.error}`;
-  return `cutover switched, but the post-check write through the application path failed: ${r.postCheck.error ?? 'unknown'} — check the application, or run the rollback workflow`;
 }
 
 /** The plan's checklist: snapshot the target and image the source before anything is frozen. */

@@ -6,12 +6,12 @@
 import { readStatus } from '../../../src/engine/status/status.js';
 import { migrationNames } from '../../../src/engine/names.js';
 import { postAlert, statusAlertLine } from '../../../src/render/alert.js';
-import { connectionsFromInputs } from '../../shared/connections.js';
-import { input, inputText, requiredOption } from '../../shared/inputs.js';
-import { actionsLogger, group } from '../../shared/logger.js';
-import { runPhaseAction, type PhaseOutcome } from '../../shared/run.js';
-import { renderStatusMarkdown } from '../../shared/status.js';
-import { switchFromInputs } from '../../shared/switch.js';
+import { connectionsFromInputs } from '../../common/connections.js';
+import { input, inputText, requiredOption } from '../../common/inputs.js';
+import { actionsLogger, group } from '../../common/logger.js';
+import { runPhaseAction, type PhaseOutcome } from '../../common/run.js';
+import { renderStatusMarkdown } from '../../common/summaries/status.js';
+import { switchFromInputs } from '../../common/switch.js';
 
 async function run(): Promise<PhaseOutcome> {
   const log = actionsLogger();

@@ -4,7 +4,7 @@
  */
 import * as core from '@actions/core';
 import { redact } from '../../src/postgres/redact.js';
-import { repositoryLink } from '../../src/render/markdown.js';
+import { heading, repositoryLink } from '../../src/render/markdown.js';
 
 export type Phase = 'preflight' | 'full-load' | 'cdc' | 'verify' | 'cutover' | 'rollback' | 'cleanup' | 'recover' | 'status';
 
@@ -31,6 +31,15 @@ export function runbookLine(phase: Phase): string {
 /** status has no page of its own: runbooks/recover.md explains what it shows and each alert. */
 function runbookOf(phase: Phase): Phase {
   return phase === 'status' ? 'recover' : phase;
+}
+
+/**
+ * The phase's whole section as the job summary shows it: title, runbook link, the phase's own
+ * Markdown. Redacted as a whole: a URL that slipped into a detail string (an error message, a
+ * hint) is reduced to host:port/db, and every registered secret to ***.
+ */
+export function phaseSummary(phase: Phase, title: string, body: string): string {
+  return redact([heading(2, `pgshift ${title}`), runbookLine(phase), body].join('\n\n') + '\n');
 }
 
 /**

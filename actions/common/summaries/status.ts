@@ -1,6 +1,6 @@
 /** The migration's status as Markdown (status and recover summaries): verdict, servers, links with lag, slots with retained WAL. */
-import type { MigrationStatus } from '../../src/engine/status/status.js';
-import { bytes, code, table } from './render.js';
+import type { MigrationStatus } from '../../../src/engine/status/status.js';
+import { bytes, code, table } from '../render.js';
 
 const ICON = { ok: '✅', warn: '⚠️', critical: '❌' } as const;
 

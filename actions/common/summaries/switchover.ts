@@ -1,46 +1,15 @@
 /**
- * What cutover and rollback share in the actions: the engine options from the inputs, the
- * summary of a switchover (freeze figures, the timeline as a Gantt chart with the frozen
- * steps in red), and an abort rendered with the timeline up to it.
+ * The job summary of a switchover (cutover, rollback): freeze figures, the switch-point check (a
+ * mismatch in red with every table and both counts), the timeline as a Gantt chart with the frozen
+ * steps in red, and an abort with the timeline up to it.
  */
-import { enginesFromInputs } from './engine.js';
-import type { SwitchoverOptions, SwitchoverResult } from '../../src/engine/cutover/switchover.js';
-import type { SwitchoverAborted } from '../../src/engine/cutover/switchover.js';
-import { stateDir } from '../../src/engine/cutover/state-file.js';
-import { migrationNames } from '../../src/engine/names.js';
-import { parseConnInfo } from '../../src/postgres/conninfo.js';
-import type { Logger } from '../../src/log/logger.js';
-import type { Connections } from './connections.js';
-import { input, inputText } from './inputs.js';
-import { code, count, duration, heading, stepsSection, table } from './render.js';
-import type { SnapshotCheckResult } from '../../src/engine/cutover/snapshot-check.js';
-import type { PhaseOutcome } from './run.js';
-import { switchFromInputs } from './switch.js';
+import { isFrozenStep } from '../../../src/engine/cutover/steps.js';
+import type { SnapshotCheckResult } from '../../../src/engine/cutover/snapshot-check.js';
+import type { SwitchoverAborted, SwitchoverResult } from '../../../src/engine/cutover/switchover.js';
+import { code, count, duration, heading, stepsSection, table } from '../render.js';
 
-import { isFrozenStep } from '../../src/engine/cutover/steps.js';
-
-export { isFrozenStep };
-
-export function switchoverOptions(c: Connections, log: Logger): SwitchoverOptions {
-  const appUrl = inputText('app-url');
-  const name = input('name')!;
-  return {
-    source: c.source,
-    target: c.target,
-    sourceFromTarget: c.sourceFromTarget,
-    targetFromSource: c.targetFromSource,
-    names: migrationNames(name),
-    switch: switchFromInputs(log),
-    maxLagBytes: input('max-lag'),
-    maxFreezeMs: input('max-freeze'),
-    appPath: appUrl ? parseConnInfo(appUrl, 'target') : undefined,
-    stateDir: stateDir(inputText('state-dir')),
-    ...enginesFromInputs(name, log),
-    log,
-  };
-}
-
-const GOAL_MS = 2000;
+/** The plan's goal for the write freeze. */
+export const GOAL_MS = 2000;
 
 export function renderSwitchover(r: SwitchoverResult, switchDescription: string): string {
   const freezeIcon = r.writeFreezeMs <= GOAL_MS ? '✅' : '⚠️';
@@ -102,17 +71,10 @@ function mismatchSection(c: SnapshotCheckResult | undefined): string {
 }
 
 /** An abort before the switch: the old primary still serves, writes flow again; show how far it got. */
-export function abortedOutcome(kind: 'cutover' | 'rollback', err: SwitchoverAborted, report: Record<string, unknown>): PhaseOutcome {
-  const line = err.oneLine();
-  const summary = [
+export function renderAborted(kind: 'cutover' | 'rollback', err: SwitchoverAborted): string {
+  return [
     `❌ **${kind} aborted before the switch** — the old primary still serves and writes flow again (frozen for ${duration(err.writeFreezeMs)}).`,
-    `Reason: ${line}`,
+    `Reason: ${err.oneLine()}`,
     stepsSection(`${kind} timeline up to the abort`, err.steps, { critical: isFrozenStep }),
   ].join('\n\n');
-  return {
-    report: { ...report, aborted: true, reason: line, writeFreezeMs: err.writeFreezeMs, steps: err.steps },
-    outputs: { verdict: 'aborted', 'write-freeze-ms': err.writeFreezeMs },
-    summary,
-    failure: line,
-  };
 }

@@ -12,11 +12,10 @@ import { dirname, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { PgshiftError } from '../../src/errors.js';
 import { redact } from '../../src/postgres/redact.js';
-import { heading } from '../../src/render/markdown.js';
 import { cancelOnSignals } from '../../src/signals.js';
 import { inputText, maskSecretInputs } from './inputs.js';
 import { actionsLogger } from './logger.js';
-import { annotate, runbookLine, writeSummary, type Annotation, type Phase } from './summary.js';
+import { annotate, phaseSummary, writeSummary, type Annotation, type Phase } from './summary.js';
 
 export interface PhaseOutcome {
   /** Outputs for chaining (names as declared in action.yml). */
@@ -60,7 +59,6 @@ function setOutputs(outputs: PhaseOutcome['outputs']): void {
 export async function runPhaseAction(action: PhaseAction): Promise<void> {
   // Step 1: nothing may log before this line.
   maskSecretInputs();
-  const title = heading(2, `pgshift ${action.title}`);
   // The same mechanism as the CLI: a cancelled job's SIGINT aborts the phase, which undoes what it started.
   const cancel = cancelOnSignals(actionsLogger());
   try {
@@ -68,14 +66,12 @@ export async function runPhaseAction(action: PhaseAction): Promise<void> {
     const path = reportPath(action.phase);
     writeReport(path, outcome.report);
     setOutputs({ ...outcome.outputs, 'report-path': path });
-    await writeSummary([title, runbookLine(action.phase), outcome.summary].join('\n\n') + '\n');
+    await writeSummary(phaseSummary(action.phase, action.title, outcome.summary));
     annotate(outcome.annotations ?? []);
     if (outcome.failure) core.setFailed(redact(outcome.failure));
   } catch (err) {
     const line = describeFailure(err);
-    await writeSummary([title, runbookLine(action.phase), `❌ **${action.title} stopped:** ${line}`].join('\n\n') + '\n').catch(
-      () => undefined,
-    );
+    await writeSummary(phaseSummary(action.phase, action.title, `❌ **${action.title} stopped:** ${line}`)).catch(() => undefined);
     core.setFailed(line);
   }
   if (cancel.received()) {
