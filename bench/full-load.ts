@@ -27,24 +27,36 @@
  * is incomplete; 2 if the benchmark itself broke.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect } from '../src/postgres/connect.js';
-import { libpqEnv, parseConnInfo } from '../src/postgres/conninfo.js';
+import { parseConnInfo } from '../src/postgres/conninfo.js';
 import { redact, registerSecret } from '../src/postgres/redact.js';
 import { ident } from '../src/postgres/sql.js';
 import { generateData, type GenerateResult } from '../src/rehearse/fixture/generate.js';
 import { startLocalServer, type LocalServer } from '../src/rehearse/local-server.js';
-import { measureProcess, serverCpuSeconds, type MeasuredRun } from './support/measure-process.js';
+import {
+  ensurePgcopydb,
+  freshDatabase,
+  PG15_BIN,
+  postmasterPid,
+  runPgcopydb,
+  runPgshift,
+  runPlan,
+  settle,
+  type LoadContext,
+  type LoadTool,
+  type PgshiftJson,
+} from './support/load-tools.js';
+import { serverCpuSeconds } from './support/measure-process.js';
 import { withUrl } from '../src/postgres/connect.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = join(ROOT, 'bench', '.results', 'full-load.json');
 const SOURCE_DB = 'tasteam';
-const PG15_BIN = '/usr/lib/postgresql/15/bin';
 const SLOT_NAME = 'bench_full_load';
 
 const { values: args } = parseArgs({
@@ -74,7 +86,7 @@ const SERVER_SETTINGS = {
   autovacuum: 'off',
 };
 
-type Tool = 'plan' | 'pgcopydb' | 'pgshift';
+type Tool = LoadTool;
 const TOOLS: Tool[] = ['plan', 'pgcopydb', 'pgshift'];
 
 interface Completeness {
@@ -104,36 +116,8 @@ interface ToolRun {
 }
 
 // ── small helpers ───────────────────────────────────────────────────────────────────────
-const secs = (ms: number) => ms / 1000;
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 const fmtS = (s: number) => `${s.toFixed(1)} s`;
-
-function dirBytes(path: string): number {
-  if (!existsSync(path)) return 0;
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.size;
-  return readdirSync(path).reduce((sum, name) => sum + dirBytes(join(path, name)), 0);
-}
-
-function tail(text: string, lines = 25): string {
-  return redact(text).trim().split('\n').slice(-lines).join('\n');
-}
-
-// ── pgcopydb ────────────────────────────────────────────────────────────────────────────
-/** pgcopydb from Debian; installed with apt-get when missing and we are root. */
-function ensurePgcopydb(): string {
-  const version = () => execFileSync('pgcopydb', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  try {
-    return /pgcopydb version (\S+)/.exec(version())?.[1] ?? 'unknown';
-  } catch {
-    if (process.getuid?.() !== 0) throw new Error('pgcopydb is not installed: apt-get install -y pgcopydb');
-    console.log('installing pgcopydb (apt-get install -y pgcopydb) ...');
-    execFileSync('bash', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgcopydb'], {
-      stdio: 'inherit',
-    });
-    return /pgcopydb version (\S+)/.exec(version())?.[1] ?? 'unknown';
-  }
-}
 
 // ── what a complete copy looks like ─────────────────────────────────────────────────────
 interface DatabaseFacts {
@@ -204,139 +188,7 @@ function compareFacts(source: DatabaseFacts, target: DatabaseFacts): Completenes
 }
 
 // ── the three tools ─────────────────────────────────────────────────────────────────────
-interface RunContext {
-  source: LocalServer;
-  target: LocalServer;
-  targetDb: string;
-}
-
-type ToolOutcome = Omit<ToolRun, 'completeness' | 'loadAvgAtStart' | 'cpu'> & { toolCpu: number };
-
-async function runPlan(ctx: RunContext): Promise<ToolOutcome> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-plan-'));
-  const file = join(dir, 'backup.dump');
-  const srcEnv = { ...process.env, ...libpqEnv(parseConnInfo(ctx.source.url(SOURCE_DB), 'source')) };
-  const tgtEnv = { ...process.env, ...libpqEnv(parseConnInfo(ctx.target.url(ctx.targetDb), 'target')) };
-  const dumpArgv = [join(PG15_BIN, 'pg_dump'), '--format=custom', '--no-owner', '--no-acl', '-f', file];
-  const restoreArgv = [join(PG15_BIN, 'pg_restore'), '--no-owner', '-d', ctx.targetDb, file];
-  const command = `pg_dump --format=custom --no-owner --no-acl -f backup.dump && pg_restore --no-owner -d ${ctx.targetDb} backup.dump`;
-  try {
-    const dump = await measureProcess(dumpArgv, { env: srcEnv });
-    const dumpBytes = existsSync(file) ? statSync(file).size : 0;
-    const steps: MeasuredRun[] = [dump];
-    if (dump.exitCode === 0) steps.push(await measureProcess(restoreArgv, { env: tgtEnv }));
-    const failed = steps.find((s) => s.exitCode !== 0);
-    return {
-      tool: 'plan',
-      command,
-      ok: !failed,
-      error: failed ? tail(failed.stderr, 5) : undefined,
-      seconds: secs(steps.reduce((s, r) => s + r.ms, 0)),
-      peakTreeRss: Math.max(...steps.map((s) => s.peakTreeRss)),
-      maxProcessRss: Math.max(...steps.map((s) => s.maxProcessRss)),
-      maxProcesses: Math.max(...steps.map((s) => s.maxProcesses)),
-      toolCpu: steps.reduce((sum, r) => sum + r.cpuSeconds, 0),
-      diskFile: { dataDump: true, bytes: dumpBytes, what: 'backup.dump (pg_dump -Fc, all data)' },
-      details: { dumpSeconds: secs(dump.ms), restoreSeconds: steps[1] ? secs(steps[1].ms) : undefined },
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function runPgcopydb(ctx: RunContext, version: string): Promise<ToolOutcome> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-pgcopydb-'));
-  const work = join(dir, 'work');
-  const env = {
-    ...process.env,
-    PGCOPYDB_SOURCE_PGURI: ctx.source.url(SOURCE_DB),
-    PGCOPYDB_TARGET_PGURI: ctx.target.url(ctx.targetDb),
-    // pgcopydb runs pg_dump/pg_restore from PATH: make it the Debian 15 client, as the plan's.
-    PATH: `${PG15_BIN}:${process.env.PATH}`,
-  };
-  const argv = ['pgcopydb', 'clone', '--table-jobs', '2', '--index-jobs', '2', '--no-owner', '--no-acl', '--dir', work];
-  try {
-    const run = await measureProcess(argv, { env, stderrLimit: 400_000 });
-    return {
-      tool: 'pgcopydb',
-      command: `pgcopydb clone --table-jobs 2 --index-jobs 2 --no-owner --no-acl --dir <work> (pgcopydb ${version})`,
-      ok: run.exitCode === 0,
-      error: run.exitCode === 0 ? undefined : tail(run.stderr, 8),
-      seconds: secs(run.ms),
-      peakTreeRss: run.peakTreeRss,
-      maxProcessRss: run.maxProcessRss,
-      maxProcesses: run.maxProcesses,
-      toolCpu: run.cpuSeconds,
-      diskFile: { dataDump: false, bytes: dirBytes(work), what: 'work directory (schema dump and bookkeeping, no table data)' },
-      // pgcopydb logs each STEP with a timestamp and ends with its own summary table on stdout.
-      details: {
-        steps: redact(run.stderr)
-          .split('\n')
-          .filter((l) => / STEP \d+:/.test(l)),
-        summary: tail(run.stdout, 40),
-        lastLog: tail(run.stderr, 5),
-      },
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-interface PgshiftJson {
-  totals: { seconds: number; copySeconds: number; rows: number; bytes: number };
-  steps: { step: string; ms: number }[];
-  tables: { schema: string; name: string; rows: number; bytes: number; chunks: number; seconds: number; indexes: number }[];
-}
-
-async function runPgshift(ctx: RunContext): Promise<ToolOutcome> {
-  const env = { ...process.env, PGSHIFT_SOURCE_URL: ctx.source.url(SOURCE_DB), PGSHIFT_TARGET_URL: ctx.target.url(ctx.targetDb) };
-  const argv = [process.execPath, join(ROOT, 'bin', 'pgshift.mjs'), 'full-load', '--jobs', String(JOBS), '--name', SLOT_NAME, '--json'];
-  const run = await measureProcess(argv, { env, cwd: ROOT });
-  let result: PgshiftJson | undefined;
-  try {
-    result = JSON.parse(run.stdout) as PgshiftJson;
-  } catch {
-    result = undefined;
-  }
-  // The slot and publication are CDC's starting point; the benchmark has no CDC, so drop them.
-  await withUrl(ctx.source.url(SOURCE_DB), async (c) => {
-    await c.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [SLOT_NAME]);
-    await c.query(`DROP PUBLICATION IF EXISTS ${ident(SLOT_NAME)}`);
-  });
-  return {
-    tool: 'pgshift',
-    command: `pgshift full-load --jobs ${JOBS} --json`,
-    ok: run.exitCode === 0 && result !== undefined,
-    error: run.exitCode === 0 ? undefined : tail(run.stderr, 5),
-    seconds: secs(run.ms),
-    peakTreeRss: run.peakTreeRss,
-    maxProcessRss: run.maxProcessRss,
-    maxProcesses: run.maxProcesses,
-    toolCpu: run.cpuSeconds,
-    diskFile: { dataDump: false, bytes: 0, what: 'a temporary schema-only archive (kilobytes, removed at the end; not measured)' },
-    details: result
-      ? { engineSeconds: result.totals.seconds, copySeconds: result.totals.copySeconds, steps: result.steps, tables: result.tables }
-      : undefined,
-  };
-}
-
 // ── one round ───────────────────────────────────────────────────────────────────────────
-function postmasterPid(server: LocalServer): number {
-  return Number(readFileSync(join(server.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-}
-
-async function freshTargetDb(target: LocalServer, name: string): Promise<void> {
-  await withUrl(target.url(), async (c) => {
-    await c.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
-    await c.query(`CREATE DATABASE ${ident(name)}`);
-  });
-}
-
-/** Flush what the previous load left dirty, so it is not charged to the next tool. */
-async function settle(servers: LocalServer[]): Promise<void> {
-  await Promise.all(servers.map((s) => withUrl(s.url(), (c) => c.query('CHECKPOINT'))));
-}
-
 async function runTool(
   tool: Tool,
   servers: { source: LocalServer; target: LocalServer },
@@ -344,14 +196,18 @@ async function runTool(
   pgcopydbVersion: string,
 ): Promise<ToolRun> {
   const targetDb = `bench_${tool}`;
-  await freshTargetDb(servers.target, targetDb);
+  await freshDatabase(servers.target, targetDb);
   await settle([servers.source, servers.target]);
-  const ctx: RunContext = { ...servers, targetDb };
+  const ctx: LoadContext = { ...servers, sourceDb: SOURCE_DB, targetDb };
   const loadAvgAtStart = loadavg()[0]!;
   process.stdout.write(`  ${tool.padEnd(8)} ... `);
   const [src0, tgt0] = [serverCpuSeconds(postmasterPid(servers.source)), serverCpuSeconds(postmasterPid(servers.target))];
   const { toolCpu, ...run } =
-    tool === 'plan' ? await runPlan(ctx) : tool === 'pgcopydb' ? await runPgcopydb(ctx, pgcopydbVersion) : await runPgshift(ctx);
+    tool === 'plan'
+      ? await runPlan(ctx)
+      : tool === 'pgcopydb'
+        ? await runPgcopydb(ctx, pgcopydbVersion, ['--table-jobs', '2', '--index-jobs', '2'])
+        : await runPgshift(ctx, { jobs: JOBS, name: SLOT_NAME });
   // Let the tool's backends finish exiting so the postmasters have reaped (and counted) them.
   await new Promise((r) => setTimeout(r, 500));
   const cpuSource = serverCpuSeconds(postmasterPid(servers.source)) - src0;

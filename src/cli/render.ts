@@ -70,6 +70,7 @@ export function renderCdcStart(r: StartCdcResult): string {
   const lines = [
     `subscription ${r.subscription} streams from slot ${r.slotName} (publication ${r.publication}, ${r.strategy}) in ${r.seconds.toFixed(1)} s`,
   ];
+  if (r.alreadyRunning) lines.push('an earlier cdc start had made it: nothing was changed');
   lines.push(`options: ${r.options.map((o) => `${o.option} = ${o.value}`).join(', ') || 'defaults'}`);
   for (const s of r.skippedOptions) lines.push(`left out ${s.option}: ${s.reason}`);
   lines.push(`schema changes (--ddl): ${r.ddl}${r.resumed ? '; the disabled subscription was enabled again' : ''}`);

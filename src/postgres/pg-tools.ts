@@ -4,10 +4,11 @@
  * `docker exec -i <container>` so the source container's own pg_dump runs, or the newest
  * one installed (PATH, Debian's /usr/lib/postgresql/<major>/bin).
  */
-import { execFile as execFileCb, spawn } from 'node:child_process';
+import { type ChildProcess, execFile as execFileCb, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Cancelled, throwIfCancelled } from '../cancel.js';
 import { PgshiftError, usageError } from '../errors.js';
 import { libpqEnv, type ConnInfo } from './conninfo.js';
 import { redact } from './redact.js';
@@ -108,7 +109,15 @@ export interface ToolRun {
   stdoutFile?: string;
   /** Collect stdout and return it. */
   captureStdout?: boolean;
+  /**
+   * A signal (SIGINT/SIGTERM/SIGHUP of the run) stops the tool now instead of at the end of its step
+   * (docs/design.md rule 12): the run's abort path should not wait for a long pg_restore.
+   */
+  signal?: AbortSignal;
 }
+
+/** Time a tool gets to exit after SIGTERM before it is sent SIGKILL. */
+const TOOL_EXIT_GRACE_MS = 3_000;
 
 /**
  * Run a pg tool, failing with a redacted one-line error that carries the tool's own last
@@ -117,9 +126,11 @@ export interface ToolRun {
 export async function runPgTool(run: ToolRun): Promise<{ stdout: string; stderr: string }> {
   const [cmd, ...args] = run.argv;
   const env = { ...process.env, ...libpqEnv(run.conn) };
+  throwIfCancelled(run.signal);
   return new Promise((resolve, reject) => {
     const wantsStdout = Boolean(run.stdoutFile || run.captureStdout);
     const child = spawn(cmd!, args, { env, stdio: ['ignore', wantsStdout ? 'pipe' : 'ignore', 'pipe'] });
+    const stop = stopOnAbort(child, run.signal);
     let stdout = '';
     // Resolve only once the output file is flushed, not merely when the tool exits.
     const fileDone = new Promise<void>((done, fail) => {
@@ -136,6 +147,8 @@ export async function runPgTool(run: ToolRun): Promise<{ stdout: string; stderr:
     });
     child.on('error', (err) => reject(usageError(`cannot run ${cmd}: ${redact(err.message)}`)));
     child.on('close', (code) => {
+      stop.dispose();
+      if (run.signal?.aborted) return reject(run.signal.reason instanceof Cancelled ? run.signal.reason : new Cancelled('cancel'));
       if (code === 0) return void fileDone.then(() => resolve({ stdout, stderr }), reject);
       const lines = redact(stderr)
         .trim()
@@ -151,4 +164,28 @@ export async function runPgTool(run: ToolRun): Promise<{ stdout: string; stderr:
       );
     });
   });
+}
+
+/**
+ * On abort, SIGTERM to the tool this run started (its pid, never a name: docs/design.md rule 14).
+ * pg_dump and pg_restore handle SIGTERM by sending SIGTERM to their parallel workers and a cancel
+ * request for their running query, then exit — so their server sessions end too. One that has not
+ * exited after TOOL_EXIT_GRACE_MS gets SIGKILL. Through a command prefix (`docker exec`), the signal
+ * reaches the docker client; the pg_dump inside the container ends when its output pipe closes.
+ */
+function stopOnAbort(child: ChildProcess, signal: AbortSignal | undefined): { dispose(): void } {
+  if (!signal) return { dispose: () => undefined };
+  let killTimer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    child.kill('SIGTERM');
+    killTimer = setTimeout(() => child.kill('SIGKILL'), TOOL_EXIT_GRACE_MS);
+    killTimer.unref();
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  return {
+    dispose: () => {
+      signal.removeEventListener('abort', onAbort);
+      if (killTimer) clearTimeout(killTimer);
+    },
+  };
 }

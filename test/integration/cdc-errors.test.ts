@@ -86,15 +86,30 @@ describe('cdc start refuses with one clear line', () => {
     await stopCdc({ source: pair.source, target: pair.target, names, log: silentLogger });
   });
 
-  it('when the subscription already exists, saying how to stop it', async () => {
+  it('when the subscription already runs on its slot (an earlier start made it): nothing to change, and it says so', async () => {
     const names = migrationNames('cdc_twice');
     await pair.src(`CREATE PUBLICATION cdc_twice FOR ALL TABLES`);
     await pair.src(`SELECT pg_create_logical_replication_slot('cdc_twice', 'pgoutput')`);
     await startCdc({ source: pair.source, target: pair.target, names, log: silentLogger });
+    const oid = async () => (await pair.tgt(`SELECT oid::text FROM pg_subscription WHERE subname = 'cdc_twice'`)).rows[0]?.oid;
+    const before = await oid();
+    const again = await startCdc({ source: pair.source, target: pair.target, names, log: silentLogger });
+    expect(again.alreadyRunning).toBe(true);
+    expect(await oid()).toBe(before);
+    await stopCdc({ source: pair.source, target: pair.target, names, log: silentLogger });
+  });
+
+  it('when a subscription of that name exists on another slot, saying how to stop it', async () => {
+    const names = migrationNames('cdc_other');
+    await pair.src(`CREATE PUBLICATION cdc_other FOR ALL TABLES`);
+    await pair.src(`SELECT pg_create_logical_replication_slot('cdc_other', 'pgoutput')`);
+    await pair.src(`SELECT pg_create_logical_replication_slot('cdc_other_elsewhere', 'pgoutput')`);
+    await startCdc({ source: pair.source, target: pair.target, names: { ...names, slot: 'cdc_other_elsewhere' }, log: silentLogger });
     const e = await failure(startCdc({ source: pair.source, target: pair.target, names, log: silentLogger }));
     expect(e.kind).toBe('usage');
-    expect(e.oneLine()).toMatch(/^subscription cdc_twice already exists on the target .*'pgshift cdc stop --name cdc_twice'/);
-    await stopCdc({ source: pair.source, target: pair.target, names, log: silentLogger });
+    expect(e.oneLine()).toMatch(/^subscription cdc_other already exists on the target .*'pgshift cdc stop --name cdc_other'/);
+    await stopCdc({ source: pair.source, target: pair.target, names: { ...names, slot: 'cdc_other_elsewhere' }, log: silentLogger });
+    await pair.src(`SELECT pg_drop_replication_slot('cdc_other')`).catch(() => undefined);
   });
 });
 

@@ -1,5 +1,6 @@
 /** The real CLI as a child process, for tests that signal or kill it mid-run. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -44,5 +45,32 @@ export async function waitUntil(what: string, probe: () => Promise<boolean>, tim
     if (await probe()) return;
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting until ${what}`);
     await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The processes below `pid` (children, their children, …) with their command names, read from ps. */
+export function descendants(pid: number): { pid: number; comm: string }[] {
+  const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,comm='], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), comm: m[3]!.trim() }));
+  const found: { pid: number; comm: string }[] = [];
+  const walk = (parent: number) => {
+    for (const r of rows.filter((r) => r.ppid === parent)) {
+      found.push({ pid: r.pid, comm: r.comm });
+      walk(r.pid);
+    }
+  };
+  walk(pid);
+  return found;
+}
+
+/** Whether a process seen earlier still runs (same pid and same command name, so a reused pid does not count). */
+export function stillRunning(p: { pid: number; comm: string }): boolean {
+  try {
+    return readFileSync(`/proc/${p.pid}/comm`, 'utf8').trim() === p.comm;
+  } catch {
+    return false;
   }
 }

@@ -40,7 +40,7 @@ export function fullLoadCommand(): Command {
       const cancel = cancelOnSignals(ctx.log);
       const result =
         strategy === 'dump-restore'
-          ? await runDumpRestore(common)
+          ? await runDumpRestore({ ...common, signal: cancel.signal })
           : await runFullLoad({
               ...common,
               names: ctx.names,

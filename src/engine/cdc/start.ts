@@ -32,6 +32,7 @@ import {
   type SkippedOption,
 } from './subscription-options.js';
 import { createSubscription as createSubscriptionQuietly } from '../../postgres/subscription.js';
+import { cancelQueriesOnAbort, type QueryCanceller } from '../../postgres/cancel-query.js';
 import { DEFAULT_DDL_MODE, prepareDdl, undoPrepareDdl, type DdlMode, type DdlSetup } from '../ddl/index.js';
 
 export type CdcStrategy = 'slot' | 'subscription-copy';
@@ -73,6 +74,8 @@ export interface StartCdcResult {
   ddl: DdlMode;
   /** A subscription disabled by an error (e.g. a DDL stop) was enabled again instead of created. */
   resumed: boolean;
+  /** An earlier cdc start (e.g. one killed after its CREATE SUBSCRIPTION committed) had made the subscription; nothing was changed. */
+  alreadyRunning: boolean;
   seconds: number;
 }
 
@@ -89,10 +92,29 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
   const wanted = { ...DEFAULT_CDC_OPTIONS, ...opts.options };
   const { names, log } = opts;
   return withClients(opts.source, opts.target, async (source, target) => {
+    // A signal cancels the statement either session waits in (a CREATE SUBSCRIPTION behind a lock on a
+    // target table), so the undo runs now, not when the lock goes (docs/design.md rule 12).
+    const canceller = cancelQueriesOnAbort(opts.signal, [
+      { client: source, info: opts.source },
+      { client: target, info: opts.target },
+    ]);
+    try {
+      return await startWith(source, target, canceller);
+    } finally {
+      canceller.dispose();
+    }
+  });
+
+  async function startWith(source: pg.Client, target: pg.Client, canceller: QueryCanceller): Promise<StartCdcResult> {
     const versions = await readVersions(source, target);
     if (await resumeDisabledSubscription(source, target, opts)) {
       const startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
       return resumedResult(opts, strategy, ddl, versions, startLsn, started);
+    }
+    await checkNoEarlierStartRunning(target, opts.target, names);
+    if (await alreadyRunning(source, target, opts, strategy)) {
+      const startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
+      return { ...resumedResult(opts, strategy, ddl, versions, startLsn, started), resumed: false, alreadyRunning: true };
     }
     await checkNoSubscription(target, opts.target, names);
     // subscription-copy makes the publication, so everything that can refuse is checked before it.
@@ -101,7 +123,7 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
     if (strategy === 'slot') await checkSlot(source, opts.source, names, strategy);
     let chosen: ChosenOption[];
     let skipped: SkippedOption[];
-    let prepared: { fullIdentityWithoutIndex: RelationName[]; helperIndexes: HelperIndex[] };
+    let prepared: { fullIdentityWithoutIndex: RelationName[]; helperIndexes: HelperIndex[] } | undefined;
     let ddlSetup: DdlSetup | undefined;
     try {
       if (strategy === 'subscription-copy') await checkTargetTablesEmpty(source, target, opts.target, names);
@@ -113,8 +135,18 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
       await createSubscription(target, opts, strategy, chosen);
     } catch (err) {
       // Undo: what the DDL step made, and a publication made here for subscription-copy, go again when no subscription came of it.
-      if (ddlSetup) await undoPrepareDdl(source, target, ddlSetup);
-      if (createdPublication) await dropPublicationMadeHere(source, names, log);
+      const stopped = opts.signal?.aborted === true;
+      if (stopped) await canceller.settled();
+      const undone = ddlSetup ? await undoPrepareDdl(source, target, ddlSetup) : [];
+      undone.push(...(await dropHelperIndexesMadeHere(target, prepared?.helperIndexes ?? [])));
+      if (createdPublication) {
+        await dropPublicationMadeHere(source, names, log);
+        undone.push(`publication ${names.publication} on the source`);
+      }
+      if (stopped) {
+        reportStopped(opts, undone);
+        throw opts.signal?.reason instanceof Cancelled ? opts.signal.reason : err;
+      }
       throw err;
     }
     const { fullIdentityWithoutIndex, helperIndexes } = prepared;
@@ -126,8 +158,11 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
       startLsn = await waitForStreaming(source, target, opts, opts.startTimeoutMs ?? 30_000);
     } catch (err) {
       if (err instanceof Cancelled) {
-        await undoStart(source, target, opts, strategy, createdPublication);
-        if (ddlSetup) await undoPrepareDdl(source, target, ddlSetup);
+        await canceller.settled();
+        const undone = await undoStart(source, target, opts, strategy, createdPublication);
+        if (ddlSetup) undone.push(...(await undoPrepareDdl(source, target, ddlSetup)));
+        undone.push(...(await dropHelperIndexesMadeHere(target, helperIndexes)));
+        reportStopped(opts, undone);
       }
       throw err;
     }
@@ -145,9 +180,10 @@ export async function startCdc(opts: StartCdcOptions): Promise<StartCdcResult> {
       startLsn,
       ddl,
       resumed: false,
+      alreadyRunning: false,
       seconds: (Date.now() - started) / 1000,
     };
-  });
+  }
 }
 
 async function readVersions(source: pg.Client, target: pg.Client): Promise<ServerVersions> {
@@ -195,6 +231,7 @@ function resumedResult(
     startLsn,
     ddl,
     resumed: true,
+    alreadyRunning: false,
     seconds: (Date.now() - started) / 1000,
   };
 }
@@ -390,17 +427,82 @@ async function undoStart(
   opts: StartCdcOptions,
   strategy: CdcStrategy,
   createdPublication: boolean,
-): Promise<void> {
+): Promise<string[]> {
   const undone = [`subscription ${opts.names.subscription} on the target`];
   await detachAndDropSubscription(target, opts.names.subscription);
   if (strategy === 'subscription-copy') {
-    if (await dropSlotIfExists(source, opts.names.slot)) undone.push(`slot ${opts.names.slot} on the source`);
+    if (await dropSlotIfExists(source, opts.names.slot)) undone.push(`replication slot ${opts.names.slot} on the source`);
     if (createdPublication) {
       await dropPublicationMadeHere(source, opts.names, opts.log);
-      undone.push(`publication ${opts.names.publication}`);
+      undone.push(`publication ${opts.names.publication} on the source`);
     }
   }
-  opts.log.warn(`cdc start stopped: dropped ${undone.join(', ')}`);
+  return undone;
+}
+
+/** Helper indexes this run created (not those a re-run found) go with a start that did not happen (docs/design.md rule 13). */
+async function dropHelperIndexesMadeHere(target: pg.Client, made: HelperIndex[]): Promise<string[]> {
+  const dropped: string[] = [];
+  for (const h of made.filter((m) => m.created)) {
+    const ok = await target.query(`DROP INDEX IF EXISTS ${ident(h.schema)}.${ident(h.index)}`).then(
+      () => true,
+      () => false,
+    );
+    if (ok) dropped.push(`helper index ${h.index} on the target`);
+  }
+  return dropped;
+}
+
+/** The abort path's one line: exactly what this run had created and removed again (docs/design.md rule 13). */
+function reportStopped(opts: StartCdcOptions, undone: string[]): void {
+  const reason = opts.signal?.reason instanceof Cancelled ? opts.signal.reason.signalName : 'a signal';
+  opts.log.warn(
+    `cdc start stopped by ${reason}: ${undone.length ? `dropped what this run created: ${undone.join(', ')}` : 'this run had created nothing'}; full-load's slot ${opts.names.slot} and publication ${opts.names.publication} stay for the next cdc start`,
+  );
+}
+
+/**
+ * A cdc start killed (SIGKILL, a lost runner) while its CREATE SUBSCRIPTION waited on a lock leaves
+ * that statement running on the target: it still commits once the lock goes. A second start now
+ * would queue behind it and fail on the name; say which session it is instead.
+ */
+async function checkNoEarlierStartRunning(target: pg.Client, info: ConnInfo, names: MigrationNames): Promise<void> {
+  // The statement text holds the connection string: only pids and timings are read from it.
+  const res = await target.query<{ pid: number; state: string; waiting: string | null; seconds: number }>(
+    `SELECT pid, state, wait_event_type AS waiting, round(extract(epoch FROM now() - query_start))::int AS seconds
+       FROM pg_stat_activity
+      WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle' AND starts_with(query, $1)`,
+    [`CREATE SUBSCRIPTION ${ident(names.subscription)} `],
+  );
+  if (!res.rowCount) return;
+  const sessions = res.rows.map((r) => `pid ${r.pid} (${r.waiting === 'Lock' ? 'waiting on a lock' : r.state}, for ${r.seconds} s)`);
+  throw usageError(
+    `an earlier cdc start's CREATE SUBSCRIPTION ${names.subscription} is still running on the ${describe(info)}: ${sessions.join('; ')}`,
+    `it commits once what it waits for is released: then run 'pgshift cdc start --name ${names.name}' again (it finds the subscription running); or end it with ${res.rows.map((r) => `SELECT pg_cancel_backend(${r.pid});`).join(' ')} and start again`,
+  );
+}
+
+/**
+ * The subscription this migration's cdc start makes already exists, enabled, on this name's slot and
+ * publication (an earlier start was killed after it committed): cdc start has nothing left to do.
+ */
+async function alreadyRunning(source: pg.Client, target: pg.Client, opts: StartCdcOptions, strategy: CdcStrategy): Promise<boolean> {
+  const { names } = opts;
+  const res = await target.query<{ enabled: boolean; slot: string | null; publications: string[] }>(
+    `SELECT subenabled AS enabled, subslotname AS slot, subpublications AS publications FROM pg_subscription
+      WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [names.subscription],
+  );
+  const sub = res.rows[0];
+  if (!sub?.enabled || sub.slot !== names.slot || sub.publications.length !== 1 || sub.publications[0] !== names.publication) return false;
+  const slot = await source.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()', [
+    names.slot,
+  ]);
+  if (!slot.rowCount) return false;
+  opts.log.info(
+    `subscription ${names.subscription} already exists on the ${describe(opts.target)}, enabled, on slot ${names.slot} (made by an earlier cdc start${strategy === 'slot' ? '' : ` with --strategy ${strategy}`}): nothing to create; waiting until it streams`,
+  );
+  return true;
 }
 
 /**

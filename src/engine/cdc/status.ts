@@ -20,6 +20,7 @@ import { readSlot, type SlotState } from '../../postgres/slot.js';
 import type { RelationName } from '../../postgres/sql.js';
 import type { MigrationNames } from '../names.js';
 import { fullIdentityTables } from './replica-identity.js';
+import { optionDefault } from '../../options/index.js';
 
 export const GiB = 1024 ** 3;
 
@@ -27,9 +28,9 @@ export interface CdcStatusOptions {
   source: ConnInfo;
   target: ConnInfo;
   names: MigrationNames;
-  /** Retained WAL that makes the verdict 'warn' (default 2 GiB). */
+  /** Retained WAL that makes the verdict 'warn' (default: the option table's warn-retained, 2GB). */
   warnRetainedBytes?: number;
-  /** Retained WAL that makes the verdict 'critical' (default 10 GiB: a third of the source's 30 GB disk). */
+  /** Retained WAL that makes the verdict 'critical' (default: the option table's max-retained, 10GB: a third of the source's 30 GB disk). */
   maxRetainedBytes?: number;
   /** How long the heartbeat probe may take before lag in ms is reported as "more than" (default 2 s). */
   probeTimeoutMs?: number;
@@ -137,8 +138,8 @@ async function readStatus(
   fullIdentityTablesWithoutIndex: () => Promise<RelationName[]>,
 ): Promise<CdcStatus> {
   const { names } = opts;
-  const warnBytes = opts.warnRetainedBytes ?? 2 * GiB;
-  const maxBytes = opts.maxRetainedBytes ?? 10 * GiB;
+  const warnBytes = opts.warnRetainedBytes ?? optionDefault('warn-retained')!;
+  const maxBytes = opts.maxRetainedBytes ?? optionDefault('max-retained')!;
   const subscription = await readSubscription(target, names.subscription, targetVersion);
   const tables = subscription ? await readTableSync(target, names.subscription) : [];
   const slotName = subscription?.slotName ?? names.slot;

@@ -57,10 +57,31 @@ export async function prepareDdl(
   }
 }
 
-export async function undoPrepareDdl(source: pg.Client, target: pg.Client, setup: DdlSetup): Promise<void> {
-  if (setup.froze) await unfreezeDdl(source).catch(() => undefined);
-  if (setup.installedCapture) await removeDdlCapture(source).catch(() => undefined);
-  await removeDdlReplay(target, setup.createdTargetSchema).catch(() => undefined);
+/** Returns what it removed that this run had created, for the abort path's one line (docs/design.md rule 13). */
+export async function undoPrepareDdl(source: pg.Client, target: pg.Client, setup: DdlSetup): Promise<string[]> {
+  const undone: string[] = [];
+  if (
+    setup.froze &&
+    (await unfreezeDdl(source).then(
+      () => true,
+      () => false,
+    ))
+  )
+    undone.push('the DDL freeze on the source');
+  if (
+    setup.installedCapture &&
+    (await removeDdlCapture(source).then(
+      () => true,
+      () => false,
+    ))
+  )
+    undone.push('the DDL capture on the source');
+  const removedReplay = await removeDdlReplay(target, setup.createdTargetSchema).then(
+    () => true,
+    () => false,
+  );
+  if (removedReplay && setup.createdTargetSchema) undone.push('schema _pgshift on the target');
+  return undone;
 }
 
 /**

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ConnInfo } from '../../postgres/conninfo.js';
+import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import { runPgTool, type PgToolsOptions } from '../../postgres/pg-tools.js';
 import type { Logger } from '../../log/logger.js';
 import { Timeline, type StepRecord } from '../timeline.js';
@@ -19,6 +19,8 @@ export interface DumpRestoreOptions {
   clean?: boolean;
   pgTools?: PgToolsOptions;
   log: Logger;
+  /** A signal stops pg_dump / pg_restore now (docs/design.md rule 12); a partly restored target is named, and --clean empties it. */
+  signal?: AbortSignal;
 }
 
 export interface DumpRestoreResult {
@@ -29,7 +31,7 @@ export interface DumpRestoreResult {
 }
 
 export async function runDumpRestore(opts: DumpRestoreOptions): Promise<DumpRestoreResult> {
-  const timeline = new Timeline(opts.log);
+  const timeline = new Timeline(opts.log, opts.signal);
   const { tools } = await timeline.run('check inputs', () => checkInputs(opts));
   await timeline.run('check the target', () => ensureTargetEmpty(opts.target, undefined, opts.clean, opts.log));
   const dir = mkdtempSync(join(tmpdir(), 'pgshift-dump-'));
@@ -40,12 +42,25 @@ export async function runDumpRestore(opts: DumpRestoreOptions): Promise<DumpRest
         argv: [...tools.pgDump, '--format=custom', '--no-owner', '--no-acl', '--no-password'],
         conn: opts.source,
         stdoutFile: file,
+        signal: opts.signal,
       }),
     );
     const dumpBytes = statSync(file).size;
-    await timeline.run('pg_restore', () =>
-      runPgTool({ argv: [...tools.pgRestore, '--no-owner', '--no-password', `--dbname=${opts.target.database}`, file], conn: opts.target }),
-    );
+    try {
+      await timeline.run('pg_restore', () =>
+        runPgTool({
+          argv: [...tools.pgRestore, '--no-owner', '--no-password', `--dbname=${opts.target.database}`, file],
+          conn: opts.target,
+          signal: opts.signal,
+        }),
+      );
+    } catch (err) {
+      if (opts.signal?.aborted)
+        opts.log.warn(
+          `pg_restore stopped by a signal: the ${describe(opts.target)} holds part of the dump; 'pgshift full-load --strategy dump-restore --clean' empties it and starts again`,
+        );
+      throw err;
+    }
     return { strategy: 'dump-restore', dumpBytes, totals: { seconds: timeline.elapsedSeconds() }, steps: timeline.steps };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -139,11 +139,11 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
     );
     const first = workers[0]!;
     const roles = await timeline.run('create missing roles', () => createRoles(first));
-    archive = await timeline.run('dump the schema in the snapshot', () => dumpSchema(tools, opts.source, slot!.snapshotName));
+    archive = await timeline.run('dump the schema in the snapshot', () => dumpSchema(tools, opts.source, slot!.snapshotName, opts.signal));
     // Every worker has imported the snapshot and pg_dump is done with it: the exporting session can go.
     await slot.release();
     extensionsBefore = await withClient(opts.target, extensionNames);
-    await timeline.run('restore pre-data', () => restorePreData(tools, opts.target, archive!));
+    await timeline.run('restore pre-data', () => restorePreData(tools, opts.target, archive!, opts.signal));
     const plan = await planLoad(first.source);
     // The long step: a signal stops waiting for it, and the abort below ends its sessions.
     const copied = await timeline.run('copy data and build indexes', () =>
@@ -157,7 +157,7 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
     // Side by side: a materialized view reads only tables (all copied by now), and post-data adds no rows.
     const materializedViews = await bothSettled(
       timeline.run('restore post-data', async () => {
-        await restorePostData(tools, opts.target, archive!, built, jobs);
+        await restorePostData(tools, opts.target, archive!, built, jobs, opts.signal);
         if (copied.analyzeAfterPostData.length) await withClient(opts.target, (c) => analyze(c, copied.analyzeAfterPostData));
       }),
       timeline.run('refresh materialized views', () => refreshMaterializedViews(opts)),
@@ -184,7 +184,8 @@ export async function runFullLoad(opts: FullLoadOptions): Promise<FullLoadResult
       steps: timeline.steps,
     };
   } catch (err) {
-    const cancelled = err instanceof Cancelled;
+    // A tool in the terminal's process group can see Ctrl-C (and exit) before our handler runs: the signal decides.
+    const cancelled = err instanceof Cancelled || opts.signal?.aborted === true;
     // Cancelled: the workers may be mid-COPY; their sockets are cut so the servers abort the COPYs now.
     await (cancelled ? abandonSnapshotWorkers(opts, workers) : closeSnapshotWorkers(workers));
     await slot?.release();

@@ -16,7 +16,7 @@ export interface SchemaArchive {
   remove(): void;
 }
 
-export async function dumpSchema(tools: PgTools, source: ConnInfo, snapshotName: string): Promise<SchemaArchive> {
+export async function dumpSchema(tools: PgTools, source: ConnInfo, snapshotName: string, signal?: AbortSignal): Promise<SchemaArchive> {
   const dir = mkdtempSync(join(tmpdir(), 'pgshift-schema-'));
   const path = join(dir, 'schema.dump');
   // Publications and subscriptions belong to the source's replication setup, not to the application's schema.
@@ -30,19 +30,25 @@ export async function dumpSchema(tools: PgTools, source: ConnInfo, snapshotName:
     // pgshift's own bookkeeping (the DDL log, its functions) is set up on the target by cdc start.
     '--exclude-schema=_pgshift',
   ];
-  await runPgTool({ argv: [...tools.pgDump, ...args], conn: source, stdoutFile: path });
+  try {
+    await runPgTool({ argv: [...tools.pgDump, ...args], conn: source, stdoutFile: path, signal });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-function restoreArgs(tools: PgTools, target: ConnInfo, archive: SchemaArchive, extra: string[]) {
+function restoreArgs(tools: PgTools, target: ConnInfo, archive: SchemaArchive, extra: string[], signal: AbortSignal | undefined) {
   return {
     argv: [...tools.pgRestore, ...extra, '--exit-on-error', '--no-password', `--dbname=${target.database}`, archive.path],
     conn: target,
+    signal,
   };
 }
 
-export async function restorePreData(tools: PgTools, target: ConnInfo, archive: SchemaArchive): Promise<void> {
-  await runPgTool(restoreArgs(tools, target, archive, ['--section=pre-data']));
+export async function restorePreData(tools: PgTools, target: ConnInfo, archive: SchemaArchive, signal?: AbortSignal): Promise<void> {
+  await runPgTool(restoreArgs(tools, target, archive, ['--section=pre-data'], signal));
 }
 
 /**
@@ -55,8 +61,9 @@ export async function restorePostData(
   archive: SchemaArchive,
   built: IndexBuild[],
   jobs: number,
+  signal?: AbortSignal,
 ): Promise<void> {
-  const listing = await runPgTool({ argv: [...tools.pgRestore, '--list', archive.path], conn: target, captureStdout: true });
+  const listing = await runPgTool({ argv: [...tools.pgRestore, '--list', archive.path], conn: target, captureStdout: true, signal });
   const skip = new Set(built.map((b) => `${b.tocCatalog} ${b.tocOid}`));
   const list = listing.stdout
     .split('\n')
@@ -70,5 +77,5 @@ export async function restorePostData(
   const listPath = `${archive.path}.list`;
   writeFileSync(listPath, list);
   const jobArgs = [`--jobs=${Math.max(1, jobs)}`, `--use-list=${listPath}`];
-  await runPgTool(restoreArgs(tools, target, archive, ['--section=post-data', ...jobArgs]));
+  await runPgTool(restoreArgs(tools, target, archive, ['--section=post-data', ...jobArgs], signal));
 }

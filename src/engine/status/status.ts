@@ -17,9 +17,9 @@ import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import { currentWalLsn, lsnDiff, readAppliedPosition } from '../../postgres/lsn.js';
 import { redact } from '../../postgres/redact.js';
 import type { Switch, SwitchPosition } from '../../switch/switch.js';
-import { GiB } from '../cdc/status.js';
 import { readFreezeMarkers, type FreezeMarkers } from '../cutover/write-freeze.js';
 import type { MigrationNames } from '../names.js';
+import { optionDefault } from '../../options/index.js';
 
 export type Side = 'source' | 'target';
 export type Level = 'ok' | 'warn' | 'critical';
@@ -32,7 +32,7 @@ export interface StatusOptions {
   switch?: Switch;
   /** A running link further behind than this is a warning (default 256 MiB). */
   maxLagBytes?: number;
-  /** Retained WAL that is a warning (default 2 GiB) and critical (default 10 GiB, a third of a 30 GB disk). */
+  /** Retained WAL that is a warning (default: the option table's warn-retained) and critical (max-retained, a third of a 30 GB disk). */
   warnRetainedBytes?: number;
   maxRetainedBytes?: number;
 }
@@ -111,7 +111,7 @@ export interface MigrationStatus {
   next: string;
 }
 
-export const DEFAULT_MAX_LAG_BYTES = 256 * 1024 ** 2;
+export const DEFAULT_MAX_LAG_BYTES = optionDefault('lag-bound')!;
 
 export async function readStatus(opts: StatusOptions): Promise<MigrationStatus> {
   const sessions = await Promise.all([open(opts.source), open(opts.target)]);
@@ -248,8 +248,8 @@ async function readLink(
 
 async function readSlots(side: Side, c: pg.Client | Error, opts: StatusOptions, ours: string[]): Promise<SlotStatus[]> {
   if (c instanceof Error) return [];
-  const warn = opts.warnRetainedBytes ?? 2 * GiB;
-  const max = opts.maxRetainedBytes ?? 10 * GiB;
+  const warn = opts.warnRetainedBytes ?? optionDefault('warn-retained')!;
+  const max = opts.maxRetainedBytes ?? optionDefault('max-retained')!;
   const { rows } = await c.query(
     `SELECT slot_name, active, wal_status, COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint AS retained
        FROM pg_replication_slots WHERE database = current_database() OR database IS NULL ORDER BY slot_name`,
