@@ -39,8 +39,13 @@ export function dmsViolations(doc: Json): DmsViolation[] {
       if (pg.fail_tasks_on_lob_truncation !== true)
         found.push({ resource, rule: 'postgres_settings.fail_tasks_on_lob_truncation must be true' });
     }
-    if (ep.endpoint_type === 'target' && ep.ssl_mode !== 'verify-full')
-      found.push({ resource, rule: 'a target endpoint must use ssl_mode verify-full (with the RDS CA certificate)' });
+    // Which server an endpoint reaches is its pgshift:server tag: every endpoint on RDS (forward target,
+    // reverse source) verifies RDS's certificate.
+    const server = ep.tags?.['pgshift:server'];
+    if (server !== 'rds' && server !== 'source')
+      found.push({ resource, rule: "tags['pgshift:server'] must say which server the endpoint reaches: rds or source" });
+    if (server === 'rds' && (ep.ssl_mode !== 'verify-full' || !ep.certificate_arn))
+      found.push({ resource, rule: 'an endpoint on RDS must use ssl_mode verify-full (with the RDS CA certificate)' });
   }
   for (const [name] of entries(doc, 'aws_dms_replication_task'))
     found.push({

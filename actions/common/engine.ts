@@ -15,9 +15,9 @@ export function engineName(name: 'engine' | 'reverse-engine' = 'engine'): 'nativ
 
 /** The forward and reverse engines the inputs ask for; DMS inputs are required only when DMS is used. */
 export function enginesFromInputs(migrationName: string, log: Logger): ChosenEngines {
-  return chooseEngines(input, migrationName, log, (name) =>
+  return chooseEngines(input, migrationName, log, (name, neededBy) =>
     usageError(
-      `engine: dms needs the input ${name}`,
+      `${neededBy}: dms needs the input ${name}`,
       'pass it from the outputs of infra stack 03-dms (repository variables PGSHIFT_DMS_*)',
     ),
   );

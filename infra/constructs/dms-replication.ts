@@ -8,7 +8,10 @@
 //    port}: the RDS-managed master secret has no host or port, and no password ever enters Terraform.
 //    The secrets are created empty; runbooks/dms.md puts the values in.
 //  - DMS 3.4.7+ in a private subnet reaches Secrets Manager only through a VPC endpoint (443).
-//  - The target endpoint verifies RDS's certificate (verify-full) against the RDS CA bundle.
+//  - Every endpoint on RDS verifies RDS's certificate (verify-full) against the RDS CA bundle.
+//  - Two endpoint pairs: forward (reads the source, writes RDS) and reverse (reads RDS, writes the old
+//    source) for `--reverse-engine dms`. An endpoint pair per direction, one secret per server: the DMS
+//    user on a server is the same whichever way the data goes.
 import { Construct } from 'constructs';
 import { DmsCertificate } from '@cdktf/provider-aws/lib/dms-certificate/index.js';
 import { DmsEndpoint } from '@cdktf/provider-aws/lib/dms-endpoint/index.js';
@@ -48,8 +51,12 @@ export interface DmsReplicationProps {
 export class DmsReplication extends Construct {
   readonly securityGroup: SecurityGroup;
   readonly instance: DmsReplicationInstance;
+  /** Forward: reads the source, writes RDS. */
   readonly source: DmsEndpoint;
   readonly target: DmsEndpoint;
+  /** Reverse (`--reverse-engine dms`, after cutover): reads RDS, writes the old source. */
+  readonly reverseSource: DmsEndpoint;
+  readonly reverseTarget: DmsEndpoint;
   readonly sourceSecret: SecretsmanagerSecret;
   readonly targetSecret: SecretsmanagerSecret;
 
@@ -136,42 +143,41 @@ export class DmsReplication extends Construct {
 
     const certificate = new DmsCertificate(this, 'rds-ca', { certificateId: `${name}-rds-ca`, certificatePem: props.rdsCaBundlePem });
     const credentials = (s: SecretsmanagerSecret) => ({ secretsManagerArn: s.arn, secretsManagerAccessRoleArn: access.arn });
-    this.source = new DmsEndpoint(this, 'source', {
-      endpointId: `${name}-source`,
-      endpointType: 'source',
-      engineName: 'postgres',
-      databaseName: props.databaseName,
-      sslMode: dms.sourceSslMode,
-      ...credentials(this.sourceSecret),
-      postgresSettings: {
-        // full-load --engine dms made this slot with test_decoding and an exported snapshot: DMS must read
-        // exactly it. Without slot_name DMS makes its own slot at "now" and loses every write since the copy.
-        slotName: dms.slotName,
-        pluginName: 'test-decoding',
-        // DDL capture installs event triggers and tables on the source; pgshift's DDL handling stays in charge.
-        captureDdls: false,
-        failTasksOnLobTruncation: true,
-        mapLongVarcharAs: dms.mapLongVarcharAs,
-        mapBooleanAsBoolean: true,
-        heartbeatEnable: false,
-      },
-      dependsOn: [this.instance],
-    });
-    this.target = new DmsEndpoint(this, 'target', {
-      endpointId: `${name}-target`,
-      endpointType: 'target',
-      engineName: 'postgres',
-      databaseName: props.databaseName,
+    const onRds = {
       sslMode: 'verify-full',
       certificateArn: certificate.certificateArn,
       ...credentials(this.targetSecret),
-      postgresSettings: {
-        // Like a native apply worker: triggers and foreign keys on the target do not fire for replicated rows.
-        afterConnectScript: "SET session_replication_role = 'replica'",
-        mapBooleanAsBoolean: true,
-      },
-      dependsOn: [this.instance],
+      tags: { 'pgshift:server': 'rds' },
+    };
+    const onSource = { sslMode: dms.sourceSslMode, ...credentials(this.sourceSecret), tags: { 'pgshift:server': 'source' } };
+    // A slot pgshift made, read with test_decoding: without slot_name DMS makes its own at "now" and loses
+    // every write since (forward: full-load's slot with its exported snapshot; reverse: the slot cutover
+    // makes on RDS inside the write freeze). DDL capture would install event triggers and tables: off.
+    const reading = (slotName: string) => ({
+      slotName,
+      pluginName: 'test-decoding',
+      captureDdls: false,
+      failTasksOnLobTruncation: true,
+      mapLongVarcharAs: dms.mapLongVarcharAs,
+      mapBooleanAsBoolean: true,
+      heartbeatEnable: false,
     });
+    // Like a native apply worker: triggers and foreign keys on the target do not fire for replicated rows.
+    const writing = { afterConnectScript: "SET session_replication_role = 'replica'", mapBooleanAsBoolean: true };
+    const endpoint = (id: string, endpointType: 'source' | 'target', server: typeof onRds | typeof onSource, settings: object) =>
+      new DmsEndpoint(this, id, {
+        endpointId: `${name}-${id}`,
+        endpointType,
+        engineName: 'postgres',
+        databaseName: props.databaseName,
+        ...server,
+        postgresSettings: settings,
+        dependsOn: [this.instance],
+      });
+    this.source = endpoint('source', 'source', onSource, reading(dms.slotName));
+    this.target = endpoint('target', 'target', onRds, writing);
+    this.reverseSource = endpoint('reverse-source', 'source', onRds, reading(`${dms.slotName}_reverse`));
+    this.reverseTarget = endpoint('reverse-target', 'target', onSource, writing);
   }
 
   /** DMS 3.4.7+ in a private subnet reaches Secrets Manager only through an interface endpoint. */

@@ -56,8 +56,18 @@ export class DmsStack extends TerraformStack {
     out('replication_instance_id', r.instance.replicationInstanceId, 'CloudWatch dimension ReplicationInstanceIdentifier');
     out('source_endpoint_arn', r.source.endpointArn, 'pgshift --dms-source-endpoint-arn');
     out('target_endpoint_arn', r.target.endpointArn, 'pgshift --dms-target-endpoint-arn');
-    out('source_secret_arn', r.sourceSecret.arn, 'Put {"username","password","host","port"} of the source DMS user here');
-    out('target_secret_arn', r.targetSecret.arn, 'Put {"username","password","host","port"} of the target DMS user here');
+    out('reverse_source_endpoint_arn', r.reverseSource.endpointArn, 'pgshift --dms-reverse-source-endpoint-arn (--reverse-engine dms)');
+    out('reverse_target_endpoint_arn', r.reverseTarget.endpointArn, 'pgshift --dms-reverse-target-endpoint-arn (--reverse-engine dms)');
+    out(
+      'source_secret_arn',
+      r.sourceSecret.arn,
+      'Put {"username","password","host","port"} of the DMS user on the source here (forward source and reverse target endpoints)',
+    );
+    out(
+      'target_secret_arn',
+      r.targetSecret.arn,
+      'Put {"username","password","host","port"} of the DMS user on RDS here (forward target and reverse source endpoints)',
+    );
     out('dms_security_group_id', r.securityGroup.id, "The replication instance's security group (pg_hba on the source: its subnets)");
   }
 

@@ -518,9 +518,12 @@ export async function tableStatistics(c: DmsClients, arn: string): Promise<DmsTa
   return all;
 }
 
-/** A table in `Table error` no longer replicates while the task may still say `running`: that ends the run. */
+/** A table in `Table error` (or cancelled) no longer replicates, while the task may still say `running`. */
+export const tableBroken = (t: DmsTableStat): boolean => /error/i.test(t.state) || t.state === 'Table cancelled';
+
+/** A broken table ends the run. */
 export function failOnTableErrors(stats: DmsTableStat[]): void {
-  const broken = stats.filter((t) => /error/i.test(t.state) || t.state === 'Table cancelled');
+  const broken = stats.filter(tableBroken);
   if (broken.length)
     throw checkFailed(
       `DMS stopped replicating ${broken.map((t) => `${t.schema}.${t.name} (${t.state})`).join(', ')}`,

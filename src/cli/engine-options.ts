@@ -35,9 +35,12 @@ export function enginesFrom(flags: object, ctx: CommandContext): ChosenEngines {
     (name) => flagValue(flags, name),
     ctx.names.name,
     ctx.log,
-    (name) => {
+    (name, neededBy) => {
       const env = (OPTIONS[name] as { env?: string }).env;
-      return usageError(`--engine dms needs --${name}`, `pass --${name}${env ? ` or set ${env}` : ''} (an output of infra stack 03-dms)`);
+      return usageError(
+        `--${neededBy} dms needs --${name}`,
+        `pass --${name}${env ? ` or set ${env}` : ''} (an output of infra stack 03-dms)`,
+      );
     },
   );
 }

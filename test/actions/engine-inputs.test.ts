@@ -1,5 +1,5 @@
 /**
- * The `engine` input of the cdc, cutover, rollback and cleanup actions: native by default, dms only with
+ * The `engine` input of the preflight, cdc, cutover, rollback and cleanup actions: native by default, dms only with
  * every DMS input it needs, and an unknown engine refused by name (the CLI's --engine, the same names).
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -34,7 +34,7 @@ describe('engine inputs', () => {
     const { engine, reverseEngine } = enginesFromInputs('pgshift', silentLogger);
     expect(engine.name).toBe('dms');
     expect(engine.slotPlugin).toBe('test_decoding');
-    expect(engine.stopsInFreeze).toBe(false);
+    expect(engine.switchesInFreeze).toBe(false);
     expect(engine.sparedRoles()).toEqual(['dms_user', 'dms_other']);
     expect(reverseEngine.name).toBe('native');
   });
@@ -49,6 +49,22 @@ describe('engine inputs', () => {
     }
     expect(err).toBeInstanceOf(PgshiftError);
     expect((err as PgshiftError).oneLine()).toMatch(/^engine: dms needs the input dms-instance-arn/);
+  });
+
+  it('reverse-engine dms needs the reverse endpoints, named, before anything runs; native forward needs no forward ones', () => {
+    const common = {
+      'aws-region': 'ap-northeast-2',
+      'dms-instance-arn': 'arn:aws:dms:ap-northeast-2:123456789012:rep:X',
+      'dms-user': 'dms_user',
+    };
+    set({ ...common, 'reverse-engine': 'dms' });
+    expect(() => enginesFromInputs('pgshift', silentLogger)).toThrow(
+      /^reverse-engine: dms needs the input dms-reverse-source-endpoint-arn/,
+    );
+    set({ 'dms-reverse-source-endpoint-arn': 'arn:rs', 'dms-reverse-target-endpoint-arn': 'arn:rt' });
+    const { engine, reverseEngine } = enginesFromInputs('pgshift', silentLogger);
+    expect([engine.name, reverseEngine.name]).toEqual(['native', 'dms']);
+    expect(reverseEngine.sparedRoles()).toEqual(['dms_user']);
   });
 
   it('an unknown engine is refused', () => {

@@ -219,6 +219,14 @@ describe('actions chained preflight → full-load → cdc → verify → cutover
     expectNoSecret(r);
   });
 
+  it('preflight with engine: dms adds the DMS checks (the same ids as preflight --engine dms), each in the report', async () => {
+    const r = await runAction('preflight', { ...connection(), engine: 'dms', 'dms-subnet-cidrs': '10.1.10.0/24' });
+    const ids = (JSON.parse(r.report).checks as { id: string }[]).map((c) => c.id);
+    expect(ids).toEqual(expect.arrayContaining(['dms.wal-level', 'dms.primary-keys', 'dms.lob-columns', 'dms.large-objects']));
+    expect(ids.filter((id) => id.startsWith('dms.')).length).toBeGreaterThanOrEqual(8);
+    expectNoSecret(r);
+  });
+
   it('full-load hands the slot and the consistent LSN on and shows each table', async () => {
     const r = await runAction('full-load', { ...connection(), jobs: '2' });
     expect(r.code, explain(r)).toBe(0);

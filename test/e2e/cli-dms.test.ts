@@ -54,6 +54,30 @@ describe('pgshift --engine dms', () => {
     expect(r.stderr).toMatch(/^pgshift: --engine dms needs --dms-user/m);
   });
 
+  it('cutover --reverse-engine dms without the reverse endpoints is refused before anything runs (else replication back fails after the switch)', async () => {
+    const r = await pgshift([
+      'cutover',
+      '--engine',
+      'dms',
+      '--reverse-engine',
+      'dms',
+      '--dms-instance-arn',
+      'arn:aws:dms:ap-northeast-2:123456789012:rep:X',
+      '--dms-source-endpoint-arn',
+      'arn:s',
+      '--dms-target-endpoint-arn',
+      'arn:t',
+      '--dms-user',
+      'dms_user',
+      '--switch',
+      'none',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('pgshift:'))).toEqual([
+      'pgshift: --reverse-engine dms needs --dms-reverse-source-endpoint-arn — pass --dms-reverse-source-endpoint-arn or set PGSHIFT_DMS_REVERSE_SOURCE_ENDPOINT_ARN (an output of infra stack 03-dms)',
+    ]);
+  });
+
   it('full-load --engine dms refuses dump-restore (it makes no slot for DMS to continue from)', async () => {
     const r = await pgshift(['full-load', '--engine', 'dms', '--load-strategy', 'dump-restore']);
     expect(r.code).toBe(2);

@@ -11,8 +11,9 @@ import { exampleConfig, ofType, only, ref, synthesize, type Json } from './fixtu
 const all = synthesize();
 const tf = all.dms!;
 const prod = all.productionDms!;
-const endpoint = (doc: Json, type: 'source' | 'target'): Json =>
-  ofType(doc, 'aws_dms_endpoint').find(([, e]) => e.endpoint_type === type)![1];
+/** The forward endpoints (reads the source, writes RDS); the reverse pair is `reverse-source` / `reverse-target`. */
+const endpoint = (doc: Json, type: 'source' | 'target' | 'reverse-source' | 'reverse-target'): Json =>
+  ofType(doc, 'aws_dms_endpoint').find(([, e]) => String(e.endpoint_id).endsWith(`-dms-${type}`))![1];
 const clone = (doc: Json): Json => JSON.parse(JSON.stringify(doc));
 
 describe('03-dms: the replication instance', () => {
@@ -98,15 +99,52 @@ describe('03-dms: the endpoints', () => {
     });
   });
 
-  it('both authenticate through their own secrets (no password anywhere), readable only by a role DMS assumes', () => {
+  it('the reverse pair (--reverse-engine dms) reads the reverse slot on RDS with verify-full, and writes the old source', () => {
+    expect(ofType(tf, 'aws_dms_endpoint')).toHaveLength(4);
+    const cert = ref(tf, 'aws_dms_certificate', () => true, 'certificate_arn');
+    expect(endpoint(tf, 'reverse-source')).toMatchObject({
+      endpoint_type: 'source',
+      engine_name: 'postgres',
+      database_name: 'tasteam',
+      ssl_mode: 'verify-full',
+      certificate_arn: cert,
+      tags: { 'pgshift:server': 'rds' },
+      postgres_settings: {
+        // migrationNames(slotName).reverseSlot: the slot cutover makes on RDS inside the write freeze
+        slot_name: 'pgshift_reverse',
+        plugin_name: 'test-decoding',
+        capture_ddls: false,
+        fail_tasks_on_lob_truncation: true,
+        map_long_varchar_as: 'wstring',
+      },
+    });
+    expect(endpoint(tf, 'reverse-target')).toMatchObject({
+      endpoint_type: 'target',
+      ssl_mode: endpoint(tf, 'source').ssl_mode,
+      tags: { 'pgshift:server': 'source' },
+      postgres_settings: { after_connect_script: "SET session_replication_role = 'replica'" },
+    });
+    const outputs = Object.keys(tf.output);
+    expect(outputs).toEqual(expect.arrayContaining(['reverse_source_endpoint_arn', 'reverse_target_endpoint_arn']));
+    expect(tf.output.reverse_source_endpoint_arn.value).toBe(
+      ref(tf, 'aws_dms_endpoint', (e) => e.endpoint_id === 'pgshift-01-dms-reverse-source', 'endpoint_arn'),
+    );
+  });
+
+  it('all four authenticate through a secret per server (no password anywhere), readable only by a role DMS assumes', () => {
     const secrets = ofType(tf, 'aws_secretsmanager_secret').map(([, s]) => s.name);
     expect(secrets).toEqual(['pgshift-01-dms/source', 'pgshift-01-dms/target']);
     expect(ofType(tf, 'aws_secretsmanager_secret_version')).toEqual([]);
-    for (const side of ['source', 'target'] as const) {
-      const e = endpoint(tf, side);
+    for (const [which, secret] of [
+      ['source', 'source'],
+      ['reverse-target', 'source'],
+      ['target', 'target'],
+      ['reverse-source', 'target'],
+    ] as const) {
+      const e = endpoint(tf, which);
       expect(e.password).toBeUndefined();
       expect(e.username).toBeUndefined();
-      expect(e.secrets_manager_arn).toBe(ref(tf, 'aws_secretsmanager_secret', (s) => s.name === `pgshift-01-dms/${side}`, 'arn'));
+      expect(e.secrets_manager_arn).toBe(ref(tf, 'aws_secretsmanager_secret', (s) => s.name === `pgshift-01-dms/${secret}`, 'arn'));
     }
     const role = only(tf, 'aws_iam_role');
     expect(role.name).toBe('pgshift-01-dms-secrets');
@@ -196,12 +234,23 @@ describe('guardrails and config for DMS', () => {
     src.password = 'hunter2';
     const tgt = Object.values<Json>(bad.resource.aws_dms_endpoint).find((e) => e.endpoint_type === 'target')!;
     tgt.ssl_mode = 'require';
+    const revSrc = Object.values<Json>(bad.resource.aws_dms_endpoint).find((e) => String(e.endpoint_id).endsWith('-reverse-source'))!;
+    delete revSrc.certificate_arn;
+    const revTgt = Object.values<Json>(bad.resource.aws_dms_endpoint).find((e) => String(e.endpoint_id).endsWith('-reverse-target'))!;
+    delete revTgt.tags;
     const inst = Object.values<Json>(bad.resource.aws_dms_replication_instance)[0]!;
     inst.publicly_accessible = true;
     inst.auto_minor_version_upgrade = true;
     inst.engine_version = '3.5.4';
     bad.resource.aws_dms_replication_task = { t: { migration_type: 'cdc' } };
-    const rules = guardrailViolations(bad).map((v) => v.rule);
+    const violations = guardrailViolations(bad);
+    const rules = violations.map((v) => v.rule);
+    // The reverse source on RDS without the CA certificate is refused on its own account.
+    const revSrcName = Object.entries<Json>(bad.resource.aws_dms_endpoint).find(([, e]) => e === revSrc)![0];
+    expect(violations).toContainEqual({
+      resource: `aws_dms_endpoint.${revSrcName}`,
+      rule: 'an endpoint on RDS must use ssl_mode verify-full (with the RDS CA certificate)',
+    });
     for (const expected of [
       /plugin_name must be one of test-decoding/,
       /map_long_varchar_as must be one of wstring, clob, nclob/,
@@ -209,7 +258,8 @@ describe('guardrails and config for DMS', () => {
       /slot_name must name full-load's slot/,
       /not username\/password/,
       /"password" holds a literal/,
-      /ssl_mode verify-full/,
+      /an endpoint on RDS must use ssl_mode verify-full/,
+      /tags\['pgshift:server'\] must say which server/,
       /publicly_accessible must be false/,
       /auto_minor_version_upgrade must be false/,
       /engine_version must be 3\.6\.1 or later/,

@@ -273,23 +273,8 @@ describe('the dms engine against real PostgreSQL and a mocked DMS API', () => {
     log: silentLogger,
   });
 
-  beforeAll(async () => {
-    source = await connect(pair.source, { applicationName: 'pgshift-test' });
-    target = await connect(pair.target, { applicationName: 'pgshift-test' });
-    await source.query(`CREATE TABLE docs (id int PRIMARY KEY, body text, blob bytea, meta jsonb, code varchar(10))`);
-    await source.query(
-      `INSERT INTO docs VALUES (1, repeat('x', 100000), '\\x00', '{}', 'a'), (2, 'short', decode(repeat('ff', 3000), 'hex'), '{"k": 1}', 'b')`,
-    );
-    await source.query(`SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, [ENGINE_SLOT]);
-    link = {
-      names: { publication: 'unused', slot: ENGINE_SLOT, subscription: 'unused' },
-      publisher: source,
-      subscriber: target,
-      publisherInfo: pair.source,
-      subscriberInfo: pair.target,
-      publisherFromSubscriber: pair.source,
-      direction: 'forward',
-    };
+  /** The instance, the endpoints and the calls that succeed; tasks are answered per test. */
+  function answerDmsApi(): void {
     dmsApi.on(DescribeReplicationInstancesCommand).resolves({
       ReplicationInstances: [
         {
@@ -314,6 +299,26 @@ describe('the dms engine against real PostgreSQL and a mocked DMS API', () => {
     dmsApi.on(DescribeConnectionsCommand).resolves({ Connections: [{ Status: 'successful' }] });
     dmsApi.on(CreateReplicationTaskCommand).resolves({ ReplicationTask: { ReplicationTaskArn: TASK_ARN, Status: 'creating' } });
     dmsApi.on(StartReplicationTaskCommand).resolves({});
+  }
+
+  beforeAll(async () => {
+    source = await connect(pair.source, { applicationName: 'pgshift-test' });
+    target = await connect(pair.target, { applicationName: 'pgshift-test' });
+    await source.query(`CREATE TABLE docs (id int PRIMARY KEY, body text, blob bytea, meta jsonb, code varchar(10))`);
+    await source.query(
+      `INSERT INTO docs VALUES (1, repeat('x', 100000), '\\x00', '{}', 'a'), (2, 'short', decode(repeat('ff', 3000), 'hex'), '{"k": 1}', 'b')`,
+    );
+    await source.query(`SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, [ENGINE_SLOT]);
+    link = {
+      names: { publication: 'unused', slot: ENGINE_SLOT, subscription: 'unused' },
+      publisher: source,
+      subscriber: target,
+      publisherInfo: pair.source,
+      subscriberInfo: pair.target,
+      publisherFromSubscriber: pair.source,
+      direction: 'forward',
+    };
+    answerDmsApi();
   });
 
   afterAll(async () => {
@@ -334,6 +339,7 @@ describe('the dms engine against real PostgreSQL and a mocked DMS API', () => {
     ).rows[0].lsn;
     dmsApi
       .on(DescribeReplicationTasksCommand)
+      .resolvesOnce({ ReplicationTasks: [] }) // no task of this name yet
       .resolvesOnce(task('creating'))
       .resolvesOnce(task('ready'))
       .resolvesOnce(task('starting'))
@@ -352,6 +358,41 @@ describe('the dms engine against real PostgreSQL and a mocked DMS API', () => {
     // The largest value is the 100,000-byte text: twice that, in KB, rounded up.
     expect(JSON.parse(input.ReplicationTaskSettings!).TargetMetadata.LobMaxSize).toBe(Math.ceil(200_000 / 1024));
     expect(dmsApi.commandCalls(TestConnectionCommand).map((c) => c.args[0].input.EndpointArn)).toEqual(['arn:src', 'arn:tgt']);
+  });
+
+  it('start deletes a stopped task of the same name left by an earlier direction change, then creates it anew', async () => {
+    dmsApi.reset();
+    answerDmsApi();
+    dmsApi.on(DeleteReplicationTaskCommand).resolves({});
+    dmsApi
+      .on(DescribeReplicationTasksCommand)
+      .resolvesOnce(task('stopped')) // the task cutover stopped
+      .resolvesOnce({ ReplicationTasks: [] }) // deleted
+      .resolvesOnce(task('ready'))
+      .resolves(task('running'));
+    const before = dmsApi.calls().length;
+    await started.start(link);
+    const order = dmsApi
+      .calls()
+      .slice(before)
+      .map((c) => c.args[0])
+      .filter((cmd) => cmd instanceof DeleteReplicationTaskCommand || cmd instanceof CreateReplicationTaskCommand)
+      .map((cmd) => (cmd instanceof DeleteReplicationTaskCommand ? 'delete' : 'create'));
+    expect(order).toEqual(['delete', 'create']);
+  });
+
+  it('start refuses while a task of the same name is running, and neither deletes nor creates one', async () => {
+    dmsApi.reset();
+    answerDmsApi();
+    dmsApi.on(DescribeReplicationTasksCommand).resolves(task('running'));
+    const before = dmsApi.calls().length;
+    const err = await started.start(link).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/dms-engine-forward already exists and is running/);
+    const writes = dmsApi
+      .calls()
+      .slice(before)
+      .filter((c) => c.args[0] instanceof DeleteReplicationTaskCommand || c.args[0] instanceof CreateReplicationTaskCommand);
+    expect(writes).toEqual([]);
   });
 
   it('start refuses a slot that is not test_decoding, before any AWS write', async () => {

@@ -21,6 +21,8 @@ async function run(): Promise<PhaseOutcome> {
       sourceFromTarget,
       names: migrationNames(input('name')!),
       clean: input('clean'),
+      engine: input('engine'),
+      dmsSubnetCidrs: input('dms-subnet-cidrs'),
       log: actionsLogger(),
     }),
   );

@@ -5,6 +5,7 @@ import { ddlReport, resolveDdlCommand } from '../../engine/ddl/index.js';
 import { usageError } from '../../errors.js';
 import { action, addConnectionOptions, emit, makeContext, type CommandContext, type GlobalOptions } from '../context.js';
 import { dmsCdcStatus, startDmsCdc, stopDmsCdc, type DmsCdcStatus } from '../../engine/cdc/dms.js';
+import { type LinkSample, watchLink } from '../../engine/cdc/link-watch.js';
 import type { DmsEngine } from '../../engine/replication/dms.js';
 import { addEngineOptions, enginesFrom } from '../engine-options.js';
 import { flag, flagText, flagValue } from '../flags.js';
@@ -61,11 +62,7 @@ export function cdcCommand(): Command {
     action(async (flags: GlobalOptions & { watch?: string | boolean }) => {
       const ctx = makeContext(flags);
       if (flagValue(flags, 'engine') === 'dms') {
-        if (flags.watch)
-          throw usageError(
-            '--watch is not available with --engine dms',
-            'run cdc status --engine dms again, or watch the task in the DMS console',
-          );
+        if (flags.watch) return watchDms(flags, ctx);
         const s = await dmsCdcStatus(dmsPhase(flags, ctx));
         emit(ctx, s, () => renderDmsStatus(s));
         return s.ok ? 0 : 1;
@@ -191,6 +188,38 @@ function dmsPhase(flags: object, ctx: CommandContext) {
     engine: enginesFrom(flags, ctx).engine as DmsEngine,
     log: ctx.log,
   };
+}
+
+/** `cdc status --engine dms --watch`: the task, its tables and the slot's lag by LSN, one line per sample until Ctrl-C. */
+async function watchDms(flags: GlobalOptions, ctx: CommandContext): Promise<number> {
+  const phase = dmsPhase(flags, ctx);
+  const abort = new AbortController();
+  process.once('SIGINT', () => abort.abort());
+  process.once('SIGTERM', () => abort.abort());
+  const series = await watchLink(
+    {
+      source: phase.source,
+      target: phase.target,
+      names: { publication: ctx.names.publication, slot: ctx.names.slot, subscription: ctx.names.subscription },
+      engine: phase.engine,
+      warnRetainedBytes: flagValue(flags, 'warn-retained'),
+      maxRetainedBytes: flagValue(flags, 'max-retained'),
+    },
+    flagValue(flags, 'watch')!,
+    (s) => process.stdout.write(flags.json ? `${JSON.stringify(s)}\n` : `${renderLinkSample(s)}\n`),
+    abort.signal,
+  );
+  return series.at(-1)?.verdict === 'critical' ? 1 : 0;
+}
+
+function renderLinkSample(s: LinkSample): string {
+  if (s.error) return `${s.at}  ${s.error}  critical`;
+  const tables = s.tables
+    ? Object.entries(s.tables)
+        .map(([state, n]) => `${n} ${state}`)
+        .join(', ')
+    : 'no table states';
+  return `${s.at}  ${s.detail}  tables: ${tables}  lag ${s.lagBytes ?? '?'} B  retained ${s.retainedBytes ?? '?'} B  ${s.verdict}`;
 }
 
 function renderDmsStatus(s: DmsCdcStatus): string {

@@ -9,10 +9,8 @@
  * been replicated back to it.
  */
 import { PgshiftError } from '../../errors.js';
-import { withClient } from '../../postgres/connect.js';
 import { redact } from '../../postgres/redact.js';
-import { runRollback, type RollbackResult } from '../rollback/rollback.js';
-import { linkState, type LinkNames } from './replication-link.js';
+import { reverseLinkStatus, runRollback, type RollbackResult } from '../rollback/rollback.js';
 import { runSwitchover, type SwitchoverOptions, type SwitchoverResult } from './switchover.js';
 
 export type CutoverOptions = SwitchoverOptions;
@@ -32,7 +30,7 @@ export async function runCutover(opts: CutoverOptions): Promise<CutoverResult> {
   // The rollback's own check finds the same difference (the target still lacks it): it only reports it.
   try {
     // The return link was created moments ago: its apply worker must be streaming before the rollback's pre-check.
-    await waitUntilStreaming(opts, result.replicationBack);
+    await waitUntilStreaming(opts);
     const mismatchRollback = await runRollback({ ...opts, onMismatch: 'alert' });
     return { ...result, ok: false, mismatchRollback };
   } catch (err) {
@@ -43,13 +41,11 @@ export async function runCutover(opts: CutoverOptions): Promise<CutoverResult> {
 }
 
 /**
- * Wait (bounded) until the subscription of `link` on the source has a running apply worker. The
- * launcher starts it asynchronously after CREATE SUBSCRIPTION; on a busy host that takes a while,
- * and a rollback refuses a link that is not streaming yet.
+ * Wait (bounded) until the return link runs, as its engine reports it. The launcher starts a native
+ * subscription's apply worker asynchronously after CREATE SUBSCRIPTION; on a busy host that takes a
+ * while, and a rollback refuses a link that is not running yet.
  */
-async function waitUntilStreaming(opts: CutoverOptions, link: LinkNames, timeoutMs = 30_000): Promise<void> {
-  await withClient(opts.source, async (c) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await linkState(c, link)).streaming && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  });
+async function waitUntilStreaming(opts: CutoverOptions, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await reverseLinkStatus(opts)).running && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 }

@@ -285,7 +285,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
       opts.log.info(`writes were frozen for ${writeFreezeMs} ms`);
       await timeline.run(STEP.moveDdlFreeze, () => moveDdlFreeze(e, sessions, opts));
       // Never throws: the switch is done, and an abort path from here on would undo the wrong thing.
-      const returnError = e.runningEngine.stopsInFreeze
+      const returnError = turnsInFreeze(e)
         ? undefined
         : await timeline.run(STEP.returnLinkAfterResume, () => returnLinkAfterResume(e, sessions, opts));
       const postCheck = await timeline.run(STEP.postCheck, () => postCheckStep(e, opts, toIdentity));
@@ -461,6 +461,11 @@ function guardFreeze(left: () => number, after: string): void {
 }
 
 // ── step 6 ──────────────────────────────────────────────────────────────────────────────
+/** Both links' engines stop and start quickly enough to turn replication around with writes frozen. */
+function turnsInFreeze(e: Direction): boolean {
+  return e.runningEngine.switchesInFreeze && e.returnEngine.switchesInFreeze;
+}
+
 async function turnReplicationAround(
   e: Direction,
   s: Sessions,
@@ -469,9 +474,9 @@ async function turnReplicationAround(
   const l = links(e, s);
   // The slot on the new primary first: it captures every write made there from now on.
   await e.returnEngine.prepare(l.return);
-  // An engine that cannot stop within the freeze (AWS DMS) is stopped after writes resume, and the
-  // return link starts only then (returnLinkAfterResume), so the two never run at once.
-  if (!e.runningEngine.stopsInFreeze) return;
+  // When either engine cannot stop or start within the freeze (AWS DMS), the running link is stopped
+  // after writes resume and the return link starts only then (returnLinkAfterResume): never both at once.
+  if (!turnsInFreeze(e)) return;
   // Then the old link goes, so nothing can loop back, and the new one starts from that slot.
   await e.runningEngine.stop(l.running);
   progress('running link dropped');
@@ -480,20 +485,26 @@ async function turnReplicationAround(
 }
 
 /**
- * After the switch, for an engine whose stop takes long (AWS DMS: about a minute): stop the running link
+ * After the switch, when an engine's stop or start takes long (AWS DMS: minutes): stop the running link
  * and wait until it is stopped, then start the return link from the slot made inside the freeze, which
  * has kept every write on the new primary since. A failure here does not undo the switch: the new primary
  * takes writes, its slot keeps them, and the message says how to start the return link.
  */
 async function returnLinkAfterResume(e: Direction, s: Sessions, opts: SwitchoverOptions): Promise<string | undefined> {
   const l = links(e, s);
+  let stopped = false;
   try {
     await e.runningEngine.stop(l.running);
+    stopped = true;
     await e.returnEngine.start(l.return);
     return undefined;
   } catch (err) {
     const reason = err instanceof PgshiftError ? err.oneLine() : redact((err as Error).message);
-    const message = `the switch to the ${describe(e.to)} is done, but replication back to the ${describe(e.from)} did not start: ${reason} — slot ${e.returnLink.slot} on the ${describe(e.to)} keeps every write since the switch; fix the cause, then start it with cdc start --engine ${e.returnEngine.name} (rollback is not lossless until it runs)`;
+    const keeps = `slot ${e.returnLink.slot} on the ${describe(e.to)} keeps every write since the switch`;
+    const message = stopped
+      ? `the switch to the ${describe(e.to)} is done, but replication back to the ${describe(e.from)} (${e.returnEngine.name}) did not start: ${reason} — ${keeps}; fix the cause, then start it from that slot (runbooks/dms.md §8); rollback is not lossless until it runs`
+      : // Starting the return link while the old one may still run could loop changes between the two.
+        `the switch to the ${describe(e.to)} is done, but replication to it (${e.runningEngine.name}) did not stop, so replication back was not started: ${reason} — ${keeps}; stop the old direction first, then start the return link (runbooks/dms.md §8)`;
     opts.log.warn(message);
     return message;
   }

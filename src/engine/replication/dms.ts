@@ -23,7 +23,7 @@ import {
   type DmsClients,
   type DmsLatency,
   type DmsTableStat,
-  failOnTableErrors,
+  tableBroken,
   findTask,
   startReplicationTask,
   stopReplicationTask,
@@ -49,8 +49,12 @@ export interface DmsEndpointPair {
 export interface DmsEngineOptions {
   clients: DmsClients;
   replicationInstanceArn: string;
-  /** forward: reads the source host, writes RDS (stack 03-dms). reverse: reads RDS, writes the source host. */
-  endpoints: { forward: DmsEndpointPair; reverse?: DmsEndpointPair };
+  /**
+   * forward: reads the source host, writes RDS. reverse: reads RDS, writes the source host. Both are
+   * outputs of stack 03-dms; only the directions this engine serves are needed (--engine dms: forward,
+   * --reverse-engine dms: reverse).
+   */
+  endpoints: { forward?: DmsEndpointPair; reverse?: DmsEndpointPair };
   /** The database roles the DMS endpoints log in as: the write freeze leaves their sessions alone. */
   users: string[];
   /** Task identifiers are `<migration name>-forward` / `-reverse`. */
@@ -66,7 +70,7 @@ const DMS_DDL_ARTIFACTS = { table: 'awsdms_ddl_audit', function: 'awsdms_interce
 export class DmsEngine implements ReplicationEngine {
   readonly name = 'dms' as const;
   readonly slotPlugin = 'test_decoding' as const;
-  readonly stopsInFreeze = false;
+  readonly switchesInFreeze = false;
 
   constructor(private readonly opts: DmsEngineOptions) {
     if (opts.users.length === 0)
@@ -85,8 +89,12 @@ export class DmsEngine implements ReplicationEngine {
     const pair = this.opts.endpoints[link.direction];
     if (!pair)
       throw usageError(
-        'reverse replication with --reverse-engine dms needs DMS endpoints that read RDS and write the source',
-        'pass --dms-reverse-source-endpoint-arn and --dms-reverse-target-endpoint-arn, or use --reverse-engine native',
+        link.direction === 'reverse'
+          ? 'reverse replication with --reverse-engine dms needs DMS endpoints that read RDS and write the source'
+          : 'replication with --engine dms needs DMS endpoints that read the source and write RDS',
+        link.direction === 'reverse'
+          ? 'pass --dms-reverse-source-endpoint-arn and --dms-reverse-target-endpoint-arn (03-dms outputs), or use --reverse-engine native'
+          : 'pass --dms-source-endpoint-arn and --dms-target-endpoint-arn (03-dms outputs)',
       );
     return pair;
   }
@@ -113,6 +121,7 @@ export class DmsEngine implements ReplicationEngine {
     const startLsn = await readSlotStart(link);
     await ensureMarkerTable(link.publisher);
     await ensureMarkerTable(link.subscriber);
+    await this.removeStoppedTask(link);
     for (const arn of [endpoints.source, endpoints.target]) await testConnection(c, instance.arn, arn, wait);
     const tables = await tablesToReplicate(link.publisher);
     const lobMaxSizeKb = await measureLobMaxSizeKb(link.publisher, tables);
@@ -134,13 +143,45 @@ export class DmsEngine implements ReplicationEngine {
     await startReplicationTask(c, arn, wait);
   }
 
+  /**
+   * A task of this name left stopped by an earlier direction change (cutover stops the forward task; a
+   * rollback starts forward replication again from a new slot) cannot be restarted at a new position:
+   * it is deleted and made anew. Only a task by pgshift's own name for this migration and direction;
+   * a running one is refused, never stopped here.
+   */
+  private async removeStoppedTask(link: Link): Promise<void> {
+    const old = await findTask(this.opts.clients, this.taskIdentifier(link));
+    if (!old) return;
+    if (!['stopped', 'ready', 'failed'].includes(old.status))
+      throw checkFailed(
+        `DMS task ${old.identifier} already exists and is ${old.status}`,
+        'another run is replicating this direction: stop it (cdc stop --engine dms) or wait for it to finish',
+      );
+    this.opts.log.info(
+      `deleting the ${old.status} DMS task ${old.identifier} of an earlier run, to start anew from slot ${link.names.slot}`,
+    );
+    await deleteReplicationTask(this.opts.clients, old.arn, this.opts.wait);
+  }
+
+  /**
+   * The task's status and, while it runs, each table's TableState. A table in error (or cancelled) no
+   * longer replicates while the task may still say `running`: the link then counts as not running, and
+   * the detail names the tables.
+   */
   async status(link: Link): Promise<LinkStatus> {
     const task = await findTask(this.opts.clients, this.taskIdentifier(link));
     if (!task) return { exists: false, running: false, detail: `no DMS task ${this.taskIdentifier(link)}` };
+    const stats = task.status === 'running' ? await tableStatistics(this.opts.clients, task.arn) : [];
+    const broken = stats.filter(tableBroken);
     let detail = `DMS task ${task.identifier} ${task.status}`;
-    if (task.status === 'running') failOnTableErrors(await tableStatistics(this.opts.clients, task.arn));
+    if (broken.length) detail += `, not replicating ${broken.map((t) => `${t.schema}.${t.name} (${t.state})`).join(', ')}`;
     if (task.lastFailureMessage) detail += `: ${task.lastFailureMessage.replace(/\s+/g, ' ').slice(0, 200)}`;
-    return { exists: true, running: task.status === 'running', detail };
+    return {
+      exists: true,
+      running: task.status === 'running' && broken.length === 0,
+      detail,
+      tables: stats.map((t) => ({ table: `${t.schema}.${t.name}`, state: t.state })),
+    };
   }
 
   /** For cdc status: the task, per-table state and validation, and CloudWatch's CDC latency (coarse: one-minute points). */

@@ -36,6 +36,8 @@ export interface LinkStatus {
   running: boolean;
   /** One line for a person: subscription state or task status. */
   detail: string;
+  /** Per-table state where the engine reports one (DMS's TableState); absent otherwise. */
+  tables?: { table: string; state: string }[];
 }
 
 export interface AppliedResult {
@@ -52,11 +54,12 @@ export interface ReplicationEngine {
   /** The output plugin of the slots this engine reads. */
   readonly slotPlugin: SlotPlugin;
   /**
-   * Whether `stop` is quick enough to run with writes frozen. Native: yes (a DROP SUBSCRIPTION). DMS: no
-   * (stopping a task takes about a minute), so cutover resumes writes first, then stops the old direction
-   * and waits for it to be stopped before the new one starts: the two can never loop.
+   * Whether `stop` and `start` are quick enough to run with writes frozen. Native: yes (DROP/CREATE
+   * SUBSCRIPTION). DMS: no (stopping a task, or creating and starting one, takes minutes). When either
+   * link's engine says no, the switchover resumes writes first, then stops the old direction, waits until
+   * it is stopped, and only then starts the new one: the two can never loop.
    */
-  readonly stopsInFreeze: boolean;
+  readonly switchesInFreeze: boolean;
   /** Login roles whose sessions the write freeze must leave alone (ending them would stop replication). */
   sparedRoles(): string[];
   /** Publication (if the engine needs one) and a fresh slot on the publisher. Returns the slot's start LSN. */

@@ -25,7 +25,7 @@ import { commitMarker, ensureMarkerTable, MARKER_SCHEMA, MARKER_TABLE, markerSub
 export class NativeEngine implements ReplicationEngine {
   readonly name = 'native' as const;
   readonly slotPlugin = 'pgoutput' as const;
-  readonly stopsInFreeze = true;
+  readonly switchesInFreeze = true;
 
   sparedRoles(): string[] {
     // Apply workers and walsenders are not client backends: the freeze never ends them.

@@ -13,6 +13,7 @@ import { describe } from '../../postgres/conninfo.js';
 import { relationKey } from '../../postgres/sql.js';
 import { Timeline, type StepRecord } from '../timeline.js';
 import { runVerify } from '../verify/verify.js';
+import type { LinkStatus } from '../replication/engine.js';
 import { NativeEngine } from '../replication/native.js';
 import { loadState, removeState } from '../cutover/state-file.js';
 import { freezeStateKey, runSwitchover, type SwitchoverOptions, type SwitchoverResult } from '../cutover/switchover.js';
@@ -40,10 +41,15 @@ export async function runRollback(opts: RollbackOptions): Promise<RollbackResult
 
 /** Asked of the reverse engine (native by default), the only code that knows what its replication looks like. */
 async function reverseReplicationExists(opts: RollbackOptions): Promise<boolean> {
+  return (await reverseLinkStatus(opts)).exists;
+}
+
+/** The reverse link (target -> source) as its engine reports it. */
+export async function reverseLinkStatus(opts: SwitchoverOptions): Promise<LinkStatus> {
   const engine = opts.reverseEngine ?? new NativeEngine();
   return withClient(opts.source, (source) =>
-    withClient(opts.target, async (target) => {
-      const status = await engine.status({
+    withClient(opts.target, (target) =>
+      engine.status({
         names: { publication: opts.names.reversePublication, slot: opts.names.reverseSlot, subscription: opts.names.reverseSubscription },
         publisher: target,
         subscriber: source,
@@ -51,9 +57,8 @@ async function reverseReplicationExists(opts: RollbackOptions): Promise<boolean>
         subscriberInfo: opts.source,
         publisherFromSubscriber: opts.targetFromSource ?? opts.target,
         direction: 'reverse',
-      });
-      return status.exists;
-    }),
+      }),
+    ),
   );
 }
 
