@@ -168,6 +168,9 @@ const reverse = (n: MigrationNames): LinkNames => ({
   subscription: n.reverseSubscription,
 });
 
+/** How long the pre-check lets the link pass the head it read before measuring lag. */
+const PRE_CHECK_CATCH_UP_MS = 10_000;
+
 export const freezeStateKey = (names: MigrationNames, side: 'source' | 'target') => `${names.name}.freeze.${side}`;
 
 function direction(kind: SwitchoverKind, o: SwitchoverOptions): Direction {
@@ -370,7 +373,13 @@ async function preChecks(e: Direction, s: Sessions, opts: SwitchoverOptions): Pr
   }
   // What the wait for zero lag needs to prove the apply (the marker table, subscribed), checked before the freeze.
   await e.runningEngine.readyToSwitch(links(e, s).running);
-  const [head, pos] = await Promise.all([currentWalLsn(s.from), readAppliedPosition(s.from, e.runningLink.slot)]);
+  // Lag is measured against the head read now, after giving the link a moment to pass it: a healthy
+  // link is milliseconds behind, but a burst of WAL from another database on the same server (or a
+  // checkpoint) can put it megabytes behind for an instant, and that must not refuse a cutover. A real
+  // backlog does not drain in that moment and is refused below.
+  const head = await currentWalLsn(s.from);
+  await catchUpWaiter(e.from, e.runningLink.slot, PRE_CHECK_CATCH_UP_MS)(head);
+  const pos = await readAppliedPosition(s.from, e.runningLink.slot);
   if (!pos?.appliedLsn)
     throw checkFailed(
       `slot ${e.runningLink.slot} on the ${describe(e.from)} has confirmed nothing yet`,
