@@ -42,6 +42,7 @@ import {
   ensurePgcopydb,
   freshDatabase,
   PG15_BIN,
+  LOAD_SERVER_SETTINGS,
   postmasterPid,
   runPgcopydb,
   runPgshift,
@@ -70,21 +71,6 @@ const { values: args } = parseArgs({
 const GB = Number(args.gb);
 const ROUNDS = Number(args.rounds);
 const JOBS = Number(args.jobs);
-
-/**
- * Server settings for a load benchmark: the fixture servers' defaults (fsync off, no
- * synchronous commit) plus room for a 1 GB load without forced checkpoints, caches large
- * enough to hold the source, and no autovacuum waking up in the middle of one tool's run.
- * maintenance_work_mem is raised server-wide so the plan's pg_restore (which sets nothing)
- * builds indexes with the same memory as the tools that set it per session.
- */
-const SERVER_SETTINGS = {
-  shared_buffers: "'1GB'",
-  max_wal_size: "'8GB'",
-  checkpoint_timeout: "'30min'",
-  maintenance_work_mem: "'256MB'",
-  autovacuum: 'off',
-};
 
 type Tool = LoadTool;
 const TOOLS: Tool[] = ['plan', 'pgcopydb', 'pgshift'];
@@ -314,8 +300,8 @@ async function main(): Promise<number> {
   );
 
   const servers = await Promise.all([
-    startLocalServer({ major: 15, name: 'bench-full-load-source', settings: SERVER_SETTINGS }),
-    startLocalServer({ major: 17, name: 'bench-full-load-target', settings: SERVER_SETTINGS }),
+    startLocalServer({ major: 15, name: 'bench-full-load-source', settings: LOAD_SERVER_SETTINGS }),
+    startLocalServer({ major: 17, name: 'bench-full-load-target', settings: LOAD_SERVER_SETTINGS }),
   ]);
   const [source, target] = servers as [LocalServer, LocalServer];
   for (const s of servers) registerSecret(s.password);
@@ -374,7 +360,7 @@ async function main(): Promise<number> {
       finishedAt: new Date().toISOString(),
       machine: { cores: cpus().length, cpu: cpus()[0]?.model, loadAvgAtEnd: loadavg() },
       tools: { pgDump: pgDumpVersion, pgcopydb: pgcopydbVersion, pgshiftJobs: JOBS },
-      serverSettings: SERVER_SETTINGS,
+      serverSettings: LOAD_SERVER_SETTINGS,
       rssMethod:
         'peakTreeRss: largest sum of VmRSS over the tool process and all its descendants, sampled every 100 ms from /proc; ' +
         'maxProcessRss: GNU time %M (ru_maxrss of the largest single process in the tree). PostgreSQL server backends are not counted.',

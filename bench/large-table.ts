@@ -63,6 +63,7 @@ import {
   ensurePgcopydb,
   freshDatabase,
   PG15_BIN,
+  LOAD_SERVER_SETTINGS,
   postmasterPid,
   ROOT,
   runPgcopydb,
@@ -98,15 +99,6 @@ const JOBS = Number(args.jobs);
 const BACKLOG_MB = Number(args['backlog-mb']);
 type Method = 'plan' | 'native' | 'pgcopydb' | 'pgshift';
 const METHODS = String(args.methods).split(',') as Method[];
-
-/** bench/full-load.ts's settings: room for a multi-GB load without forced checkpoints, no autovacuum mid-run. */
-const SERVER_SETTINGS = {
-  shared_buffers: "'1GB'",
-  max_wal_size: "'8GB'",
-  checkpoint_timeout: "'30min'",
-  maintenance_work_mem: "'256MB'",
-  autovacuum: 'off',
-};
 
 /** Memory of the method's own processes (see the header for what is measured per method). */
 interface MethodRun {
@@ -671,9 +663,9 @@ async function main(teardown: Teardown): Promise<number> {
       .map((l) => l.toFixed(1))
       .join(' ')} (other work on this machine adds noise to every figure)`,
   );
-  const source = await startLocalServer({ major: 15, name: 'bench-large-source', settings: SERVER_SETTINGS });
+  const source = await startLocalServer({ major: 15, name: 'bench-large-source', settings: LOAD_SERVER_SETTINGS });
   teardown.add('remove the source server', () => (args.keep ? undefined : source.destroy()));
-  const target = await startLocalServer({ major: 17, name: 'bench-large-target', settings: SERVER_SETTINGS });
+  const target = await startLocalServer({ major: 17, name: 'bench-large-target', settings: LOAD_SERVER_SETTINGS });
   teardown.add('remove the target server', () => (args.keep ? undefined : target.destroy()));
   for (const s of [source, target]) registerSecret(s.password);
   const servers = { source, target };
@@ -718,7 +710,7 @@ async function main(teardown: Teardown): Promise<number> {
     jobs: JOBS,
     backlogMb: BACKLOG_MB,
     pgcopydb: pgcopydbVersion,
-    serverSettings: SERVER_SETTINGS,
+    serverSettings: LOAD_SERVER_SETTINGS,
     results,
     goals: verdicts,
   };

@@ -22,6 +22,21 @@ import { measureProcess, type MeasuredRun } from './measure-process.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Debian's PostgreSQL 15 client: the plan's pg_dump/pg_restore, and what pgcopydb runs. */
+/**
+ * Server settings for a load benchmark: the fixture servers' defaults (fsync off, no
+ * synchronous commit) plus room for a 1 GB load without forced checkpoints, caches large
+ * enough to hold the source, and no autovacuum waking up in the middle of one tool's run.
+ * maintenance_work_mem is raised server-wide so the plan's pg_restore (which sets nothing)
+ * builds indexes with the same memory as the tools that set it per session.
+ */
+export const LOAD_SERVER_SETTINGS = {
+  shared_buffers: "'1GB'",
+  max_wal_size: "'8GB'",
+  checkpoint_timeout: "'30min'",
+  maintenance_work_mem: "'256MB'",
+  autovacuum: 'off',
+};
+
 export const PG15_BIN = '/usr/lib/postgresql/15/bin';
 
 export type LoadTool = 'plan' | 'pgcopydb' | 'pgshift';

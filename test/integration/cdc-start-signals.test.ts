@@ -16,40 +16,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliProcess, runCli, startCli, waitUntil } from '../support/cli.js';
 import { freshPair, type TestPair } from '../support/databases.js';
+import { startLedgerWriter } from '../support/ledger-writer.js';
 
 const DB = 'pgshift_cdc_start_signals';
 const NAME = 'cdc_sig';
 let pair: TestPair;
 let env: Record<string, string>;
 
-/** The application: one row per transaction into write_ledger; an id is recorded once its COMMIT was acknowledged. */
-function startLedgerWriter(url: string) {
-  const acknowledged: number[] = [];
-  const failures: string[] = [];
-  let stop = false;
-  const done = (async () => {
-    const c = new pg.Client({ connectionString: url, application_name: 'ledger-writer' });
-    c.on('error', () => undefined);
-    await c.connect();
-    for (let id = 1; !stop; id++) {
-      try {
-        await c.query('INSERT INTO public.write_ledger (id, note) VALUES ($1, $2)', [id, `write ${id}`]);
-        acknowledged.push(id);
-      } catch (err) {
-        failures.push((err as Error).message);
-      }
-    }
-    await c.end();
-  })();
-  return {
-    acknowledged,
-    failures,
-    stop: async () => {
-      stop = true;
-      await done;
-    },
-  };
-}
 let writer: ReturnType<typeof startLedgerWriter>;
 
 beforeAll(async () => {

@@ -18,39 +18,11 @@ import { silentLogger } from '../../src/log/logger.js';
 import { runCli, startCli } from '../support/cli-process.js';
 import { tableHashes } from '../support/compare.js';
 import { admin, freshPair, serverUrl, type TestPair } from '../support/databases.js';
+import { startLedgerWriter } from '../support/ledger-writer.js';
 
 const NAME = 'fl_clean';
 let pair: TestPair;
 let env: Record<string, string>;
-
-/** The application: one row per transaction into write_ledger; an id is recorded once its COMMIT was acknowledged. */
-function startLedgerWriter(url: string) {
-  const acknowledged: number[] = [];
-  const failures: string[] = [];
-  let stop = false;
-  const done = (async () => {
-    const c = new pg.Client({ connectionString: url, application_name: 'ledger-writer' });
-    c.on('error', () => undefined);
-    await c.connect();
-    for (let id = 1; !stop; id++) {
-      try {
-        await c.query('INSERT INTO public.write_ledger (id, note) VALUES ($1, $2)', [id, `write ${id}`]);
-        acknowledged.push(id);
-      } catch (err) {
-        failures.push((err as Error).message);
-      }
-    }
-    await c.end();
-  })();
-  return {
-    acknowledged,
-    failures,
-    stop: async () => {
-      stop = true;
-      await done;
-    },
-  };
-}
 
 /** The fixture's tables, quoted; not the ledger the application writes to. */
 async function tablesToHold(): Promise<string[]> {
