@@ -60,9 +60,11 @@ describe('the lag pre-check', () => {
     await locker.connect();
     try {
       await locker.query('BEGIN');
-      await locker.query('LOCK TABLE orders IN ACCESS EXCLUSIVE MODE');
-      // About 2 MB of changes the target cannot apply while the lock is held.
-      await pair.src("INSERT INTO orders (note) SELECT repeat('x', 200) FROM generate_series(1, 10000)");
+      // SHARE blocks the apply worker's INSERTs but not the pre-check's reads.
+      await locker.query('LOCK TABLE orders IN SHARE MODE');
+      // About 2 MB of changes the target cannot apply while the lock is held, in small transactions: one big
+      // one would be streamed to the target before its commit, and what the subscriber has received is not lag.
+      for (let i = 0; i < 100; i++) await pair.src("INSERT INTO orders (note) SELECT repeat('x', 200) FROM generate_series(1, 100)");
 
       const refused = await runCutover(options({ maxLagBytes: 256 * 1024 })).then(
         () => undefined,
