@@ -188,7 +188,7 @@ describe('cdc start under SIGTERM and SIGKILL', () => {
 
     await writer.stop();
     expect(writer.failures).toEqual([]);
-    const lsn = (await pair.src('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0].lsn;
+    const lsn = (await pair.src('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn;
     await waitUntil('the slot confirms every write', async () => {
       const r = await pair.src('SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [
         NAME,

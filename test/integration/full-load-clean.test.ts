@@ -177,7 +177,7 @@ describe('full-load SIGKILLed mid-copy under live writes, then --clean, then CDC
     await writer().stop();
     expect(writer().failures).toEqual([]);
     expect(writer().acknowledged.length).toBeGreaterThan(100);
-    const lsn = (await pair.src('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0].lsn;
+    const lsn = (await pair.src('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn;
     await waitUntilSlotConfirms(lsn);
 
     const onTarget = await pair.tgt('SELECT id FROM public.write_ledger ORDER BY id');

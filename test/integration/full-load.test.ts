@@ -126,7 +126,7 @@ describe('full-load on real servers (PostgreSQL 15 -> 17)', () => {
     await pair.tgt(
       `CREATE SUBSCRIPTION fl_plain CONNECTION ${pg.escapeLiteral(conninfo)} PUBLICATION fl_test WITH (create_slot = false, copy_data = false, slot_name = 'fl_test')`,
     );
-    const target = await pair.src(`SELECT pg_current_wal_lsn()::text AS lsn`);
+    const target = await pair.src(`SELECT pg_current_wal_insert_lsn()::text AS lsn`);
     for (let i = 0; i < 200; i++) {
       const r = await pair.src(`SELECT confirmed_flush_lsn >= $1::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = 'fl_test'`, [
         target.rows[0].lsn,
