@@ -407,9 +407,16 @@ async function loadSource(
 /** Lag while the application writes and CDC streams, sampled with `cdc status` (heartbeat probe). */
 async function sampleLag(source: ConnInfo, target: ConnInfo, names: ReturnType<typeof migrationNames>, ms: number): Promise<LagSample[]> {
   const until = Date.now() + ms;
-  const series = await watchCdc({ source, target, names, probeTimeoutMs: 1000 }, 200, () => undefined, new AbortController().signal, {
-    until: () => Date.now() >= until,
-  });
+  // addNewTables off: the deploy stage adds its new tables itself and reports them; a watch racing it would take that over.
+  const series = await watchCdc(
+    { source, target, names, probeTimeoutMs: 1000, addNewTables: false },
+    200,
+    () => undefined,
+    new AbortController().signal,
+    {
+      until: () => Date.now() >= until,
+    },
+  );
   return series.map((s) => ({ t: Date.parse(s.at), lagMs: s.lagMs, lagBytes: s.lagBytes }));
 }
 
