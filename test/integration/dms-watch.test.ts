@@ -12,6 +12,7 @@ import {
   StopReplicationTaskCommand,
 } from '@aws-sdk/client-database-migration-service';
 import { mockClient } from 'aws-sdk-client-mock';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dmsClients } from '../../src/aws/dms.js';
 import { startDmsCdc } from '../../src/engine/cdc/dms.js';
@@ -89,8 +90,18 @@ async function watchUntil(until: (s: LinkSample) => boolean, opts: LinkWatchOpti
 
 describe('cdc status --watch --engine dms', () => {
   let nextId = 1;
+  // The writes commit with synchronous_commit = on (the test servers run it off): each commit returns only
+  // once its commit record is flushed, so the pg_current_wal_lsn() read after them covers every one. With it
+  // off the write position can trail an acknowledged commit, and a slot "caught up" to it may not yet carry
+  // the last rows.
   const write = async (n: number) => {
-    for (let i = 0; i < n; i++) await pair.src('INSERT INTO public.t VALUES ($1, $2)', [nextId++, 'x'.repeat(200)]);
+    const c = new pg.Client({ connectionString: pair.sourceUrl, options: '-c synchronous_commit=on' });
+    await c.connect();
+    try {
+      for (let i = 0; i < n; i++) await c.query('INSERT INTO public.t VALUES ($1, $2)', [nextId++, 'x'.repeat(200)]);
+    } finally {
+      await c.end();
+    }
   };
 
   it('shows the task running, every mapped table completed, and the slot caught up by LSN while DMS applies live writes', async () => {
