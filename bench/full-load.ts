@@ -49,6 +49,7 @@ import {
   runPlan,
   settle,
   type LoadContext,
+  type LoadOutcome,
   type LoadTool,
   type PgshiftJson,
 } from './support/load-tools.js';
@@ -80,25 +81,15 @@ interface Completeness {
   mismatches: string[];
 }
 
-interface ToolRun {
-  tool: Tool;
-  command: string;
-  ok: boolean;
-  error?: string;
-  seconds: number;
-  peakTreeRss: number;
-  maxProcessRss: number;
-  maxProcesses: number;
+/** One tool's load as bench/support/load-tools.ts measured it, with the CPU split by process and the copy checked. */
+interface ToolRun extends Omit<LoadOutcome, 'toolCpu'> {
   /**
    * CPU seconds spent on the load: the tool's processes (GNU time) and each server (postmaster
    * tree, reaped backends included). Unlike wall time, other work on the machine barely moves it.
    */
   cpu: { tool: number; source: number; target: number; total: number };
-  /** Files the tool wrote besides the target: whether they hold the table data (a dump), and their size. */
-  diskFile: { dataDump: boolean; bytes: number; what: string };
   completeness: Completeness;
   loadAvgAtStart: number;
-  details?: unknown;
 }
 
 // ── small helpers ───────────────────────────────────────────────────────────────────────
