@@ -28,13 +28,12 @@ const SKIPPED_TAGS = [
   'DROP SUBSCRIPTION',
 ];
 
-export const CAPTURE_TABLE_SQL = `
-CREATE SCHEMA IF NOT EXISTS _pgshift;
-CREATE TABLE IF NOT EXISTS _pgshift.ddl_log (
-  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  captured_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-  class text NOT NULL CHECK (class IN ('replay', 'derived', 'stop')),
-  reason text,
+/**
+ * The columns of `_pgshift.ddl_log` after id, captured_at and class, the same on both sides: the source's
+ * event triggers fill them, the subscription copies them into the target's table (replay-sql.ts), where
+ * the id and the timestamp come from the source instead of being generated.
+ */
+export const DDL_LOG_PAYLOAD_COLUMNS = `  reason text,
   command_tags text[] NOT NULL,
   object_identities text[] NOT NULL,
   query text NOT NULL,
@@ -44,7 +43,15 @@ CREATE TABLE IF NOT EXISTS _pgshift.ddl_log (
   rewrite_reason int,
   empty_created boolean NOT NULL DEFAULT false,
   detached text[] NOT NULL DEFAULT '{}',
-  attached text[] NOT NULL DEFAULT '{}'
+  attached text[] NOT NULL DEFAULT '{}'`;
+
+export const CAPTURE_TABLE_SQL = `
+CREATE SCHEMA IF NOT EXISTS _pgshift;
+CREATE TABLE IF NOT EXISTS _pgshift.ddl_log (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  captured_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  class text NOT NULL CHECK (class IN ('replay', 'derived', 'stop')),
+${DDL_LOG_PAYLOAD_COLUMNS}
 );
 `;
 

@@ -13,6 +13,8 @@
  *     apply worker's own search_path is empty), CONCURRENTLY removed (it cannot run inside a
  *     transaction), and the id goes into ddl_applied in the same transaction.
  */
+import { DDL_LOG_PAYLOAD_COLUMNS } from './capture-sql.js';
+
 /**
  * What the target records about replayed DDL. The source gets the same (empty) tables: after
  * cutover the reverse publication on the target is FOR ALL TABLES too, and a subscription needs
@@ -43,17 +45,7 @@ CREATE TABLE IF NOT EXISTS _pgshift.ddl_log (
   id bigint PRIMARY KEY,
   captured_at timestamptz NOT NULL,
   class text NOT NULL,
-  reason text,
-  command_tags text[] NOT NULL,
-  object_identities text[] NOT NULL,
-  query text NOT NULL,
-  statements text[] NOT NULL,
-  search_path text NOT NULL,
-  role_name text NOT NULL,
-  rewrite_reason int,
-  empty_created boolean NOT NULL DEFAULT false,
-  detached text[] NOT NULL DEFAULT '{}',
-  attached text[] NOT NULL DEFAULT '{}'
+${DDL_LOG_PAYLOAD_COLUMNS}
 );
 ${DDL_BOOKKEEPING_TABLES_SQL}`;
 
