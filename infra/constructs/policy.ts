@@ -13,3 +13,40 @@ export interface PolicyStatement {
 export function policyDocument(statements: PolicyStatement[]): string {
   return JSON.stringify({ Version: '2012-10-17', Statement: statements });
 }
+
+// ── statements more than one stack grants ───────────────────────────────────────────────
+
+/** The first RDS instance in an account makes RDS create its service-linked role, as the caller. */
+export const rdsCreatesItsServiceRole: PolicyStatement = {
+  Sid: 'RdsCreatesItsServiceRole',
+  Effect: 'Allow',
+  Action: ['iam:CreateServiceLinkedRole'],
+  Resource: '*',
+  Condition: { StringEquals: { 'iam:AWSServiceName': 'rds.amazonaws.com' } },
+};
+
+/** manage_master_user_password: RDS creates, rotates and deletes the master secret on the caller's behalf. */
+export function rdsManagedMasterSecret(region: string, account: string): PolicyStatement {
+  return {
+    Sid: 'RdsManagedMasterSecret',
+    Effect: 'Allow',
+    Action: [
+      'secretsmanager:CreateSecret',
+      'secretsmanager:TagResource',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:DeleteSecret',
+      'secretsmanager:RotateSecret',
+      'secretsmanager:UpdateSecret',
+    ],
+    Resource: `arn:aws:secretsmanager:${region}:${account}:secret:rds!*`,
+  };
+}
+
+/** What the migration reads about its RDS target: the instance, snapshots, parameters, pending maintenance. */
+export const RDS_DESCRIBE_ACTIONS = [
+  'rds:DescribeDBInstances',
+  'rds:DescribeDBSnapshots',
+  'rds:DescribeDBParameters',
+  'rds:DescribeDBParameterGroups',
+  'rds:DescribePendingMaintenanceActions',
+];

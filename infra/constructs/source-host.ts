@@ -13,7 +13,7 @@ import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy
 import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile/index.js';
 import type { ExperimentConfig, GitHubConfig } from '../config.js';
 import { escapeForTerraform, renderUserData } from './source-host-user-data.js';
-import { policyDocument } from './policy.js';
+import { policyDocument, RDS_DESCRIBE_ACTIONS } from './policy.js';
 
 export interface SourceHostProps {
   config: ExperimentConfig;
@@ -134,13 +134,7 @@ export class SourceHost extends Construct {
         {
           Sid: 'DescribeRds',
           Effect: 'Allow',
-          Action: [
-            'rds:DescribeDBInstances',
-            'rds:DescribeDBSnapshots',
-            'rds:DescribeDBParameters',
-            'rds:DescribeDBParameterGroups',
-            'rds:DescribePendingMaintenanceActions',
-          ],
+          Action: RDS_DESCRIBE_ACTIONS,
           Resource: '*',
         },
         {

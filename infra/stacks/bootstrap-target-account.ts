@@ -18,7 +18,13 @@ import { CROSS_ACCOUNT_STACKS, type CrossAccountConfig } from '../cross-account-
 import { crossAccountNamePrefixes, roleArn, runnerRoleArns, TARGET_ROLE_NAMES } from '../cross-account-roles.js';
 import { stateBackend } from '../constructs/aws-stack-base.js';
 import { targetRoleVariable } from '../constructs/account-providers.js';
-import { policyDocument, type PolicyStatement } from '../constructs/policy.js';
+import {
+  policyDocument,
+  type PolicyStatement,
+  RDS_DESCRIBE_ACTIONS,
+  rdsCreatesItsServiceRole,
+  rdsManagedMasterSecret,
+} from '../constructs/policy.js';
 import { ROLE_NAMES } from './bootstrap.js';
 
 export const ADMIN_ROLE_VARIABLE = 'target_admin_role_arn';
@@ -67,26 +73,8 @@ export class BootstrapTargetAccountStack extends TerraformStack {
     this.inline('apply', this.apply, 'build-target-side', [
       // B's side: a VPC, subnets, routes, the peering's accepter and options, security groups, RDS.
       { Sid: 'NetworkAndDatabase', Effect: 'Allow', Action: ['ec2:*', 'rds:*'], Resource: '*' },
-      {
-        Sid: 'RdsCreatesItsServiceRole',
-        Effect: 'Allow',
-        Action: ['iam:CreateServiceLinkedRole'],
-        Resource: '*',
-        Condition: { StringEquals: { 'iam:AWSServiceName': 'rds.amazonaws.com' } },
-      },
-      {
-        Sid: 'RdsManagedMasterSecret',
-        Effect: 'Allow',
-        Action: [
-          'secretsmanager:CreateSecret',
-          'secretsmanager:TagResource',
-          'secretsmanager:DescribeSecret',
-          'secretsmanager:DeleteSecret',
-          'secretsmanager:RotateSecret',
-          'secretsmanager:UpdateSecret',
-        ],
-        Resource: `arn:aws:secretsmanager:${region}:${b}:secret:rds!*`,
-      },
+      rdsCreatesItsServiceRole,
+      rdsManagedMasterSecret(region, b),
       // The master secret's customer-managed key. CreateKey has no resource to scope; the key's own policy
       // (account root + A's runner) is what the stack writes, and aliases stay within the stacks' names.
       {
@@ -130,13 +118,7 @@ export class BootstrapTargetAccountStack extends TerraformStack {
       {
         Sid: 'DescribeRds',
         Effect: 'Allow',
-        Action: [
-          'rds:DescribeDBInstances',
-          'rds:DescribeDBSnapshots',
-          'rds:DescribeDBParameters',
-          'rds:DescribeDBParameterGroups',
-          'rds:DescribePendingMaintenanceActions',
-        ],
+        Action: RDS_DESCRIBE_ACTIONS,
         Resource: '*',
       },
       {

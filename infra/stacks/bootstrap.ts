@@ -9,7 +9,7 @@ import { TerraformOutput, TerraformStack } from 'cdktf';
 import { STACKS, type InfraConfig } from '../config.js';
 import { awsProvider, stateBackend } from '../constructs/aws-stack-base.js';
 import { GitHubOidcProvider, WorkflowRole } from '../constructs/github-oidc.js';
-import type { PolicyStatement } from '../constructs/policy.js';
+import { type PolicyStatement, RDS_DESCRIBE_ACTIONS, rdsCreatesItsServiceRole, rdsManagedMasterSecret } from '../constructs/policy.js';
 import { grantTargetAccountRoles } from '../constructs/target-account-grants.js';
 import { dmsApplyStatements, dmsMigrationStatements, dmsServiceRoles } from './bootstrap-dms.js';
 
@@ -80,27 +80,8 @@ export class BootstrapStack extends TerraformStack {
         ],
         'build-stacks': [
           { Sid: 'NetworkComputeDatabase', Effect: 'Allow', Action: ['ec2:*', 'rds:*'], Resource: '*' },
-          {
-            Sid: 'RdsCreatesItsServiceRole',
-            Effect: 'Allow',
-            Action: ['iam:CreateServiceLinkedRole'],
-            Resource: '*',
-            Condition: { StringEquals: { 'iam:AWSServiceName': 'rds.amazonaws.com' } },
-          },
-          {
-            // manage_master_user_password: RDS creates the secret on the caller's behalf.
-            Sid: 'RdsManagedMasterSecret',
-            Effect: 'Allow',
-            Action: [
-              'secretsmanager:CreateSecret',
-              'secretsmanager:TagResource',
-              'secretsmanager:DescribeSecret',
-              'secretsmanager:DeleteSecret',
-              'secretsmanager:RotateSecret',
-              'secretsmanager:UpdateSecret',
-            ],
-            Resource: `arn:aws:secretsmanager:${region}:*:secret:rds!*`,
-          },
+          rdsCreatesItsServiceRole,
+          rdsManagedMasterSecret(region, '*'),
           { Sid: 'DefaultKmsKeys', Effect: 'Allow', Action: ['kms:DescribeKey'], Resource: '*' },
           {
             Sid: 'SourceHostRoleAndProfile',
@@ -162,16 +143,7 @@ export class BootstrapStack extends TerraformStack {
           {
             Sid: 'Describe',
             Effect: 'Allow',
-            Action: [
-              'rds:DescribeDBInstances',
-              'rds:DescribeDBSnapshots',
-              'rds:DescribeDBParameters',
-              'rds:DescribeDBParameterGroups',
-              'rds:DescribePendingMaintenanceActions',
-              'ec2:DescribeInstances',
-              'ec2:DescribeImages',
-              'ec2:DescribeSnapshots',
-            ],
+            Action: [...RDS_DESCRIBE_ACTIONS, 'ec2:DescribeInstances', 'ec2:DescribeImages', 'ec2:DescribeSnapshots'],
             Resource: '*',
           },
           {
