@@ -48,3 +48,17 @@ export function migrationNames(name = 'pgshift'): MigrationNames {
     stateSchema: PGSHIFT_SCHEMA,
   };
 }
+
+/** The three names of one direction of replication: a publication and a slot on the publisher, a subscription on the subscriber. */
+export interface LinkNames {
+  publication: string;
+  slot: string;
+  subscription: string;
+}
+
+/** The names of the forward link (source -> target) or the reverse one (target -> source, made by cutover). */
+export function linkNames(n: MigrationNames, direction: 'forward' | 'reverse'): LinkNames {
+  return direction === 'forward'
+    ? { publication: n.publication, slot: n.slot, subscription: n.subscription }
+    : { publication: n.reversePublication, slot: n.reverseSlot, subscription: n.reverseSubscription };
+}

@@ -200,7 +200,7 @@ async function watchDms(flags: GlobalOptions, ctx: CommandContext): Promise<numb
     {
       source: phase.source,
       target: phase.target,
-      names: { publication: ctx.names.publication, slot: ctx.names.slot, subscription: ctx.names.subscription },
+      names: ctx.names,
       engine: phase.engine,
       warnRetainedBytes: flagValue(flags, 'warn-retained'),
       maxRetainedBytes: flagValue(flags, 'max-retained'),

@@ -15,7 +15,7 @@ import { ident } from '../../postgres/sql.js';
 import type { Logger } from '../../log/logger.js';
 import type { MigrationNames } from '../names.js';
 import type { DmsEngine } from '../replication/dms.js';
-import type { Link } from '../replication/engine.js';
+import { type Link, linkBetween } from '../replication/engine.js';
 
 export interface DmsCdcOptions {
   source: ConnInfo;
@@ -30,15 +30,7 @@ async function withForwardLink<T>(opts: DmsCdcOptions, fn: (link: Link) => Promi
   let target: pg.Client | undefined;
   try {
     target = await connect(opts.target, { applicationName: 'pgshift-cdc' });
-    return await fn({
-      names: { publication: opts.names.publication, slot: opts.names.slot, subscription: opts.names.subscription },
-      publisher: source,
-      subscriber: target,
-      publisherInfo: opts.source,
-      subscriberInfo: opts.target,
-      publisherFromSubscriber: opts.source,
-      direction: 'forward',
-    });
+    return await fn(linkBetween('forward', opts.names, { client: source, info: opts.source }, { client: target, info: opts.target }));
   } finally {
     await target?.end().catch(() => undefined);
     await source.end().catch(() => undefined);

@@ -14,8 +14,8 @@ import type { ConnInfo } from '../../postgres/conninfo.js';
 import { currentWalLsn, lsnDiff } from '../../postgres/lsn.js';
 import { redact } from '../../postgres/redact.js';
 import { readSlot } from '../../postgres/slot.js';
-import type { LinkNames } from '../cutover/replication-link.js';
-import type { Link, ReplicationEngine } from '../replication/engine.js';
+import type { MigrationNames } from '../names.js';
+import { linkBetween, type ReplicationEngine } from '../replication/engine.js';
 import type { Verdict } from './status.js';
 
 const GiB = 1024 ** 3;
@@ -23,8 +23,8 @@ const GiB = 1024 ** 3;
 export interface LinkWatchOptions {
   source: ConnInfo;
   target: ConnInfo;
-  /** The forward link's names (cdc watches source -> target). */
-  names: LinkNames;
+  /** The migration's names: cdc watches the forward link (source -> target). */
+  names: MigrationNames;
   engine: ReplicationEngine;
   /** Retained WAL that warns (default 2 GiB) and that is critical (default 10 GiB), as the native status. */
   warnRetainedBytes?: number;
@@ -71,15 +71,7 @@ async function open(opts: LinkWatchOptions): Promise<Session> {
 
 /** One tick: the engine's view of the link, then the slot's position against the source's WAL. */
 export async function sampleLink(opts: LinkWatchOptions, s: Session): Promise<LinkSample> {
-  const link: Link = {
-    names: opts.names,
-    publisher: s.source,
-    subscriber: s.target,
-    publisherInfo: opts.source,
-    subscriberInfo: opts.target,
-    publisherFromSubscriber: opts.source,
-    direction: 'forward',
-  };
+  const link = linkBetween('forward', opts.names, { client: s.source, info: opts.source }, { client: s.target, info: opts.target });
   const status = await opts.engine.status(link);
   const slot = await readSlot(s.source, opts.names.slot);
   const head = await currentWalLsn(s.source);

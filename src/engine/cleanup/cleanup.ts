@@ -20,7 +20,7 @@ import type { Logger } from '../../log/logger.js';
 import type { MigrationNames } from '../names.js';
 import { Timeline, type StepRecord } from '../timeline.js';
 import { ddlLeftovers, removeDdlMachinery } from '../ddl/index.js';
-import type { Link, ReplicationEngine } from '../replication/engine.js';
+import { type Link, linkBetween, type ReplicationEngine } from '../replication/engine.js';
 
 export interface CleanupOptions {
   source: ConnInfo;
@@ -131,33 +131,13 @@ async function listMine(client: pg.Client, side: 'source' | 'target', n: Migrati
 
 /** The links whose engine is not native (native's objects are what the steps below drop by name). */
 function engineLinks(opts: CleanupOptions, source: pg.Client, target: pg.Client): Array<[ReplicationEngine, Link]> {
-  const n = opts.names;
+  const ends = [
+    { client: source, info: opts.source },
+    { client: target, info: opts.target },
+  ] as const;
   const out: Array<[ReplicationEngine, Link]> = [];
-  if (opts.engine && opts.engine.name !== 'native')
-    out.push([
-      opts.engine,
-      {
-        names: { publication: n.publication, slot: n.slot, subscription: n.subscription },
-        publisher: source,
-        subscriber: target,
-        publisherInfo: opts.source,
-        subscriberInfo: opts.target,
-        publisherFromSubscriber: opts.source,
-        direction: 'forward',
-      },
-    ]);
+  if (opts.engine && opts.engine.name !== 'native') out.push([opts.engine, linkBetween('forward', opts.names, ...ends)]);
   if (opts.reverseEngine && opts.reverseEngine.name !== 'native')
-    out.push([
-      opts.reverseEngine,
-      {
-        names: { publication: n.reversePublication, slot: n.reverseSlot, subscription: n.reverseSubscription },
-        publisher: target,
-        subscriber: source,
-        publisherInfo: opts.target,
-        subscriberInfo: opts.source,
-        publisherFromSubscriber: opts.target,
-        direction: 'reverse',
-      },
-    ]);
+    out.push([opts.reverseEngine, linkBetween('reverse', opts.names, ...ends)]);
   return out;
 }

@@ -8,12 +8,9 @@ import { libpqConninfo, type ConnInfo } from '../../postgres/conninfo.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
 import { createSubscription, detachAndDropSubscription, subscriptionExists } from '../../postgres/subscription.js';
 import { ident, literal } from '../../postgres/sql.js';
+import type { LinkNames } from '../names.js';
 
-export interface LinkNames {
-  publication: string;
-  slot: string;
-  subscription: string;
-}
+export type { LinkNames };
 
 /** Publication for every table (created when missing) and a fresh slot on the publisher. Returns the slot's start LSN. */
 export async function preparePublisher(publisher: pg.Client, names: LinkNames): Promise<string> {

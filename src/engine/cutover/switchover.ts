@@ -42,7 +42,7 @@ import { dropSlotIfExists } from '../../postgres/slot.js';
 import { relationKey } from '../../postgres/sql.js';
 import type { Logger } from '../../log/logger.js';
 import type { Switch } from '../../switch/switch.js';
-import type { MigrationNames } from '../names.js';
+import { linkNames, type MigrationNames } from '../names.js';
 import { freezeDdl, unfreezeDdl } from '../ddl/index.js';
 import { Timeline, type StepRecord } from '../timeline.js';
 import type { SnapshotIds } from '../verify/session.js';
@@ -161,13 +161,6 @@ interface Direction {
   returnEngine: ReplicationEngine;
 }
 
-const forward = (n: MigrationNames): LinkNames => ({ publication: n.publication, slot: n.slot, subscription: n.subscription });
-const reverse = (n: MigrationNames): LinkNames => ({
-  publication: n.reversePublication,
-  slot: n.reverseSlot,
-  subscription: n.reverseSubscription,
-});
-
 /** How long the pre-check lets the link pass the head it read before measuring lag. */
 const PRE_CHECK_CATCH_UP_MS = 10_000;
 
@@ -187,8 +180,8 @@ function direction(kind: SwitchoverKind, o: SwitchoverOptions): Direction {
         to: o.target,
         toSide: 'target',
         toAsSeenByFrom: targetFromSource,
-        runningLink: forward(o.names),
-        returnLink: reverse(o.names),
+        runningLink: linkNames(o.names, 'forward'),
+        returnLink: linkNames(o.names, 'reverse'),
         runningEngine: forwardEngine,
         returnEngine: reverseEngine,
       }
@@ -200,8 +193,8 @@ function direction(kind: SwitchoverKind, o: SwitchoverOptions): Direction {
         to: o.source,
         toSide: 'source',
         toAsSeenByFrom: sourceFromTarget,
-        runningLink: reverse(o.names),
-        returnLink: forward(o.names),
+        runningLink: linkNames(o.names, 'reverse'),
+        returnLink: linkNames(o.names, 'forward'),
         runningEngine: reverseEngine,
         returnEngine: forwardEngine,
       };

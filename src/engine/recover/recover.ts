@@ -22,7 +22,8 @@ import { describe, type ConnInfo } from '../../postgres/conninfo.js';
 import { redact } from '../../postgres/redact.js';
 import { dropSlotIfExists } from '../../postgres/slot.js';
 import { checkWriteThroughAppPath, serverIdentity, type AppPathCheck } from '../cutover/app-path-check.js';
-import { preparePublisher, subscribe, unsubscribe, type LinkNames } from '../cutover/replication-link.js';
+import { preparePublisher, subscribe, unsubscribe } from '../cutover/replication-link.js';
+import { linkNames } from '../names.js';
 import { loadState, removeState } from '../cutover/state-file.js';
 import { freezeStateKey, type SwitchoverOptions } from '../cutover/switchover.js';
 import { markSwitchoverDone, thawDatabaseWrites, type FreezeRecord } from '../cutover/write-freeze.js';
@@ -135,8 +136,8 @@ function planActions(found: MigrationStatus, primary: Side, opts: RecoverOptions
   const n = opts.names;
   const conn = (s: Side) => (s === 'source' ? opts.source : opts.target);
   const seenBy = (s: Side) => (s === 'source' ? (opts.sourceFromTarget ?? opts.source) : (opts.targetFromSource ?? opts.target));
-  const forward: LinkNames = { publication: n.publication, slot: n.slot, subscription: n.subscription };
-  const reverse: LinkNames = { publication: n.reversePublication, slot: n.reverseSlot, subscription: n.reverseSubscription };
+  const forward = linkNames(n, 'forward');
+  const reverse = linkNames(n, 'reverse');
   const replica = other(primary);
   const steps: PlannedStep[] = [];
   const both = async <T>(fn: (p: pg.Client, r: pg.Client) => Promise<T>) =>

@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import type { ConnInfo } from '../../postgres/conninfo.js';
 import type { SlotPlugin } from '../../postgres/slot.js';
-import type { LinkNames } from '../cutover/replication-link.js';
+import { type LinkNames, linkNames, type MigrationNames } from '../names.js';
 
 export const ENGINE_NAMES = ['native', 'dms'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
@@ -28,6 +28,28 @@ export interface Link {
   publisherFromSubscriber: ConnInfo;
   /** forward = source -> target, reverse = target -> source. */
   direction: 'forward' | 'reverse';
+}
+
+/** One server's end of a link: the session this run holds on it, and how this run and the other server reach it. */
+export interface LinkEnd {
+  client: pg.Client;
+  info: ConnInfo;
+  /** How the other server reaches this one (a native subscription connects from there); `info` when the same. */
+  seenByOther?: ConnInfo;
+}
+
+/** The migration's link in `direction`: forward, the source publishes to the target; reverse, the other way. */
+export function linkBetween(direction: Link['direction'], names: MigrationNames, source: LinkEnd, target: LinkEnd): Link {
+  const [publisher, subscriber] = direction === 'forward' ? [source, target] : [target, source];
+  return {
+    names: linkNames(names, direction),
+    publisher: publisher.client,
+    subscriber: subscriber.client,
+    publisherInfo: publisher.info,
+    subscriberInfo: subscriber.info,
+    publisherFromSubscriber: publisher.seenByOther ?? publisher.info,
+    direction,
+  };
 }
 
 export interface LinkStatus {

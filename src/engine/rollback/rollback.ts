@@ -13,7 +13,7 @@ import { describe } from '../../postgres/conninfo.js';
 import { relationKey } from '../../postgres/sql.js';
 import { Timeline, type StepRecord } from '../timeline.js';
 import { runVerify } from '../verify/verify.js';
-import type { LinkStatus } from '../replication/engine.js';
+import { linkBetween, type LinkStatus } from '../replication/engine.js';
 import { NativeEngine } from '../replication/native.js';
 import { loadState, removeState } from '../cutover/state-file.js';
 import { freezeStateKey, runSwitchover, type SwitchoverOptions, type SwitchoverResult } from '../cutover/switchover.js';
@@ -49,15 +49,14 @@ export async function reverseLinkStatus(opts: SwitchoverOptions): Promise<LinkSt
   const engine = opts.reverseEngine ?? new NativeEngine();
   return withClient(opts.source, (source) =>
     withClient(opts.target, (target) =>
-      engine.status({
-        names: { publication: opts.names.reversePublication, slot: opts.names.reverseSlot, subscription: opts.names.reverseSubscription },
-        publisher: target,
-        subscriber: source,
-        publisherInfo: opts.target,
-        subscriberInfo: opts.source,
-        publisherFromSubscriber: opts.targetFromSource ?? opts.target,
-        direction: 'reverse',
-      }),
+      engine.status(
+        linkBetween(
+          'reverse',
+          opts.names,
+          { client: source, info: opts.source },
+          { client: target, info: opts.target, seenByOther: opts.targetFromSource },
+        ),
+      ),
     ),
   );
 }

@@ -18,7 +18,7 @@ import { currentWalLsn, lsnDiff, readAppliedPosition } from '../../postgres/lsn.
 import { redact } from '../../postgres/redact.js';
 import type { Switch, SwitchPosition } from '../../switch/switch.js';
 import { readFreezeMarkers, type FreezeMarkers } from '../cutover/write-freeze.js';
-import type { MigrationNames } from '../names.js';
+import { linkNames, type MigrationNames } from '../names.js';
 import { optionDefault } from '../../options/index.js';
 
 export type Side = 'source' | 'target';
@@ -123,8 +123,8 @@ export async function readStatus(opts: StatusOptions): Promise<MigrationStatus> 
     };
     const n = opts.names;
     const links = [
-      await readLink('source -> target', source, target, { slot: n.slot, subscription: n.subscription }),
-      await readLink('target -> source', target, source, { slot: n.reverseSlot, subscription: n.reverseSubscription }),
+      await readLink('source -> target', source, target, linkNames(n, 'forward')),
+      await readLink('target -> source', target, source, linkNames(n, 'reverse')),
     ];
     const slots = [...(await readSlots('source', source, opts, [n.slot])), ...(await readSlots('target', target, opts, [n.reverseSlot]))];
     const application = opts.switch ? await readApplication(opts.switch, opts) : null;
