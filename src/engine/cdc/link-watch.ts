@@ -7,16 +7,14 @@
  * A tick that fails (the source restarting, the DMS API throttling) becomes a 'critical' sample and the
  * next tick reconnects; a first connection that fails throws (wrong URL or password), as the native watch.
  */
-import type pg from 'pg';
-import { PgshiftError } from '../../errors.js';
-import { connect } from '../../postgres/connect.js';
+import { connectBoth } from '../../postgres/connect.js';
 import type { ConnInfo } from '../../postgres/conninfo.js';
 import { currentWalLsn, lsnDiff } from '../../postgres/lsn.js';
-import { redact } from '../../postgres/redact.js';
 import { readSlot } from '../../postgres/slot.js';
 import type { MigrationNames } from '../names.js';
 import { linkBetween, type ReplicationEngine } from '../replication/engine.js';
 import type { Verdict } from './status.js';
+import { runWatchLoop } from './watch-loop.js';
 
 const GiB = 1024 ** 3;
 
@@ -48,26 +46,7 @@ export interface LinkSample {
   error?: string;
 }
 
-interface Session {
-  source: pg.Client;
-  target: pg.Client;
-  close(): Promise<void>;
-}
-
-async function open(opts: LinkWatchOptions): Promise<Session> {
-  const source = await connect(opts.source, { applicationName: 'pgshift-cdc-watch' });
-  const target = await connect(opts.target, { applicationName: 'pgshift-cdc-watch' }).catch(async (err) => {
-    await source.end().catch(() => undefined);
-    throw err;
-  });
-  return {
-    source,
-    target,
-    close: async () => {
-      await Promise.all([source.end(), target.end()].map((p) => p.catch(() => undefined)));
-    },
-  };
-}
+type Session = Awaited<ReturnType<typeof connectBoth>>;
 
 /** One tick: the engine's view of the link, then the slot's position against the source's WAL. */
 export async function sampleLink(opts: LinkWatchOptions, s: Session): Promise<LinkSample> {
@@ -99,57 +78,32 @@ function countBy(values: string[]): Record<string, number> {
   return out;
 }
 
-/** A sample every `intervalMs` until `signal` aborts; returns the series. */
-export async function watchLink(
+/** A sample every `intervalMs` until `signal` aborts; returns the series (watch-loop.ts: a failed tick is critical). */
+export function watchLink(
   opts: LinkWatchOptions,
   intervalMs: number,
   onSample: (s: LinkSample) => void,
   signal: AbortSignal,
 ): Promise<LinkSample[]> {
-  let session: Session | undefined = await open(opts);
-  const series: LinkSample[] = [];
-  try {
-    while (!signal.aborted) {
-      const began = Date.now();
-      let sample: LinkSample;
-      try {
-        session ??= await open(opts);
-        sample = await sampleLink(opts, session);
-      } catch (err) {
-        await session?.close();
-        session = undefined;
-        sample = {
-          at: new Date().toISOString(),
-          running: null,
-          detail: null,
-          tables: null,
-          confirmedLsn: null,
-          lagBytes: null,
-          retainedBytes: null,
-          walStatus: null,
-          verdict: 'critical',
-          error: err instanceof PgshiftError ? err.oneLine() : redact((err as Error)?.message ?? String(err)),
-        };
-      }
-      series.push(sample);
-      onSample(sample);
-      await sleepUnlessAborted(Math.max(0, intervalMs - (Date.now() - began)), signal);
-    }
-    return series;
-  } finally {
-    await session?.close();
-  }
-}
-
-function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done);
+  return runWatchLoop<LinkSample>({
+    open: async () => {
+      const session = await connectBoth(opts.source, opts.target, { applicationName: 'pgshift-cdc-watch' });
+      return { sample: () => sampleLink(opts, session), close: session.close };
+    },
+    failed: (at, error) => ({
+      at,
+      running: null,
+      detail: null,
+      tables: null,
+      confirmedLsn: null,
+      lagBytes: null,
+      retainedBytes: null,
+      walStatus: null,
+      verdict: 'critical',
+      error,
+    }),
+    intervalMs,
+    onSample,
+    signal,
   });
 }

@@ -11,9 +11,7 @@
  * Over 350 lines: the steps of one status sample (lag by LSN and heartbeat, retained WAL, findings) and the one loop that polls them (watchCdc).
  */
 import type pg from 'pg';
-import { PgshiftError } from '../../errors.js';
 import { connectBoth } from '../../postgres/connect.js';
-import { redact } from '../../postgres/redact.js';
 import type { ConnInfo } from '../../postgres/conninfo.js';
 import { compareLsn, currentWalLsn, emitHeartbeat, lsnDiff, readAppliedPosition } from '../../postgres/lsn.js';
 import { readSlot, type SlotState } from '../../postgres/slot.js';
@@ -21,6 +19,7 @@ import type { RelationName } from '../../postgres/sql.js';
 import type { MigrationNames } from '../names.js';
 import { fullIdentityTables } from './replica-identity.js';
 import { addNewTablesDuringWatch, type WatchNewTables } from './watch-new-tables.js';
+import { runWatchLoop, type WatchLoop } from './watch-loop.js';
 import { silentLogger, type Logger } from '../../log/logger.js';
 import { optionDefault } from '../../options/index.js';
 
@@ -364,23 +363,14 @@ export interface CdcWatchOptions extends CdcStatusOptions {
   log?: Logger;
 }
 
-export interface WatchOptions {
-  /** Stop once this says so (after `onSample` saw the sample); default: only the signal stops the watch. */
-  until?: (sample: CdcSample, series: readonly CdcSample[]) => boolean;
-  /**
-   * true (default): a failed sample becomes a 'critical' one and the watch reconnects. false: the
-   * failure is thrown, for a caller that must fail its step on it.
-   */
-  reconnect?: boolean;
-}
+/** How a caller stops the watch, and whether a failed sample throws (runWatchLoop). */
+export type WatchOptions = Pick<WatchLoop<CdcSample>, 'until' | 'reconnect'>;
 
 /**
  * The one loop that polls cdcStatus: `cdc status --watch`, the cdc action's wait for catch-up and
- * the rehearsal's lag series all run it. A sample every `intervalMs` until `signal` aborts or
- * `until` says so; returns the series. The heartbeat each sample writes is what keeps an otherwise
- * idle slot moving. A first connection that fails throws (wrong URL, password); a failure later —
- * the source restarting, a cut network — becomes a 'critical' sample and the watch reconnects, as
- * replication itself does.
+ * the rehearsal's lag series all run it (watch-loop.ts: a failed sample is critical and the watch
+ * reconnects). A sample every `intervalMs` until `signal` aborts or `until` says so; returns the
+ * series. The heartbeat each sample writes is what keeps an otherwise idle slot moving.
  */
 export async function watchCdc(
   opts: CdcWatchOptions,
@@ -391,64 +381,43 @@ export async function watchCdc(
 ): Promise<CdcSample[]> {
   // The heartbeat probe may not outlast the interval, unless the caller chose its bound.
   const sessionOpts = { ...opts, probeTimeoutMs: opts.probeTimeoutMs ?? Math.min(2000, intervalMs) };
-  let session: StatusSession | undefined = await openStatusSession(sessionOpts);
-  const series: CdcSample[] = [];
-  try {
-    while (!signal.aborted) {
-      const began = Date.now();
-      let sample: CdcSample;
-      try {
-        session ??= await openStatusSession(sessionOpts);
-        const status = await session.sample();
-        sample = {
-          at: status.at,
-          lagBytes: status.lagBytes,
-          lagMs: status.lagMs,
-          lagMsAtLeast: status.lagMsAtLeast,
-          retainedBytes: status.retained.bytes,
-          verdict: status.verdict,
-          status,
-        };
-        if (opts.addNewTables !== false) {
-          const added = await addNewTablesDuringWatch(session.source, session.target, { ...opts, log: opts.log ?? silentLogger });
-          if (added) sample.newTables = added;
-        }
-      } catch (err) {
-        if (watch.reconnect === false) throw err;
-        await session?.close();
-        session = undefined;
-        const error = err instanceof PgshiftError ? err.oneLine() : redact((err as Error)?.message ?? String(err));
-        sample = {
-          at: new Date().toISOString(),
-          lagBytes: null,
-          lagMs: null,
-          lagMsAtLeast: null,
-          retainedBytes: null,
-          verdict: 'critical',
-          status: null,
-          error,
-        };
-      }
-      series.push(sample);
-      onSample(sample);
-      if (watch.until?.(sample, series)) break;
-      await abortableSleep(Math.max(0, intervalMs - (Date.now() - began)), signal);
-    }
-    return series;
-  } finally {
-    await session?.close();
-  }
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
+  return runWatchLoop<CdcSample>({
+    open: async () => {
+      const session = await openStatusSession(sessionOpts);
+      return {
+        sample: async () => {
+          const status = await session.sample();
+          const sample: CdcSample = {
+            at: status.at,
+            lagBytes: status.lagBytes,
+            lagMs: status.lagMs,
+            lagMsAtLeast: status.lagMsAtLeast,
+            retainedBytes: status.retained.bytes,
+            verdict: status.verdict,
+            status,
+          };
+          if (opts.addNewTables !== false) {
+            const added = await addNewTablesDuringWatch(session.source, session.target, { ...opts, log: opts.log ?? silentLogger });
+            if (added) sample.newTables = added;
+          }
+          return sample;
+        },
+        close: session.close,
+      };
+    },
+    failed: (at, error) => ({
+      at,
+      lagBytes: null,
+      lagMs: null,
+      lagMsAtLeast: null,
+      retainedBytes: null,
+      verdict: 'critical',
+      status: null,
+      error,
+    }),
+    intervalMs,
+    onSample,
+    signal,
+    ...watch,
   });
 }
