@@ -249,7 +249,7 @@ export async function runRehearsal(opts: RehearseOptions): Promise<RehearsalResu
         fn,
         (x) => `writes frozen ${x.writeFreezeMs} ms; switch-point check: ${describeSnapshotCheck(x.snapshotCheck)}`,
       );
-      // Writes freeze when the STEP.freezeWrites step starts (switchover.ts); before it, only read-only pre-checks ran.
+      // Writes freeze when the STEP.freezeWrites step starts (switchover.ts); before it only the pre-checks ran.
       const freezeStep = r.steps.find((st) => st.step === STEP.freezeWrites);
       switches.push({
         label,

@@ -1,9 +1,9 @@
 /**
  * No signal and no crash leaves writes frozen (docs/design.md rule 12), with the real CLI in a
  * child process, application writes at 100/s through a real PgBouncer and a ledger of every
- * acknowledged write. The target's apply is held back by a lock (SHARE on the ledger table blocks
- * the apply worker's INSERTs, not verify's SELECTs), so cutover waits inside the write freeze
- * until the test has signalled or killed it there.
+ * acknowledged write. The target's apply is held back inside the freeze only (test/support/hold-apply.ts:
+ * the marker committed in the freeze waits for the test's lock), so cutover waits there until the test
+ * has signalled or killed it.
  */
 import { mkdtempSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
@@ -24,6 +24,7 @@ import type { Logger } from '../../src/log/logger.js';
 import { makeSwitch } from '../../src/switch/switch.js';
 import { runCli, startCli, waitUntil } from '../support/cli.js';
 import { admin, freshPair, type TestPair } from '../support/databases.js';
+import { holdApplyInsideFreeze } from '../support/hold-apply.js';
 
 const DB = 'pgshift_recover';
 const ENTRY = 'tasteam_rec';
@@ -86,21 +87,6 @@ afterAll(async () => {
   console.log(`signal/crash to writes flowing again (ms): ${JSON.stringify(measured)}`);
 });
 
-/** Hold the target's apply of the ledger table: the cutover then waits inside the freeze. */
-async function holdTargetApply(): Promise<pg.Client> {
-  const c = new pg.Client(pair.targetUrl);
-  c.on('error', () => undefined);
-  await c.connect();
-  await c.query('BEGIN');
-  await c.query('LOCK TABLE public.ledger_probe IN SHARE MODE');
-  return c;
-}
-
-async function release(c: pg.Client): Promise<void> {
-  await c.query('COMMIT').catch(() => undefined);
-  await c.end().catch(() => undefined);
-}
-
 /**
  * The source carries pgshift's freeze markers: the cutover is inside the write freeze. Read from
  * the `postgres` database (pg_db_role_setting is shared): the freeze ends every other session in
@@ -148,7 +134,7 @@ async function forwardStreaming(): Promise<boolean> {
 
 describe('a signal inside the write freeze', () => {
   it('SIGTERM (then a second signal) runs the abort path: roles thawed, PgBouncer resumed, writes flow again on their own', async () => {
-    const lock = await holdTargetApply();
+    const lock = await holdApplyInsideFreeze(pair.targetUrl);
     const cli = startCli(['cutover', ...switchFlags(), '--max-freeze', '120s'], env);
     try {
       await waitUntil('the cutover froze the source', sourceFrozen);
@@ -172,7 +158,7 @@ describe('a signal inside the write freeze', () => {
       expect(await readOnlyRoles('src')).toEqual([READ_ONLY_ROLE]);
       expect(await pgbouncerState()).toEqual({ paused: false, port: pair.source.port });
     } finally {
-      await release(lock);
+      await lock.release();
     }
     await waitUntil('forward replication streams', forwardStreaming, 30_000);
     expect(workload.snapshot().failed).toBe(0);
@@ -181,7 +167,7 @@ describe('a signal inside the write freeze', () => {
 
 describe('SIGKILL inside the write freeze, then pgshift recover', () => {
   it('writes stay held until recover, which undoes the cutover; a second recover has nothing to do', async () => {
-    const lock = await holdTargetApply();
+    const lock = await holdApplyInsideFreeze(pair.targetUrl);
     const cli = startCli(['cutover', ...switchFlags(), '--max-freeze', '120s'], env);
     try {
       await waitUntil('the cutover froze the source', sourceFrozen);
@@ -189,7 +175,7 @@ describe('SIGKILL inside the write freeze, then pgshift recover', () => {
       expect(await cli.exited).toBe(137);
       // The freeze outlives the process; the apply may go on (held past wal_sender_timeout, the
       // walsender would drop it, and a disable_on_error subscription would stop).
-      await release(lock);
+      await lock.release();
       const held = workload.snapshot().acknowledged;
       await sleep(1_000);
       expect(workload.snapshot().acknowledged).toBe(held); // nothing undid the freeze
@@ -224,19 +210,19 @@ describe('SIGKILL inside the write freeze, then pgshift recover', () => {
       expect(JSON.parse(again.stdout).decision).toBe('nothing to do');
       expect(again.stderr).toMatch(/nothing to do/);
     } finally {
-      await release(lock);
+      await lock.release();
     }
     await waitUntil('forward replication streams', forwardStreaming, 30_000);
   });
 
   it('with the state directory lost (a new runner): recover still brings writes back, and a role read-only before stays read-only', async () => {
-    const lock = await holdTargetApply();
+    const lock = await holdApplyInsideFreeze(pair.targetUrl);
     const cli = startCli(['cutover', ...switchFlags(), '--max-freeze', '120s'], env);
     try {
       await waitUntil('the cutover froze the source', sourceFrozen);
       process.kill(-cli.child.pid!, 'SIGKILL');
       await cli.exited;
-      await release(lock);
+      await lock.release();
       const held = workload.snapshot().acknowledged;
       const freshRunner = { ...env, PGSHIFT_STATE_DIR: mkdtempSync(join(tmpdir(), 'pgshift-new-runner-')) };
       const rec = await runCli(['recover', ...switchFlags(), '--json'], freshRunner);
@@ -245,7 +231,7 @@ describe('SIGKILL inside the write freeze, then pgshift recover', () => {
       expect(await sourceFrozen()).toBe(false);
       expect(await readOnlyRoles('src')).toEqual([READ_ONLY_ROLE]);
     } finally {
-      await release(lock);
+      await lock.release();
     }
     await waitUntil('forward replication streams', forwardStreaming, 30_000);
   });

@@ -4,7 +4,8 @@
  *
  * Runbook order (each step timed in the result). Inside the freeze only what does not grow with
  * the database's size:
- *   1. pre-checks            outside the freeze: link streaming, lag under --max-lag, no schema drift, fast verify clean;
+ *   1. pre-checks            outside the freeze: link streaming, lag under --max-lag, a marker applied within
+ *                            --max-freeze (step 3's proof, asked for first), no schema drift, fast verify clean;
  *                            the sessions that will hold the switch-point snapshots are opened
  *   2. freeze writes          PgBouncer PAUSE + every login role read-only on the old primary, sessions ended
  *   3. wait for zero lag      by LSN, bounded by --max-freeze                      (abort: thaw, RESUME)
@@ -240,7 +241,7 @@ export async function runSwitchover(kind: SwitchoverKind, opts: SwitchoverOption
   const sessions = await openSessions(e, opts);
   let holders: SnapshotHolders | undefined;
   try {
-    // Read-only: a signal simply stops it (nothing to undo yet).
+    // Nothing to undo: the pre-checks read, and write only a marker row (pgshift's own table). A signal stops them.
     await timeline.run(STEP.preChecks, async () => {
       await untilCancelled(opts.signal, preChecks(e, sessions, opts));
       if (checkMode !== 'none') holders = await openSnapshotHolders(e.from, e.to);
@@ -345,6 +346,23 @@ async function openSessions(e: Direction, opts: SwitchoverOptions): Promise<Sess
   }
 }
 
+/**
+ * Bytes behind are not the whole story: the subscriber reports what it has received, so an apply worker
+ * stuck behind a lock on the target, or a large transaction streamed to it and not yet applied, shows
+ * almost no lag. The freeze's own wait (step 3) would then run until --max-freeze and abort: seconds of
+ * downtime for nothing. So the proof that step uses is asked for here first, with nothing frozen: a
+ * marker committed now must be applied within --max-freeze.
+ */
+async function proveTheLinkApplies(e: Direction, s: Sessions, opts: SwitchoverOptions): Promise<void> {
+  const maxFreezeMs = opts.maxFreezeMs ?? optionDefault('max-freeze')!;
+  const r = await e.runningEngine.appliedPast(links(e, s).running, await currentWalLsn(s.from), maxFreezeMs, opts.signal);
+  if (!r.reached)
+    throw checkFailed(
+      `the ${describe(e.to)} did not apply a marker committed on the ${describe(e.from)} within --max-freeze ${maxFreezeMs} ms (${r.detail ?? `${r.remainingBytes} bytes to go`}), so the freeze would only have ended in an abort; nothing was frozen`,
+      `find what holds the apply back on the ${describe(e.to)} — a lock on a replicated table (pg_locks) or an apply error in its log (pgshift cdc status) — then run again`,
+    );
+}
+
 // ── step 1 ──────────────────────────────────────────────────────────────────────────────
 async function preChecks(e: Direction, s: Sessions, opts: SwitchoverOptions): Promise<void> {
   const link = await e.runningEngine.status(links(e, s).running);
@@ -385,6 +403,7 @@ async function preChecks(e: Direction, s: Sessions, opts: SwitchoverOptions): Pr
       `replication lag is ${lag} bytes, over --max-lag ${maxLag}`,
       'wait for the backlog to drain (pgshift cdc status --watch), then run again',
     );
+  await proveTheLinkApplies(e, s, opts);
   // Under live writes row counts of busy tables cannot match at any instant; the exact check is
   // the after-resume check in the switch-point snapshots. Before the freeze, what must hold is the
   // schema, and every table present.
