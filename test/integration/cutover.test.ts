@@ -16,14 +16,13 @@ import { SwitchoverAborted, type SwitchoverOptions } from '../../src/engine/cuto
 import { unfreezeAfterCutover } from '../../src/engine/ddl/index.js';
 import { runFullLoad } from '../../src/engine/full-load/full-load.js';
 import { migrationNames } from '../../src/engine/names.js';
-import { parseConnInfo } from '../../src/postgres/conninfo.js';
-import { ident, literal } from '../../src/postgres/sql.js';
 import { loadFixture } from '../../src/rehearse/fixture/load.js';
-import { startPgBouncer, type LocalPgBouncer } from '../../src/rehearse/pgbouncer-server.js';
+import type { LocalPgBouncer } from '../../src/rehearse/pgbouncer-server.js';
 import { checkLedger, ledgerTableDdl, startWorkload, type Workload } from '../../src/rehearse/workload.js';
 import type { Logger } from '../../src/log/logger.js';
 import { makeSwitch } from '../../src/switch/switch.js';
 import { tableHashes } from '../support/compare.js';
+import { type Application, createApplicationRole, startApplication } from '../support/application.js';
 import { freshPair, type TestPair } from '../support/databases.js';
 
 const DB = 'pgshift_cutover';
@@ -34,6 +33,7 @@ const names = migrationNames('cut_test');
 
 let pair: TestPair;
 let bouncer: LocalPgBouncer;
+let app: Application;
 let stateDir: string;
 const lines: string[] = [];
 const log: Logger = {
@@ -43,17 +43,7 @@ const log: Logger = {
 };
 
 function options(overrides: Partial<SwitchoverOptions> = {}): SwitchoverOptions {
-  return {
-    source: pair.source,
-    target: pair.target,
-    names,
-    switch: makeSwitch({ kind: 'pgbouncer', adminUrl: bouncer.adminUrl, iniPath: bouncer.iniPath, dbEntry: ENTRY }),
-    appPath: parseConnInfo(bouncer.appUrl(ENTRY, APP_ROLE, APP_PASSWORD), 'target'),
-    stateDir,
-    maxFreezeMs: 10_000,
-    log,
-    ...overrides,
-  };
+  return app.switchover({ names, stateDir, log }, overrides);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -72,18 +62,13 @@ beforeAll(async () => {
     BEGIN IF current_setting('session_replication_role') = 'replica' AND NEW.payload = 'slow' THEN PERFORM pg_sleep(3); END IF; RETURN NEW; END $$`);
   await c.query(`CREATE TRIGGER slow_apply BEFORE INSERT ON public.ledger_probe FOR EACH ROW EXECUTE FUNCTION public.slow_apply()`);
   await c.query(`ALTER TABLE public.ledger_probe ENABLE ALWAYS TRIGGER slow_apply`);
-  const exists = (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [APP_ROLE])).rowCount;
-  await c.query(`${exists ? 'ALTER' : 'CREATE'} ROLE ${ident(APP_ROLE)} LOGIN PASSWORD ${literal(APP_PASSWORD)}`);
-  await c.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${ident(APP_ROLE)}`);
-  await c.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${ident(APP_ROLE)}`);
+  await createApplicationRole(c, APP_ROLE, APP_PASSWORD);
   await c.end();
   // full-load copies the role with its password verifier, so the application logs in on either server.
   await runFullLoad({ source: pair.source, target: pair.target, names, jobs: 2, log });
   await startCdc({ source: pair.source, target: pair.target, names, log });
-  bouncer = await startPgBouncer({
-    databases: [{ name: ENTRY, host: pair.source.host, port: pair.source.port, dbname: DB }],
-    users: [{ user: APP_ROLE, password: APP_PASSWORD }],
-  });
+  app = await startApplication(pair, ENTRY, APP_ROLE, APP_PASSWORD);
+  bouncer = app.bouncer;
 });
 
 afterAll(async () => {
@@ -91,20 +76,12 @@ afterAll(async () => {
   await pair?.drop();
 });
 
-async function serverOfEntry(): Promise<number> {
-  const c = new pg.Client(bouncer.appUrl(ENTRY, APP_ROLE, APP_PASSWORD));
-  await c.connect();
-  try {
-    return Number((await c.query('SELECT inet_server_port() AS p')).rows[0].p);
-  } finally {
-    await c.end();
-  }
-}
+const serverOfEntry = () => app.serverOfEntry();
 
 describe('abort paths leave the source primary and lose nothing', () => {
   let workload: Workload;
   beforeAll(() => {
-    workload = startWorkload({ url: bouncer.appUrl(ENTRY, APP_ROLE, APP_PASSWORD), ratePerSecond: 200, durationMs: 60_000 });
+    workload = startWorkload({ url: app.url, ratePerSecond: 200, durationMs: 60_000 });
   });
   afterAll(async () => {
     await workload.stop();
@@ -210,7 +187,7 @@ describe('abort paths leave the source primary and lose nothing', () => {
 
 describe('cutover, traffic on the target, rollback, cutover again — under 200 writes/s', () => {
   it('freezes writes each time, fails no transaction, loses no write, collides no sequence', async () => {
-    const workload = startWorkload({ url: bouncer.appUrl(ENTRY, APP_ROLE, APP_PASSWORD), ratePerSecond: 200, durationMs: 60_000 });
+    const workload = startWorkload({ url: app.url, ratePerSecond: 200, durationMs: 60_000 });
     await sleep(1_500);
     const cut = await runCutover(options());
     expect(cut.ok).toBe(true);

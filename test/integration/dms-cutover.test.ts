@@ -39,12 +39,10 @@ import { NativeEngine } from '../../src/engine/replication/native.js';
 import { runRollback } from '../../src/engine/rollback/rollback.js';
 import type { Logger } from '../../src/log/logger.js';
 import { connect } from '../../src/postgres/connect.js';
-import { parseConnInfo } from '../../src/postgres/conninfo.js';
 import { ident, literal } from '../../src/postgres/sql.js';
-import { startPgBouncer, type LocalPgBouncer } from '../../src/rehearse/pgbouncer-server.js';
 import { checkLedger, ledgerTableDdl, startWorkload } from '../../src/rehearse/workload.js';
-import { makeSwitch } from '../../src/switch/switch.js';
 import { tableHashes } from '../support/compare.js';
+import { type Application, startApplication } from '../support/application.js';
 import { admin, freshPair, type TestPair } from '../support/databases.js';
 import { DmsReplicationInstanceStandIn } from '../support/dms-stand-in.js';
 
@@ -88,35 +86,15 @@ describe.each([['native'], ['dms']] as const)('cutover and rollback with --engin
   const FORWARD_TASK = `${names.name.replace(/_/g, '-')}-forward`;
   const REVERSE_TASK = `${names.name.replace(/_/g, '-')}-reverse`;
   let pair: TestPair;
-  let bouncer: LocalPgBouncer;
+  let app: Application;
   let standIn: DmsReplicationInstanceStandIn;
   let engine: DmsEngine;
   let reverseEngine: ReplicationEngine;
   let stateDir: string;
   let callsOfFirstRun = 0;
 
-  const options = (): SwitchoverOptions => ({
-    source: pair.source,
-    target: pair.target,
-    names,
-    switch: makeSwitch({ kind: 'pgbouncer', adminUrl: bouncer.adminUrl, iniPath: bouncer.iniPath, dbEntry: ENTRY }),
-    appPath: parseConnInfo(bouncer.appUrl(ENTRY, APP_ROLE, PASSWORD), 'target'),
-    stateDir,
-    maxFreezeMs: 15_000,
-    log,
-    engine,
-    reverseEngine,
-  });
-
-  async function serverOfEntry(): Promise<number> {
-    const c = new pg.Client(bouncer.appUrl(ENTRY, APP_ROLE, PASSWORD));
-    await c.connect();
-    try {
-      return Number((await c.query('SELECT inet_server_port() AS p')).rows[0].p);
-    } finally {
-      await c.end();
-    }
-  }
+  const options = (): SwitchoverOptions => app.switchover({ names, stateDir, log, maxFreezeMs: 15_000 }, { engine, reverseEngine });
+  const serverOfEntry = () => app.serverOfEntry();
 
   beforeAll(async () => {
     dmsApi.reset();
@@ -166,21 +144,18 @@ describe.each([['native'], ['dms']] as const)('cutover and rollback with --engin
     // full-load --engine dms (test_decoding slot with the exported snapshot), then cdc start --engine dms.
     await runFullLoad({ source: pair.source, target: pair.target, names, jobs: 2, slotPlugin: 'test_decoding', log });
     await startDmsCdc({ source: pair.source, target: pair.target, names, engine, log });
-    bouncer = await startPgBouncer({
-      databases: [{ name: ENTRY, host: pair.source.host, port: pair.source.port, dbname: DB }],
-      users: [{ user: APP_ROLE, password: PASSWORD }],
-    });
+    app = await startApplication(pair, ENTRY, APP_ROLE, PASSWORD);
   }, 120_000);
 
   afterAll(async () => {
     await standIn?.close();
-    await bouncer?.stop();
+    await app?.bouncer.stop();
     await pair?.drop();
   });
 
   it('cutover, traffic on RDS, rollback: the switch each time, no failed or lost write, the tasks stopped before the other way starts', async () => {
     expect(standIn.statusOf(FORWARD_TASK)).toBe('running');
-    const workload = startWorkload({ url: bouncer.appUrl(ENTRY, APP_ROLE, PASSWORD), ratePerSecond: 200, durationMs: 120_000 });
+    const workload = startWorkload({ url: app.url, ratePerSecond: 200, durationMs: 120_000 });
     await sleep(1_500);
 
     // ── cutover ──
@@ -279,7 +254,7 @@ describe.each([['native'], ['dms']] as const)('cutover and rollback with --engin
   // Only with the reverse task: the return link that fails to start is the DMS one.
   if (reverseName === 'dms')
     it('cutover again while the reverse endpoint cannot connect: the switch stands, writes go on, the reverse slot keeps them; started afterwards, rollback loses nothing', async () => {
-      const workload = startWorkload({ url: bouncer.appUrl(ENTRY, APP_ROLE, PASSWORD), ratePerSecond: 200, durationMs: 120_000 });
+      const workload = startWorkload({ url: app.url, ratePerSecond: 200, durationMs: 120_000 });
       await sleep(1_000);
       standIn.failConnection(ARN.reverseTarget, 'could not connect to server: Connection timed out');
       const cut = await runCutover(options());

@@ -18,11 +18,12 @@ import { migrationNames } from '../../src/engine/names.js';
 import { runRollback } from '../../src/engine/rollback/rollback.js';
 import { ident, literal } from '../../src/postgres/sql.js';
 import { loadFixture } from '../../src/rehearse/fixture/load.js';
-import { startPgBouncer, type LocalPgBouncer } from '../../src/rehearse/pgbouncer-server.js';
+import type { LocalPgBouncer } from '../../src/rehearse/pgbouncer-server.js';
 import { checkLedger, ledgerTableDdl, startWorkload, type Workload } from '../../src/rehearse/workload.js';
 import type { Logger } from '../../src/log/logger.js';
 import { makeSwitch } from '../../src/switch/switch.js';
 import { runCli, startCli, waitUntil } from '../support/cli.js';
+import { createApplicationRole, startApplication } from '../support/application.js';
 import { admin, freshPair, type TestPair } from '../support/databases.js';
 import { holdApplyInsideFreeze } from '../support/hold-apply.js';
 
@@ -55,29 +56,24 @@ beforeAll(async () => {
   await c.connect();
   await loadFixture(c, { rows: 200 });
   await c.query(ledgerTableDdl());
-  for (const role of [APP_ROLE, READ_ONLY_ROLE]) {
-    const exists = (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount;
-    await c.query(`${exists ? 'ALTER' : 'CREATE'} ROLE ${ident(role)} LOGIN PASSWORD ${literal(APP_PASSWORD)}`);
-  }
+  await createApplicationRole(c, APP_ROLE, APP_PASSWORD);
+  const exists = (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [READ_ONLY_ROLE])).rowCount;
+  await c.query(`${exists ? 'ALTER' : 'CREATE'} ROLE ${ident(READ_ONLY_ROLE)} LOGIN PASSWORD ${literal(APP_PASSWORD)}`);
   // A role the owner made read-only in this database before pgshift came: it must stay read-only.
   await c.query(`ALTER ROLE ${ident(READ_ONLY_ROLE)} IN DATABASE ${ident(DB)} SET default_transaction_read_only = on`);
-  await c.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${ident(APP_ROLE)}`);
-  await c.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${ident(APP_ROLE)}`);
   await c.end();
   await runFullLoad({ source: pair.source, target: pair.target, names, jobs: 2, log });
   await startCdc({ source: pair.source, target: pair.target, names, log });
-  bouncer = await startPgBouncer({
-    databases: [{ name: ENTRY, host: pair.source.host, port: pair.source.port, dbname: DB }],
-    users: [{ user: APP_ROLE, password: APP_PASSWORD }],
-  });
+  const app = await startApplication(pair, ENTRY, APP_ROLE, APP_PASSWORD);
+  bouncer = app.bouncer;
   env = {
     PGSHIFT_SOURCE_URL: pair.sourceUrl,
     PGSHIFT_TARGET_URL: pair.targetUrl,
     PGSHIFT_PGBOUNCER_ADMIN_URL: bouncer.adminUrl,
-    PGSHIFT_APP_URL: bouncer.appUrl(ENTRY, APP_ROLE, APP_PASSWORD),
+    PGSHIFT_APP_URL: app.url,
     PGSHIFT_STATE_DIR: stateDir,
   };
-  workload = startWorkload({ url: bouncer.appUrl(ENTRY, APP_ROLE, APP_PASSWORD), ratePerSecond: 100, durationMs: 600_000 });
+  workload = startWorkload({ url: app.url, ratePerSecond: 100, durationMs: 600_000 });
 });
 
 afterAll(async () => {

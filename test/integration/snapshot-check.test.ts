@@ -20,13 +20,12 @@ import { thawDatabaseWrites } from '../../src/engine/cutover/write-freeze.js';
 import { runFullLoad } from '../../src/engine/full-load/full-load.js';
 import { migrationNames } from '../../src/engine/names.js';
 import { withClient } from '../../src/postgres/connect.js';
-import { parseConnInfo } from '../../src/postgres/conninfo.js';
-import { ident, literal } from '../../src/postgres/sql.js';
+import { literal } from '../../src/postgres/sql.js';
 import { loadFixture } from '../../src/rehearse/fixture/load.js';
-import { startPgBouncer, type LocalPgBouncer } from '../../src/rehearse/pgbouncer-server.js';
+import type { LocalPgBouncer } from '../../src/rehearse/pgbouncer-server.js';
 import { checkLedger, ledgerTableDdl, startWorkload, type Workload } from '../../src/rehearse/workload.js';
 import type { Logger } from '../../src/log/logger.js';
-import { makeSwitch } from '../../src/switch/switch.js';
+import { type Application, createApplicationRole, startApplication } from '../support/application.js';
 import { freshPair, type TestPair } from '../support/databases.js';
 
 const DB = 'pgshift_snapshot_check';
@@ -37,34 +36,16 @@ const names = migrationNames('snap_test');
 
 let pair: TestPair;
 let bouncer: LocalPgBouncer;
+let app: Application;
 let workload: Workload;
 let stateDir: string;
 const log: Logger = { info: () => undefined, warn: () => undefined, progress: () => undefined };
 
 function options(overrides: Partial<SwitchoverOptions> = {}): SwitchoverOptions {
-  return {
-    source: pair.source,
-    target: pair.target,
-    names,
-    switch: makeSwitch({ kind: 'pgbouncer', adminUrl: bouncer.adminUrl, iniPath: bouncer.iniPath, dbEntry: ENTRY }),
-    appPath: parseConnInfo(bouncer.appUrl(ENTRY, APP_ROLE, APP_PASSWORD), 'target'),
-    stateDir,
-    maxFreezeMs: 10_000,
-    log,
-    ...overrides,
-  };
+  return app.switchover({ names, stateDir, log }, overrides);
 }
 
-/** The port of the server the application's PgBouncer entry leads to now. */
-async function serverOfEntry(): Promise<number> {
-  const c = new pg.Client(bouncer.appUrl(ENTRY, APP_ROLE, APP_PASSWORD));
-  await c.connect();
-  try {
-    return Number((await c.query('SELECT inet_server_port() AS p')).rows[0].p);
-  } finally {
-    await c.end();
-  }
-}
+const serverOfEntry = () => app.serverOfEntry();
 
 /** Change the target where replication does not see it: apply workers never carry it back, triggers stay off. */
 async function behindReplication(sql: string): Promise<number> {
@@ -86,18 +67,13 @@ beforeAll(async () => {
   await c.connect();
   await loadFixture(c, { rows: 500 });
   await c.query(ledgerTableDdl());
-  const exists = (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [APP_ROLE])).rowCount;
-  await c.query(`${exists ? 'ALTER' : 'CREATE'} ROLE ${ident(APP_ROLE)} LOGIN PASSWORD ${literal(APP_PASSWORD)}`);
-  await c.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${ident(APP_ROLE)}`);
-  await c.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${ident(APP_ROLE)}`);
+  await createApplicationRole(c, APP_ROLE, APP_PASSWORD);
   await c.end();
   await runFullLoad({ source: pair.source, target: pair.target, names, jobs: 2, log });
   await startCdc({ source: pair.source, target: pair.target, names, log });
-  bouncer = await startPgBouncer({
-    databases: [{ name: ENTRY, host: pair.source.host, port: pair.source.port, dbname: DB }],
-    users: [{ user: APP_ROLE, password: APP_PASSWORD }],
-  });
-  workload = startWorkload({ url: bouncer.appUrl(ENTRY, APP_ROLE, APP_PASSWORD), ratePerSecond: 200, durationMs: 5 * 60_000 });
+  app = await startApplication(pair, ENTRY, APP_ROLE, APP_PASSWORD);
+  bouncer = app.bouncer;
+  workload = startWorkload({ url: app.url, ratePerSecond: 200, durationMs: 5 * 60_000 });
   // Some traffic before the first switch, so the ledger table is busy on both sides.
   await new Promise((r) => setTimeout(r, 1000));
 }, 120_000);
@@ -153,7 +129,7 @@ describe('the switch-point check, after writes resume', () => {
     } finally {
       await c.end();
     }
-    workload = startWorkload({ url: bouncer.appUrl(ENTRY, APP_ROLE, APP_PASSWORD), ratePerSecond: 200, durationMs: 5 * 60_000 });
+    workload = startWorkload({ url: app.url, ratePerSecond: 200, durationMs: 5 * 60_000 });
   }, 120_000);
 
   it('--verify full names a row changed behind replication; alert leaves the application on the target', async () => {
