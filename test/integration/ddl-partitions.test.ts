@@ -20,12 +20,12 @@ import { startCdc } from '../../src/engine/cdc/index.js';
 import { ddlReport, resolveDdlCommand, type DdlReport } from '../../src/engine/ddl/index.js';
 import { runFullLoad } from '../../src/engine/full-load/full-load.js';
 import { migrationNames } from '../../src/engine/names.js';
-import { runVerify } from '../../src/engine/verify/verify.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { catchUpWaiter, currentWalLsn, waitForApplied } from '../../src/postgres/lsn.js';
+import { currentWalLsn, waitForApplied } from '../../src/postgres/lsn.js';
 import { checkLedger, ledgerTableDdl, startWorkload, type Workload } from '../../src/rehearse/workload.js';
 import { startCli, waitUntil } from '../support/cli.js';
 import { freshPair, type TestPair } from '../support/databases.js';
+import { expectFullVerifyEqual } from '../support/verify-equal.js';
 
 const NAME = 'ddl_parts';
 const names = migrationNames(NAME);
@@ -72,20 +72,7 @@ async function expectInSync(): Promise<void> {
     [names.subscription],
   );
   expect(notReady.rows[0].n).toBe(0);
-  const verify = await runVerify({
-    source: pair.source,
-    target: pair.target,
-    mode: 'full',
-    waitForCatchUp: catchUpWaiter(pair.source, names.slot, 60_000),
-    log: silentLogger,
-  });
-  expect(verify.schemaDrift).toEqual([]);
-  expect(
-    verify.tables
-      .filter((t) => t.verdict !== 'equal' && t.verdict !== 'converged-after-recheck')
-      .map((t) => `${t.table.schema}.${t.table.name}`),
-  ).toEqual([]);
-  expect(verify.ok).toBe(true);
+  await expectFullVerifyEqual(pair, names.slot);
 }
 
 /** Rows of a table on each side, and how many ids appear more than once (a duplicate would). */

@@ -14,11 +14,11 @@ import { runCleanup } from '../../src/engine/cleanup/cleanup.js';
 import { ddlReport, freezeDdl, resolveDdlCommand, unfreezeDdl, type DdlReport } from '../../src/engine/ddl/index.js';
 import { runFullLoad } from '../../src/engine/full-load/full-load.js';
 import { migrationNames } from '../../src/engine/names.js';
-import { runVerify } from '../../src/engine/verify/verify.js';
-import { catchUpWaiter, currentWalLsn, waitForApplied } from '../../src/postgres/lsn.js';
+import { currentWalLsn, waitForApplied } from '../../src/postgres/lsn.js';
 import { checkLedger, ledgerTableDdl, startWorkload, type Workload } from '../../src/rehearse/workload.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { freshPair, type TestPair } from '../support/databases.js';
+import { expectFullVerifyEqual } from '../support/verify-equal.js';
 
 const names = migrationNames('ddl_matrix');
 let pair: TestPair;
@@ -83,20 +83,7 @@ async function expectInSync(): Promise<void> {
   expect(r.refresh?.waiting ?? []).toEqual([]);
   expect(r.entries.filter((e) => e.state !== 'applied').map((e) => e.id)).toEqual([]);
   expect(await subscriptionEnabled()).toBe(true);
-  const verify = await runVerify({
-    source: pair.source,
-    target: pair.target,
-    mode: 'full',
-    waitForCatchUp: catchUpWaiter(pair.source, names.slot, 60_000),
-    log: silentLogger,
-  });
-  expect(verify.schemaDrift).toEqual([]);
-  expect(
-    verify.tables
-      .filter((t) => t.verdict !== 'equal' && t.verdict !== 'converged-after-recheck')
-      .map((t) => `${t.table.schema}.${t.table.name}`),
-  ).toEqual([]);
-  expect(verify.ok).toBe(true);
+  await expectFullVerifyEqual(pair, names.slot);
 }
 
 /** The stop is named by id and reason while the apply worker retries it; nothing of that transaction is applied. */
