@@ -15,7 +15,7 @@ import { migrationNames } from '../../src/engine/names.js';
 import { PgshiftError } from '../../src/errors.js';
 import { loadFixture } from '../../src/rehearse/fixture/load.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { runCli, startCli } from '../support/cli-process.js';
+import { runCli, startCli } from '../support/cli.js';
 import { tableHashes } from '../support/compare.js';
 import { admin, freshPair, serverUrl, type TestPair } from '../support/databases.js';
 import { startLedgerWriter } from '../support/ledger-writer.js';
@@ -122,7 +122,7 @@ describe('full-load SIGKILLed mid-copy under live writes, then --clean, then CDC
         await new Promise((r) => setTimeout(r, 100));
       }
       process.kill(cli.pid, 'SIGKILL');
-      const end = await cli.exited;
+      const end = await cli.result;
       expect(end.signal).toBe('SIGKILL');
       expect(end.stderr).not.toMatch(/▶ copy large objects/);
     } finally {

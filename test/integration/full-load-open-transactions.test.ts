@@ -13,7 +13,7 @@ import { runFullLoad } from '../../src/engine/full-load/full-load.js';
 import { migrationNames } from '../../src/engine/names.js';
 import { parseConnInfo } from '../../src/postgres/conninfo.js';
 import { startLocalServer, type LocalServer } from '../../src/rehearse/local-server.js';
-import { startCli } from '../support/cli-process.js';
+import { startCli } from '../support/cli.js';
 import { freshPair, type TestPair } from '../support/databases.js';
 
 let server: LocalServer;
@@ -76,7 +76,7 @@ describe('full-load while a transaction stays open on the source', () => {
     const state = await blocker.query('SELECT 1 AS still_open');
     expect(state.rows).toEqual([{ still_open: 1 }]);
 
-    const end = await cli.exited;
+    const end = await cli.result;
     expect(end.code, end.stderr).toBe(1);
     const failure = end.stderr.split('\n').filter((l) => l.startsWith('pgshift:'));
     expect(failure).toHaveLength(1);
@@ -152,7 +152,7 @@ describe('full-load while a transaction stays open on the source', () => {
 
   it('loads once the transaction has ended', async () => {
     const env = { PGSHIFT_SOURCE_URL: sourceUrl, PGSHIFT_TARGET_URL: pair.targetUrl };
-    const end = await startCli(['full-load', '--name', 'fl_block', '--wait-for-transactions', '20s'], env).exited;
+    const end = await startCli(['full-load', '--name', 'fl_block', '--wait-for-transactions', '20s'], env).result;
     expect(end.code, end.stderr).toBe(0);
     expect(end.stderr).not.toContain('the slot waits for');
     expect((await pair.tgt('SELECT count(*)::int AS n FROM orders')).rows[0].n).toBe(501);

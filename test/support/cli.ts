@@ -7,10 +7,18 @@ const root = join(import.meta.dirname, '..', '..');
 
 export interface CliProcess {
   child: ChildProcess;
+  /** The CLI's own pid (it leads its process group: `-pid` reaches the hooks it spawned too). */
+  pid: number;
   stdout(): string;
   stderr(): string;
-  /** Exit code (or 128 + signal number when killed). */
+  /** stderr lines so far. */
+  lines: string[];
+  /** Resolves once a stderr line matches (or rejects when the process ends first). */
+  lineMatching(pattern: RegExp): Promise<string>;
+  /** Exit code (or 128 + signal number when killed), as soon as the process has exited. */
   exited: Promise<number>;
+  /** Once its output is closed too: the code, or the signal that ended it, and everything it printed. */
+  result: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 }
 
 /** Start `pgshift <args>` in its own process group, so a kill reaches the hooks it spawned too. */
@@ -23,18 +31,59 @@ export function startCli(args: string[], env: Record<string, string>): CliProces
   });
   let out = '';
   let err = '';
+  let partial = '';
+  let ended = '';
+  const lines: string[] = [];
+  const waiters: { pattern: RegExp; resolve: (line: string) => void; reject: (err: Error) => void }[] = [];
+  const settle = (line: string) => {
+    lines.push(line);
+    for (const w of [...waiters]) {
+      if (!w.pattern.test(line)) continue;
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(line);
+    }
+  };
   child.stdout?.on('data', (d) => (out += d));
-  child.stderr?.on('data', (d) => (err += d));
+  child.stderr?.on('data', (d) => {
+    err += d;
+    partial += d;
+    const parts = partial.split('\n');
+    partial = parts.pop() ?? '';
+    for (const line of parts) settle(line);
+  });
   const exited = new Promise<number>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 1))),
   );
-  return { child, stdout: () => out, stderr: () => err, exited };
+  const result = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('close', (code, signal) => {
+      if (partial) settle(partial);
+      ended = `the CLI ended (code ${code}, signal ${signal})`;
+      for (const w of waiters.splice(0)) w.reject(new Error(`${ended} before a line matched ${w.pattern}:\n${err}`));
+      resolve({ code, signal, stdout: out, stderr: err });
+    }),
+  );
+  return {
+    child,
+    pid: child.pid!,
+    stdout: () => out,
+    stderr: () => err,
+    lines,
+    lineMatching: (pattern) => {
+      const seen = lines.find((l) => pattern.test(l));
+      if (seen !== undefined) return Promise.resolve(seen);
+      if (ended) return Promise.reject(new Error(`${ended} before a line matched ${pattern}:\n${err}`));
+      return new Promise((resolve, reject) => waiters.push({ pattern, resolve, reject }));
+    },
+    exited,
+    result,
+  };
 }
 
 /** Run to completion. */
 export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   const p = startCli(args, env);
   const code = await p.exited;
+  await p.result;
   return { code, stdout: p.stdout(), stderr: p.stderr() };
 }
 
