@@ -30,5 +30,12 @@ export function buildProgram(): Command {
   program.addCommand(cleanupCommand());
   program.addCommand(ddlTopCommand());
   program.addCommand(rehearseCommand());
+  // addCommand() passes no settings down (only .command() does): without this a subcommand's bad flag
+  // value (a choice out of range) made commander exit 1 itself, where the CLI's contract says usage is 2.
+  const rejectLikeTheProgram = (c: Command): void => {
+    c.exitOverride().showHelpAfterError();
+    for (const sub of c.commands) rejectLikeTheProgram(sub);
+  };
+  for (const c of program.commands) rejectLikeTheProgram(c);
   return program;
 }

@@ -395,6 +395,12 @@ export const OPTIONS = {
       'Allow a rollback without reverse replication, which drops every write made on the target after the cutover (listed per table in the summary).',
   },
   'dry-run': { type: 'boolean', description: 'recover: say what would be done, change nothing.' },
+  primary: {
+    type: 'choice',
+    choices: ['source', 'target'],
+    description:
+      "recover: which server is primary, only when 'pgshift status' cannot tell (an AWS DMS link after a crash): source if the switch had not happened, target if it had. Refused when the servers say otherwise.",
+  },
   'accept-no-rollback': {
     type: 'boolean',
     description: 'ddl unfreeze: you accept that rollback to the source can lose writes once the schema changes.',

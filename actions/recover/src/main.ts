@@ -16,7 +16,7 @@ async function run(): Promise<PhaseOutcome> {
   const connections = await connectionsFromInputs();
   const o = switchoverOptions(connections, log);
   const dryRun = input('dry-run') ?? false;
-  const r = await group('recover', () => runRecover({ ...o, dryRun, log }));
+  const r = await group('recover', () => runRecover({ ...o, dryRun, primary: input('primary'), log }));
   return {
     report: r,
     outputs: { decision: r.decision, primary: r.primary },

@@ -13,11 +13,12 @@ export function recoverCommand(): Command {
     ),
   )
     .addOption(flag('dry-run'))
+    .addOption(flag('primary'))
     .action(
       action(async (flags: SwitchFlags) => {
         const ctx = makeContext(flags);
         const o = switchoverOptions(flags, ctx);
-        const result = await runRecover({ ...o, dryRun: flagValue(flags, 'dry-run'), log: ctx.log });
+        const result = await runRecover({ ...o, dryRun: flagValue(flags, 'dry-run'), primary: flagValue(flags, 'primary'), log: ctx.log });
         emit(ctx, result, () => renderRecover(result));
         return result.ok ? 0 : 1;
       }),

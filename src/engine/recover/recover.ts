@@ -36,6 +36,11 @@ export type RecoverOptions = Pick<
 > & {
   /** Say what would be done, do nothing. */
   dryRun?: boolean;
+  /**
+   * The primary, as the operator knows it, when the servers cannot say (status reads "unknown": an AWS DMS
+   * link, a server out of reach). Never overrides what they do say.
+   */
+  primary?: Side;
 };
 
 export interface RecoverAction {
@@ -71,13 +76,12 @@ export async function runRecover(opts: RecoverOptions): Promise<RecoverResult> {
         'let it finish or cancel it (it undoes itself); run recover only when none runs',
       );
     const found = await readStatus({ source: opts.source, target: opts.target, names: opts.names, switch: opts.switch });
-    if (found.primary === 'unknown')
-      throw checkFailed(
-        `recover cannot tell which server is primary: ${found.primaryBecause}`,
-        'run pgshift status and see runbooks/recover.md',
-      );
-    const primary = found.primary;
-    opts.log.info(`found: the ${primary} is primary (${found.primaryBecause})`);
+    const primary = choosePrimary(found, opts.primary);
+    opts.log.info(
+      found.primary === 'unknown'
+        ? `the servers cannot say which is primary (${found.primaryBecause}); --primary ${primary} says the ${primary}`
+        : `found: the ${primary} is primary (${found.primaryBecause})`,
+    );
     const plan = planActions(found, primary, opts);
     const decision = decide(found, primary, plan.length);
     const actions: RecoverAction[] = [];
@@ -117,6 +121,23 @@ export async function runRecover(opts: RecoverOptions): Promise<RecoverResult> {
   } finally {
     await lock.end().catch(() => undefined);
   }
+}
+
+/** What the servers say, or — only when they cannot — what the operator said with --primary. */
+function choosePrimary(found: MigrationStatus, given: Side | undefined): Side {
+  if (found.primary === 'unknown') {
+    if (given) return given;
+    throw checkFailed(
+      `recover cannot tell which server is primary: ${found.primaryBecause}`,
+      "run 'pgshift status' to see where the application points, then 'pgshift recover --primary source' (the switch had not happened) or '--primary target' (it had); runbooks/recover.md",
+    );
+  }
+  if (given && given !== found.primary)
+    throw checkFailed(
+      `--primary ${given}, but the servers say the ${found.primary} is primary (${found.primaryBecause})`,
+      'run recover without --primary; --primary is only for when status cannot tell',
+    );
+  return found.primary;
 }
 
 function decide(found: MigrationStatus, primary: Side, planned: number): RecoverResult['decision'] {

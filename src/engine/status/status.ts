@@ -63,6 +63,8 @@ export interface LinkStatus {
   streaming: boolean;
   slotExists: boolean;
   slotActive: boolean;
+  /** The slot's output plugin: pgoutput for a native subscription, test_decoding for an AWS DMS task. */
+  slotPlugin: string | null;
   /** Publisher's WAL position minus what the subscriber applied; null without a slot. */
   lagBytes: number | null;
   /** pg_stat_subscription_stats: apply errors since the stats were last reset (null when unknown). */
@@ -220,6 +222,7 @@ async function readLink(
     streaming: false,
     slotExists: false,
     slotActive: false,
+    slotPlugin: null,
     lagBytes: null,
     applyErrors: null,
   };
@@ -240,6 +243,8 @@ async function readLink(
     if (pos) {
       link.slotExists = true;
       link.slotActive = pos.active;
+      link.slotPlugin =
+        (await publisher.query('SELECT plugin FROM pg_replication_slots WHERE slot_name = $1', [n.slot])).rows[0]?.plugin ?? null;
       link.lagBytes = pos.appliedLsn ? Math.max(0, lsnDiff(head, pos.appliedLsn)) : null;
     }
   }
@@ -304,23 +309,43 @@ export function decidePrimary(
   if (present.length === 2) return { primary: 'unknown', because: 'replication runs both ways at once', halfTurned: null };
   if (!servers.source.reachable || !servers.target.reachable)
     return { primary: 'unknown', because: 'a server cannot be reached and no link decides', halfTurned: null };
+  // An AWS DMS task reads its slot from outside PostgreSQL: what is written here cannot say whether it runs, and
+  // with --engine dms the application switches before replication turns around, so after a crash the rules
+  // below could name the wrong server. Not guessed: the operator, who sees where the application points, says.
+  const dms = links.find((l) => l.slotExists && !l.subscriptionExists && l.slotPlugin === 'test_decoding');
+  // Only for a switchover that did not finish: after a finished one the frozen old primary is the replica, as below.
+  const unfinished = (['source', 'target'] as const).some((s) => !!servers[s].freeze?.switchoverInFlight);
+  if (dms && unfinished)
+    return {
+      primary: 'unknown',
+      because: `replication ${dms.direction} is an AWS DMS task (slot ${dms.slot}, test_decoding) that status cannot read, and a switchover did not finish: whether the switch happened shows in where the application points`,
+      halfTurned: null,
+    };
   const has = (side: Side, slot: string) => slots.some((s) => s.side === side && s.name === slot);
   const [forward, reverse] = links;
-  if (has('target', reverse.slot) && frozenByUs(servers.source) && !has('source', forward.slot))
+  // A half-turned link is a switchover's, unfinished: a finished one with an AWS DMS link back (no subscription
+  // to see) leaves the same slots and frozen replica, and must read as finished.
+  if (unfinished && has('target', reverse.slot) && frozenByUs(servers.source) && !has('source', forward.slot))
     return {
       primary: 'source',
       because: 'a cutover stopped while turning replication around (the source is still frozen)',
       halfTurned: 'cutover',
     };
-  if (has('source', forward.slot) && frozenByUs(servers.target) && !frozenByUs(servers.source) && !has('target', reverse.slot))
+  if (
+    unfinished &&
+    has('source', forward.slot) &&
+    frozenByUs(servers.target) &&
+    !frozenByUs(servers.source) &&
+    !has('target', reverse.slot)
+  )
     return {
       primary: 'target',
       because: 'a rollback stopped while turning replication around (the target is still frozen)',
       halfTurned: 'rollback',
     };
   if (frozenByUs(servers.source) && !frozenByUs(servers.target))
-    return { primary: 'target', because: 'no replication link; the source was frozen by a cutover', halfTurned: null };
-  return { primary: 'source', because: 'no replication link; the source was never frozen by a cutover', halfTurned: null };
+    return { primary: 'target', because: 'no native replication link; the source was frozen by a cutover', halfTurned: null };
+  return { primary: 'source', because: 'no native replication link; the source was never frozen by a cutover', halfTurned: null };
 }
 
 function findings(st: MigrationStatus, opts: StatusOptions): Finding[] {
