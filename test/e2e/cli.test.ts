@@ -67,7 +67,7 @@ afterAll(async () => {
   await pair?.drop();
 });
 
-describe('bad input: exit 2, one clear line, no secret', () => {
+describe('bad input: one clear line, no secret, exit 2 (1 where a check fails)', () => {
   it('unreachable host', async () => {
     const url = `postgres://postgres:Sup3r-Secret@127.0.0.1:9/tasteam`;
     const r = await pgshift(['full-load'], { ...env, PGSHIFT_SOURCE_URL: url });
@@ -142,6 +142,22 @@ describe('bad input: exit 2, one clear line, no secret', () => {
     const r = await pgshift(['preflight'], { PGSHIFT_SOURCE_URL: '', PGSHIFT_TARGET_URL: '' });
     expect(r.code).toBe(2);
     expectOneCleanLine(r, [], /no source connection .*PGSHIFT_SOURCE_URL/);
+  });
+
+  it('a flag value outside its choices, on a subcommand', async () => {
+    const r = await pgshift(['recover', '--primary', 'sideways'], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/argument 'sideways' is invalid. Allowed choices are source, target/);
+  });
+
+  it('cdc start-return with no switchover behind it: exit 1, one line, nothing made', async () => {
+    const slots = "SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name LIKE 'no_switch%'";
+    const r = await pgshift(['cdc', 'start-return', '--name', 'no_switch'], env);
+    expect(r.code).toBe(1);
+    expectOneCleanLine(r, [pair.source.password!, pair.target.password!], /no switchover left a slot to start from/);
+    expect([(await pair.src(slots)).rows[0].n, (await pair.tgt(slots)).rows[0].n]).toEqual([0, 0]);
+    const subs = await pair.src("SELECT count(*)::int AS n FROM pg_subscription WHERE subname LIKE 'no_switch%'");
+    expect(subs.rows[0].n).toBe(0);
   });
 
   it('an unknown command prints help', async () => {

@@ -28,6 +28,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dmsClients } from '../../src/aws/dms.js';
 import { startDmsCdc } from '../../src/engine/cdc/dms.js';
+import { startReturnLink } from '../../src/engine/cdc/return-link.js';
 import { runCleanup } from '../../src/engine/cleanup/cleanup.js';
 import { runCutover } from '../../src/engine/cutover/cutover.js';
 import type { SwitchoverOptions } from '../../src/engine/cutover/switchover.js';
@@ -38,7 +39,6 @@ import type { ReplicationEngine } from '../../src/engine/replication/engine.js';
 import { NativeEngine } from '../../src/engine/replication/native.js';
 import { runRollback } from '../../src/engine/rollback/rollback.js';
 import type { Logger } from '../../src/log/logger.js';
-import { connect } from '../../src/postgres/connect.js';
 import { ident, literal } from '../../src/postgres/sql.js';
 import { checkLedger, ledgerTableDdl, startWorkload } from '../../src/rehearse/workload.js';
 import { tableHashes } from '../support/compare.js';
@@ -274,26 +274,17 @@ describe.each([['native'], ['dms']] as const)('cutover and rollback with --engin
       const slot = await pair.tgt('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [names.reverseSlot]);
       expect(slot.rowCount).toBe(1);
 
-      // The cause fixed, the reverse task starts from that slot (what runbooks/dms.md §8 says to do).
+      // The cause fixed, `pgshift cdc start-return` starts the reverse task from that slot (runbooks/dms.md §8);
+      // a second run finds it running and starts nothing.
       standIn.failConnection(ARN.reverseTarget, undefined);
-      // As pgshift's own sessions: the new primary's DDL freeze (the rollback window) lets them make the marker table.
-      const [source, target] = await Promise.all([
-        connect(pair.source, { applicationName: 'pgshift-test' }),
-        connect(pair.target, { applicationName: 'pgshift-test' }),
-      ]);
-      try {
-        await engine.start({
-          names: { publication: names.reversePublication, slot: names.reverseSlot, subscription: names.reverseSubscription },
-          publisher: target,
-          subscriber: source,
-          publisherInfo: pair.target,
-          subscriberInfo: pair.source,
-          publisherFromSubscriber: pair.target,
-          direction: 'reverse',
-        });
-      } finally {
-        await Promise.all([source.end(), target.end()]);
-      }
+      const returnLink = { source: pair.source, target: pair.target, names, engine, reverseEngine, log };
+      const started = await startReturnLink(returnLink);
+      expect(started.started).toBe('reverse');
+      expect(started.detail).toMatch(new RegExp(`from slot ${names.reverseSlot}`));
+      expect(standIn.statusOf(REVERSE_TASK)).toBe('running');
+      const again = await startReturnLink(returnLink);
+      expect(again.started).toBeNull();
+      expect(again.detail).toMatch(/runs already/);
       await sleep(1_000);
       const back = await runRollback(options());
       expect(back.mode).toBe('lossless');

@@ -5,6 +5,8 @@ import { ddlReport, resolveDdlCommand } from '../../engine/ddl/index.js';
 import { usageError } from '../../errors.js';
 import { action, addConnectionOptions, emit, makeContext, type CommandContext, type GlobalOptions } from '../context.js';
 import { dmsCdcStatus, startDmsCdc, stopDmsCdc, type DmsCdcStatus } from '../../engine/cdc/dms.js';
+import { startReturnLink } from '../../engine/cdc/return-link.js';
+import { parseConnInfo } from '../../postgres/conninfo.js';
 import { type LinkSample, watchLink } from '../../engine/cdc/link-watch.js';
 import type { DmsEngine } from '../../engine/replication/dms.js';
 import { addEngineOptions, enginesFrom } from '../engine-options.js';
@@ -52,6 +54,31 @@ export function cdcCommand(): Command {
         log: ctx.log,
       });
       emit(ctx, result, () => renderCdcStart(result));
+      return 0;
+    }),
+  );
+
+  const startReturn = new Command('start-return').description(
+    "after a switchover that said 'replication back ... did not start': once the cause is fixed, start the return link from the slot the switch made (it kept every write since); nothing to do when a link already runs",
+  );
+  addEngineOptions(addConnectionOptions(startReturn, { source: true, target: true, sourceFromTarget: true }), { reverse: true }).addOption(
+    flag('target-from-source-url'),
+  );
+  startReturn.action(
+    action(async (flags: GlobalOptions & { targetFromSourceUrl?: string }) => {
+      const ctx = makeContext(flags);
+      const r = await startReturnLink({
+        source: ctx.source(),
+        target: ctx.target(),
+        sourceFromTarget: ctx.sourceFromTarget(),
+        targetFromSource: flags.targetFromSourceUrl
+          ? parseConnInfo(flags.targetFromSourceUrl, 'target', { caBundle: flags.caBundle })
+          : undefined,
+        names: ctx.names,
+        ...enginesFrom(flags, ctx),
+        log: ctx.log,
+      });
+      emit(ctx, r, () => r.detail);
       return 0;
     }),
   );
@@ -121,7 +148,7 @@ export function cdcCommand(): Command {
       return result.leftovers.length ? 1 : 0;
     }),
   );
-  return cdc.addCommand(start).addCommand(status).addCommand(stop).addCommand(ddlCommand());
+  return cdc.addCommand(start).addCommand(startReturn).addCommand(status).addCommand(stop).addCommand(ddlCommand());
 }
 
 /** `cdc ddl`: captured schema changes and their state; adds new tables to the subscription. `cdc ddl resolve`: unblock a stop. */

@@ -523,9 +523,9 @@ async function returnLinkAfterResume(e: Direction, s: Sessions, opts: Switchover
     const reason = err instanceof PgshiftError ? err.oneLine() : redact((err as Error).message);
     const keeps = `slot ${e.returnLink.slot} on the ${describe(e.to)} keeps every write since the switch`;
     const message = stopped
-      ? `the switch to the ${describe(e.to)} is done, but replication back to the ${describe(e.from)} (${e.returnEngine.name}) did not start: ${reason} — ${keeps}; fix the cause, then start it from that slot (runbooks/dms.md §8); rollback is not lossless until it runs`
+      ? `the switch to the ${describe(e.to)} is done, but replication back to the ${describe(e.from)} (${e.returnEngine.name}) did not start: ${reason} — ${keeps}; fix the cause, then start it from that slot with 'pgshift cdc start-return' (runbooks/dms.md §8); rollback is not lossless until it runs`
       : // Starting the return link while the old one may still run could loop changes between the two.
-        `the switch to the ${describe(e.to)} is done, but replication to it (${e.runningEngine.name}) did not stop, so replication back was not started: ${reason} — ${keeps}; stop the old direction first, then start the return link (runbooks/dms.md §8)`;
+        `the switch to the ${describe(e.to)} is done, but replication to it (${e.runningEngine.name}) did not stop, so replication back was not started: ${reason} — ${keeps}; stop the old direction first, then 'pgshift cdc start-return' (runbooks/dms.md §8)`;
     opts.log.warn(message);
     return message;
   }
