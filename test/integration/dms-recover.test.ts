@@ -151,6 +151,13 @@ describe('SIGKILL inside the write freeze of cutover --engine dms, then recover'
     expect(r.postCheck.ok).toBe(true);
     await waitUntil('writes flow again', async () => workload.snapshot().acknowledged > held + 50, 30_000);
     expect(await sourceFrozen()).toBe(false);
+    // Afterwards the servers say it themselves again (no unfinished switchover left), and a second recover has nothing to do.
+    const after = JSON.parse((await runCli(['status', ...switchFlags(), '--json'], env)).stdout);
+    expect(after.primary).toBe('source');
+    expect(after.application).toMatchObject({ pointsAt: 'source', paused: false });
+    const again = await runCli(['recover', ...switchFlags(), '--json'], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).decision).toBe('nothing to do');
 
     const result = await workload.stop();
     expect(result.failed).toBe(0);
