@@ -399,7 +399,7 @@ export const OPTIONS = {
     type: 'choice',
     choices: ['source', 'target'],
     description:
-      "recover: which server is primary, only when 'pgshift status' cannot tell (an AWS DMS link after a crash): source if the switch had not happened, target if it had. Refused when the servers say otherwise.",
+      "recover: which server is primary, only when 'pgshift status' cannot tell (a crash around an AWS DMS link, with --switch none or a command that cannot say where the application points): source if the switch had not happened, target if it had. Refused when the servers say otherwise.",
   },
   'accept-no-rollback': {
     type: 'boolean',

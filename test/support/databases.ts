@@ -79,6 +79,8 @@ export async function dropEverywhere(name: string): Promise<void> {
     );
     if (exists) {
       await admin(side, name, async (c) => {
+        // A database a switchover left frozen (the replica after a cutover) refuses DDL in a read-only session.
+        await c.query('SET default_transaction_read_only = off');
         const subs = await c.query(
           `SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
         );

@@ -3,7 +3,10 @@
  * test can SIGKILL it inside the write freeze (test/integration/dms-recover.test.ts). The DMS API is mocked
  * and the replication instance is the stand-in (dms-stand-in.ts), both inside this process: they die with
  * it, as the runner would, while the servers keep what pgshift wrote on them (that is what recover reads).
- * The apply is held inside the freeze only (hold-apply.ts), so the kill lands there.
+ * Where it waits for the kill, by `waitIn`:
+ *   freeze       the apply is held inside the freeze only (hold-apply.ts);
+ *   turn-around  past the switch, stopping the forward task, which the stand-in never lets finish (a DMS stop
+ *                can take minutes), so the return link is not started yet.
  *
  * Input: JSON in PGSHIFT_TEST_DMS_CUTOVER. Output on stdout: "cdc running", then the cutover's step lines.
  */
@@ -32,6 +35,7 @@ export interface DmsCutoverProcessInput {
   name: string;
   stateDir: string;
   bouncer: { adminUrl: string; iniPath: string; entry: string; appUrl: string };
+  waitIn: 'freeze' | 'turn-around';
 }
 
 const REGION = 'ap-northeast-2';
@@ -43,7 +47,7 @@ const names = migrationNames(input.name);
 const source = parseConnInfo(input.sourceUrl, 'source');
 const target = parseConnInfo(input.targetUrl, 'target');
 const dmsApi = mockClient(DatabaseMigrationServiceClient);
-new DmsReplicationInstanceStandIn(dmsApi, 'arn:aws:dms:ap-northeast-2:123456789012:rep:STANDIN', [
+const standIn = new DmsReplicationInstanceStandIn(dmsApi, 'arn:aws:dms:ap-northeast-2:123456789012:rep:STANDIN', [
   { arn: 'arn:fwd:src', url: input.dmsSourceUrl, slot: names.slot },
   { arn: 'arn:fwd:tgt', url: input.dmsTargetUrl },
 ]);
@@ -63,7 +67,8 @@ const engine = new DmsEngine({
 
 await runFullLoad({ source, target, names, jobs: 2, slotPlugin: 'test_decoding', log });
 await startDmsCdc({ source, target, names, engine, log });
-await holdApplyInsideFreeze(input.targetUrl);
+if (input.waitIn === 'freeze') await holdApplyInsideFreeze(input.targetUrl);
+else standIn.holdStops();
 say('cdc running');
 await runCutover({
   source,
@@ -76,5 +81,5 @@ await runCutover({
   log,
   engine,
 });
-// Not reached: the test kills this process inside the freeze, which the hold keeps waiting.
+// Not reached: the test kills this process where it waits.
 say('cutover ended');

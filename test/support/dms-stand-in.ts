@@ -65,6 +65,8 @@ export class DmsReplicationInstanceStandIn {
   /** "schema.table" -> TableState reported instead of the task's own, as DMS does when one table fails. */
   private readonly tableStates = new Map<string, string>();
   private seq = 0;
+  /** StopReplicationTask leaves tasks `stopping` for good (holdStops). */
+  private stopsHeld = false;
 
   constructor(
     mock: AwsClientStub<DatabaseMigrationServiceClient>,
@@ -146,8 +148,9 @@ export class DmsReplicationInstanceStandIn {
     mock.on(StopReplicationTaskCommand).callsFake((input) => {
       const task = this.task(input.ReplicationTaskArn);
       this.events.push(`Stop ${task.identifier}`);
-      task.stopRequested = true;
       task.status = 'stopping';
+      if (this.stopsHeld) return { ReplicationTask: this.describe(task) };
+      task.stopRequested = true;
       void task.reader?.finally(() => {
         if (task.status === 'stopping') this.setStatus(task, 'stopped');
       });
@@ -198,6 +201,11 @@ export class DmsReplicationInstanceStandIn {
   setTableState(table: string, state: string | undefined): void {
     if (state === undefined) this.tableStates.delete(table);
     else this.tableStates.set(table, state);
+  }
+
+  /** From now on a stopped task stays `stopping` and keeps replicating (a stop DMS is slow to finish). */
+  holdStops(): void {
+    this.stopsHeld = true;
   }
 
   /** Make the connection test of one endpoint fail with `message` (undefined: succeed again). */

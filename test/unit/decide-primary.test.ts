@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { FreezeMarkers } from '../../src/engine/cutover/write-freeze.js';
-import { decidePrimary, type LinkStatus, type ServerState, type Side } from '../../src/engine/status/status.js';
+import { type ApplicationState, decidePrimary, type LinkStatus, type ServerState, type Side } from '../../src/engine/status/status.js';
 
 const server = (side: Side, freeze: Partial<FreezeMarkers> = {}): ServerState => ({
   side,
@@ -52,12 +52,28 @@ describe('decidePrimary with an AWS DMS link', () => {
     expect(decidePrimary({ source: server('source'), target: server('target') }, links, slotsOf(links)).primary).toBe('source');
   });
 
-  it('a cutover that did not finish (the runner was killed in the freeze): not guessed', () => {
+  describe('a cutover that did not finish (the runner was killed)', () => {
     const links = [link('source -> target', dmsSlot), link('target -> source', { slotExists: true, slotPlugin: 'pgoutput' })];
     const source = server('source', { roles: ['app'], switchoverInFlight: 'pgshift cutover to target 2026-11-30T20:00:00Z' });
-    const d = decidePrimary({ source, target: server('target') }, links, slotsOf(links));
-    expect(d.primary).toBe('unknown');
-    expect(d.because).toMatch(/AWS DMS task \(slot pgshift, test_decoding\)/);
+    const app = (pointsAt: ApplicationState['pointsAt'], paused: boolean): ApplicationState => ({ switch: 'pgbouncer', pointsAt, paused });
+
+    it('in the freeze, the application still at the source: the source', () => {
+      const d = decidePrimary({ source, target: server('target') }, links, slotsOf(links), app('source', true));
+      expect(d.primary).toBe('source');
+      expect(d.because).toMatch(/AWS DMS task \(slot pgshift, test_decoding\).*the application points at the source/);
+    });
+
+    it('past the switch, the application at the target: the target', () => {
+      expect(decidePrimary({ source, target: server('target') }, links, slotsOf(links), app('target', false)).primary).toBe('target');
+    });
+
+    it('where the application points cannot be read: not guessed', () => {
+      for (const application of [null, app('unknown', false), app('elsewhere', false)]) {
+        const d = decidePrimary({ source, target: server('target') }, links, slotsOf(links), application);
+        expect(d.primary).toBe('unknown');
+        expect(d.because).toMatch(/where the application points cannot be read/);
+      }
+    });
   });
 
   it('after a finished cutover with --reverse-engine dms: the target (the frozen source is the replica)', () => {

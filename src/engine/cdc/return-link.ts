@@ -63,12 +63,17 @@ export async function startReturnLink(opts: ReturnLinkOptions): Promise<ReturnLi
     // 3. The return link's slot, made inside the switchover's freeze on the new primary. (The old link's slot
     // went with it when the switchover stopped it; a stopped DMS task may stay, and is not the return link.)
     const withSlot = found.filter((f) => f.slot);
-    if (withSlot.length !== 1)
+    if (withSlot.length === 0)
       throw checkFailed(
-        withSlot.length === 0
-          ? `neither ${opts.names.slot} on the ${describe(opts.source)} nor ${opts.names.reverseSlot} on the ${describe(opts.target)} exists: no switchover left a slot to start from`
-          : `both ${opts.names.slot} and ${opts.names.reverseSlot} exist and no link runs: which is the return link cannot be told`,
+        `neither ${opts.names.slot} on the ${describe(opts.source)} nor ${opts.names.reverseSlot} on the ${describe(opts.target)} exists: no switchover left a slot to start from`,
         "see 'pgshift status'; a lost slot means the return link cannot be lossless: cleanup, then full-load and cdc start the other way",
+      );
+    if (withSlot.length === 2)
+      // The switchover drops the old direction's slot once its task has stopped; a runner that died before
+      // that leaves both, and starting either could run both directions at once.
+      throw checkFailed(
+        `both ${opts.names.slot} on the ${describe(opts.source)} and ${opts.names.reverseSlot} on the ${describe(opts.target)} exist and no link runs: the old direction was not stopped to the end`,
+        "stop the old direction (after a cutover: 'pgshift cdc stop' with its --engine, which waits for the DMS task to stop and drops its slot), then run again",
       );
     const { link, engine, status } = withSlot[0]!;
     if (status.exists)

@@ -130,7 +130,7 @@ export async function readStatus(opts: StatusOptions): Promise<MigrationStatus> 
     ];
     const slots = [...(await readSlots('source', source, opts, [n.slot])), ...(await readSlots('target', target, opts, [n.reverseSlot]))];
     const application = opts.switch ? await readApplication(opts.switch, opts) : null;
-    const { primary, because, halfTurned } = decidePrimary(servers, links, slots);
+    const { primary, because, halfTurned } = decidePrimary(servers, links, slots, application);
     const status: MigrationStatus = {
       at: new Date().toISOString(),
       name: n.name,
@@ -297,30 +297,42 @@ const frozenByUs = (s: ServerState) => !!s.freeze && (s.freeze.roles.length > 0 
 /**
  * The primary is the publisher of the link that runs (a link is there when both its subscription
  * and its slot are). With no link, a switchover may have died while turning replication around:
- * the new link's slot exists and the old primary is still frozen, so the old primary is it.
+ * the new link's slot exists and the old primary is still frozen, so the old primary is it. Around an
+ * AWS DMS link with an unfinished switchover, where the application points decides (or nobody guesses).
  */
 export function decidePrimary(
   servers: Record<Side, ServerState>,
   links: LinkStatus[],
   slots: SlotStatus[],
+  application: ApplicationState | null = null,
 ): { primary: Side | 'unknown'; because: string; halfTurned: 'cutover' | 'rollback' | null } {
   const present = links.filter((l) => l.subscriptionExists && l.slotExists);
   if (present.length === 1) return { primary: present[0].publisher, because: `replication runs ${present[0].direction}`, halfTurned: null };
   if (present.length === 2) return { primary: 'unknown', because: 'replication runs both ways at once', halfTurned: null };
   if (!servers.source.reachable || !servers.target.reachable)
     return { primary: 'unknown', because: 'a server cannot be reached and no link decides', halfTurned: null };
-  // An AWS DMS task reads its slot from outside PostgreSQL: what is written here cannot say whether it runs, and
-  // with --engine dms the application switches before replication turns around, so after a crash the rules
-  // below could name the wrong server. Not guessed: the operator, who sees where the application points, says.
+  // An AWS DMS task reads its slot from outside PostgreSQL: nothing here says whether it runs. And with DMS the
+  // switchover moves the application first and turns replication around after writes resume, so after a
+  // crash the same records can precede the switch or follow it: where the application points decides. When
+  // that cannot be read (--switch none, a command without a way to ask), nothing is guessed: recover --primary.
   const dms = links.find((l) => l.slotExists && !l.subscriptionExists && l.slotPlugin === 'test_decoding');
   // Only for a switchover that did not finish: after a finished one the frozen old primary is the replica, as below.
   const unfinished = (['source', 'target'] as const).some((s) => !!servers[s].freeze?.switchoverInFlight);
-  if (dms && unfinished)
-    return {
-      primary: 'unknown',
-      because: `replication ${dms.direction} is an AWS DMS task (slot ${dms.slot}, test_decoding) that status cannot read, and a switchover did not finish: whether the switch happened shows in where the application points`,
-      halfTurned: null,
-    };
+  if (dms && unfinished) {
+    const task = `replication ${dms.direction} is an AWS DMS task (slot ${dms.slot}, test_decoding), and a switchover did not finish`;
+    const at = application?.pointsAt;
+    return at === 'source' || at === 'target'
+      ? {
+          primary: at,
+          because: `${task}; the application points at the ${at} (with DMS it is switched before replication turns around)`,
+          halfTurned: null,
+        }
+      : {
+          primary: 'unknown',
+          because: `${task}; where the application points cannot be read, and it is what says whether the switch happened`,
+          halfTurned: null,
+        };
+  }
   const has = (side: Side, slot: string) => slots.some((s) => s.side === side && s.name === slot);
   const [forward, reverse] = links;
   // A half-turned link is a switchover's, unfinished: a finished one with an AWS DMS link back (no subscription
@@ -392,6 +404,12 @@ function findings(st: MigrationStatus, opts: StatusOptions): Finding[] {
     if (l.subscriptionExists && l.lagBytes !== null && l.lagBytes > maxLag)
       out.push({ level: 'warn', message: `replication ${l.direction} is ${l.lagBytes} bytes behind (bound ${maxLag})` });
   }
+  const back = returnLinkNotRunning(st);
+  if (back)
+    out.push({
+      level: 'warn',
+      message: `replication back (${back.direction}) is not running: slot ${back.slot} on the ${back.publisher} keeps every write since the switch and nothing reads it; going back is not lossless until it runs`,
+    });
   for (const s of st.slots)
     if (s.level !== 'ok')
       out.push({
@@ -399,6 +417,17 @@ function findings(st: MigrationStatus, opts: StatusOptions): Finding[] {
         message: `slot ${s.name} on the ${s.side} retains ${s.retainedBytes} bytes of WAL${s.active ? '' : ' and nothing reads it'}${s.walStatus === 'lost' ? ' (WAL already lost)' : ''}`,
       });
   return out;
+}
+
+/**
+ * The way back after a switch, when the switch made its slot (inside the freeze) but no link reads it: the
+ * switchover could not start it after writes resumed (AWS DMS), or its runner died first. A slot of the
+ * primary's outgoing direction with no subscription and no reader, while the other server is frozen as the
+ * replica, is only ever that.
+ */
+function returnLinkNotRunning(st: MigrationStatus): LinkStatus | undefined {
+  if (st.primary === 'unknown' || !frozenByUs(st.servers[st.primary === 'source' ? 'target' : 'source'])) return undefined;
+  return st.links.find((l) => l.publisher === st.primary && l.slotExists && !l.subscriptionExists && !l.slotActive);
 }
 
 function nextCommand(st: MigrationStatus): string {
@@ -411,6 +440,8 @@ function nextCommand(st: MigrationStatus): string {
   if (needsRecover) return 'pgshift recover (with the same --switch flags as cutover) — see runbooks/recover.md';
   const stopped = st.links.find((l) => l.subscriptionExists && (!l.enabled || !l.streaming));
   if (stopped) return "pgshift cdc status, then the subscriber's log: fix the apply error and re-enable the subscription";
+  if (returnLinkNotRunning(st))
+    return 'pgshift cdc start-return (with the same engine flags as the switch) — once the old direction is stopped; runbooks/dms.md §8';
   if (st.primary === 'source') {
     if (forward.subscriptionExists) return 'pgshift verify, then pgshift cutover';
     if (forward.slotExists) return 'pgshift cdc start';
