@@ -16,6 +16,7 @@ export interface GlobalOptions {
   sourceUrl?: string;
   targetUrl?: string;
   sourceFromTargetUrl?: string;
+  targetFromSourceUrl?: string;
   caBundle?: string;
   name: string;
   json?: boolean;
@@ -55,6 +56,8 @@ export interface CommandContext {
   source(): ConnInfo;
   target(): ConnInfo;
   sourceFromTarget(): ConnInfo;
+  /** The target as the source reaches it, when the command takes --target-from-source-url and it was given. */
+  targetFromSource(): ConnInfo | undefined;
 }
 
 function fromEnvOrFlag(flag: string | undefined, env: string, what: string): string {
@@ -77,7 +80,8 @@ export function makeContext(opts: GlobalOptions): CommandContext {
       ? parseConnInfo(fromEnvOrFlag(url, 'PGSHIFT_SOURCE_FROM_TARGET_URL', 'source-from-target'), 'source', { caBundle })
       : source();
   };
-  return { opts, log, names, source, target, sourceFromTarget };
+  const targetFromSource = () => (opts.targetFromSourceUrl ? parseConnInfo(opts.targetFromSourceUrl, 'target', { caBundle }) : undefined);
+  return { opts, log, names, source, target, sourceFromTarget, targetFromSource };
 }
 
 /** Print a result: JSON on stdout with --json, else the human rendering on stdout. */

@@ -39,11 +39,12 @@ import type { ReplicationEngine } from '../../src/engine/replication/engine.js';
 import { NativeEngine } from '../../src/engine/replication/native.js';
 import { runRollback } from '../../src/engine/rollback/rollback.js';
 import type { Logger } from '../../src/log/logger.js';
-import { ident, literal } from '../../src/postgres/sql.js';
+import { ident } from '../../src/postgres/sql.js';
 import { checkLedger, ledgerTableDdl, startWorkload } from '../../src/rehearse/workload.js';
 import { tableHashes } from '../support/compare.js';
 import { type Application, startApplication } from '../support/application.js';
-import { admin, freshPair, type TestPair } from '../support/databases.js';
+import { freshPair, type TestPair } from '../support/databases.js';
+import { createDmsRoles, dropRoles } from '../support/dms-roles.js';
 import { DmsReplicationInstanceStandIn } from '../support/dms-stand-in.js';
 
 const REGION = 'ap-northeast-2';
@@ -74,10 +75,7 @@ function asRole(url: string, role: string): string {
 
 afterAll(async () => {
   dmsApi.restore();
-  for (const side of ['source', 'target'] as const)
-    await admin(side, 'postgres', async (c) => {
-      for (const r of [DMS_ROLE, APP_ROLE]) await c.query(`DROP ROLE IF EXISTS ${ident(r)}`).catch(() => undefined);
-    });
+  await dropRoles(DMS_ROLE, APP_ROLE);
 });
 
 describe.each([['native'], ['dms']] as const)('cutover and rollback with --engine dms --reverse-engine %s', (reverseName) => {
@@ -100,18 +98,7 @@ describe.each([['native'], ['dms']] as const)('cutover and rollback with --engin
     dmsApi.reset();
     pair = await freshPair(DB);
     stateDir = mkdtempSync(join(tmpdir(), 'pgshift-dms-state-'));
-    // The DMS user on both servers, as the runbook sets it up: may read the slot, write the tables.
-    for (const side of ['source', 'target'] as const)
-      await admin(side, 'postgres', async (c) => {
-        for (const [role, attrs] of [
-          [DMS_ROLE, 'LOGIN REPLICATION'],
-          [APP_ROLE, 'LOGIN'],
-        ] as const) {
-          const exists = (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount;
-          await c.query(`${exists ? 'ALTER' : 'CREATE'} ROLE ${ident(role)} ${attrs} PASSWORD ${literal(PASSWORD)}`);
-        }
-        await c.query(`GRANT pg_read_all_data, pg_write_all_data TO ${ident(DMS_ROLE)}`);
-      });
+    await createDmsRoles(PASSWORD, DMS_ROLE, APP_ROLE);
     await pair.src(ledgerTableDdl());
     await pair.src(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${ident(APP_ROLE)}`);
     await pair.src(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${ident(APP_ROLE)}`);

@@ -28,11 +28,12 @@ import { migrationNames } from '../../src/engine/names.js';
 import { DmsEngine } from '../../src/engine/replication/dms.js';
 import { NativeEngine } from '../../src/engine/replication/native.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { ident, literal } from '../../src/postgres/sql.js';
+import { ident } from '../../src/postgres/sql.js';
 import { checkLedger, ledgerTableDdl, startWorkload, type Workload, type WorkloadResult } from '../../src/rehearse/workload.js';
 import { type Application, startApplication } from '../support/application.js';
 import { runCli, waitUntil } from '../support/cli.js';
 import { admin, freshPair, type TestPair } from '../support/databases.js';
+import { createDmsRoles, dropRoles } from '../support/dms-roles.js';
 import { DmsReplicationInstanceStandIn } from '../support/dms-stand-in.js';
 import type { DmsCutoverProcessInput } from '../support/dms-cutover-process.js';
 
@@ -60,19 +61,7 @@ const asRole = (url: string, role: string) => {
   return u.toString();
 };
 
-beforeAll(async () => {
-  for (const side of ['source', 'target'] as const)
-    await admin(side, 'postgres', async (c) => {
-      for (const [role, attrs] of [
-        [DMS_ROLE, 'LOGIN REPLICATION'],
-        [APP_ROLE, 'LOGIN'],
-      ] as const) {
-        const exists = (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount;
-        await c.query(`${exists ? 'ALTER' : 'CREATE'} ROLE ${ident(role)} ${attrs} PASSWORD ${literal(PASSWORD)}`);
-      }
-      await c.query(`GRANT pg_read_all_data, pg_write_all_data TO ${ident(DMS_ROLE)}`);
-    });
-});
+beforeAll(() => createDmsRoles(PASSWORD, DMS_ROLE, APP_ROLE));
 
 afterEach(async () => {
   if (!m) return;
@@ -85,12 +74,7 @@ afterEach(async () => {
   m = undefined;
 });
 
-afterAll(async () => {
-  for (const side of ['source', 'target'] as const)
-    await admin(side, 'postgres', async (c) => {
-      for (const r of [DMS_ROLE, APP_ROLE]) await c.query(`DROP ROLE IF EXISTS ${ident(r)}`).catch(() => undefined);
-    });
-});
+afterAll(() => dropRoles(DMS_ROLE, APP_ROLE));
 
 async function startMigration(name: string): Promise<Migration> {
   const pair = await freshPair(`pgshift_${name}`);

@@ -6,7 +6,6 @@ import { usageError } from '../../errors.js';
 import { action, addConnectionOptions, emit, makeContext, type CommandContext, type GlobalOptions } from '../context.js';
 import { dmsCdcStatus, startDmsCdc, stopDmsCdc, type DmsCdcStatus } from '../../engine/cdc/dms.js';
 import { startReturnLink } from '../../engine/cdc/return-link.js';
-import { parseConnInfo } from '../../postgres/conninfo.js';
 import { type LinkSample, watchLink } from '../../engine/cdc/link-watch.js';
 import type { DmsEngine } from '../../engine/replication/dms.js';
 import { addEngineOptions, enginesFrom } from '../engine-options.js';
@@ -65,15 +64,13 @@ export function cdcCommand(): Command {
     flag('target-from-source-url'),
   );
   startReturn.action(
-    action(async (flags: GlobalOptions & { targetFromSourceUrl?: string }) => {
+    action(async (flags: GlobalOptions) => {
       const ctx = makeContext(flags);
       const r = await startReturnLink({
         source: ctx.source(),
         target: ctx.target(),
         sourceFromTarget: ctx.sourceFromTarget(),
-        targetFromSource: flags.targetFromSourceUrl
-          ? parseConnInfo(flags.targetFromSourceUrl, 'target', { caBundle: flags.caBundle })
-          : undefined,
+        targetFromSource: ctx.targetFromSource(),
         names: ctx.names,
         ...enginesFrom(flags, ctx),
         log: ctx.log,

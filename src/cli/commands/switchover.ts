@@ -77,9 +77,7 @@ export function switchoverOptions(flags: SwitchFlags, ctx: CommandContext): Swit
     source: ctx.source(),
     target: ctx.target(),
     sourceFromTarget: ctx.sourceFromTarget(),
-    targetFromSource: flags.targetFromSourceUrl
-      ? parseConnInfo(flags.targetFromSourceUrl, 'target', { caBundle: flags.caBundle })
-      : undefined,
+    targetFromSource: ctx.targetFromSource(),
     names: ctx.names,
     switch: buildSwitch(flags, ctx),
     maxLagBytes: flagValue(flags, 'max-lag'),
