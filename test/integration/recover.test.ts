@@ -270,18 +270,22 @@ describe('afterwards', () => {
     const hookLog = join(stateDir, 'hook.log');
     const marker = join(stateDir, 'hook-started');
     // The hook hangs, so the cutover is killed with replication already turned around and the switch half done.
-    const hanging = ['--name', NAME, '--switch', 'command', '--switch-command', `touch ${marker}; sleep 600`];
+    // It writes its pid: pgshift runs it in a process group of its own (so a timeout ends its children), which
+    // the CLI's SIGKILL does not reach, and this test ends what it started.
+    const hanging = ['--name', NAME, '--switch', 'command', '--switch-command', `echo $$ > ${marker}; exec sleep 600`];
     const cli = startCli(['cutover', ...hanging], env);
+    let hookPid = 0;
     await waitUntil('the switch hook runs', async () => {
       try {
-        readFileSync(marker);
-        return true;
+        hookPid = Number(readFileSync(marker, 'utf8').trim());
+        return hookPid > 0;
       } catch {
         return false;
       }
     });
     process.kill(-cli.child.pid!, 'SIGKILL');
     await cli.exited;
+    process.kill(-hookPid, 'SIGKILL');
     const writing = ['--name', NAME, '--switch', 'command', '--switch-command', `echo "$PGSHIFT_NEW_PORT" >> ${hookLog}`];
     const rec = await runCli(['recover', ...writing, '--json'], { ...env, PGSHIFT_APP_URL: '' });
     expect(rec.code, rec.stderr).toBe(0);
