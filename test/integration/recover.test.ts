@@ -130,7 +130,7 @@ async function forwardStreaming(): Promise<boolean> {
 
 describe('a signal inside the write freeze', () => {
   it('SIGTERM (then a second signal) runs the abort path: roles thawed, PgBouncer resumed, writes flow again on their own', async () => {
-    const lock = await holdApplyInsideFreeze(pair.targetUrl);
+    const lock = await holdApplyInsideFreeze(pair.sourceUrl, pair.targetUrl);
     const cli = startCli(['cutover', ...switchFlags(), '--max-freeze', '120s'], env);
     try {
       await waitUntil('the cutover froze the source', sourceFrozen);
@@ -163,7 +163,7 @@ describe('a signal inside the write freeze', () => {
 
 describe('SIGKILL inside the write freeze, then pgshift recover', () => {
   it('writes stay held until recover, which undoes the cutover; a second recover has nothing to do', async () => {
-    const lock = await holdApplyInsideFreeze(pair.targetUrl);
+    const lock = await holdApplyInsideFreeze(pair.sourceUrl, pair.targetUrl);
     const cli = startCli(['cutover', ...switchFlags(), '--max-freeze', '120s'], env);
     try {
       await waitUntil('the cutover froze the source', sourceFrozen);
@@ -212,7 +212,7 @@ describe('SIGKILL inside the write freeze, then pgshift recover', () => {
   });
 
   it('with the state directory lost (a new runner): recover still brings writes back, and a role read-only before stays read-only', async () => {
-    const lock = await holdApplyInsideFreeze(pair.targetUrl);
+    const lock = await holdApplyInsideFreeze(pair.sourceUrl, pair.targetUrl);
     const cli = startCli(['cutover', ...switchFlags(), '--max-freeze', '120s'], env);
     try {
       await waitUntil('the cutover froze the source', sourceFrozen);

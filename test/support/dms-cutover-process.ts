@@ -67,7 +67,7 @@ const engine = new DmsEngine({
 
 await runFullLoad({ source, target, names, jobs: 2, slotPlugin: 'test_decoding', log });
 await startDmsCdc({ source, target, names, engine, log });
-if (input.waitIn === 'freeze') await holdApplyInsideFreeze(input.targetUrl);
+if (input.waitIn === 'freeze') await holdApplyInsideFreeze(input.sourceUrl, input.targetUrl);
 else standIn.holdStops();
 say('cdc running');
 await runCutover({
